@@ -1,0 +1,141 @@
+//! ed25519 signing keys and signatures.
+//!
+//! Verification follows ZIP-215 (the `ed25519-consensus` crate): every node, whether it checks
+//! one signature or a batch, accepts exactly the same set of signatures, so a crafted signature
+//! cannot split the network.
+
+use std::fmt;
+use std::str::FromStr;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use ed25519_consensus::{SigningKey, VerificationKey};
+use rand_core::{CryptoRng, RngCore};
+use zeroize::Zeroize;
+
+use crate::{Address, Hash};
+
+/// A private ed25519 key. Its bytes are wiped from memory when it is dropped.
+#[derive(Clone)]
+pub struct SecretKey(SigningKey);
+
+impl SecretKey {
+    /// Draws a fresh key from a cryptographic random source.
+    pub fn generate<R: RngCore + CryptoRng>(rng: &mut R) -> Self {
+        SecretKey(SigningKey::new(rng))
+    }
+
+    /// Rebuilds a key from its 32 secret bytes (a seed, as RFC 8032 calls it).
+    pub fn from_bytes(mut bytes: [u8; 32]) -> Self {
+        let key = SecretKey(SigningKey::from(bytes));
+        bytes.zeroize();
+        key
+    }
+
+    /// The 32 secret bytes, for encrypting at rest. Handle with care.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
+    /// The address (public key) that this key signs for.
+    pub fn address(&self) -> Address {
+        Address(self.0.verification_key().to_bytes())
+    }
+
+    /// Signs a 32-byte digest; callers hash their message under a domain first.
+    pub fn sign(&self, digest: &Hash) -> Signature {
+        Signature(self.0.sign(digest.as_bytes()).to_bytes())
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretKey(for {})", self.address())
+    }
+}
+
+/// An ed25519 signature.
+#[derive(Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Signature(pub [u8; 64]);
+
+/// Why a signature was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// The signer's address is not a valid ed25519 public key.
+    #[error("the signer's address is not a valid ed25519 public key")]
+    InvalidKey,
+    /// The signature does not match the message and key: tampered data or the wrong key.
+    #[error("signature does not verify against the signer's key")]
+    Mismatch,
+}
+
+impl Signature {
+    /// Checks that `address`'s key signed `digest`.
+    pub fn verify(&self, address: &Address, digest: &Hash) -> Result<(), SignatureError> {
+        let key = VerificationKey::try_from(address.0).map_err(|_| SignatureError::InvalidKey)?;
+        let signature = ed25519_consensus::Signature::from(self.0);
+        key.verify(&signature, digest.as_bytes())
+            .map_err(|_| SignatureError::Mismatch)
+    }
+}
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature({})", self)
+    }
+}
+
+impl fmt::Display for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl FromStr for Signature {
+    type Err = hex::FromHexError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut bytes = [0u8; 64];
+        hex::decode_to_slice(s, &mut bytes)?;
+        Ok(Signature(bytes))
+    }
+}
+
+crate::text::serde_as_text!(Signature);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash_domain;
+
+    #[test]
+    fn sign_then_verify() {
+        let key = SecretKey::from_bytes([1; 32]);
+        let digest = hash_domain("test", &[b"hello"]);
+        let signature = key.sign(&digest);
+        assert_eq!(signature.verify(&key.address(), &digest), Ok(()));
+    }
+
+    #[test]
+    fn wrong_message_or_key_fails() {
+        let key = SecretKey::from_bytes([1; 32]);
+        let other = SecretKey::from_bytes([2; 32]);
+        let digest = hash_domain("test", &[b"hello"]);
+        let signature = key.sign(&digest);
+        let tampered = hash_domain("test", &[b"hellp"]);
+        assert_eq!(
+            signature.verify(&key.address(), &tampered),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            signature.verify(&other.address(), &digest),
+            Err(SignatureError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn bytes_round_trip() {
+        let key = SecretKey::generate(&mut rand_core::OsRng);
+        let again = SecretKey::from_bytes(key.to_bytes());
+        assert_eq!(key.address(), again.address());
+    }
+}

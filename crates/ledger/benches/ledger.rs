@@ -1,0 +1,91 @@
+#![allow(missing_docs)] // criterion_group! generates undocumented items
+//! Criterion benchmarks of the ledger's hot paths: applying presigned transfers, verifying
+//! their signatures, raw ed25519 batch verification, and the state-root update.
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+
+use aifactory_crypto::{SignedMessage, verify_batch};
+use aifactory_ledger::StateTree;
+use aifactory_ledger::testing::TransferWorkload;
+use aifactory_types::{Block, Hash, VerifiedBlock};
+
+const TXS: usize = 2_000;
+
+fn workload() -> (TransferWorkload, Vec<VerifiedBlock>) {
+    let workload = TransferWorkload::new(100_000, TXS, 1);
+    let verified = workload
+        .blocks
+        .iter()
+        .map(|b| b.clone().verify().unwrap())
+        .collect();
+    (workload, verified)
+}
+
+fn apply(c: &mut Criterion) {
+    let (workload, verified) = workload();
+    let mut group = c.benchmark_group("ledger");
+    group.throughput(Throughput::Elements(TXS as u64));
+    group.sample_size(20);
+    group.bench_function("apply_presigned_transfers", |b| {
+        b.iter_batched(
+            || workload.genesis_state.clone(),
+            |mut state| state.apply_block(&verified[0]).unwrap(),
+            BatchSize::LargeInput,
+        )
+    });
+    let bytes = workload.blocks[0].encode();
+    group.bench_function("decode_verify_apply_transfers", |b| {
+        b.iter_batched(
+            || workload.genesis_state.clone(),
+            |mut state| {
+                let block = Block::decode(&bytes).unwrap().verify().unwrap();
+                state.apply_block(&block).unwrap()
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    let digests: Vec<Hash> = workload.blocks[0]
+        .txs
+        .iter()
+        .map(|t| t.tx.signing_digest())
+        .collect();
+    let messages: Vec<SignedMessage<'_>> = workload.blocks[0]
+        .txs
+        .iter()
+        .zip(&digests)
+        .map(|(t, digest)| SignedMessage {
+            signer: &t.tx.sender,
+            digest,
+            signature: &t.signature,
+        })
+        .collect();
+    group.bench_function("ed25519_batch_verify_raw", |b| {
+        b.iter(|| verify_batch(&messages).unwrap())
+    });
+    group.finish();
+}
+
+fn state_root(c: &mut Criterion) {
+    let mut tree = StateTree::new();
+    let key = |i: u64| aifactory_crypto::hash_domain("bench key", &[&i.to_le_bytes()]);
+    for i in 0..100_000u64 {
+        tree.insert(key(i), key(i));
+    }
+    tree.root();
+    let mut round = 0u64;
+    let mut group = c.benchmark_group("state_tree");
+    group.throughput(Throughput::Elements(TXS as u64 * 2));
+    group.bench_function("update_and_root_100k", |b| {
+        b.iter(|| {
+            round += 1;
+            for i in 0..(TXS as u64 * 2) {
+                tree.insert(key(i * 37 % 100_000), key(round + i));
+            }
+            tree.root()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, apply, state_root);
+criterion_main!(benches);

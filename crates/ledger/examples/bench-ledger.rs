@@ -1,0 +1,158 @@
+//! Prints the ledger's throughput figures in one run, side by side with the raw ed25519 batch
+//! verification rate of this machine: run it through `scripts/bench-ledger`.
+
+use std::time::{Duration, Instant};
+
+use aifactory_crypto::{Hash, SignedMessage, hash_domain, verify_batch};
+use aifactory_ledger::StateTree;
+use aifactory_ledger::testing::TransferWorkload;
+use aifactory_types::{Block, VerifiedBlock};
+
+const ACCOUNTS: usize = 1_000_000;
+const TXS_PER_BLOCK: usize = 10_000;
+const BLOCKS: usize = 5;
+
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+fn rate(count: usize, elapsed: Duration) -> f64 {
+    count as f64 / elapsed.as_secs_f64()
+}
+
+fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+}
+
+fn raw_batch_verify_rate(block: &Block, threads: usize) -> f64 {
+    let digests: Vec<Hash> = block.txs.iter().map(|t| t.tx.signing_digest()).collect();
+    let messages: Vec<SignedMessage<'_>> = block
+        .txs
+        .iter()
+        .zip(&digests)
+        .map(|(t, digest)| SignedMessage {
+            signer: &t.tx.sender,
+            digest,
+            signature: &t.signature,
+        })
+        .collect();
+    let pool = pool(threads);
+    let rounds = 5;
+    let start = Instant::now();
+    for _ in 0..rounds {
+        pool.install(|| verify_batch(&messages)).unwrap();
+    }
+    rate(messages.len() * rounds, start.elapsed())
+}
+
+fn main() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "machine: {cores} cores; state of {ACCOUNTS} accounts; {BLOCKS} blocks of {TXS_PER_BLOCK} transfers"
+    );
+
+    let rss_before = resident_bytes();
+    let workload = TransferWorkload::new(ACCOUNTS, TXS_PER_BLOCK, BLOCKS);
+    let rss_after = resident_bytes();
+    let verified: Vec<VerifiedBlock> = workload
+        .blocks
+        .iter()
+        .map(|b| b.clone().verify().unwrap())
+        .collect();
+    let encoded: Vec<Vec<u8>> = workload.blocks.iter().map(Block::encode).collect();
+    let txs = TXS_PER_BLOCK * BLOCKS;
+
+    // 1. Pure execution and state-root update, signatures already checked, one core.
+    let mut state = workload.genesis_state.clone();
+    let start = Instant::now();
+    for block in &verified {
+        state.apply_block(block).unwrap();
+    }
+    let pure = rate(txs, start.elapsed());
+
+    // 2. Decode, batch-verify on every core, then execute.
+    let mut state = workload.genesis_state.clone();
+    let start = Instant::now();
+    for bytes in &encoded {
+        let block = Block::decode(bytes).unwrap().verify().unwrap();
+        state.apply_block(&block).unwrap();
+    }
+    let full = rate(txs, start.elapsed());
+
+    // 3. Raw ed25519 batch verification on the same signatures.
+    let raw_one = raw_batch_verify_rate(&workload.blocks[0], 1);
+    let raw_all = raw_batch_verify_rate(&workload.blocks[0], cores);
+
+    // 4. State-root update alone: a block's worth of changed leaves over 1M keys.
+    let key = |i: u64| hash_domain("bench key", &[&i.to_le_bytes()]);
+    let mut tree = StateTree::new();
+    for i in 0..ACCOUNTS as u64 {
+        tree.insert(key(i), key(i));
+    }
+    tree.root();
+    let touched = 2 * TXS_PER_BLOCK as u64 + 1;
+    let start = Instant::now();
+    for round in 1..=BLOCKS as u64 {
+        for i in 0..touched {
+            tree.insert(key(i * 7919 % ACCOUNTS as u64), key(round * touched + i));
+        }
+        tree.root();
+    }
+    let root_ms = start.elapsed().as_secs_f64() * 1e3 / BLOCKS as f64;
+
+    let mib_per_million =
+        (rss_after.saturating_sub(rss_before)) as f64 / 1048576.0 * (1_000_000.0 / ACCOUNTS as f64);
+    println!();
+    println!("{:<58} {:>14}", "figure", "value");
+    println!(
+        "{:<58} {:>11.0}/s",
+        "transfers applied, signatures pre-checked (1 core)", pure
+    );
+    println!(
+        "{:<58} {:>11.0}/s",
+        format!("transfers decoded+verified+applied ({cores} cores verify)"),
+        full
+    );
+    println!(
+        "{:<58} {:>11.0}/s",
+        "raw ed25519 batch verifications (1 core)", raw_one
+    );
+    println!(
+        "{:<58} {:>11.0}/s",
+        format!("raw ed25519 batch verifications ({cores} cores)"),
+        raw_all
+    );
+    println!(
+        "{:<58} {:>11.1} ms",
+        "state-root update, 10k transfers (20k leaves) over 1M", root_ms
+    );
+    println!(
+        "{:<58} {:>10.0} MiB",
+        "resident memory per million accounts (state + tree)", mib_per_million
+    );
+    println!();
+    println!(
+        "{:<58} {:>13.2}",
+        "ratio: pure execution / 500k target",
+        pure / 500_000.0
+    );
+    println!(
+        "{:<58} {:>13.2}",
+        format!("ratio: verified / raw batch verify ({cores} cores) [target 0.7]"),
+        full / raw_all
+    );
+    println!(
+        "{:<58} {:>13.2}",
+        "ratio: raw batch verify 1 core / 59k physical single",
+        raw_one / 59_000.0
+    );
+}

@@ -1,0 +1,292 @@
+//! Blocks: applying a block someone proposed, and building one to propose. Both are all or
+//! nothing: a block that fails any check leaves the state exactly as it was.
+
+use aifactory_types::block::txs_root;
+use aifactory_types::limits::BLOCK_TXS_MAX;
+use aifactory_types::{
+    Address, Hash, Header, Receipt, TxError, VerifiedBlock, VerifiedTransaction,
+};
+
+use crate::error::BlockError;
+use crate::execute::BlockContext;
+use crate::state::{ChainMeta, State};
+
+/// What applying a block produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockOutcome {
+    /// The block's hash.
+    pub block_hash: Hash,
+    /// The state root after it.
+    pub state_root: Hash,
+    /// One receipt per transaction, in block order.
+    pub receipts: Vec<Receipt>,
+}
+
+/// A block built from candidate transactions, already applied to the state.
+#[derive(Debug, Clone)]
+pub struct BuiltBlock {
+    /// The block, ready to propose.
+    pub block: VerifiedBlock,
+    /// What applying it produced.
+    pub outcome: BlockOutcome,
+    /// Candidates left out, with why.
+    pub rejected: Vec<(Hash, TxError)>,
+}
+
+impl State {
+    /// Applies a block proposed by someone else, checking its header against the result.
+    pub fn apply_block(&mut self, block: &VerifiedBlock) -> Result<BlockOutcome, BlockError> {
+        let header = &block.header;
+        let ctx = self.next_block_context(header.proposer, header.timestamp_ms)?;
+        if header.height != ctx.height {
+            return Err(BlockError::WrongHeight {
+                current: self.height(),
+                got: header.height,
+            });
+        }
+        if header.parent != self.last_block_hash() {
+            return Err(BlockError::WrongParent {
+                expected: self.last_block_hash(),
+                got: header.parent,
+            });
+        }
+        if block.txs.len() > BLOCK_TXS_MAX {
+            return Err(BlockError::TooManyTransactions {
+                count: block.txs.len(),
+                max: BLOCK_TXS_MAX,
+            });
+        }
+        let computed = block.computed_txs_root();
+        if computed != header.txs_root {
+            return Err(BlockError::TxsRootMismatch {
+                expected: header.txs_root,
+                computed,
+            });
+        }
+        let start = self.savepoint();
+        let mut receipts = Vec::with_capacity(block.txs.len());
+        for (index, tx) in block.txs.iter().enumerate() {
+            match self.execute(&ctx, tx) {
+                Ok(receipt) => receipts.push(receipt),
+                Err(error) => {
+                    self.rollback(start);
+                    return Err(BlockError::InadmissibleTransaction { index, error });
+                }
+            }
+        }
+        self.advance_meta(&ctx);
+        let state_root = self.sync_tree(start);
+        if state_root != header.state_root {
+            self.revert_synced(start);
+            return Err(BlockError::StateRootMismatch {
+                expected: header.state_root,
+                computed: state_root,
+            });
+        }
+        Ok(self.finish(header.hash(), receipts))
+    }
+
+    /// Builds the next block from `candidates` (in order, at most the block limit), applies
+    /// it, and returns it with the candidates it left out.
+    pub fn build_block(
+        &mut self,
+        proposer: Address,
+        timestamp_ms: u64,
+        candidates: impl IntoIterator<Item = VerifiedTransaction>,
+    ) -> Result<BuiltBlock, BlockError> {
+        let ctx = self.next_block_context(proposer, timestamp_ms)?;
+        let start = self.savepoint();
+        let mut included = Vec::new();
+        let mut receipts = Vec::new();
+        let mut rejected = Vec::new();
+        for tx in candidates {
+            if included.len() == BLOCK_TXS_MAX {
+                break;
+            }
+            match self.execute(&ctx, &tx) {
+                Ok(receipt) => {
+                    receipts.push(receipt);
+                    included.push(tx);
+                }
+                Err(error) => rejected.push((tx.hash(), error)),
+            }
+        }
+        self.advance_meta(&ctx);
+        let header = Header {
+            height: ctx.height,
+            parent: self.last_block_hash(),
+            timestamp_ms,
+            proposer,
+            txs_root: txs_root(&included),
+            state_root: self.sync_tree(start),
+        };
+        let outcome = self.finish(header.hash(), receipts);
+        Ok(BuiltBlock {
+            block: VerifiedBlock::from_verified(header, included),
+            outcome,
+            rejected,
+        })
+    }
+
+    /// The context of the next block, if its timestamp moves time forward.
+    pub fn next_block_context(
+        &self,
+        proposer: Address,
+        timestamp_ms: u64,
+    ) -> Result<BlockContext, BlockError> {
+        if timestamp_ms <= self.timestamp_ms() {
+            return Err(BlockError::TimestampNotAfterParent {
+                parent: self.timestamp_ms(),
+                got: timestamp_ms,
+            });
+        }
+        Ok(BlockContext {
+            height: self.height() + 1,
+            timestamp_ms,
+            proposer,
+        })
+    }
+
+    fn advance_meta(&mut self, ctx: &BlockContext) {
+        self.meta.insert(
+            (),
+            ChainMeta {
+                height: ctx.height,
+                timestamp_ms: ctx.timestamp_ms,
+            },
+        );
+    }
+
+    fn finish(&mut self, block_hash: Hash, receipts: Vec<Receipt>) -> BlockOutcome {
+        self.seal();
+        self.set_last_block_hash(block_hash);
+        BlockOutcome {
+            block_hash,
+            state_root: self.root(),
+            receipts,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aifactory_types::Hash;
+
+    use super::*;
+    use crate::testing::TestChain;
+
+    /// A chain and a replica that has applied nothing since genesis.
+    fn chain_and_block() -> (TestChain, State, VerifiedBlock) {
+        let mut chain = TestChain::new(3, 1_000_000);
+        let replica = chain.state.clone();
+        let txs = vec![
+            chain.tx(1, TestChain::transfer_to(chain.address(2), 10)),
+            chain.tx(2, TestChain::transfer_to(chain.address(1), 20)),
+        ];
+        let built = chain.build(txs);
+        (chain, replica, built.block)
+    }
+
+    fn refused(replica: &mut State, block: &VerifiedBlock) -> BlockError {
+        let root = replica.root();
+        let error = replica.apply_block(block).unwrap_err();
+        assert_eq!(
+            replica.root(),
+            root,
+            "a refused block leaves the state alone"
+        );
+        assert_eq!(replica.height(), 0);
+        error
+    }
+
+    #[test]
+    fn replicas_agree() {
+        let (chain, mut replica, block) = chain_and_block();
+        let outcome = replica.apply_block(&block).unwrap();
+        assert_eq!(outcome.state_root, chain.state.root());
+        assert_eq!(outcome.block_hash, chain.state.last_block_hash());
+        assert_eq!(replica.height(), 1);
+        let wire = VerifiedBlock::to_block(&block);
+        let decoded = aifactory_types::Block::decode(&wire.encode())
+            .unwrap()
+            .verify()
+            .unwrap();
+        assert_eq!(decoded, block);
+    }
+
+    #[test]
+    fn header_checks() {
+        let (_, mut replica, block) = chain_and_block();
+        let mut wrong = block.clone();
+        wrong.header.height = 2;
+        assert!(matches!(
+            refused(&mut replica, &wrong),
+            BlockError::WrongHeight { got: 2, .. }
+        ));
+
+        let mut wrong = block.clone();
+        wrong.header.parent = Hash([1; 32]);
+        assert!(matches!(
+            refused(&mut replica, &wrong),
+            BlockError::WrongParent { .. }
+        ));
+
+        let mut wrong = block.clone();
+        wrong.header.timestamp_ms = replica.timestamp_ms();
+        assert!(matches!(
+            refused(&mut replica, &wrong),
+            BlockError::TimestampNotAfterParent { .. }
+        ));
+
+        let mut wrong = block.clone();
+        wrong.txs.swap(0, 1);
+        assert!(matches!(
+            refused(&mut replica, &wrong),
+            BlockError::TxsRootMismatch { .. }
+        ));
+    }
+
+    #[test]
+    fn a_lying_state_root_is_refused_and_rolled_back() {
+        let (_, mut replica, block) = chain_and_block();
+        let before: Vec<_> = replica
+            .accounts()
+            .map(|(a, acc)| (*a, acc.clone()))
+            .collect();
+        let mut wrong = block.clone();
+        wrong.header.state_root = Hash([7; 32]);
+        assert!(matches!(
+            refused(&mut replica, &wrong),
+            BlockError::StateRootMismatch { .. }
+        ));
+        let after: Vec<_> = replica
+            .accounts()
+            .map(|(a, acc)| (*a, acc.clone()))
+            .collect();
+        assert_eq!(before, after);
+        assert_eq!(
+            replica.apply_block(&block).map(|o| o.block_hash),
+            Ok(block.header.hash())
+        );
+    }
+
+    #[test]
+    fn proofs_verify_against_the_root() {
+        let (chain, _, _) = chain_and_block();
+        let root = chain.state.root();
+        let proof = chain.state.account_proof(&chain.address(1)).unwrap();
+        assert!(proof.verify(&root));
+        let mut tampered = proof.clone();
+        tampered.account.balance += 1;
+        assert!(!tampered.verify(&root));
+        let mut other = proof;
+        other.address = chain.address(2);
+        assert!(!other.verify(&root));
+        assert!(
+            chain
+                .state
+                .account_proof(&crate::testing::test_key(77).address())
+                .is_none()
+        );
+    }
+}

@@ -1,0 +1,235 @@
+//! The ledger's state: journaled tables (chain metadata, parameters, accounts, validators) and
+//! the authenticated tree whose root commits to all of them.
+//!
+//! Changes go into the tables at once and into the undo logs; the tree learns of them only
+//! at the end of a block, when each touched key is rehashed once. A savepoint is the length
+//! of every undo log, so a failed transaction or a rejected block rolls back exactly.
+
+mod table;
+mod tree;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+
+use aifactory_types::state_key::tag;
+use aifactory_types::{
+    Account, AccountProof, Address, Amount, Genesis, GenesisError, Hash, Params,
+};
+
+pub(crate) use table::{Journaled, Table};
+pub use tree::StateTree;
+
+/// Height and time of the last applied block; part of the state root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize)]
+pub struct ChainMeta {
+    /// Height of the last applied block (0 at genesis).
+    pub height: u64,
+    /// Its timestamp, in milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+}
+
+/// A validator's entry; its voting power is its account's bonded stake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize)]
+pub struct Validator {
+    /// The height at which it joined the set.
+    pub since_height: u64,
+}
+
+/// How many journaled tables the state has.
+const TABLE_COUNT: usize = 4;
+
+/// A point the state can roll back to: the length of each table's undo log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Savepoint([usize; TABLE_COUNT]);
+
+/// The whole state of the ledger.
+#[derive(Debug, Clone)]
+pub struct State {
+    chain_id: String,
+    last_block_hash: Hash,
+    root: Hash,
+    tree: StateTree,
+    pub(crate) meta: Table<(), ChainMeta>,
+    pub(crate) params: Table<(), Params>,
+    pub(crate) accounts: Table<Address, Account>,
+    pub(crate) validators: Table<Address, Validator>,
+}
+
+impl State {
+    /// The state at genesis, after checking the genesis.
+    pub fn from_genesis(genesis: &Genesis) -> Result<Self, GenesisError> {
+        genesis.validate()?;
+        let mut state = State {
+            chain_id: genesis.chain_id.clone(),
+            last_block_hash: genesis.hash(),
+            root: Hash::ZERO,
+            tree: StateTree::new(),
+            meta: Table::new(tag::META),
+            params: Table::new(tag::PARAMS),
+            accounts: Table::new(tag::ACCOUNTS),
+            validators: Table::new(tag::VALIDATORS),
+        };
+        let start = state.savepoint();
+        state.meta.insert(
+            (),
+            ChainMeta {
+                height: 0,
+                timestamp_ms: genesis.genesis_time_ms,
+            },
+        );
+        state.params.insert((), genesis.params.clone());
+        for account in &genesis.accounts {
+            state
+                .accounts
+                .upsert(account.address, |a| a.balance = account.balance);
+        }
+        for validator in &genesis.validators {
+            state
+                .accounts
+                .upsert(validator.address, |a| a.bonded = validator.stake);
+            state
+                .validators
+                .insert(validator.address, Validator { since_height: 0 });
+        }
+        state.sync_tree(start);
+        state.seal();
+        Ok(state)
+    }
+
+    /// The chain's id.
+    pub fn chain_id(&self) -> &str {
+        &self.chain_id
+    }
+
+    /// Height of the last applied block.
+    pub fn height(&self) -> u64 {
+        self.meta().height
+    }
+
+    /// Timestamp of the last applied block (the genesis time at height 0).
+    pub fn timestamp_ms(&self) -> u64 {
+        self.meta().timestamp_ms
+    }
+
+    /// Hash of the last applied block (the genesis hash at height 0).
+    pub fn last_block_hash(&self) -> Hash {
+        self.last_block_hash
+    }
+
+    /// The state root after the last applied block.
+    pub fn root(&self) -> Hash {
+        self.root
+    }
+
+    /// The ledger's parameters.
+    pub fn params(&self) -> &Params {
+        self.params.get(&()).expect("params are written at genesis")
+    }
+
+    /// An account, if it exists.
+    pub fn account(&self, address: &Address) -> Option<&Account> {
+        self.accounts.get(address)
+    }
+
+    /// Every account, in address order.
+    pub fn accounts(&self) -> impl Iterator<Item = (&Address, &Account)> {
+        self.accounts.iter()
+    }
+
+    /// How many accounts exist.
+    pub fn account_count(&self) -> usize {
+        self.accounts.len()
+    }
+
+    /// The validators, in address order, with their bonded stake.
+    pub fn validators(&self) -> impl Iterator<Item = (Address, Amount)> + '_ {
+        self.validators.iter().map(|(address, _)| {
+            let bonded = self.accounts.get(address).map_or(0, |a| a.bonded);
+            (*address, bonded)
+        })
+    }
+
+    /// An account with a proof against [`State::root`], if it exists.
+    pub fn account_proof(&self, address: &Address) -> Option<AccountProof> {
+        let account = self.accounts.get(address)?.clone();
+        let proof = self.tree.prove(&self.accounts.tree_key(address))?;
+        Some(AccountProof {
+            address: *address,
+            account,
+            proof,
+        })
+    }
+
+    /// Every token in existence: balances, bonded and unbonding stake.
+    pub fn total_supply(&self) -> Amount {
+        self.accounts
+            .iter()
+            .map(|(_, account)| account.total().expect("an account's total fits the supply"))
+            .try_fold(0u64, |sum, total| sum.checked_add(total))
+            .expect("the supply fits in an amount")
+    }
+
+    pub(crate) fn meta(&self) -> ChainMeta {
+        *self.meta.get(&()).expect("meta is written at genesis")
+    }
+
+    pub(crate) fn set_last_block_hash(&mut self, hash: Hash) {
+        self.last_block_hash = hash;
+    }
+
+    fn tables(&mut self) -> (&mut StateTree, [&mut dyn Journaled; TABLE_COUNT]) {
+        let State {
+            tree,
+            meta,
+            params,
+            accounts,
+            validators,
+            ..
+        } = self;
+        (tree, [meta, params, accounts, validators])
+    }
+
+    /// A point to roll back to.
+    pub(crate) fn savepoint(&self) -> Savepoint {
+        Savepoint([
+            self.meta.mark(),
+            self.params.mark(),
+            self.accounts.mark(),
+            self.validators.mark(),
+        ])
+    }
+
+    /// Undoes every change since `savepoint` (not yet written to the tree).
+    pub(crate) fn rollback(&mut self, savepoint: Savepoint) {
+        let (_, tables) = self.tables();
+        for (table, mark) in tables.into_iter().zip(savepoint.0) {
+            table.rollback_to(mark);
+        }
+    }
+
+    /// Writes every change since `savepoint` into the tree and returns the new root.
+    pub(crate) fn sync_tree(&mut self, savepoint: Savepoint) -> Hash {
+        let (tree, tables) = self.tables();
+        for (table, mark) in tables.into_iter().zip(savepoint.0) {
+            table.sync_tree(tree, mark);
+        }
+        self.root = self.tree.root();
+        self.root
+    }
+
+    /// Undoes every change since `savepoint`, in the tables and in the tree.
+    pub(crate) fn revert_synced(&mut self, savepoint: Savepoint) {
+        let (tree, tables) = self.tables();
+        for (table, mark) in tables.into_iter().zip(savepoint.0) {
+            table.revert_synced(tree, mark);
+        }
+        self.root = self.tree.root();
+    }
+
+    /// Makes every change final.
+    pub(crate) fn seal(&mut self) {
+        let (_, tables) = self.tables();
+        for table in tables {
+            table.seal();
+        }
+    }
+}

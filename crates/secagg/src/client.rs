@@ -1,0 +1,418 @@
+//! The client's side of a round: a state machine that answers each phase once, in order.
+//!
+//! `advertise` → `share_keys` → `masked_input` → `unmask`. Each step checks everything it is
+//! given (signatures, round, senders, recipients, sizes) and moves the machine on only when
+//! it succeeds; a step called out of order is refused. `unmask` is the honest client's
+//! defence against a dishonest trainer: it reveals, for each peer, a share of exactly one of
+//! the two secrets, and refuses any later request that would reveal the other.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ed25519_consensus::SigningKey;
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+
+use crate::ClientId;
+use crate::agreement::{self, public_of};
+use crate::bounded::{BoundedBytes, BoundedVec};
+use crate::commit;
+use crate::config::Round;
+use crate::error::{Error, Result};
+use crate::input::{ClientSeeds, encode_input};
+use crate::mask::{self, Sign};
+use crate::messages::{
+    Advertise, AdvertiseList, EncryptedShare, MaskedInput, RevealedShare, ShareBundle,
+    ShareCommitment, ShareKeys, ShareKind, Signed, UnmaskRequest, UnmaskResponse,
+};
+use crate::ring;
+use crate::seal::{self, SharePair};
+use crate::shamir;
+
+/// Where a client is in the round: the step it expects next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Advertise,
+    ShareKeys,
+    MaskedInput,
+    Unmask,
+}
+
+impl Phase {
+    fn name(self) -> &'static str {
+        match self {
+            Phase::Advertise => "advertise",
+            Phase::ShareKeys => "share-keys",
+            Phase::MaskedInput => "masked-input",
+            Phase::Unmask => "unmask",
+        }
+    }
+}
+
+/// One client of one round.
+pub struct Client {
+    round: Arc<Round>,
+    me: ClientId,
+    key: SigningKey,
+    seeds: ClientSeeds,
+    phase: Phase,
+    /// This round's advert, computed once (each public key costs a scalar multiplication).
+    advert: Advertise,
+    /// Adverts of the live neighbours (U1 ∩ N(me)).
+    peers: BTreeMap<ClientId, Advertise>,
+    /// Share-encryption keys agreed with each live neighbour, kept from phase 1 for phase 2.
+    cipher_keys: BTreeMap<ClientId, [u8; 32]>,
+    /// Shares held, by owner (U2 ∩ N(me), and me).
+    held: BTreeMap<ClientId, SharePair>,
+    /// The kind of share already revealed, by owner.
+    revealed: BTreeMap<ClientId, ShareKind>,
+}
+
+impl Client {
+    /// A client with roster id `me`, its roster signing key, and a fresh 32-byte `secret` from
+    /// which all its randomness for this round is derived.
+    pub fn new(
+        round: Arc<Round>,
+        me: ClientId,
+        key: SigningKey,
+        secret: &[u8; 32],
+    ) -> Result<Client> {
+        round.check_client(me)?;
+        if key.verification_key().to_bytes() != round.config.roster.0[me as usize] {
+            return Err(Error::Config(format!(
+                "signing key of client {me} does not match its roster key"
+            )));
+        }
+        let seeds = ClientSeeds::derive(secret, &round.config.round);
+        let advert = Advertise {
+            round: round.config.round,
+            sender: me,
+            cipher_public: public_of(&seeds.cipher_secret),
+            mask_public: public_of(&seeds.mask_secret),
+        };
+        Ok(Client {
+            round,
+            me,
+            key,
+            seeds,
+            phase: Phase::Advertise,
+            advert,
+            peers: BTreeMap::new(),
+            cipher_keys: BTreeMap::new(),
+            held: BTreeMap::new(),
+            revealed: BTreeMap::new(),
+        })
+    }
+
+    /// This client's roster id.
+    pub fn id(&self) -> ClientId {
+        self.me
+    }
+
+    fn expect(&self, phase: Phase, got: &'static str) -> Result<()> {
+        if self.phase == phase {
+            Ok(())
+        } else {
+            Err(Error::UnexpectedPhase {
+                party: "client",
+                phase: self.phase.name(),
+                got,
+            })
+        }
+    }
+
+    /// Phase 0: the signed advert of this round's two public keys.
+    pub fn advertise(&mut self) -> Result<Signed<Advertise>> {
+        self.expect(Phase::Advertise, "advertise step")?;
+        self.phase = Phase::ShareKeys;
+        Ok(Signed::sign(self.advert.clone(), &self.key))
+    }
+
+    /// Phase 1: checks the adverts, then shares both secrets among the live neighbours and
+    /// itself, sealing each neighbour's pair under their agreed key.
+    pub fn share_keys(&mut self, list: &AdvertiseList) -> Result<Signed<ShareKeys>> {
+        self.expect(Phase::ShareKeys, "advertise list")?;
+        let peers = self.check_adverts(list)?;
+        let round = &self.round;
+        let holders: Vec<ClientId> = round
+            .holders(self.me)
+            .into_iter()
+            .filter(|h| *h == self.me || peers.contains_key(h))
+            .collect();
+        if holders.len() < round.threshold() {
+            return Err(Error::NotEnoughNeighbours {
+                client: self.me,
+                have: holders.len() - 1,
+                need: round.threshold() - 1,
+            });
+        }
+        let xs: Vec<u64> = holders.iter().map(|h| shamir::x_of(*h)).collect();
+        let mut rng = ChaCha20Rng::from_seed(self.seeds.sharing);
+        let seed_shares = shamir::split(&self.seeds.self_seed, round.threshold(), &xs, &mut rng);
+        let key_shares = shamir::split(&self.seeds.mask_secret, round.threshold(), &xs, &mut rng);
+        let id = &round.config.round;
+        let mut shares = Vec::with_capacity(holders.len());
+        let mut cipher_keys = BTreeMap::new();
+        let mut commitments = Vec::with_capacity(holders.len());
+        for ((holder, seed), key) in holders.iter().zip(seed_shares).zip(key_shares) {
+            let pair = SharePair { seed, key };
+            commitments.push(ShareCommitment {
+                holder: *holder,
+                seed: commit::share(id, self.me, *holder, ShareKind::SelfSeed, &seed),
+                key: commit::share(id, self.me, *holder, ShareKind::MaskKey, &key),
+            });
+            if *holder == self.me {
+                self.held.insert(self.me, pair);
+                continue;
+            }
+            let cipher = agreement::cipher_key(
+                &self.seeds.cipher_secret,
+                &peers[holder].cipher_public,
+                id,
+                self.me,
+                *holder,
+            )?;
+            shares.push(EncryptedShare {
+                from: self.me,
+                to: *holder,
+                sealed: seal::seal(&cipher, id, self.me, *holder, &pair),
+            });
+            cipher_keys.insert(*holder, cipher);
+        }
+        let body = ShareKeys {
+            round: *id,
+            sender: self.me,
+            seed_commitment: commit::seed(id, self.me, &self.seeds.self_seed),
+            shares: BoundedVec(shares),
+            commitments: BoundedVec(commitments),
+        };
+        self.peers = peers;
+        self.cipher_keys = cipher_keys;
+        self.phase = Phase::MaskedInput;
+        Ok(Signed::sign(body, &self.key))
+    }
+
+    /// Verifies the trainer's advert list; returns the adverts of live neighbours.
+    fn check_adverts(&self, list: &AdvertiseList) -> Result<BTreeMap<ClientId, Advertise>> {
+        let config = &self.round.config;
+        let kind = "advertise list";
+        if list.round != config.round {
+            return Err(Error::WrongRound { kind });
+        }
+        let mut last = None;
+        let mut peers = BTreeMap::new();
+        let mut saw_me = false;
+        for signed in &list.adverts.0 {
+            let advert = &signed.body;
+            if last.is_some_and(|l| l >= advert.sender) {
+                return Err(Error::Unexpected {
+                    kind,
+                    reason: "adverts are not in strictly increasing sender order".into(),
+                });
+            }
+            last = Some(advert.sender);
+            if !self.round.holds(self.me, advert.sender) {
+                return Err(Error::Unexpected {
+                    kind,
+                    reason: format!(
+                        "advert of client {}, which is not a neighbour",
+                        advert.sender
+                    ),
+                });
+            }
+            if advert.sender == self.me {
+                if *advert != self.advert {
+                    return Err(Error::Unexpected {
+                        kind,
+                        reason: "my own advert was altered".into(),
+                    });
+                }
+                saw_me = true;
+            } else {
+                // Low-order keys are refused when the agreement is made (`LowOrderKey`).
+                peers.insert(advert.sender, advert.clone());
+            }
+        }
+        let signed: Vec<&Signed<Advertise>> = list.adverts.0.iter().collect();
+        Signed::verify_all(&signed, &config.round, &config.roster.0)?;
+        if !saw_me {
+            return Err(Error::Unexpected {
+                kind,
+                reason: "my own advert is missing".into(),
+            });
+        }
+        Ok(peers)
+    }
+
+    /// Phase 2: opens the shares sealed to it, then sends its update quantised, weighted by
+    /// `samples`, and masked with its self mask and a pairwise mask per neighbour that shared.
+    pub fn masked_input(
+        &mut self,
+        bundle: &ShareBundle,
+        update: &[f32],
+        samples: u32,
+    ) -> Result<Signed<MaskedInput>> {
+        self.expect(Phase::MaskedInput, "share bundle")?;
+        let opened = self.open_bundle(bundle)?;
+        if opened.len() + 1 < self.round.threshold() {
+            return Err(Error::NotEnoughNeighbours {
+                client: self.me,
+                have: opened.len(),
+                need: self.round.threshold() - 1,
+            });
+        }
+        let mut values = encode_input(&self.round, self.me, update, samples, &self.seeds)?;
+        let id = &self.round.config.round;
+        let mut seeds = Vec::with_capacity(opened.len());
+        for peer in opened.keys() {
+            seeds.push((
+                agreement::mask_seed(
+                    &self.seeds.mask_secret,
+                    &self.peers[peer].mask_public,
+                    id,
+                    self.me,
+                    *peer,
+                )?,
+                Sign::pairwise(self.me, *peer),
+            ));
+        }
+        mask::apply(&mut values, &self.seeds.self_seed, Sign::Plus);
+        for (seed, sign) in &seeds {
+            mask::apply(&mut values, seed, *sign);
+        }
+        let body = MaskedInput {
+            round: *id,
+            sender: self.me,
+            masked_with: BoundedVec(opened.keys().copied().collect()),
+            masked: BoundedBytes(ring::pack(&values, self.round.modulus_bits)),
+        };
+        self.held.extend(opened);
+        self.phase = Phase::Unmask;
+        Ok(Signed::sign(body, &self.key))
+    }
+
+    /// Opens every share in the bundle; each must come from a live neighbour, once, in order.
+    fn open_bundle(&self, bundle: &ShareBundle) -> Result<BTreeMap<ClientId, SharePair>> {
+        let kind = "share bundle";
+        let id = &self.round.config.round;
+        if bundle.round != *id {
+            return Err(Error::WrongRound { kind });
+        }
+        if bundle.to != self.me {
+            return Err(Error::Unexpected {
+                kind,
+                reason: format!("addressed to client {}", bundle.to),
+            });
+        }
+        let mut opened = BTreeMap::new();
+        let mut last = None;
+        for share in &bundle.shares.0 {
+            if share.to != self.me {
+                return Err(Error::Unexpected {
+                    kind,
+                    reason: format!("share addressed to client {}", share.to),
+                });
+            }
+            if last.is_some_and(|l| l >= share.from) {
+                return Err(Error::Unexpected {
+                    kind,
+                    reason: "shares are not in strictly increasing author order".into(),
+                });
+            }
+            last = Some(share.from);
+            let cipher = self
+                .cipher_keys
+                .get(&share.from)
+                .ok_or_else(|| Error::Unexpected {
+                    kind,
+                    reason: format!(
+                        "share from client {}, which is not a live neighbour",
+                        share.from
+                    ),
+                })?;
+            opened.insert(
+                share.from,
+                seal::open(cipher, id, share.from, self.me, &share.sealed)?,
+            );
+        }
+        Ok(opened)
+    }
+
+    /// Phase 3: for each owner it holds shares of, reveals the self-seed share if the owner
+    /// survived and the mask-key share if it dropped — never both for one owner, across every
+    /// request of the round.
+    pub fn unmask(&mut self, request: &UnmaskRequest) -> Result<Signed<UnmaskResponse>> {
+        self.expect(Phase::Unmask, "unmask request")?;
+        self.check_request(request)?;
+        let survivors = &request.survivors.0;
+        let mut revealed = Vec::with_capacity(self.held.len());
+        for (owner, pair) in &self.held {
+            let kind = if survivors.binary_search(owner).is_ok() {
+                ShareKind::SelfSeed
+            } else {
+                ShareKind::MaskKey
+            };
+            if let Some(before) = self.revealed.get(owner).filter(|before| **before != kind) {
+                return Err(Error::DoubleReveal {
+                    peer: *owner,
+                    revealed: before.name(),
+                    asked: kind.name(),
+                });
+            }
+            let share = match kind {
+                ShareKind::SelfSeed => pair.seed,
+                ShareKind::MaskKey => pair.key,
+            };
+            revealed.push(RevealedShare {
+                owner: *owner,
+                kind,
+                share,
+            });
+        }
+        self.revealed
+            .extend(revealed.iter().map(|r| (r.owner, r.kind)));
+        let body = UnmaskResponse {
+            round: self.round.config.round,
+            sender: self.me,
+            revealed: BoundedVec(revealed),
+        };
+        Ok(Signed::sign(body, &self.key))
+    }
+
+    /// Refuses a survivor list that is malformed, too short, leaves this client out, or names
+    /// a neighbour that never shared with it (so cannot have sent a masked input).
+    fn check_request(&self, request: &UnmaskRequest) -> Result<()> {
+        if request.round != self.round.config.round {
+            return Err(Error::WrongRound {
+                kind: "unmask request",
+            });
+        }
+        let survivors = &request.survivors.0;
+        if survivors.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(Error::BadRequest(
+                "survivors are not sorted and unique".into(),
+            ));
+        }
+        if survivors.len() < self.round.threshold() {
+            return Err(Error::BadRequest(format!(
+                "{} survivors, fewer than the threshold {}",
+                survivors.len(),
+                self.round.threshold()
+            )));
+        }
+        if survivors.binary_search(&self.me).is_err() {
+            return Err(Error::BadRequest(
+                "it lists me as dropped, but I sent my masked input".into(),
+            ));
+        }
+        for survivor in survivors {
+            self.round.check_client(*survivor)?;
+            if self.round.graph.adjacent(self.me, *survivor) && !self.held.contains_key(survivor) {
+                return Err(Error::BadRequest(format!(
+                    "client {survivor} is listed as a survivor but never shared with me"
+                )));
+            }
+        }
+        Ok(())
+    }
+}

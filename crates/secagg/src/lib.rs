@@ -1,0 +1,116 @@
+//! Secure aggregation for federated rounds: the trainer learns the sum of the clients'
+//! updates and nothing else about any one of them, even when clients drop out.
+//!
+//! The protocol is Bonawitz et al. 2017, "Practical Secure Aggregation for Privacy-Preserving
+//! Machine Learning", with the sparse neighbour graph of Bell et al. 2020 (SecAgg+) as an
+//! option. The crate is pure: no I/O, no clock, no threads of its own beyond rayon in the
+//! trainer's recovery; messages are values with encoders and decoders, so any transport (the
+//! chain's agents, a test harness) can carry them.
+//!
+//! # Parties and setup
+//!
+//! n clients, each with an ed25519 signing key published on chain (the *roster*; a client's
+//! id is its index), and one trainer that relays every message. The public round
+//! configuration ([`RoundConfig`]) fixes the round id, the roster, the vector length, the
+//! threshold t, the masking graph (complete, or a Harary graph of degree k ≈ 3·log2 n drawn
+//! from a public seed), the quantiser and, optionally, differential privacy. Each client's
+//! *holders* are its graph neighbours plus itself; t must be a strict majority of them.
+//!
+//! # The four phases
+//!
+//! 0. **Advertise keys.** Each client u draws two X25519 key pairs — (c_u, C_u) to encrypt
+//!    shares and (s_u, S_u) to seed pairwise masks — and signs (C_u, S_u). The trainer checks
+//!    the signatures, keeps the set U1 of senders, and sends each client the adverts of its
+//!    live neighbours. Fewer than t in U1 aborts.
+//! 1. **Share keys.** u draws a self-mask seed b_u and Shamir-shares both b_u and s_u with
+//!    threshold t among its live holders. Each neighbour's pair of shares is sealed with
+//!    ChaCha20-Poly1305 under a key derived from X25519(c_u, C_v); u signs the sealed shares
+//!    with a commitment to every share and to b_u. The trainer keeps U2 and forwards to each
+//!    client the shares sealed to it. Fewer than t in U2 aborts.
+//! 2. **Masked input.** u quantises its update (see [`quantize`]) to x_u modulo 2^k and sends
+//!    y_u = x_u + PRG(b_u) + Σ_{v ∈ N(u) ∩ U2} ±PRG(s_{u,v}), where s_{u,v} is derived from
+//!    X25519(s_u, S_v), the sign is + towards larger ids, and PRG is ChaCha20. The trainer
+//!    keeps U3, the senders. Fewer than t in U3 aborts.
+//! 3. **Unmasking.** The trainer sends U3 to the survivors. Each survivor reveals, for every
+//!    owner whose shares it holds, the share of b if the owner is in U3 and the share of s if
+//!    it dropped — one kind per owner, ever. With t shares per owner the trainer rebuilds each
+//!    survivor's b and each dropped client's s, checks them against the owner's commitment
+//!    and advertised key, and computes Σ_{U3} y − Σ_{U3} PRG(b) ∓ (pairwise masks towards
+//!    dropped clients) = Σ_{U3} x modulo 2^k. Pairwise masks between survivors cancel.
+//!
+//! # What each party learns
+//!
+//! - The trainer: U1, U2, U3, the public keys, the sealed shares (unreadable), the masked
+//!   inputs (each uniform on its own), and in the end Σ_{u ∈ U3} x_u and Σ samples; with DP
+//!   only a noised sum (see [`dp`]). Nothing about any proper subset of inputs.
+//! - A client: its neighbours' public keys and its shares of their secrets; the survivor list.
+//! - Anyone with the transcript: what the trainer learned, and that it was computed honestly
+//!   ([`Transcript::verify`]); the chain records only the [`RoundCommitment`].
+//!
+//! # Threat model
+//!
+//! - **Trainer honest-but-curious or actively lying**, colluding with fewer than 2t − h
+//!   clients per neighbourhood of h holders: every client message is signed with its roster
+//!   key over a namespace per message kind and the round id, so the trainer cannot forge,
+//!   replay or re-type one; shares are sealed between clients, so it cannot read or forge
+//!   one; it can lie about who dropped, but each honest holder reveals only one share kind
+//!   per owner, and since 2t > h it cannot gather t shares of both b_u and s_u for any u.
+//! - **Clients** may drop at any phase, send malformed or forged messages (refused with a
+//!   typed error), or deal inconsistent shares (detected at recovery, naming the client; the
+//!   round then aborts rather than reveal a wrong or partial sum).
+//! - **Out of scope**: a client lying about its own update (robust aggregation's job);
+//!   Bonawitz's fifth consistency-check round (the 2t > h majority replaces it against a
+//!   trainer acting alone); denial of service by a trainer that aborts rounds.
+//! - **Aborts** reveal nothing: fewer than t survivors, or fewer than t valid shares for any
+//!   owner, ends the round with an error and without computing any sum.
+//!
+//! Differential privacy composes by distributed noise added by the clients; see [`dp`].
+
+mod aggregate;
+mod agreement;
+mod bounded;
+mod client;
+mod commit;
+mod config;
+pub mod dp;
+mod error;
+mod graph;
+mod input;
+pub mod limits;
+pub mod mask;
+mod messages;
+pub mod quantize;
+mod recover;
+pub mod ring;
+mod seal;
+mod server;
+pub mod shamir;
+pub mod simulate;
+mod transcript;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+
+pub use aggregate::Aggregate;
+pub use bounded::{BoundedBytes, BoundedVec};
+pub use client::Client;
+pub use config::{Round, RoundConfig, threshold_min};
+pub use error::{Error, Result};
+pub use graph::{Graph, GraphKind};
+pub use input::{ClientSeeds, encode_input};
+pub use messages::{
+    Advertise, AdvertiseList, Body, EncryptedShare, MaskedInput, RevealedShare, ShareBundle,
+    ShareCommitment, ShareKeys, ShareKind, Signed, UnmaskRequest, UnmaskResponse, decode_advertise,
+    decode_advertise_list, decode_masked_input, decode_share_bundle, decode_share_keys,
+    decode_unmask_request, decode_unmask_response, digest, encode,
+};
+pub use server::Server;
+pub use transcript::{RoundCommitment, Transcript, decode_commitment, decode_transcript};
+
+/// A client's id: its index in the round's roster.
+pub type ClientId = u32;
+
+/// A round's unique id, bound into every signature, key derivation and AEAD.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
+)]
+pub struct RoundId(pub [u8; 32]);

@@ -1,0 +1,190 @@
+//! Whole rounds through the in-memory driver: the aggregate is exactly the plain sum of the
+//! quantised inputs, whoever drops and whenever, or the round aborts with nothing revealed.
+
+use aifactory_secagg::simulate::{Outcome, Phase, Protocol, Simulation};
+use aifactory_secagg::{Error, Graph, decode_transcript};
+use proptest::prelude::*;
+
+/// Runs `sim` and checks the one thing every successful round must satisfy.
+fn check(sim: &Simulation) -> Outcome {
+    let outcome = sim.run().expect("valid configuration");
+    let aggregate = outcome
+        .aggregate
+        .as_ref()
+        .unwrap_or_else(|e| panic!("{sim:?} aborted: {e}"));
+    assert_eq!(
+        aggregate.sums, outcome.expected,
+        "{sim:?}: aggregate differs from the plain sum"
+    );
+    assert!(
+        outcome.refusals.is_empty(),
+        "{sim:?}: refusals {:?}",
+        outcome.refusals
+    );
+    outcome
+}
+
+/// For `n` clients and each rate, drops that fraction at each phase in turn; the aggregate
+/// must equal the plain sum of the survivors' quantised inputs, and the transcript verify.
+fn check_size(n: usize, rates: &[f64]) {
+    let cases = rates.iter().flat_map(|r| {
+        let phases: &[Phase] = if *r == 0.0 {
+            &[Phase::Advertise]
+        } else {
+            &Phase::ALL
+        };
+        phases.iter().map(move |p| (*r, *p))
+    });
+    for (rate, phase) in cases {
+        let mut sim = Simulation::new(n, 12, Protocol::SecAgg);
+        sim.dropouts[phase as usize] = rate;
+        sim.seed = n as u64 * 31 + phase as u64;
+        sim.keep_transcript = n <= 10;
+        let outcome = check(&sim);
+        let survivors = outcome.aggregate.as_ref().unwrap().survivors.len();
+        let dropped_before_input: usize = outcome.dropped[..3].iter().map(Vec::len).sum();
+        assert_eq!(
+            survivors,
+            n - dropped_before_input,
+            "n={n} rate={rate} phase={phase:?}"
+        );
+        let expected_drops = (rate * n as f64).round() as usize;
+        assert_eq!(outcome.dropped[phase as usize].len(), expected_drops);
+        if let Some(transcript) = &outcome.transcript {
+            assert_eq!(transcript.verify().as_ref(), outcome.aggregate.as_ref());
+        }
+    }
+}
+
+#[test]
+fn aggregate_equals_plain_sum_n3_every_rate_and_phase() {
+    check_size(3, &[0.0, 0.1, 0.3]);
+}
+
+#[test]
+fn aggregate_equals_plain_sum_n10_every_rate_and_phase() {
+    check_size(10, &[0.0, 0.1, 0.3]);
+}
+
+#[test]
+fn aggregate_equals_plain_sum_n100_no_and_10pc_drops_every_phase() {
+    check_size(100, &[0.0, 0.1]);
+}
+
+#[test]
+fn aggregate_equals_plain_sum_n100_30pc_drops_every_phase() {
+    check_size(100, &[0.3]);
+}
+
+#[test]
+fn secagg_plus_equals_plain_sum_with_dropouts_at_each_phase() {
+    for phase in Phase::ALL {
+        let mut sim = Simulation::new(100, 8, Protocol::SecAggPlus);
+        sim.dropouts[phase as usize] = 0.1;
+        sim.seed = 7 + phase as u64;
+        let outcome = check(&sim);
+        assert_eq!(outcome.cost.degree, 20);
+        assert!(outcome.transcript.unwrap().verify().is_ok());
+    }
+}
+
+#[test]
+fn fedavg_mean_matches_the_weighted_float_mean() {
+    let mut sim = Simulation::new(5, 50, Protocol::SecAgg);
+    sim.clip = 2.0; // updates are drawn in [-1.2, 1.2]: nothing clips.
+    let outcome = check(&sim);
+    let aggregate = outcome.aggregate.unwrap();
+    let weight = aggregate.weight_total();
+    assert!(weight >= 5);
+    let mean = aggregate.mean(&outcome.config);
+    // Dequantising the exact expected sums gives the same mean: the protocol adds no error.
+    let quantum = aifactory_secagg::quantize::quantum(2.0, 16) as f32;
+    assert!(mean.iter().all(|m| m.abs() <= 1.2 + quantum));
+}
+
+#[test]
+fn too_few_survivors_abort_without_a_sum() {
+    let mut sim = Simulation::new(10, 4, Protocol::SecAgg);
+    sim.dropouts[Phase::MaskedInput as usize] = 0.5; // 5 left, t = 6
+    let outcome = sim.run().unwrap();
+    assert_eq!(
+        outcome.aggregate,
+        Err(Error::TooFewSurvivors {
+            phase: "masked-input",
+            have: 5,
+            need: 6
+        })
+    );
+    assert!(outcome.transcript.is_none());
+
+    let mut sim = Simulation::new(10, 4, Protocol::SecAgg);
+    sim.dropouts[Phase::Unmask as usize] = 0.5; // 10 inputs, only 5 answer
+    let outcome = sim.run().unwrap();
+    assert!(
+        matches!(
+            outcome.aggregate,
+            Err(Error::NotEnoughShares {
+                have: 5,
+                need: 6,
+                ..
+            })
+        ),
+        "{:?}",
+        outcome.aggregate
+    );
+}
+
+#[test]
+fn transcript_round_trips_through_bytes_and_verifies() {
+    let mut sim = Simulation::new(8, 30, Protocol::SecAgg);
+    sim.dropouts = [0.0, 0.125, 0.125, 0.0];
+    let outcome = check(&sim);
+    let transcript = outcome.transcript.unwrap();
+    let decoded = decode_transcript(&transcript.encode()).unwrap();
+    assert_eq!(decoded, transcript);
+    assert_eq!(
+        decoded.verify_against(&transcript.commitment()),
+        outcome.aggregate
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Over random n, t and drop patterns: with the complete graph the round succeeds exactly
+    /// when at least t clients remain at every phase, and then equals the plain sum.
+    #[test]
+    fn any_drop_pattern_gives_the_exact_sum_or_a_clean_abort(
+        n in 3usize..40,
+        extra_threshold in 0usize..4,
+        dropouts in proptest::array::uniform4(0.0f64..0.35),
+        seed in any::<u64>(),
+        plus in any::<bool>(),
+    ) {
+        let protocol = if plus && n >= 12 { Protocol::SecAggPlus } else { Protocol::SecAgg };
+        let mut sim = Simulation::new(n, 6, protocol);
+        sim.seed = seed;
+        sim.dropouts = dropouts;
+        let config = sim.config().unwrap();
+        let holders = Graph::new(&config.graph, n).unwrap().degree() + 1;
+        sim.threshold = Some((config.threshold as usize + extra_threshold).min(holders));
+        let t = sim.threshold.unwrap();
+        let outcome = sim.run().unwrap();
+        let mut left = n;
+        let mut enough = true;
+        for dropped in &outcome.dropped {
+            left -= dropped.len();
+            enough &= left >= t;
+        }
+        match &outcome.aggregate {
+            Ok(aggregate) => prop_assert_eq!(&aggregate.sums, &outcome.expected),
+            Err(e) => prop_assert!(
+                matches!(e, Error::TooFewSurvivors { .. } | Error::NotEnoughShares { .. }),
+                "unexpected error {}", e
+            ),
+        }
+        if protocol == Protocol::SecAgg {
+            prop_assert_eq!(outcome.aggregate.is_ok(), enough, "t={} dropped={:?}", t, outcome.dropped);
+        }
+    }
+}

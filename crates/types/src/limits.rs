@@ -1,0 +1,34 @@
+//! Every limit on what comes from outside, defined once. Decoders enforce these before they
+//! allocate; the relations between them are checked at compile time.
+
+/// Largest encoded signed transaction, in bytes.
+pub const TX_BYTES_MAX: usize = 4 * 1024;
+
+/// Longest chain id, in bytes of UTF-8.
+pub const CHAIN_ID_BYTES_MAX: usize = 64;
+
+/// Longest transfer memo, in bytes.
+pub const MEMO_BYTES_MAX: usize = 256;
+
+/// Most transactions in one block.
+pub const BLOCK_TXS_MAX: usize = 16 * 1024;
+
+/// Largest encoded block, in bytes.
+pub const BLOCK_BYTES_MAX: usize = 8 * 1024 * 1024;
+
+/// Most unbonding entries one account may have pending at once.
+pub const UNBONDING_ENTRIES_MAX: usize = 16;
+
+/// Largest genesis file, in bytes.
+pub const GENESIS_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+/// Most accounts and validators a genesis may list.
+pub const GENESIS_ACCOUNTS_MAX: usize = 1_000_000;
+
+/// Most validators a genesis may list.
+pub const GENESIS_VALIDATORS_MAX: usize = 256;
+
+const _: () = assert!(BLOCK_BYTES_MAX >= TX_BYTES_MAX);
+const _: () = assert!(TX_BYTES_MAX > MEMO_BYTES_MAX + CHAIN_ID_BYTES_MAX + 256);
+const _: () = assert!(BLOCK_TXS_MAX <= u32::MAX as usize);
+const _: () = assert!(GENESIS_VALIDATORS_MAX <= GENESIS_ACCOUNTS_MAX);

@@ -1,0 +1,215 @@
+//! Transactions: the envelope every action travels in, its signature, and its hash.
+//!
+//! The sender signs the *signing digest*: BLAKE3 in derive-key mode with the context
+//! [`TX_SIGNING_CONTEXT`] over the transaction's canonical encoding (which begins with the
+//! chain id). The context is used for transactions and nothing else, so no other signed
+//! message can be replayed as a transaction; the chain id stops replay on other chains, and
+//! the strictly sequential nonce stops replay on this one.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+use aifactory_crypto::{SignedMessage, hash_domain, verify_batch};
+
+use crate::codec::{self, DecodeError};
+use crate::limits::{CHAIN_ID_BYTES_MAX, TX_BYTES_MAX};
+use crate::{Address, Amount, BoundedString, Hash, Payload, SecretKey, Signature, SignatureError};
+
+/// BLAKE3 context of the digest a sender signs.
+pub const TX_SIGNING_CONTEXT: &str = "aifactory 2026-11 transaction signature v1";
+
+/// BLAKE3 context of a signed transaction's hash (its id).
+pub const TX_HASH_CONTEXT: &str = "aifactory 2026-11 transaction id v1";
+
+/// A chain's name, part of everything signed on it.
+pub type ChainId = BoundedString<CHAIN_ID_BYTES_MAX>;
+
+/// An unsigned transaction.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Transaction {
+    /// The chain this transaction is meant for.
+    pub chain_id: ChainId,
+    /// Who sends it, pays the fee, and signs it.
+    pub sender: Address,
+    /// The sender's next nonce: exactly the number of transactions it has had executed.
+    pub nonce: u64,
+    /// The fee, in base units, paid to the block's proposer.
+    pub fee: Amount,
+    /// The last block height at which the transaction may be included.
+    pub expiry_height: u64,
+    /// What to do.
+    pub payload: Payload,
+}
+
+impl Transaction {
+    /// The digest the sender signs.
+    pub fn signing_digest(&self) -> Hash {
+        hash_domain(TX_SIGNING_CONTEXT, &[&codec::encode(self)])
+    }
+
+    /// Signs the transaction with `key`, which must be the sender's.
+    pub fn sign(self, key: &SecretKey) -> SignedTransaction {
+        assert_eq!(
+            key.address(),
+            self.sender,
+            "signing with a key that is not the sender's"
+        );
+        let signature = key.sign(&self.signing_digest());
+        SignedTransaction {
+            tx: self,
+            signature,
+        }
+    }
+}
+
+/// A transaction with the sender's signature: what is submitted and put in blocks.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct SignedTransaction {
+    /// The transaction.
+    pub tx: Transaction,
+    /// The sender's signature over [`Transaction::signing_digest`].
+    pub signature: Signature,
+}
+
+impl SignedTransaction {
+    /// The canonical encoding.
+    pub fn encode(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    /// Decodes untrusted bytes, refusing more than [`TX_BYTES_MAX`].
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        codec::decode("transaction", bytes, TX_BYTES_MAX)
+    }
+
+    /// The transaction's id: BLAKE3 with context [`TX_HASH_CONTEXT`] of its encoding.
+    pub fn hash(&self) -> Hash {
+        hash_domain(TX_HASH_CONTEXT, &[&self.encode()])
+    }
+
+    /// Checks the signature alone.
+    pub fn verify(self) -> Result<VerifiedTransaction, SignatureError> {
+        self.signature
+            .verify(&self.tx.sender, &self.tx.signing_digest())?;
+        Ok(VerifiedTransaction::trusted(self))
+    }
+}
+
+/// A transaction whose signature has been checked; only the ledger's checks remain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedTransaction {
+    signed: SignedTransaction,
+    hash: Hash,
+}
+
+impl VerifiedTransaction {
+    fn trusted(signed: SignedTransaction) -> Self {
+        let hash = signed.hash();
+        VerifiedTransaction { signed, hash }
+    }
+
+    /// The signed transaction.
+    pub fn signed(&self) -> &SignedTransaction {
+        &self.signed
+    }
+
+    /// The transaction.
+    pub fn tx(&self) -> &Transaction {
+        &self.signed.tx
+    }
+
+    /// The transaction's id.
+    pub fn hash(&self) -> Hash {
+        self.hash
+    }
+
+    /// Gives back the signed transaction.
+    pub fn into_signed(self) -> SignedTransaction {
+        self.signed
+    }
+}
+
+/// Checks many signatures at once, in batches across the machine's cores; on failure, names
+/// the index of the first bad transaction.
+pub fn verify_transactions(
+    txs: Vec<SignedTransaction>,
+) -> Result<Vec<VerifiedTransaction>, (usize, SignatureError)> {
+    let digests: Vec<Hash> = txs.iter().map(|t| t.tx.signing_digest()).collect();
+    let messages: Vec<SignedMessage<'_>> = txs
+        .iter()
+        .zip(&digests)
+        .map(|(t, digest)| SignedMessage {
+            signer: &t.tx.sender,
+            digest,
+            signature: &t.signature,
+        })
+        .collect();
+    verify_batch(&messages)?;
+    Ok(txs.into_iter().map(VerifiedTransaction::trusted).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::Transfer;
+
+    fn transfer(key: &SecretKey, nonce: u64) -> SignedTransaction {
+        Transaction {
+            chain_id: ChainId::new("test").unwrap(),
+            sender: key.address(),
+            nonce,
+            fee: 10,
+            expiry_height: 100,
+            payload: Payload::Transfer(Transfer {
+                to: Address([9; 32]),
+                amount: 5,
+                memo: Default::default(),
+            }),
+        }
+        .sign(key)
+    }
+
+    #[test]
+    fn encode_decode_verify() {
+        let key = SecretKey::from_bytes([3; 32]);
+        let signed = transfer(&key, 0);
+        let decoded = SignedTransaction::decode(&signed.encode()).unwrap();
+        assert_eq!(decoded, signed);
+        assert_eq!(decoded.clone().verify().unwrap().hash(), signed.hash());
+    }
+
+    #[test]
+    fn any_changed_field_breaks_the_signature() {
+        let key = SecretKey::from_bytes([3; 32]);
+        let mut signed = transfer(&key, 0);
+        signed.tx.nonce = 1;
+        assert_eq!(
+            signed.clone().verify().unwrap_err(),
+            SignatureError::Mismatch
+        );
+        let mut other_chain = transfer(&key, 0);
+        other_chain.tx.chain_id = ChainId::new("other").unwrap();
+        assert_eq!(other_chain.verify().unwrap_err(), SignatureError::Mismatch);
+    }
+
+    #[test]
+    fn batch_names_the_forgery() {
+        let keys: Vec<SecretKey> = (1..=5).map(|i| SecretKey::from_bytes([i; 32])).collect();
+        let mut txs: Vec<SignedTransaction> = keys.iter().map(|k| transfer(k, 0)).collect();
+        assert_eq!(verify_transactions(txs.clone()).unwrap().len(), 5);
+        txs[3].tx.fee = 11;
+        assert_eq!(
+            verify_transactions(txs).unwrap_err(),
+            (3, SignatureError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn oversized_bytes_are_refused_before_decoding() {
+        let bytes = vec![0u8; TX_BYTES_MAX + 1];
+        assert!(matches!(
+            SignedTransaction::decode(&bytes),
+            Err(DecodeError::Oversized { .. })
+        ));
+    }
+}
