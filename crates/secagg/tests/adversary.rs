@@ -1,0 +1,439 @@
+//! A dishonest trainer, dishonest clients and a hostile network: every attack is refused
+//! with an error that names it, and nothing is unmasked without t shares.
+
+use std::sync::Arc;
+
+use aifactory_secagg::mask::{self, Sign};
+use aifactory_secagg::ring;
+use aifactory_secagg::shamir;
+use aifactory_secagg::{
+    Advertise, BoundedVec, Client, ClientId, ClientSeeds, Error, GraphKind, MaskedInput, Round,
+    RoundConfig, RoundId, Server, ShareKeys, ShareKind, Signed, UnmaskRequest, UnmaskResponse,
+    digest, threshold_min,
+};
+use ed25519_consensus::SigningKey;
+
+fn key(i: usize) -> SigningKey {
+    SigningKey::from([i as u8 + 1; 32])
+}
+
+fn config(n: usize, params: u32, round: u8) -> RoundConfig {
+    RoundConfig {
+        round: RoundId([round; 32]),
+        roster: BoundedVec(
+            (0..n)
+                .map(|i| key(i).verification_key().to_bytes())
+                .collect(),
+        ),
+        params,
+        threshold: threshold_min(n) as u32,
+        graph: GraphKind::Complete,
+        clip: 1.0,
+        value_bits: 16,
+        sample_count_max: 100,
+        dp: None,
+    }
+}
+
+fn secret(i: usize) -> [u8; 32] {
+    [i as u8 + 100; 32]
+}
+
+/// A round driven through phases 0–2 with every client honest, the trainer now collecting
+/// unmasking responses.
+struct Driven {
+    round: Arc<Round>,
+    clients: Vec<Client>,
+    server: Server,
+    request: UnmaskRequest,
+    inputs: Vec<Signed<MaskedInput>>,
+    adverts: Vec<Signed<Advertise>>,
+    share_keys: Vec<Signed<ShareKeys>>,
+}
+
+fn drive(n: usize, params: u32, update: &dyn Fn(usize) -> Vec<f32>) -> Driven {
+    let round = Round::new(config(n, params, 1)).unwrap();
+    let mut clients: Vec<Client> = (0..n)
+        .map(|i| Client::new(round.clone(), i as ClientId, key(i), &secret(i)).unwrap())
+        .collect();
+    let mut server = Server::new(round.clone());
+    let adverts: Vec<_> = clients.iter_mut().map(|c| c.advertise().unwrap()).collect();
+    for a in &adverts {
+        server.receive_advertise(a.clone()).unwrap();
+    }
+    let lists = server.close_advertise().unwrap();
+    let mut share_keys = Vec::new();
+    for c in clients.iter_mut() {
+        let shares = c.share_keys(&lists[&c.id()]).unwrap();
+        server.receive_share_keys(shares.clone()).unwrap();
+        share_keys.push(shares);
+    }
+    let bundles = server.close_share_keys().unwrap();
+    let mut inputs = Vec::new();
+    for (i, c) in clients.iter_mut().enumerate() {
+        let input = c.masked_input(&bundles[&c.id()], &update(i), 1).unwrap();
+        server.receive_masked_input(input.clone()).unwrap();
+        inputs.push(input);
+    }
+    let request = server.close_masked_input().unwrap();
+    Driven {
+        round,
+        clients,
+        server,
+        request,
+        inputs,
+        adverts,
+        share_keys,
+    }
+}
+
+fn zeros(params: u32) -> impl Fn(usize) -> Vec<f32> {
+    move |_| vec![0.0; params as usize]
+}
+
+#[test]
+fn honest_client_refuses_to_reveal_both_shares_of_one_peer() {
+    let mut d = drive(5, 4, &zeros(4));
+    let first = d.clients[0].unmask(&d.request).unwrap();
+    assert!(
+        first
+            .body
+            .revealed
+            .0
+            .iter()
+            .all(|r| r.kind == ShareKind::SelfSeed)
+    );
+    // The same request again is answered the same way (a retransmission is harmless).
+    assert_eq!(d.clients[0].unmask(&d.request).unwrap().body, first.body);
+    // Now the trainer claims client 1 dropped, to get its mask-key share too.
+    let lie = UnmaskRequest {
+        round: d.request.round,
+        survivors: BoundedVec(vec![0, 2, 3, 4]),
+    };
+    assert_eq!(
+        d.clients[0].unmask(&lie),
+        Err(Error::DoubleReveal {
+            peer: 1,
+            revealed: "self-mask seed",
+            asked: "mask key"
+        })
+    );
+}
+
+#[test]
+fn malformed_unmask_requests_are_refused() {
+    let mut d = drive(5, 4, &zeros(4));
+    let id = d.request.round;
+    let request = |survivors: Vec<ClientId>| UnmaskRequest {
+        round: id,
+        survivors: BoundedVec(survivors),
+    };
+    let refuse = |c: &mut Client, r: &UnmaskRequest| match c.unmask(r) {
+        Err(Error::BadRequest(reason)) => reason,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    assert!(refuse(&mut d.clients[0], &request(vec![1, 2, 3, 4])).contains("lists me as dropped"));
+    assert!(refuse(&mut d.clients[0], &request(vec![0, 1])).contains("fewer than the threshold"));
+    assert!(refuse(&mut d.clients[0], &request(vec![0, 2, 1, 3])).contains("sorted"));
+    assert_eq!(
+        d.clients[0].unmask(&UnmaskRequest {
+            round: RoundId([9; 32]),
+            ..d.request.clone()
+        }),
+        Err(Error::WrongRound {
+            kind: "unmask request"
+        })
+    );
+}
+
+#[test]
+fn forged_and_tampered_messages_fail_their_signature() {
+    let round = Round::new(config(4, 4, 1)).unwrap();
+    let mut server = Server::new(round.clone());
+    let mut honest = Client::new(round.clone(), 0, key(0), &secret(0)).unwrap();
+    let advert = honest.advertise().unwrap();
+    // Someone else's key signing as client 0.
+    let forged = Signed::sign(advert.body.clone(), &key(3));
+    assert_eq!(
+        server.receive_advertise(forged),
+        Err(Error::BadSignature {
+            kind: "advertise",
+            sender: 0
+        })
+    );
+    // Client 0's real signature over a body with a swapped key.
+    let mut tampered = advert.clone();
+    tampered.body.mask_public = advert.body.cipher_public;
+    assert_eq!(
+        server.receive_advertise(tampered),
+        Err(Error::BadSignature {
+            kind: "advertise",
+            sender: 0
+        })
+    );
+    assert_eq!(server.receive_advertise(advert), Ok(()));
+}
+
+#[test]
+fn replays_across_rounds_and_message_kinds_are_rejected() {
+    let round_a = Round::new(config(4, 4, 1)).unwrap();
+    let round_b = Round::new(config(4, 4, 2)).unwrap();
+    let mut server_b = Server::new(round_b);
+    let advert_a = Client::new(round_a, 0, key(0), &secret(0))
+        .unwrap()
+        .advertise()
+        .unwrap();
+    // Replayed as is: the body names round A.
+    assert_eq!(
+        server_b.receive_advertise(advert_a.clone()),
+        Err(Error::WrongRound { kind: "advertise" })
+    );
+    // Re-labelled as round B: the signature was over round A.
+    let mut relabelled = advert_a.clone();
+    relabelled.body.round = RoundId([2; 32]);
+    assert_eq!(
+        server_b.receive_advertise(relabelled),
+        Err(Error::BadSignature {
+            kind: "advertise",
+            sender: 0
+        })
+    );
+
+    // A signature made under the advertise namespace does not verify as a masked input, even
+    // over the very digest of the masked input's body.
+    let d = drive(4, 4, &zeros(4));
+    let body = d.inputs[0].body.clone();
+    let mut as_advert = b"aifactory/secagg/v1/advertise\0".to_vec();
+    as_advert.extend_from_slice(&body.round.0);
+    as_advert.extend_from_slice(&digest(&body));
+    let cross = Signed {
+        body,
+        signature: key(0).sign(&as_advert).to_bytes(),
+    };
+    // A fresh trainer replaying phases 0 and 1, now waiting for masked inputs.
+    let mut fresh = Server::new(d.round.clone());
+    for a in &d.adverts {
+        fresh.receive_advertise(a.clone()).unwrap();
+    }
+    fresh.close_advertise().unwrap();
+    for s in &d.share_keys {
+        fresh.receive_share_keys(s.clone()).unwrap();
+    }
+    fresh.close_share_keys().unwrap();
+    assert_eq!(
+        fresh.receive_masked_input(cross),
+        Err(Error::BadSignature {
+            kind: "masked-input",
+            sender: 0
+        })
+    );
+    assert_eq!(fresh.receive_masked_input(d.inputs[0].clone()), Ok(()));
+}
+
+#[test]
+fn reordered_and_duplicate_messages_are_rejected() {
+    let round = Round::new(config(4, 4, 1)).unwrap();
+    let mut server = Server::new(round.clone());
+    let mut client = Client::new(round.clone(), 0, key(0), &secret(0)).unwrap();
+    let advert = client.advertise().unwrap();
+    assert_eq!(
+        client.advertise().map(|_| ()),
+        Err(Error::UnexpectedPhase {
+            party: "client",
+            phase: "share-keys",
+            got: "advertise step"
+        })
+    );
+    let early = UnmaskRequest {
+        round: round.config.round,
+        survivors: BoundedVec(vec![0, 1, 2]),
+    };
+    assert_eq!(
+        client.unmask(&early).map(|_| ()),
+        Err(Error::UnexpectedPhase {
+            party: "client",
+            phase: "share-keys",
+            got: "unmask request"
+        })
+    );
+    server.receive_advertise(advert.clone()).unwrap();
+    assert_eq!(
+        server.receive_advertise(advert),
+        Err(Error::Duplicate {
+            kind: "advertise",
+            sender: 0
+        })
+    );
+    assert_eq!(
+        server.finish().map(|_| ()),
+        Err(Error::UnexpectedPhase {
+            party: "trainer",
+            phase: "advertise",
+            got: "close of unmask"
+        })
+    );
+}
+
+#[test]
+fn share_keys_from_a_client_that_did_not_advertise_are_rejected() {
+    let round = Round::new(config(4, 4, 1)).unwrap();
+    let mut server = Server::new(round.clone());
+    let mut clients: Vec<Client> = (0..4)
+        .map(|i| Client::new(round.clone(), i as ClientId, key(i), &secret(i)).unwrap())
+        .collect();
+    let adverts: Vec<_> = clients.iter_mut().map(|c| c.advertise().unwrap()).collect();
+    for a in &adverts[..3] {
+        server.receive_advertise(a.clone()).unwrap();
+    }
+    let lists = server.close_advertise().unwrap();
+    // Client 3's advert never reached the trainer; it builds shares from a list of its own making.
+    let mut own_list = lists[&0].clone();
+    own_list.adverts.0.push(adverts[3].clone());
+    let mut others = own_list.clone();
+    others.adverts.0.retain(|a| a.body.sender != 0);
+    let shares = clients[3].share_keys(&others);
+    assert!(shares.is_ok());
+    assert!(matches!(
+        server.receive_share_keys(shares.unwrap()),
+        Err(Error::Unexpected {
+            kind: "share-keys",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn altered_sealed_share_is_caught_by_its_recipient() {
+    let round = Round::new(config(3, 4, 1)).unwrap();
+    let mut server = Server::new(round.clone());
+    let mut clients: Vec<Client> = (0..3)
+        .map(|i| Client::new(round.clone(), i as ClientId, key(i), &secret(i)).unwrap())
+        .collect();
+    for c in clients.iter_mut() {
+        server.receive_advertise(c.advertise().unwrap()).unwrap();
+    }
+    let lists = server.close_advertise().unwrap();
+    for c in clients.iter_mut() {
+        server
+            .receive_share_keys(c.share_keys(&lists[&c.id()]).unwrap())
+            .unwrap();
+    }
+    let mut bundles = server.close_share_keys().unwrap();
+    let bundle = bundles.get_mut(&0).unwrap();
+    bundle.shares.0[0].sealed[5] ^= 0x40;
+    assert_eq!(
+        clients[0].masked_input(bundle, &[0.0; 4], 1).map(|_| ()),
+        Err(Error::Decrypt { from: 1, to: 0 })
+    );
+}
+
+#[test]
+fn altered_revealed_share_is_caught_and_its_holder_named() {
+    let mut d = drive(5, 4, &zeros(4));
+    let mut response = d.clients[2].unmask(&d.request).unwrap();
+    // Client 2 lies about its share of client 4 and signs the lie with its own key.
+    response.body.revealed.0[4].share[0] ^= 1;
+    let lie = Signed::sign(response.body, &key(2));
+    assert_eq!(
+        d.server.receive_unmask_response(lie),
+        Err(Error::BadShare {
+            holder: 2,
+            owner: 4
+        })
+    );
+}
+
+#[test]
+fn low_order_keys_are_refused_at_the_trainer() {
+    let round = Round::new(config(3, 4, 1)).unwrap();
+    let mut server = Server::new(round.clone());
+    let body = Advertise {
+        round: round.config.round,
+        sender: 1,
+        cipher_public: [0; 32],
+        mask_public: [0; 32],
+    };
+    assert_eq!(
+        server.receive_advertise(Signed::sign(body, &key(1))),
+        Err(Error::LowOrderKey(1))
+    );
+}
+
+#[test]
+fn trainer_without_t_shares_cannot_unmask_any_client() {
+    let n = 7;
+    let params = 64;
+    let update = |i: usize| vec![0.1 * i as f32; 64];
+    let mut d = drive(n, params, &update);
+    let t = d.round.threshold();
+    let responses: Vec<Signed<UnmaskResponse>> = d
+        .clients
+        .iter_mut()
+        .map(|c| c.unmask(&d.request).unwrap())
+        .collect();
+    for r in &responses[..t - 1] {
+        d.server.receive_unmask_response(r.clone()).unwrap();
+    }
+    assert!(
+        matches!(d.server.finish(), Err(Error::NotEnoughShares { have, need, .. }) if have == t - 1 && need == t)
+    );
+
+    // Even doing the interpolation itself with t - 1 shares of client 0's self-mask seed
+    // gives a wrong seed, and stripping that mask leaves client 0's input hidden.
+    let points: Vec<(u64, shamir::Share)> = responses[..t - 1]
+        .iter()
+        .map(|r| (shamir::x_of(r.body.sender), r.body.revealed.0[0].share))
+        .collect();
+    let true_seed = ClientSeeds::derive(&secret(0), &d.round.config.round).self_seed;
+    assert_ne!(shamir::combine(&points), Some(true_seed));
+    // With t shares the seed comes back.
+    let points: Vec<_> = responses[..t]
+        .iter()
+        .map(|r| (shamir::x_of(r.body.sender), r.body.revealed.0[0].share))
+        .collect();
+    assert_eq!(shamir::combine(&points), Some(true_seed));
+}
+
+/// Pearson's chi-square of the top four bits of `values` against uniform (15 degrees of freedom).
+fn chi_square_top_bits(values: &[u64], bits: u32) -> f64 {
+    let mut counts = [0f64; 16];
+    values
+        .iter()
+        .for_each(|v| counts[(v >> (bits - 4)) as usize & 15] += 1.0);
+    let expected = values.len() as f64 / 16.0;
+    counts
+        .iter()
+        .map(|c| (c - expected).powi(2) / expected)
+        .sum()
+}
+
+#[test]
+fn a_masked_input_alone_is_indistinguishable_from_uniform() {
+    let params = 16_384u32;
+    // The most structured input there is: every client sends all zeros.
+    let d = drive(3, params, &zeros(params));
+    let bits = d.round.modulus_bits;
+    let len = d.round.config.vector_len();
+    for input in &d.inputs {
+        let values = ring::unpack(&input.body.masked.0, bits, len).unwrap();
+        // Every bit position is set about half the time (5 standard deviations).
+        let sigma = 0.5 / (len as f64).sqrt();
+        for bit in 0..bits {
+            let ones = values.iter().filter(|v| (*v >> bit) & 1 == 1).count() as f64 / len as f64;
+            assert!((ones - 0.5).abs() < 5.0 * sigma, "bit {bit} set {ones}");
+        }
+        // The top bits are uniform: chi-square below its 1e-5 critical value (15 dof: 44.3).
+        let chi = chi_square_top_bits(&values, bits);
+        assert!(chi < 44.3, "chi-square {chi}");
+    }
+    // The same test does tell structure apart: the unmasked input fails it by far.
+    let seeds = ClientSeeds::derive(&secret(0), &d.round.config.round);
+    let plain = aifactory_secagg::encode_input(&d.round, 0, &vec![0.0; params as usize], 1, &seeds)
+        .unwrap();
+    assert!(chi_square_top_bits(&plain, bits) > 1000.0);
+    // And stripping only the self mask (no pairwise masks) still leaves it uniform.
+    let mut partly = ring::unpack(&d.inputs[0].body.masked.0, bits, len).unwrap();
+    mask::apply(&mut partly, &seeds.self_seed, Sign::Minus);
+    ring::reduce(&mut partly, bits);
+    assert!(chi_square_top_bits(&partly, bits) < 44.3);
+}
