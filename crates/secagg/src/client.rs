@@ -263,7 +263,8 @@ impl Client {
         }
         let mut values = encode_input(&self.round, self.me, update, samples, &self.seeds)?;
         let id = &self.round.config.round;
-        let mut seeds = Vec::with_capacity(opened.len());
+        let mut seeds = Vec::with_capacity(opened.len() + 1);
+        seeds.push((self.seeds.self_seed, Sign::Plus));
         for peer in opened.keys() {
             seeds.push((
                 agreement::mask_seed(
@@ -276,10 +277,7 @@ impl Client {
                 Sign::pairwise(self.me, *peer),
             ));
         }
-        mask::apply(&mut values, &self.seeds.self_seed, Sign::Plus);
-        for (seed, sign) in &seeds {
-            mask::apply(&mut values, seed, *sign);
-        }
+        mask::apply_many(&mut values, &seeds);
         let body = MaskedInput {
             round: *id,
             sender: self.me,

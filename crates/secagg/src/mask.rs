@@ -39,32 +39,43 @@ impl Sign {
 }
 
 /// Words generated per block: large enough to amortise the call, small enough for L1.
-const BLOCK_WORDS: usize = 1024;
+const BLOCK_WORDS: usize = 512;
 
 /// Applies `acc ±= PRG(seed)` coordinate-wise, wrapping.
 pub fn apply(acc: &mut [u64], seed: &[u8; 32], sign: Sign) {
+    apply_many(acc, &[(*seed, sign)]);
+}
+
+/// Applies every `acc ±= PRG(seed)` at once: block by block, each block of `acc` stays in
+/// the L1 cache while every keystream is added to it, instead of one pass over `acc` per mask.
+pub fn apply_many(acc: &mut [u64], masks: &[([u8; 32], Sign)]) {
     assert!(
         acc.len() <= crate::limits::PARAMS_MAX + 1,
         "mask longer than the block counter allows"
     );
-    let mut cipher = ChaCha20::new(seed.into(), &[0u8; 12].into());
+    let mut ciphers: Vec<(ChaCha20, Sign)> = masks
+        .iter()
+        .map(|(seed, sign)| (ChaCha20::new(seed.into(), &[0u8; 12].into()), *sign))
+        .collect();
     let mut block = [0u8; BLOCK_WORDS * 8];
     for chunk in acc.chunks_mut(BLOCK_WORDS) {
         let bytes = &mut block[..chunk.len() * 8];
-        bytes.fill(0);
-        cipher.apply_keystream(bytes);
-        let words = bytes
-            .chunks_exact(8)
-            .map(|w| u64::from_le_bytes(w.try_into().expect("8-byte chunk")));
-        match sign {
-            Sign::Plus => chunk
-                .iter_mut()
-                .zip(words)
-                .for_each(|(a, m)| *a = a.wrapping_add(m)),
-            Sign::Minus => chunk
-                .iter_mut()
-                .zip(words)
-                .for_each(|(a, m)| *a = a.wrapping_sub(m)),
+        for (cipher, sign) in &mut ciphers {
+            bytes.fill(0);
+            cipher.apply_keystream(bytes);
+            let words = bytes
+                .chunks_exact(8)
+                .map(|w| u64::from_le_bytes(w.try_into().expect("8-byte chunk")));
+            match sign {
+                Sign::Plus => chunk
+                    .iter_mut()
+                    .zip(words)
+                    .for_each(|(a, m)| *a = a.wrapping_add(m)),
+                Sign::Minus => chunk
+                    .iter_mut()
+                    .zip(words)
+                    .for_each(|(a, m)| *a = a.wrapping_sub(m)),
+            }
         }
     }
 }
@@ -107,6 +118,22 @@ mod tests {
         let mut words = vec![0u64; 5000];
         rng.fill(&mut words[..]);
         assert_eq!(expand(&[9; 32], 5000), words);
+    }
+
+    #[test]
+    fn applying_many_equals_applying_each() {
+        let masks = [
+            ([1; 32], Sign::Plus),
+            ([2; 32], Sign::Minus),
+            ([3; 32], Sign::Plus),
+        ];
+        let mut each = vec![5u64; 1700];
+        masks
+            .iter()
+            .for_each(|(seed, sign)| apply(&mut each, seed, *sign));
+        let mut many = vec![5u64; 1700];
+        apply_many(&mut many, &masks);
+        assert_eq!(each, many);
     }
 
     #[test]
