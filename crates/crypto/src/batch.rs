@@ -4,7 +4,7 @@
 //! single multi-scalar multiplication, much cheaper than one check per signature). Only when a
 //! chunk fails are its signatures checked one by one, to name the culprit.
 
-use ed25519_consensus::batch;
+use ed25519_zebra::batch;
 use rayon::prelude::*;
 
 use crate::{Address, Hash, Signature, SignatureError};
@@ -40,8 +40,8 @@ pub fn verify_batch(messages: &[SignedMessage<'_>]) -> Result<(), (usize, Signat
 fn verify_chunk(chunk: &[SignedMessage<'_>]) -> Result<(), (usize, SignatureError)> {
     let mut verifier = batch::Verifier::new();
     for message in chunk {
-        let key = ed25519_consensus::VerificationKeyBytes::from(message.signer.0);
-        let signature = ed25519_consensus::Signature::from(message.signature.0);
+        let key = ed25519_zebra::VerificationKeyBytes::from(message.signer.0);
+        let signature = ed25519_zebra::Signature::from(message.signature.0);
         verifier.queue((key, signature, message.digest.as_bytes()));
     }
     if verifier.verify(rand_core::OsRng).is_ok() {
@@ -60,13 +60,15 @@ fn verify_chunk(chunk: &[SignedMessage<'_>]) -> Result<(), (usize, SignatureErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{SecretKey, hash_domain};
+    use crate::{Domain, SecretKey};
+
+    static TEST: Domain = Domain::new("batch test");
 
     fn signed(count: usize) -> Vec<(Address, Hash, Signature)> {
         (0..count)
             .map(|i| {
                 let key = SecretKey::from_bytes([(i % 251) as u8 + 1; 32]);
-                let digest = hash_domain("test", &[&i.to_le_bytes()]);
+                let digest = TEST.hash(&[&i.to_le_bytes()]);
                 (key.address(), digest, key.sign(&digest))
             })
             .collect()
@@ -94,7 +96,7 @@ mod tests {
     fn the_first_bad_signature_is_named() {
         let mut items = signed(600);
         items[300].2.0[5] ^= 1;
-        items[450].1 = hash_domain("test", &[b"other"]);
+        items[450].1 = TEST.hash(&[b"other"]);
         let error = verify_batch(&views(&items)).unwrap_err();
         assert_eq!(error.0, 300);
     }

@@ -1,6 +1,6 @@
 //! ed25519 signing keys and signatures.
 //!
-//! Verification follows ZIP-215 (the `ed25519-consensus` crate): every node, whether it checks
+//! Verification follows ZIP-215 (the `ed25519-zebra` crate): every node, whether it checks
 //! one signature or a batch, accepts exactly the same set of signatures, so a crafted signature
 //! cannot split the network.
 
@@ -8,7 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use ed25519_consensus::{SigningKey, VerificationKey};
+use ed25519_zebra::{SigningKey, VerificationKey};
 use rand_core::{CryptoRng, RngCore};
 use zeroize::Zeroize;
 
@@ -38,7 +38,7 @@ impl SecretKey {
 
     /// The address (public key) that this key signs for.
     pub fn address(&self) -> Address {
-        Address(self.0.verification_key().to_bytes())
+        Address(self.0.verification_key().into())
     }
 
     /// Signs a 32-byte digest; callers hash their message under a domain first.
@@ -72,7 +72,7 @@ impl Signature {
     /// Checks that `address`'s key signed `digest`.
     pub fn verify(&self, address: &Address, digest: &Hash) -> Result<(), SignatureError> {
         let key = VerificationKey::try_from(address.0).map_err(|_| SignatureError::InvalidKey)?;
-        let signature = ed25519_consensus::Signature::from(self.0);
+        let signature = ed25519_zebra::Signature::from(self.0);
         key.verify(&signature, digest.as_bytes())
             .map_err(|_| SignatureError::Mismatch)
     }
@@ -105,12 +105,14 @@ crate::text::serde_as_text!(Signature);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash_domain;
+    use crate::Domain;
+
+    static TEST: Domain = Domain::new("keys test");
 
     #[test]
     fn sign_then_verify() {
         let key = SecretKey::from_bytes([1; 32]);
-        let digest = hash_domain("test", &[b"hello"]);
+        let digest = TEST.hash(&[b"hello"]);
         let signature = key.sign(&digest);
         assert_eq!(signature.verify(&key.address(), &digest), Ok(()));
     }
@@ -119,9 +121,9 @@ mod tests {
     fn wrong_message_or_key_fails() {
         let key = SecretKey::from_bytes([1; 32]);
         let other = SecretKey::from_bytes([2; 32]);
-        let digest = hash_domain("test", &[b"hello"]);
+        let digest = TEST.hash(&[b"hello"]);
         let signature = key.sign(&digest);
-        let tampered = hash_domain("test", &[b"hellp"]);
+        let tampered = TEST.hash(&[b"hellp"]);
         assert_eq!(
             signature.verify(&key.address(), &tampered),
             Err(SignatureError::Mismatch)

@@ -15,5 +15,5 @@ mod text;
 
 pub use address::{ADDRESS_HRP, Address, AddressError};
 pub use batch::{SignedMessage, verify_batch};
-pub use hash::{Hash, HashParseError, hash_domain};
+pub use hash::{Domain, Hash, HashParseError};
 pub use keys::{SecretKey, Signature, SignatureError};

@@ -1,114 +1,96 @@
-//! Hashing rules of the two Merkle structures the chain commits to, and the verification of
-//! their proofs. Building the structures is the ledger's job; checking them is everyone's, so
-//! the rules live here where a light client can use them without the ledger.
+//! Hashing rules of the Merkle structures the chain commits to, and the verification of their
+//! proofs. Building the structures is the ledger's job; checking them is everyone's, so the
+//! rules live here where a light client can use them without the ledger.
 //!
-//! **The state tree** is a binary crit-bit (PATRICIA) tree over 256-bit keys (BLAKE3 hashes of
-//! the state's keys). A leaf hashes `key ‖ value_hash`; a branch that splits its keys at bit
-//! `b` (0 = the most significant bit of the key's first byte) hashes `left ‖ right`, where
-//! keys with bit `b` clear go left. Leaves and each branch depth use distinct BLAKE3 keys, so
-//! one 64-byte compression per node commits to the node's kind and depth. The empty tree's
-//! root is 32 zero bytes.
+//! **Slot trees.** Each table of the state gives every entry a slot (a `u32`, assigned in order
+//! of creation and never reused) and commits to its entries with a binary tree of fixed depth
+//! [`SLOT_TREE_DEPTH`] over the slots. An empty slot is 32 zero bytes; a node whose children
+//! are both zero is zero; any other node at height `h` (leaves are height 0) hashes
+//! `left ‖ right` in the domain of height `h`. The leaf of an entry is defined by its table
+//! (see `aifactory_types::state_key`).
 //!
-//! **A list root** (the transactions of a block) is a binary tree over the list's items,
-//! pairing neighbours level by level and carrying an odd last item up unchanged; the empty
-//! list's root is 32 zero bytes.
+//! **The state root** hashes the tables' roots, in tag order, in the state-root domain.
+//!
+//! **A list root** (the transactions of a block) pairs neighbours level by level, carrying an
+//! odd last item up unchanged; the empty list's root is 32 zero bytes.
 
 use std::sync::OnceLock;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
-use crate::Hash;
+use crate::{Domain, Hash};
 
-/// The depth of a key in bits.
-pub const KEY_BITS: usize = 256;
+/// Height of a slot tree: slots are `u32`.
+pub const SLOT_TREE_DEPTH: usize = 32;
 
-fn leaf_key() -> &'static [u8; 32] {
-    static KEY: OnceLock<[u8; 32]> = OnceLock::new();
-    KEY.get_or_init(|| blake3::derive_key("aifactory 2026 state tree leaf v1", &[]))
-}
+static STATE_ROOT: Domain = Domain::new("aifactory 2026-11 state root v1");
+static LIST_NODE: Domain = Domain::new("aifactory 2026-11 list tree node v1");
 
-fn branch_keys() -> &'static [[u8; 32]; KEY_BITS] {
-    static KEYS: OnceLock<[[u8; 32]; KEY_BITS]> = OnceLock::new();
+fn node_domain_keys() -> &'static [[u8; 32]; SLOT_TREE_DEPTH + 1] {
+    static KEYS: OnceLock<[[u8; 32]; SLOT_TREE_DEPTH + 1]> = OnceLock::new();
     KEYS.get_or_init(|| {
-        std::array::from_fn(|bit| {
-            blake3::derive_key(
-                "aifactory 2026 state tree branch v1",
-                &(bit as u16).to_le_bytes(),
-            )
+        std::array::from_fn(|height| {
+            let context = format!("aifactory 2026-11 slot tree node height {height} v1");
+            blake3::derive_key(&context, b"")
         })
     })
 }
 
-fn list_key() -> &'static [u8; 32] {
-    static KEY: OnceLock<[u8; 32]> = OnceLock::new();
-    KEY.get_or_init(|| blake3::derive_key("aifactory 2026 list tree node v1", &[]))
-}
-
-fn keyed_pair(key: &[u8; 32], left: &[u8; 32], right: &[u8; 32]) -> Hash {
+/// The node at `height` (1 to 32) over two children.
+pub fn node_hash(height: usize, left: &Hash, right: &Hash) -> Hash {
+    if *left == Hash::ZERO && *right == Hash::ZERO {
+        return Hash::ZERO;
+    }
     let mut both = [0u8; 64];
-    both[..32].copy_from_slice(left);
-    both[32..].copy_from_slice(right);
-    Hash(*blake3::keyed_hash(key, &both).as_bytes())
+    both[..32].copy_from_slice(&left.0);
+    both[32..].copy_from_slice(&right.0);
+    Hash::from(blake3::keyed_hash(&node_domain_keys()[height], &both))
 }
 
-/// The hash of a state-tree leaf holding `value_hash` under `key`.
-pub fn leaf_hash(key: &Hash, value_hash: &Hash) -> Hash {
-    keyed_pair(leaf_key(), &key.0, &value_hash.0)
+/// The state root over the tables' roots, in tag order.
+pub fn state_root(table_roots: &[Hash]) -> Hash {
+    let mut hasher = STATE_ROOT.hasher();
+    for root in table_roots {
+        hasher.update(&root.0);
+    }
+    Hash::from(hasher.finalize())
 }
 
-/// The hash of a state-tree branch splitting at `bit`.
-pub fn branch_hash(bit: u8, left: &Hash, right: &Hash) -> Hash {
-    keyed_pair(&branch_keys()[bit as usize], &left.0, &right.0)
-}
-
-/// Bit `bit` of `key`, most significant bit of the first byte first.
-pub fn key_bit(key: &Hash, bit: u8) -> bool {
-    let byte = key.0[bit as usize / 8];
-    (byte >> (7 - bit % 8)) & 1 == 1
-}
-
-/// One step of a state proof: the sibling met at the branch splitting on `bit`.
+/// Proof that a leaf sits at a slot of a slot tree, and where that tree sits in the state.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-pub struct ProofStep {
-    /// The bit the branch splits on.
-    pub bit: u8,
-    /// The hash of the branch's other child.
-    pub sibling: Hash,
+pub struct SlotProof {
+    /// The leaf's slot.
+    pub slot: u32,
+    /// The siblings from the leaf's up to the root's children ([`SLOT_TREE_DEPTH`] of them).
+    pub siblings: Vec<Hash>,
+    /// The root of every table, in tag order; one of them is the tree the leaf is in.
+    pub table_roots: Vec<Hash>,
 }
 
-/// Proof that a key holds a value in the state tree: the siblings from the leaf up to the root.
-#[derive(
-    Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
-)]
-pub struct StateProof {
-    /// Siblings ordered from the leaf's parent up to the root.
-    pub steps: Vec<ProofStep>,
-}
-
-impl StateProof {
-    /// The root implied by `key` holding `value_hash`, or `None` if the steps are malformed
-    /// (their bits must strictly decrease from the leaf up).
-    pub fn implied_root(&self, key: &Hash, value_hash: &Hash) -> Option<Hash> {
-        let mut hash = leaf_hash(key, value_hash);
-        let mut below: Option<u8> = None;
-        for step in &self.steps {
-            if below.is_some_and(|b| step.bit >= b) {
-                return None;
-            }
-            below = Some(step.bit);
-            hash = if key_bit(key, step.bit) {
-                branch_hash(step.bit, &step.sibling, &hash)
+impl SlotProof {
+    /// The root of the slot tree implied by `leaf`, or `None` if the proof is malformed.
+    pub fn table_root(&self, leaf: &Hash) -> Option<Hash> {
+        if self.siblings.len() != SLOT_TREE_DEPTH || *leaf == Hash::ZERO {
+            return None;
+        }
+        let mut hash = *leaf;
+        for (level, sibling) in self.siblings.iter().enumerate() {
+            hash = if (self.slot >> level) & 1 == 1 {
+                node_hash(level + 1, sibling, &hash)
             } else {
-                branch_hash(step.bit, &hash, &step.sibling)
+                node_hash(level + 1, &hash, sibling)
             };
         }
         Some(hash)
     }
 
-    /// Whether `key` holding `value_hash` is part of the tree whose root is `root`.
-    pub fn verify(&self, root: &Hash, key: &Hash, value_hash: &Hash) -> bool {
-        self.implied_root(key, value_hash).as_ref() == Some(root)
+    /// Whether `leaf` is in table number `table` of the state whose root is `root`.
+    pub fn verify(&self, root: &Hash, table: usize, leaf: &Hash) -> bool {
+        let Some(table_root) = self.table_root(leaf) else {
+            return false;
+        };
+        self.table_roots.get(table) == Some(&table_root) && state_root(&self.table_roots) == *root
     }
 }
 
@@ -122,7 +104,7 @@ pub fn list_root(items: &[Hash]) -> Hash {
         level = level
             .chunks(2)
             .map(|pair| match pair {
-                [left, right] => keyed_pair(list_key(), &left.0, &right.0),
+                [left, right] => LIST_NODE.hash_pair(left, right),
                 [odd] => *odd,
                 _ => unreachable!("chunks(2) yields one or two items"),
             })
@@ -134,72 +116,71 @@ pub fn list_root(items: &[Hash]) -> Hash {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash_domain;
+
+    static TEST: Domain = Domain::new("merkle test");
 
     fn h(n: u32) -> Hash {
-        hash_domain("test", &[&n.to_le_bytes()])
+        TEST.hash(&[&n.to_le_bytes()])
+    }
+
+    /// A one-leaf tree at `slot`, built by the definition.
+    fn single_leaf_root(slot: u32, leaf: Hash) -> Hash {
+        (0..SLOT_TREE_DEPTH).fold(leaf, |hash, level| {
+            if (slot >> level) & 1 == 1 {
+                node_hash(level + 1, &Hash::ZERO, &hash)
+            } else {
+                node_hash(level + 1, &hash, &Hash::ZERO)
+            }
+        })
     }
 
     #[test]
-    fn bits_are_msb_first() {
-        let mut key = Hash::ZERO;
-        key.0[0] = 0b1000_0000;
-        key.0[1] = 0b0000_0001;
-        assert!(key_bit(&key, 0));
-        assert!(!key_bit(&key, 1));
-        assert!(key_bit(&key, 15));
+    fn zero_children_make_zero() {
+        assert_eq!(node_hash(3, &Hash::ZERO, &Hash::ZERO), Hash::ZERO);
+        assert_ne!(node_hash(3, &h(1), &Hash::ZERO), Hash::ZERO);
+        assert_ne!(
+            node_hash(3, &h(1), &h(2)),
+            node_hash(4, &h(1), &h(2)),
+            "heights differ"
+        );
     }
 
     #[test]
-    fn two_leaf_proof() {
-        let (ka, kb) = (h(1), h(2));
-        let split = (0..=255u8)
-            .find(|&b| key_bit(&ka, b) != key_bit(&kb, b))
-            .unwrap();
-        let (va, vb) = (h(10), h(20));
-        let (la, lb) = (leaf_hash(&ka, &va), leaf_hash(&kb, &vb));
-        let root = if key_bit(&ka, split) {
-            branch_hash(split, &lb, &la)
-        } else {
-            branch_hash(split, &la, &lb)
+    fn single_leaf_proof() {
+        let slot = 5;
+        let leaf = h(9);
+        let table_root = single_leaf_root(slot, leaf);
+        let table_roots = vec![h(100), table_root];
+        let proof = SlotProof {
+            slot,
+            siblings: vec![Hash::ZERO; SLOT_TREE_DEPTH],
+            table_roots: table_roots.clone(),
         };
-        let proof = StateProof {
-            steps: vec![ProofStep {
-                bit: split,
-                sibling: lb,
-            }],
+        let root = state_root(&table_roots);
+        assert!(proof.verify(&root, 1, &leaf));
+        assert!(!proof.verify(&root, 0, &leaf), "wrong table");
+        assert!(!proof.verify(&root, 1, &h(10)), "tampered leaf");
+        let moved = SlotProof {
+            slot: 4,
+            ..proof.clone()
         };
-        assert!(proof.verify(&root, &ka, &va));
-        assert!(!proof.verify(&root, &ka, &vb), "a tampered value must fail");
-        assert!(!proof.verify(&root, &kb, &va), "a tampered key must fail");
-    }
-
-    #[test]
-    fn steps_must_climb() {
-        let proof = StateProof {
-            steps: vec![
-                ProofStep {
-                    bit: 3,
-                    sibling: h(1),
-                },
-                ProofStep {
-                    bit: 3,
-                    sibling: h(2),
-                },
-            ],
+        assert!(!moved.verify(&root, 1, &leaf), "wrong slot");
+        let short = SlotProof {
+            siblings: vec![],
+            ..proof
         };
-        assert_eq!(proof.implied_root(&h(0), &h(0)), None);
+        assert!(!short.verify(&root, 1, &leaf), "malformed");
     }
 
     #[test]
     fn list_roots() {
         assert_eq!(list_root(&[]), Hash::ZERO);
         assert_eq!(list_root(&[h(1)]), h(1));
-        let two = keyed_pair(list_key(), &h(1).0, &h(2).0);
+        let two = LIST_NODE.hash_pair(&h(1), &h(2));
         assert_eq!(list_root(&[h(1), h(2)]), two);
         assert_eq!(
             list_root(&[h(1), h(2), h(3)]),
-            keyed_pair(list_key(), &two.0, &h(3).0)
+            LIST_NODE.hash_pair(&two, &h(3))
         );
         assert_ne!(list_root(&[h(2), h(1)]), two, "order matters");
     }

@@ -1,11 +1,11 @@
-#![allow(missing_docs)] // criterion_group! generates undocumented items
 //! Criterion benchmarks of the ledger's hot paths: applying presigned transfers, verifying
 //! their signatures, raw ed25519 batch verification, and the state-root update.
+#![allow(missing_docs)] // the criterion macros generate undocumented items
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
 use aifactory_crypto::{SignedMessage, verify_batch};
-use aifactory_ledger::StateTree;
+use aifactory_ledger::SlotTree;
 use aifactory_ledger::testing::TransferWorkload;
 use aifactory_types::{Block, Hash, VerifiedBlock};
 
@@ -66,22 +66,23 @@ fn apply(c: &mut Criterion) {
 }
 
 fn state_root(c: &mut Criterion) {
-    let mut tree = StateTree::new();
-    let key = |i: u64| aifactory_crypto::hash_domain("bench key", &[&i.to_le_bytes()]);
-    for i in 0..100_000u64 {
-        tree.insert(key(i), key(i));
+    static KEY: aifactory_crypto::Domain = aifactory_crypto::Domain::new("bench key");
+    let leaf = |i: u64| KEY.hash(&[&i.to_le_bytes()]);
+    let mut tree = SlotTree::new();
+    for slot in 0..100_000u32 {
+        tree.set(slot, leaf(slot.into()));
     }
-    tree.root();
+    tree.commit();
     let mut round = 0u64;
     let mut group = c.benchmark_group("state_tree");
     group.throughput(Throughput::Elements(TXS as u64 * 2));
-    group.bench_function("update_and_root_100k", |b| {
+    group.bench_function("update_and_commit_100k", |b| {
         b.iter(|| {
             round += 1;
             for i in 0..(TXS as u64 * 2) {
-                tree.insert(key(i * 37 % 100_000), key(round + i));
+                tree.set((i * 37 % 100_000) as u32, leaf(round + i));
             }
-            tree.root()
+            tree.commit()
         })
     });
     group.finish();

@@ -79,16 +79,17 @@ impl State {
     ) -> Result<Receipt, TxError> {
         let tx = verified.tx();
         self.admit(ctx, tx)?;
-        let fee_event = self.charge_fee(ctx, tx);
+        let mut events = Vec::with_capacity(2);
+        events.push(self.charge_fee(ctx, tx));
         let before_action = self.savepoint();
-        let (outcome, mut events) = match modules::execute(self, ctx, tx.sender, &tx.payload) {
-            Ok(events) => (TxOutcome::Success, events),
+        let outcome = match modules::execute(self, ctx, tx.sender, &tx.payload, &mut events) {
+            Ok(()) => TxOutcome::Success,
             Err(error) => {
                 self.rollback(before_action);
-                (TxOutcome::Failed(error), Vec::new())
+                events.truncate(1);
+                TxOutcome::Failed(error)
             }
         };
-        events.insert(0, fee_event);
         Ok(Receipt {
             tx_hash: verified.hash(),
             fee_paid: tx.fee,

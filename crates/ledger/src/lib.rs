@@ -20,4 +20,4 @@ pub mod testing;
 pub use apply::{BlockOutcome, BuiltBlock};
 pub use error::BlockError;
 pub use execute::BlockContext;
-pub use state::{ChainMeta, Savepoint, State, StateTree, Validator};
+pub use state::{ChainMeta, Savepoint, SlotTree, State, Validator};

@@ -140,9 +140,8 @@ pub struct TransferWorkload {
 
 /// A deterministic address that is not a key anyone holds (recipients in workloads).
 pub fn filler_address(index: u64) -> Address {
-    Address(
-        *aifactory_crypto::hash_domain("aifactory test filler", &[&index.to_le_bytes()]).as_bytes(),
-    )
+    static FILLER: aifactory_crypto::Domain = aifactory_crypto::Domain::new("aifactory filler");
+    Address(FILLER.hash(&[&index.to_le_bytes()]).0)
 }
 
 impl TransferWorkload {

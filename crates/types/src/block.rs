@@ -4,15 +4,15 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
-use aifactory_crypto::{hash_domain, merkle};
+use aifactory_crypto::{Domain, merkle};
 
 use crate::codec::{self, DecodeError};
 use crate::limits::{BLOCK_BYTES_MAX, BLOCK_TXS_MAX};
 use crate::transaction::verify_transactions;
 use crate::{Address, BoundedVec, Hash, SignatureError, SignedTransaction, VerifiedTransaction};
 
-/// BLAKE3 context of a block's hash (the hash of its header).
-pub const BLOCK_HASH_CONTEXT: &str = "aifactory 2026-11 block header v1";
+/// Domain of a block's hash (the hash of its header).
+pub static BLOCK_HASH_DOMAIN: Domain = Domain::new("aifactory 2026-11 block header v1");
 
 /// What a block commits to.
 #[derive(
@@ -37,7 +37,7 @@ pub struct Header {
 impl Header {
     /// The block's hash.
     pub fn hash(&self) -> Hash {
-        hash_domain(BLOCK_HASH_CONTEXT, &[&codec::encode(self)])
+        BLOCK_HASH_DOMAIN.hash(&[&codec::encode(self)])
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
-use aifactory_crypto::hash_domain;
+use aifactory_crypto::Domain;
 
 use crate::codec;
 use crate::limits::{
@@ -15,8 +15,8 @@ use crate::limits::{
 };
 use crate::{Address, Amount, Hash, Params};
 
-/// BLAKE3 context of the genesis hash, the parent of block 1.
-pub const GENESIS_HASH_CONTEXT: &str = "aifactory 2026-11 genesis v1";
+/// Domain of the genesis hash, the parent of block 1.
+pub static GENESIS_HASH_DOMAIN: Domain = Domain::new("aifactory 2026-11 genesis v1");
 
 /// Everything the chain starts from.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -173,7 +173,7 @@ impl Genesis {
 
     /// The genesis hash: the parent of block 1.
     pub fn hash(&self) -> Hash {
-        hash_domain(GENESIS_HASH_CONTEXT, &[&codec::encode(self)])
+        GENESIS_HASH_DOMAIN.hash(&[&codec::encode(self)])
     }
 }
 

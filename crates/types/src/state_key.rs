@@ -1,26 +1,22 @@
-//! How the state's entries are placed in the state tree, and proofs of accounts that a client
-//! checks against a block's state root without trusting the node that served them.
+//! How the state's entries are committed to, and proofs of accounts that a client checks
+//! against a block's state root without trusting the node that served them.
 //!
-//! Each table of the state has a one-byte tag. An entry's position in the tree is BLAKE3 with
-//! context [`STATE_KEY_CONTEXT`] over `tag ‖ borsh(key)`; the value it contributes is BLAKE3 with
-//! context [`STATE_VALUE_CONTEXT`] over `borsh(value)`.
+//! The state is a fixed list of tables, each with a one-byte tag that is also its position in
+//! the state root (see `aifactory_crypto::merkle`). An entry's leaf is the hash, in
+//! [`STATE_LEAF_DOMAIN`], of `tag ‖ borsh(key) ‖ borsh(value)`.
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
-use aifactory_crypto::hash_domain;
-use aifactory_crypto::merkle::StateProof;
+use aifactory_crypto::Domain;
+use aifactory_crypto::merkle::SlotProof;
 
-use crate::codec::encode;
 use crate::{Account, Address, Hash};
 
-/// BLAKE3 context of a state entry's position in the tree.
-pub const STATE_KEY_CONTEXT: &str = "aifactory 2026-11 state key v1";
+/// Domain of a state entry's leaf.
+pub static STATE_LEAF_DOMAIN: Domain = Domain::new("aifactory 2026-11 state leaf v1");
 
-/// BLAKE3 context of a state value's hash.
-pub const STATE_VALUE_CONTEXT: &str = "aifactory 2026-11 state value v1";
-
-/// The tables of the state and their tags. Never reuse a tag.
+/// The tables of the state and their tags. Tags are dense and never reused.
 pub mod tag {
     /// Chain metadata: height and time of the last block.
     pub const META: u8 = 0;
@@ -30,16 +26,17 @@ pub mod tag {
     pub const ACCOUNTS: u8 = 2;
     /// Validators by address.
     pub const VALIDATORS: u8 = 3;
+    /// How many tables there are.
+    pub const COUNT: usize = 4;
 }
 
-/// Where `key` of the table tagged `tag` sits in the state tree.
-pub fn tree_key<K: BorshSerialize>(tag: u8, key: &K) -> Hash {
-    hash_domain(STATE_KEY_CONTEXT, &[&[tag], &encode(key)])
-}
-
-/// The hash a state value contributes to the tree.
-pub fn value_hash<V: BorshSerialize>(value: &V) -> Hash {
-    hash_domain(STATE_VALUE_CONTEXT, &[&encode(value)])
+/// The leaf of `key` holding `value` in the table tagged `tag`.
+pub fn leaf_hash<K: BorshSerialize, V: BorshSerialize>(tag: u8, key: &K, value: &V) -> Hash {
+    let mut hasher = STATE_LEAF_DOMAIN.hasher();
+    hasher.update(&[tag]);
+    borsh::to_writer(&mut hasher, key).expect("hashing cannot fail");
+    borsh::to_writer(&mut hasher, value).expect("hashing cannot fail");
+    Hash::from(hasher.finalize())
 }
 
 /// An account's contents with a proof that they are in the state under a given root.
@@ -49,14 +46,14 @@ pub struct AccountProof {
     pub address: Address,
     /// Its contents.
     pub account: Account,
-    /// The path from its leaf to the root.
-    pub proof: StateProof,
+    /// Where its leaf sits.
+    pub proof: SlotProof,
 }
 
 impl AccountProof {
     /// Whether the account's contents are in the state whose root is `root`.
     pub fn verify(&self, root: &Hash) -> bool {
-        let key = tree_key(tag::ACCOUNTS, &self.address);
-        self.proof.verify(root, &key, &value_hash(&self.account))
+        let leaf = leaf_hash(tag::ACCOUNTS, &self.address, &self.account);
+        self.proof.verify(root, tag::ACCOUNTS as usize, &leaf)
     }
 }

@@ -1,25 +1,26 @@
 //! Transactions: the envelope every action travels in, its signature, and its hash.
 //!
-//! The sender signs the *signing digest*: BLAKE3 in derive-key mode with the context
-//! [`TX_SIGNING_CONTEXT`] over the transaction's canonical encoding (which begins with the
-//! chain id). The context is used for transactions and nothing else, so no other signed
+//! The sender signs the *signing digest*: BLAKE3 keyed by the domain
+//! [`TX_SIGNING_DOMAIN`] over the transaction's canonical encoding (which begins with the
+//! chain id). The domain is used for transactions and nothing else, so no other signed
 //! message can be replayed as a transaction; the chain id stops replay on other chains, and
 //! the strictly sequential nonce stops replay on this one.
 
 use borsh::{BorshDeserialize, BorshSerialize};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use aifactory_crypto::{SignedMessage, hash_domain, verify_batch};
+use aifactory_crypto::{Domain, SignedMessage, verify_batch};
 
 use crate::codec::{self, DecodeError};
 use crate::limits::{CHAIN_ID_BYTES_MAX, TX_BYTES_MAX};
 use crate::{Address, Amount, BoundedString, Hash, Payload, SecretKey, Signature, SignatureError};
 
-/// BLAKE3 context of the digest a sender signs.
-pub const TX_SIGNING_CONTEXT: &str = "aifactory 2026-11 transaction signature v1";
+/// Domain of the digest a sender signs.
+pub static TX_SIGNING_DOMAIN: Domain = Domain::new("aifactory 2026-11 transaction signature v1");
 
-/// BLAKE3 context of a signed transaction's hash (its id).
-pub const TX_HASH_CONTEXT: &str = "aifactory 2026-11 transaction id v1";
+/// Domain of a signed transaction's hash (its id).
+pub static TX_ID_DOMAIN: Domain = Domain::new("aifactory 2026-11 transaction id v1");
 
 /// A chain's name, part of everything signed on it.
 pub type ChainId = BoundedString<CHAIN_ID_BYTES_MAX>;
@@ -44,7 +45,7 @@ pub struct Transaction {
 impl Transaction {
     /// The digest the sender signs.
     pub fn signing_digest(&self) -> Hash {
-        hash_domain(TX_SIGNING_CONTEXT, &[&codec::encode(self)])
+        TX_SIGNING_DOMAIN.hash(&[&codec::encode(self)])
     }
 
     /// Signs the transaction with `key`, which must be the sender's.
@@ -82,16 +83,25 @@ impl SignedTransaction {
         codec::decode("transaction", bytes, TX_BYTES_MAX)
     }
 
-    /// The transaction's id: BLAKE3 with context [`TX_HASH_CONTEXT`] of its encoding.
+    /// The transaction's id: the hash in [`TX_ID_DOMAIN`] of its encoding.
     pub fn hash(&self) -> Hash {
-        hash_domain(TX_HASH_CONTEXT, &[&self.encode()])
+        self.digests().1
+    }
+
+    /// The signing digest and the id, from one encoding of the body (a signed transaction's
+    /// encoding is the body's followed by the 64 signature bytes).
+    fn digests(&self) -> (Hash, Hash) {
+        let body = codec::encode(&self.tx);
+        let signing = TX_SIGNING_DOMAIN.hash(&[&body]);
+        let id = TX_ID_DOMAIN.hash(&[&body, &self.signature.0]);
+        (signing, id)
     }
 
     /// Checks the signature alone.
     pub fn verify(self) -> Result<VerifiedTransaction, SignatureError> {
-        self.signature
-            .verify(&self.tx.sender, &self.tx.signing_digest())?;
-        Ok(VerifiedTransaction::trusted(self))
+        let (signing, hash) = self.digests();
+        self.signature.verify(&self.tx.sender, &signing)?;
+        Ok(VerifiedTransaction { signed: self, hash })
     }
 }
 
@@ -103,11 +113,6 @@ pub struct VerifiedTransaction {
 }
 
 impl VerifiedTransaction {
-    fn trusted(signed: SignedTransaction) -> Self {
-        let hash = signed.hash();
-        VerifiedTransaction { signed, hash }
-    }
-
     /// The signed transaction.
     pub fn signed(&self) -> &SignedTransaction {
         &self.signed
@@ -134,18 +139,23 @@ impl VerifiedTransaction {
 pub fn verify_transactions(
     txs: Vec<SignedTransaction>,
 ) -> Result<Vec<VerifiedTransaction>, (usize, SignatureError)> {
-    let digests: Vec<Hash> = txs.iter().map(|t| t.tx.signing_digest()).collect();
+    let digests: Vec<(Hash, Hash)> = txs.par_iter().map(SignedTransaction::digests).collect();
     let messages: Vec<SignedMessage<'_>> = txs
         .iter()
         .zip(&digests)
-        .map(|(t, digest)| SignedMessage {
+        .map(|(t, (signing, _))| SignedMessage {
             signer: &t.tx.sender,
-            digest,
+            digest: signing,
             signature: &t.signature,
         })
         .collect();
     verify_batch(&messages)?;
-    Ok(txs.into_iter().map(VerifiedTransaction::trusted).collect())
+    let verified = txs
+        .into_iter()
+        .zip(digests)
+        .map(|(signed, (_, hash))| VerifiedTransaction { signed, hash })
+        .collect();
+    Ok(verified)
 }
 
 #[cfg(test)]

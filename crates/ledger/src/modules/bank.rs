@@ -10,26 +10,28 @@ pub(crate) fn transfer(
     state: &mut State,
     sender: Address,
     transfer: &Transfer,
-) -> Result<Vec<Event>, TxError> {
+) -> Result<Event, TxError> {
     if transfer.amount == 0 {
         return Err(TxError::ZeroAmount);
     }
-    let available = state.account(&sender).map_or(0, |a| a.balance);
-    if available < transfer.amount {
-        return Err(TxError::InsufficientFunds {
-            needed: transfer.amount,
-            available,
-        });
-    }
-    state
-        .accounts
-        .upsert(sender, |account| account.balance -= transfer.amount);
+    // One lookup for check and debit; on error the caller rolls the (unchanged) row back.
+    state.accounts.upsert(sender, |account| {
+        account.balance =
+            account
+                .balance
+                .checked_sub(transfer.amount)
+                .ok_or(TxError::InsufficientFunds {
+                    needed: transfer.amount,
+                    available: account.balance,
+                })?;
+        Ok(())
+    })?;
     state.credit(transfer.to, transfer.amount);
-    Ok(vec![Event::Transferred {
+    Ok(Event::Transferred {
         from: sender,
         to: transfer.to,
         amount: transfer.amount,
-    }])
+    })
 }
 
 #[cfg(test)]

@@ -16,11 +16,7 @@ fn account(state: &State, address: &Address) -> Account {
 }
 
 /// Bonds `stake.amount` of the sender's balance.
-pub(crate) fn stake(
-    state: &mut State,
-    sender: Address,
-    stake: &Stake,
-) -> Result<Vec<Event>, TxError> {
+pub(crate) fn stake(state: &mut State, sender: Address, stake: &Stake) -> Result<Event, TxError> {
     if stake.amount == 0 {
         return Err(TxError::ZeroAmount);
     }
@@ -43,10 +39,10 @@ pub(crate) fn stake(
         a.balance -= stake.amount;
         a.bonded = resulting;
     });
-    Ok(vec![Event::Staked {
+    Ok(Event::Staked {
         account: sender,
         amount: stake.amount,
-    }])
+    })
 }
 
 /// Starts unbonding `unstake.amount` of the sender's stake.
@@ -55,7 +51,7 @@ pub(crate) fn unstake(
     ctx: &BlockContext,
     sender: Address,
     unstake: &Unstake,
-) -> Result<Vec<Event>, TxError> {
+) -> Result<Event, TxError> {
     if unstake.amount == 0 {
         return Err(TxError::ZeroAmount);
     }
@@ -92,11 +88,11 @@ pub(crate) fn unstake(
             })
             .expect("room checked above");
     });
-    Ok(vec![Event::Unbonding {
+    Ok(Event::Unbonding {
         account: sender,
         amount: unstake.amount,
         release_height,
-    }])
+    })
 }
 
 /// Returns every matured unbonding entry to the sender's balance.
@@ -104,7 +100,7 @@ pub(crate) fn withdraw(
     state: &mut State,
     ctx: &BlockContext,
     sender: Address,
-) -> Result<Vec<Event>, TxError> {
+) -> Result<Event, TxError> {
     let current = account(state, &sender);
     let matured = |entry: &Unbonding| entry.release_height <= ctx.height;
     let amount = current
@@ -124,10 +120,10 @@ pub(crate) fn withdraw(
             .checked_add(amount)
             .expect("no balance exceeds the supply");
     });
-    Ok(vec![Event::Withdrawn {
+    Ok(Event::Withdrawn {
         account: sender,
         amount,
-    }])
+    })
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
-//! The ledger's state: journaled tables (chain metadata, parameters, accounts, validators) and
-//! the authenticated tree whose root commits to all of them.
+//! The ledger's state: journaled tables (chain metadata, parameters, accounts, validators),
+//! each with a Merkle tree over its slots, and the state root over the tables' roots.
 //!
-//! Changes go into the tables at once and into the undo logs; the tree learns of them only
-//! at the end of a block, when each touched key is rehashed once. A savepoint is the length
+//! Changes go into the tables at once and into the undo logs; the trees learn of them only
+//! at the end of a block, when each touched entry is rehashed once. A savepoint is the length
 //! of every undo log, so a failed transaction or a rejected block rolls back exactly.
 
 mod table;
@@ -10,13 +10,14 @@ mod tree;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 
+use aifactory_crypto::merkle::{SlotProof, state_root};
 use aifactory_types::state_key::tag;
 use aifactory_types::{
     Account, AccountProof, Address, Amount, Genesis, GenesisError, Hash, Params,
 };
 
 pub(crate) use table::{Journaled, Table};
-pub use tree::StateTree;
+pub use tree::SlotTree;
 
 /// Height and time of the last applied block; part of the state root.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize)]
@@ -35,7 +36,7 @@ pub struct Validator {
 }
 
 /// How many journaled tables the state has.
-const TABLE_COUNT: usize = 4;
+const TABLE_COUNT: usize = tag::COUNT;
 
 /// A point the state can roll back to: the length of each table's undo log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +48,6 @@ pub struct State {
     chain_id: String,
     last_block_hash: Hash,
     root: Hash,
-    tree: StateTree,
     pub(crate) meta: Table<(), ChainMeta>,
     pub(crate) params: Table<(), Params>,
     pub(crate) accounts: Table<Address, Account>,
@@ -62,7 +62,6 @@ impl State {
             chain_id: genesis.chain_id.clone(),
             last_block_hash: genesis.hash(),
             root: Hash::ZERO,
-            tree: StateTree::new(),
             meta: Table::new(tag::META),
             params: Table::new(tag::PARAMS),
             accounts: Table::new(tag::ACCOUNTS),
@@ -151,11 +150,15 @@ impl State {
     /// An account with a proof against [`State::root`], if it exists.
     pub fn account_proof(&self, address: &Address) -> Option<AccountProof> {
         let account = self.accounts.get(address)?.clone();
-        let proof = self.tree.prove(&self.accounts.tree_key(address))?;
+        let (slot, siblings) = self.accounts.siblings(address)?;
         Some(AccountProof {
             address: *address,
             account,
-            proof,
+            proof: SlotProof {
+                slot,
+                siblings,
+                table_roots: self.table_roots().to_vec(),
+            },
         })
     }
 
@@ -176,16 +179,22 @@ impl State {
         self.last_block_hash = hash;
     }
 
-    fn tables(&mut self) -> (&mut StateTree, [&mut dyn Journaled; TABLE_COUNT]) {
-        let State {
-            tree,
-            meta,
-            params,
-            accounts,
-            validators,
-            ..
-        } = self;
-        (tree, [meta, params, accounts, validators])
+    fn table_roots(&self) -> [Hash; TABLE_COUNT] {
+        [
+            self.meta.root(),
+            self.params.root(),
+            self.accounts.root(),
+            self.validators.root(),
+        ]
+    }
+
+    fn tables(&mut self) -> [&mut dyn Journaled; TABLE_COUNT] {
+        [
+            &mut self.meta,
+            &mut self.params,
+            &mut self.accounts,
+            &mut self.validators,
+        ]
     }
 
     /// A point to roll back to.
@@ -198,37 +207,39 @@ impl State {
         ])
     }
 
-    /// Undoes every change since `savepoint` (not yet written to the tree).
+    /// Undoes every change since `savepoint` (not yet committed to the trees).
     pub(crate) fn rollback(&mut self, savepoint: Savepoint) {
-        let (_, tables) = self.tables();
-        for (table, mark) in tables.into_iter().zip(savepoint.0) {
+        for (table, mark) in self.tables().into_iter().zip(savepoint.0) {
             table.rollback_to(mark);
         }
     }
 
-    /// Writes every change since `savepoint` into the tree and returns the new root.
+    /// Commits every change since `savepoint` to the trees and returns the new state root.
     pub(crate) fn sync_tree(&mut self, savepoint: Savepoint) -> Hash {
-        let (tree, tables) = self.tables();
-        for (table, mark) in tables.into_iter().zip(savepoint.0) {
-            table.sync_tree(tree, mark);
-        }
-        self.root = self.tree.root();
+        let roots: Vec<Hash> = self
+            .tables()
+            .into_iter()
+            .zip(savepoint.0)
+            .map(|(table, mark)| table.commit_tree(mark))
+            .collect();
+        self.root = state_root(&roots);
         self.root
     }
 
-    /// Undoes every change since `savepoint`, in the tables and in the tree.
+    /// Undoes every change since `savepoint`, in the tables and in the trees.
     pub(crate) fn revert_synced(&mut self, savepoint: Savepoint) {
-        let (tree, tables) = self.tables();
-        for (table, mark) in tables.into_iter().zip(savepoint.0) {
-            table.revert_synced(tree, mark);
-        }
-        self.root = self.tree.root();
+        let roots: Vec<Hash> = self
+            .tables()
+            .into_iter()
+            .zip(savepoint.0)
+            .map(|(table, mark)| table.revert_committed(mark))
+            .collect();
+        self.root = state_root(&roots);
     }
 
     /// Makes every change final.
     pub(crate) fn seal(&mut self) {
-        let (_, tables) = self.tables();
-        for table in tables {
+        for table in self.tables() {
             table.seal();
         }
     }

@@ -1,125 +1,187 @@
-//! A journaled table: one collection of the state (accounts, validators, ...), kept in an
-//! ordered map, with an undo log so that a failed transaction or a rejected block can be rolled
-//! back exactly, and with the keys it touched fed to the state tree at the end of a block.
+//! A journaled table: one collection of the state (accounts, validators, ...), with an undo
+//! log so that a failed transaction or a rejected block rolls back exactly, and a slot tree
+//! that commits to its contents.
+//!
+//! Each key gets a slot when it is first written: the next unused one, so slots follow the
+//! order of creation, which every node replays identically. A deleted key's slot stays empty
+//! forever. Rows are found through a hash map (randomly seeded, so crafted keys cannot make it
+//! slow), which is only ever looked up, never iterated: iteration goes through the slots, in
+//! slot order.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use foldhash::fast::RandomState;
+use std::hash::Hash as StdHash;
 
 use aifactory_crypto::Hash;
-use aifactory_types::state_key::{tree_key, value_hash};
+use aifactory_types::state_key::leaf_hash;
 use borsh::BorshSerialize;
 
-use super::tree::StateTree;
+use super::tree::SlotTree;
 
-/// An ordered map with an undo log.
+/// An undo record: a key's slot and its value before a change (`None` if it was absent).
+#[derive(Debug, Clone)]
+struct Undo<K, V> {
+    key: K,
+    slot: u32,
+    previous: Option<V>,
+}
+
+/// A map from keys to values with slots, an undo log, and a Merkle tree.
 #[derive(Debug, Clone)]
 pub(crate) struct Table<K, V> {
     tag: u8,
-    rows: BTreeMap<K, V>,
-    /// Previous values in the order they were overwritten.
-    undo: Vec<(K, Option<V>)>,
+    /// Each key's slot.
+    index: HashMap<K, u32, RandomState>,
+    /// Each slot's key and value, `None` once deleted.
+    slots: Vec<Option<(K, V)>>,
+    undo: Vec<Undo<K, V>>,
+    tree: SlotTree,
 }
 
 impl<K, V> Table<K, V>
 where
-    K: Ord + Clone + BorshSerialize,
-    V: Clone + BorshSerialize,
+    K: Eq + StdHash + Clone + BorshSerialize,
+    V: Clone + Default + BorshSerialize,
 {
-    /// An empty table whose keys are separated from other tables' by `tag`.
+    /// An empty table committed under `tag`.
     pub(crate) fn new(tag: u8) -> Self {
         Table {
             tag,
-            rows: BTreeMap::new(),
+            index: HashMap::default(),
+            slots: Vec::new(),
             undo: Vec::new(),
+            tree: SlotTree::new(),
         }
     }
 
     /// The value under `key`.
     pub(crate) fn get(&self, key: &K) -> Option<&V> {
-        self.rows.get(key)
+        let slot = *self.index.get(key)?;
+        self.slots[slot as usize].as_ref().map(|(_, value)| value)
     }
 
-    /// Every row, in key order.
+    /// Every row, in slot (creation) order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.rows.iter()
+        self.slots.iter().flatten().map(|(key, value)| (key, value))
     }
 
     /// How many rows.
     pub(crate) fn len(&self) -> usize {
-        self.rows.len()
+        self.index.len()
     }
 
     /// Writes `value` under `key`.
     pub(crate) fn insert(&mut self, key: K, value: V) {
-        let previous = self.rows.insert(key.clone(), value);
-        self.undo.push((key, previous));
+        *self.entry(key) = value;
     }
 
     /// Changes the value under `key` in place, creating it with `V::default()` if absent.
-    pub(crate) fn upsert<R>(&mut self, key: K, change: impl FnOnce(&mut V) -> R) -> R
-    where
-        V: Default,
-    {
-        let previous = self.rows.get(&key).cloned();
-        let value = self.rows.entry(key.clone()).or_default();
-        let result = change(value);
-        self.undo.push((key, previous));
-        result
+    pub(crate) fn upsert<R>(&mut self, key: K, change: impl FnOnce(&mut V) -> R) -> R {
+        change(self.entry(key))
     }
 
-    /// Deletes the row under `key`.
+    /// The value under `key` for writing, created with `V::default()` if absent; the undo
+    /// log records what was there.
+    fn entry(&mut self, key: K) -> &mut V {
+        let next_slot = u32::try_from(self.slots.len()).expect("a table holds at most 2^32 rows");
+        match self.index.entry(key) {
+            Entry::Occupied(occupied) => {
+                let slot = *occupied.get();
+                let (key, value) = self.slots[slot as usize]
+                    .as_mut()
+                    .expect("an indexed slot is occupied");
+                self.undo.push(Undo {
+                    key: key.clone(),
+                    slot,
+                    previous: Some(value.clone()),
+                });
+                value
+            }
+            Entry::Vacant(vacant) => {
+                let key = vacant.key().clone();
+                vacant.insert(next_slot);
+                self.undo.push(Undo {
+                    key: key.clone(),
+                    slot: next_slot,
+                    previous: None,
+                });
+                self.slots.push(Some((key, V::default())));
+                let (_, value) = self
+                    .slots
+                    .last_mut()
+                    .and_then(Option::as_mut)
+                    .expect("just pushed");
+                value
+            }
+        }
+    }
+
+    /// Deletes the row under `key`; its slot stays empty.
     #[allow(dead_code)] // no kind deletes rows yet; registries will
     pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
-        let previous = self.rows.remove(key);
-        if previous.is_some() {
-            self.undo.push((key.clone(), previous.clone()));
-        }
-        previous
+        let slot = self.index.remove(key)?;
+        let (key, value) = self.slots[slot as usize]
+            .take()
+            .expect("an indexed slot is occupied");
+        self.undo.push(Undo {
+            key,
+            slot,
+            previous: Some(value.clone()),
+        });
+        Some(value)
     }
 
-    /// Where the table's key sits in the state tree.
-    pub(crate) fn tree_key(&self, key: &K) -> Hash {
-        tree_key(self.tag, key)
+    /// The slot tree's root as of the last commit.
+    pub(crate) fn root(&self) -> Hash {
+        self.tree.root()
     }
 
-    fn touched_since(&self, mark: usize) -> Vec<K> {
-        let mut keys: Vec<K> = self.undo[mark..].iter().map(|(k, _)| k.clone()).collect();
-        keys.sort();
-        keys.dedup();
-        keys
+    /// `key`'s slot and the siblings of its leaf, as of the last commit.
+    pub(crate) fn siblings(&self, key: &K) -> Option<(u32, Vec<Hash>)> {
+        let slot = *self.index.get(key)?;
+        Some((slot, self.tree.siblings(slot)))
     }
 
-    fn write_to_tree(&self, tree: &mut StateTree, keys: &[K]) {
-        for key in keys {
-            let position = self.tree_key(key);
-            match self.rows.get(key) {
-                Some(value) => tree.insert(position, value_hash(value)),
-                None => {
-                    tree.remove(&position);
-                }
-            }
+    /// Slots changed after undo position `mark`, sorted and without repeats.
+    fn touched_slots(&self, mark: usize) -> Vec<u32> {
+        let mut slots: Vec<u32> = self.undo[mark..].iter().map(|undo| undo.slot).collect();
+        slots.sort_unstable();
+        slots.dedup();
+        slots
+    }
+
+    fn write_leaves(&mut self, slots: &[u32]) {
+        for &slot in slots {
+            let leaf = match self.slots.get(slot as usize) {
+                Some(Some((key, value))) => leaf_hash(self.tag, key, value),
+                _ => Hash::ZERO,
+            };
+            self.tree.set(slot, leaf);
         }
     }
 }
 
 /// What the state needs from every table, whatever its types: savepoints, rollback, and
-/// feeding changes to the tree.
+/// committing changes to the tree.
 pub(crate) trait Journaled {
     /// The undo log's length: a savepoint.
     fn mark(&self) -> usize;
     /// Undoes every change after `mark`.
     fn rollback_to(&mut self, mark: usize);
-    /// Writes every key changed after `mark` into the tree.
-    fn sync_tree(&self, tree: &mut StateTree, mark: usize);
-    /// Undoes every change after `mark` that was already written to the tree, in both.
-    fn revert_synced(&mut self, tree: &mut StateTree, mark: usize);
+    /// Writes every change after `mark` into the tree and returns its root.
+    fn commit_tree(&mut self, mark: usize) -> Hash;
+    /// Undoes every change after `mark` that was already committed to the tree, in both.
+    fn revert_committed(&mut self, mark: usize) -> Hash;
     /// Forgets the undo log: the changes are final.
     fn seal(&mut self);
 }
 
 impl<K, V> Journaled for Table<K, V>
 where
-    K: Ord + Clone + BorshSerialize,
-    V: Clone + BorshSerialize,
+    K: Eq + StdHash + Clone + BorshSerialize,
+    V: Clone + Default + BorshSerialize,
 {
     fn mark(&self) -> usize {
         self.undo.len()
@@ -127,22 +189,39 @@ where
 
     fn rollback_to(&mut self, mark: usize) {
         while self.undo.len() > mark {
-            let (key, previous) = self.undo.pop().expect("length checked above");
+            let Undo {
+                key,
+                slot,
+                previous,
+            } = self.undo.pop().expect("length checked above");
             match previous {
-                Some(value) => self.rows.insert(key, value),
-                None => self.rows.remove(&key),
-            };
+                Some(value) => {
+                    self.index.insert(key.clone(), slot);
+                    self.slots[slot as usize] = Some((key, value));
+                }
+                None => {
+                    self.index.remove(&key);
+                    let last = self.slots.pop().flatten();
+                    assert!(
+                        slot as usize == self.slots.len() && last.is_some_and(|(k, _)| k == key),
+                        "created slots are undone in reverse order"
+                    );
+                }
+            }
         }
     }
 
-    fn sync_tree(&self, tree: &mut StateTree, mark: usize) {
-        self.write_to_tree(tree, &self.touched_since(mark));
+    fn commit_tree(&mut self, mark: usize) -> Hash {
+        let slots = self.touched_slots(mark);
+        self.write_leaves(&slots);
+        self.tree.commit()
     }
 
-    fn revert_synced(&mut self, tree: &mut StateTree, mark: usize) {
-        let keys = self.touched_since(mark);
+    fn revert_committed(&mut self, mark: usize) -> Hash {
+        let slots = self.touched_slots(mark);
         self.rollback_to(mark);
-        self.write_to_tree(tree, &keys);
+        self.write_leaves(&slots);
+        self.tree.commit()
     }
 
     fn seal(&mut self) {
@@ -153,43 +232,52 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aifactory_types::state_key::tree_key;
+
+    fn contents(table: &Table<u8, u32>) -> Vec<(u8, u32)> {
+        table.iter().map(|(k, v)| (*k, *v)).collect()
+    }
 
     #[test]
     fn rollback_restores_every_kind_of_change() {
         let mut table: Table<u8, u32> = Table::new(0);
         table.insert(1, 10);
         table.insert(2, 20);
+        table.commit_tree(0);
         table.seal();
         let mark = table.mark();
         table.insert(1, 11);
         table.upsert(3, |v| *v += 30);
         table.remove(&2);
         table.upsert(1, |v| *v += 1);
-        assert_eq!(table.get(&1), Some(&12));
+        table.insert(2, 21);
+        assert_eq!(contents(&table), vec![(1, 12), (3, 30), (2, 21)]);
         table.rollback_to(mark);
-        assert_eq!(table.iter().collect::<Vec<_>>(), vec![(&1, &10), (&2, &20)]);
+        assert_eq!(contents(&table), vec![(1, 10), (2, 20)]);
     }
 
     #[test]
-    fn revert_after_sync_restores_the_root() {
-        let mut tree = StateTree::new();
+    fn revert_after_commit_restores_the_root() {
         let mut table: Table<u8, u32> = Table::new(0);
         table.insert(1, 10);
-        table.sync_tree(&mut tree, 0);
+        table.commit_tree(0);
         table.seal();
-        let before = tree.root();
+        let before = table.root();
         table.insert(1, 11);
         table.insert(2, 5);
-        table.sync_tree(&mut tree, 0);
-        assert_ne!(tree.root(), before);
-        table.revert_synced(&mut tree, 0);
-        assert_eq!(tree.root(), before);
+        table.remove(&2);
+        table.insert(3, 7);
+        assert_ne!(table.commit_tree(0), before);
+        assert_eq!(table.revert_committed(0), before);
         assert_eq!(table.get(&2), None);
+        assert_eq!(contents(&table), vec![(1, 10)]);
     }
 
     #[test]
     fn tags_separate_tables() {
-        assert_ne!(tree_key(0, &1u8), tree_key(1, &1u8));
+        let mut a: Table<u8, u32> = Table::new(0);
+        let mut b: Table<u8, u32> = Table::new(1);
+        a.insert(1, 1);
+        b.insert(1, 1);
+        assert_ne!(a.commit_tree(0), b.commit_tree(0));
     }
 }

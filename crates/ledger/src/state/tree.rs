@@ -1,352 +1,180 @@
-//! The authenticated state tree: a binary crit-bit tree over 256-bit keys whose root commits
-//! to every (key, value hash) pair (hashing rules in `aifactory_crypto::merkle`).
+//! A slot tree: the fixed-depth binary Merkle tree over one table's slots (hashing rules in
+//! `aifactory_crypto::merkle`), stored level by level.
 //!
-//! Updates are incremental: changing a leaf marks the branches above it dirty, and
-//! [`StateTree::root`] rehashes only dirty branches, each once, however many of its leaves
-//! changed. A crit-bit tree's shape depends only on its set of keys, so the same contents
-//! always give the same root, whatever order they were written in.
+//! Updates are incremental and batched: [`SlotTree::set`] records a leaf and its slot, and
+//! [`SlotTree::commit`] rehashes, level by level, only the nodes above changed slots, each
+//! once however many of its leaves changed. Levels are stored only as far as slots are used;
+//! everything to their right is zero by definition and costs nothing.
 
 use aifactory_crypto::Hash;
-use aifactory_crypto::merkle::{ProofStep, StateProof, branch_hash, key_bit, leaf_hash};
+use aifactory_crypto::merkle::{SLOT_TREE_DEPTH, node_hash};
 
-/// A child pointer: an index into the leaf or the branch arena.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Node {
-    Leaf(u32),
-    Branch(u32),
-}
-
+/// One table's Merkle tree over its slots.
 #[derive(Debug, Clone)]
-struct Leaf {
-    key: Hash,
-    hash: Hash,
+pub struct SlotTree {
+    /// `levels[h][i]` is node `i` at height `h`; level 0 holds the leaves.
+    levels: Vec<Vec<Hash>>,
+    /// Slots set since the last commit.
+    dirty: Vec<u32>,
 }
 
-#[derive(Debug, Clone)]
-struct Branch {
-    /// The first bit at which the keys below differ.
-    bit: u8,
-    children: [Node; 2],
-    hash: Hash,
-    dirty: bool,
+impl Default for SlotTree {
+    fn default() -> Self {
+        SlotTree {
+            levels: vec![Vec::new(); SLOT_TREE_DEPTH + 1],
+            dirty: Vec::new(),
+        }
+    }
 }
 
-/// A crit-bit Merkle tree held in two arenas, with free lists for removed nodes.
-#[derive(Debug, Clone, Default)]
-pub struct StateTree {
-    leaves: Vec<Leaf>,
-    branches: Vec<Branch>,
-    free_leaves: Vec<u32>,
-    free_branches: Vec<u32>,
-    root: Option<Node>,
-    len: usize,
-}
-
-/// The first bit at which two different keys differ.
-fn crit_bit(a: &Hash, b: &Hash) -> u8 {
-    let (index, x) =
-        a.0.iter()
-            .zip(&b.0)
-            .map(|(x, y)| x ^ y)
-            .enumerate()
-            .find(|(_, x)| *x != 0)
-            .expect("crit_bit of equal keys");
-    (index * 8 + x.leading_zeros() as usize) as u8
-}
-
-impl StateTree {
+impl SlotTree {
     /// An empty tree.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// How many keys the tree holds.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether the tree holds no key.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Sets `key` to hold `value_hash`, inserting it if absent.
-    pub fn insert(&mut self, key: Hash, value_hash: Hash) {
-        let hash = leaf_hash(&key, &value_hash);
-        let Some(root) = self.root else {
-            self.root = Some(self.alloc_leaf(Leaf { key, hash }));
-            self.len += 1;
-            return;
-        };
-        let closest = self.closest_leaf(root, &key);
-        if self.leaves[closest as usize].key == key {
-            self.mark_path_dirty(&key);
-            self.leaves[closest as usize].hash = hash;
-            return;
+    /// Sets the leaf at `slot` (zero empties it); takes effect at the next commit.
+    pub fn set(&mut self, slot: u32, leaf: Hash) {
+        let leaves = &mut self.levels[0];
+        let index = slot as usize;
+        if index >= leaves.len() {
+            leaves.resize(index + 1, Hash::ZERO);
         }
-        let crit = crit_bit(&key, &self.leaves[closest as usize].key);
-        // Walk down to where the new branch belongs: above the first node splitting past `crit`.
-        let mut parent: Option<(u32, usize)> = None;
-        let mut node = root;
-        while let Node::Branch(index) = node {
-            let branch = &mut self.branches[index as usize];
-            if branch.bit > crit {
-                break;
+        leaves[index] = leaf;
+        self.dirty.push(slot);
+    }
+
+    /// Rehashes everything above the slots set since the last commit; returns the root.
+    pub fn commit(&mut self) -> Hash {
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.sort_unstable();
+        dirty.dedup();
+        for height in 1..=SLOT_TREE_DEPTH {
+            let (below, above) = self.levels.split_at_mut(height);
+            let children = &below[height - 1];
+            let level = &mut above[0];
+            for index in dirty.iter_mut() {
+                *index /= 2;
             }
-            branch.dirty = true;
-            let side = key_bit(&key, branch.bit) as usize;
-            parent = Some((index, side));
-            node = branch.children[side];
-        }
-        let leaf = self.alloc_leaf(Leaf { key, hash });
-        let children = if key_bit(&key, crit) {
-            [node, leaf]
-        } else {
-            [leaf, node]
-        };
-        let branch = self.alloc_branch(Branch {
-            bit: crit,
-            children,
-            hash: Hash::ZERO,
-            dirty: true,
-        });
-        self.set_child(parent, branch);
-        self.len += 1;
-    }
-
-    /// Removes `key`; returns whether it was present.
-    pub fn remove(&mut self, key: &Hash) -> bool {
-        let Some(root) = self.root else {
-            return false;
-        };
-        let closest = self.closest_leaf(root, key);
-        if self.leaves[closest as usize].key != *key {
-            return false;
-        }
-        let mut grandparent: Option<(u32, usize)> = None;
-        let mut parent: Option<(u32, usize)> = None;
-        let mut node = root;
-        while let Node::Branch(index) = node {
-            let branch = &mut self.branches[index as usize];
-            branch.dirty = true;
-            let side = key_bit(key, branch.bit) as usize;
-            grandparent = parent;
-            parent = Some((index, side));
-            node = branch.children[side];
-        }
-        self.free_leaves.push(closest);
-        self.len -= 1;
-        match parent {
-            None => self.root = None,
-            Some((index, side)) => {
-                let sibling = self.branches[index as usize].children[1 - side];
-                self.free_branches.push(index);
-                self.set_child(grandparent, sibling);
+            dirty.dedup();
+            let child = |i: usize| children.get(i).copied().unwrap_or(Hash::ZERO);
+            let needed = children.len().div_ceil(2);
+            if level.len() < needed {
+                level.resize(needed, Hash::ZERO);
             }
-        }
-        true
-    }
-
-    /// The root hash, rehashing the branches changed since the last call.
-    pub fn root(&mut self) -> Hash {
-        match self.root {
-            None => Hash::ZERO,
-            Some(node) => self.rehash(node),
-        }
-    }
-
-    /// A proof that `key` is in the tree, or `None` if it is absent.
-    ///
-    /// # Panics
-    /// If changes are pending: call [`StateTree::root`] first.
-    pub fn prove(&self, key: &Hash) -> Option<StateProof> {
-        let mut node = self.root?;
-        let mut steps = Vec::new();
-        while let Node::Branch(index) = node {
-            let branch = &self.branches[index as usize];
-            assert!(!branch.dirty, "proof requested with uncommitted changes");
-            let side = key_bit(key, branch.bit) as usize;
-            steps.push(ProofStep {
-                bit: branch.bit,
-                sibling: self.hash_of(branch.children[1 - side]),
-            });
-            node = branch.children[side];
-        }
-        let Node::Leaf(index) = node else {
-            unreachable!("the walk ends at a leaf")
-        };
-        if self.leaves[index as usize].key != *key {
-            return None;
-        }
-        steps.reverse();
-        Some(StateProof { steps })
-    }
-
-    fn hash_of(&self, node: Node) -> Hash {
-        match node {
-            Node::Leaf(index) => self.leaves[index as usize].hash,
-            Node::Branch(index) => self.branches[index as usize].hash,
-        }
-    }
-
-    fn rehash(&mut self, node: Node) -> Hash {
-        let index = match node {
-            Node::Leaf(index) => return self.leaves[index as usize].hash,
-            Node::Branch(index) => index as usize,
-        };
-        if !self.branches[index].dirty {
-            return self.branches[index].hash;
-        }
-        let [left, right] = self.branches[index].children;
-        let left = self.rehash(left);
-        let right = self.rehash(right);
-        let branch = &mut self.branches[index];
-        branch.hash = branch_hash(branch.bit, &left, &right);
-        branch.dirty = false;
-        branch.hash
-    }
-
-    fn closest_leaf(&self, mut node: Node, key: &Hash) -> u32 {
-        loop {
-            match node {
-                Node::Leaf(index) => return index,
-                Node::Branch(index) => {
-                    let branch = &self.branches[index as usize];
-                    node = branch.children[key_bit(key, branch.bit) as usize];
+            for &index in &dirty {
+                let i = index as usize;
+                let hash = node_hash(height, &child(2 * i), &child(2 * i + 1));
+                if i < level.len() {
+                    level[i] = hash;
                 }
             }
         }
+        self.root()
     }
 
-    /// Marks dirty every branch on `key`'s path from the root.
-    fn mark_path_dirty(&mut self, key: &Hash) {
-        let mut node = self.root;
-        while let Some(Node::Branch(index)) = node {
-            let branch = &mut self.branches[index as usize];
-            branch.dirty = true;
-            node = Some(branch.children[key_bit(key, branch.bit) as usize]);
-        }
+    /// The root as of the last commit.
+    pub fn root(&self) -> Hash {
+        self.levels[SLOT_TREE_DEPTH]
+            .first()
+            .copied()
+            .unwrap_or(Hash::ZERO)
     }
 
-    fn set_child(&mut self, parent: Option<(u32, usize)>, child: Node) {
-        match parent {
-            None => self.root = Some(child),
-            Some((index, side)) => self.branches[index as usize].children[side] = child,
-        }
-    }
-
-    fn alloc_leaf(&mut self, leaf: Leaf) -> Node {
-        match self.free_leaves.pop() {
-            Some(index) => {
-                self.leaves[index as usize] = leaf;
-                Node::Leaf(index)
-            }
-            None => {
-                self.leaves.push(leaf);
-                Node::Leaf(u32::try_from(self.leaves.len() - 1).expect("leaf arena overflow"))
-            }
-        }
-    }
-
-    fn alloc_branch(&mut self, branch: Branch) -> Node {
-        match self.free_branches.pop() {
-            Some(index) => {
-                self.branches[index as usize] = branch;
-                Node::Branch(index)
-            }
-            None => {
-                self.branches.push(branch);
-                Node::Branch(u32::try_from(self.branches.len() - 1).expect("branch arena overflow"))
-            }
-        }
+    /// The siblings of `slot`'s leaf from the bottom up, as of the last commit.
+    ///
+    /// # Panics
+    /// If changes are pending: proofs are only served for committed states.
+    pub fn siblings(&self, slot: u32) -> Vec<Hash> {
+        assert!(
+            self.dirty.is_empty(),
+            "proof requested with uncommitted changes"
+        );
+        (0..SLOT_TREE_DEPTH)
+            .map(|height| {
+                let index = (slot as usize >> height) ^ 1;
+                self.levels[height]
+                    .get(index)
+                    .copied()
+                    .unwrap_or(Hash::ZERO)
+            })
+            .collect()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
-    use aifactory_crypto::hash_domain;
+    use aifactory_crypto::Domain;
     use proptest::prelude::*;
 
     use super::*;
 
+    static TEST: Domain = Domain::new("slot tree test");
+
     fn h(n: u64) -> Hash {
-        hash_domain("tree test", &[&n.to_le_bytes()])
+        TEST.hash(&[&n.to_le_bytes()])
     }
 
-    /// The root computed from scratch, by the definition, for comparison.
-    fn reference_root(entries: &BTreeMap<Hash, Hash>) -> Hash {
-        fn subtree(items: &[(Hash, Hash)]) -> Hash {
-            if let [(key, value)] = items {
-                return leaf_hash(key, value);
-            }
-            let bit = crit_bit(&items[0].0, &items[items.len() - 1].0);
-            let split = items.partition_point(|(k, _)| !key_bit(k, bit));
-            branch_hash(bit, &subtree(&items[..split]), &subtree(&items[split..]))
+    /// The root computed from scratch, by the definition.
+    fn reference_root(leaves: &[Hash]) -> Hash {
+        let mut level = leaves.to_vec();
+        for height in 1..=SLOT_TREE_DEPTH {
+            level = level
+                .chunks(2)
+                .map(|pair| node_hash(height, &pair[0], pair.get(1).unwrap_or(&Hash::ZERO)))
+                .collect();
         }
-        let items: Vec<(Hash, Hash)> = entries.iter().map(|(k, v)| (*k, *v)).collect();
-        if items.is_empty() {
-            Hash::ZERO
-        } else {
-            subtree(&items)
-        }
+        level.first().copied().unwrap_or(Hash::ZERO)
     }
 
     #[test]
-    fn empty_and_single() {
-        let mut tree = StateTree::new();
-        assert_eq!(tree.root(), Hash::ZERO);
-        tree.insert(h(1), h(2));
-        assert_eq!(tree.root(), leaf_hash(&h(1), &h(2)));
-        assert!(
-            tree.prove(&h(1))
-                .unwrap()
-                .verify(&tree.root(), &h(1), &h(2))
+    fn empty_tree_and_trailing_zeros() {
+        let mut tree = SlotTree::new();
+        assert_eq!(tree.commit(), Hash::ZERO);
+        tree.set(0, h(1));
+        let one = tree.commit();
+        tree.set(7, h(2));
+        tree.commit();
+        tree.set(7, Hash::ZERO);
+        assert_eq!(
+            tree.commit(),
+            one,
+            "a zeroed last slot is as if it never was"
         );
-        assert!(tree.remove(&h(1)));
-        assert!(!tree.remove(&h(1)));
-        assert_eq!(tree.root(), Hash::ZERO);
     }
 
     proptest! {
         #[test]
         fn incremental_root_equals_reference(
-            ops in prop::collection::vec((0u64..64, 0u64..1000, any::<bool>()), 1..200),
-            commit_every in 1usize..20,
+            writes in prop::collection::vec((0u32..300, 0u64..5), 1..300),
+            commit_every in 1usize..40,
         ) {
-            let mut tree = StateTree::new();
-            let mut model = BTreeMap::new();
-            for (i, (key, value, remove)) in ops.into_iter().enumerate() {
-                if remove {
-                    prop_assert_eq!(tree.remove(&h(key)), model.remove(&h(key)).is_some());
-                } else {
-                    tree.insert(h(key), h(value));
-                    model.insert(h(key), h(value));
-                }
+            let mut tree = SlotTree::new();
+            let mut model = vec![Hash::ZERO; 300];
+            for (i, (slot, value)) in writes.into_iter().enumerate() {
+                let leaf = if value == 0 { Hash::ZERO } else { h(value) };
+                tree.set(slot, leaf);
+                model[slot as usize] = leaf;
                 if i % commit_every == 0 {
-                    prop_assert_eq!(tree.root(), reference_root(&model));
+                    prop_assert_eq!(tree.commit(), reference_root(&model));
                 }
             }
-            let root = tree.root();
+            let root = tree.commit();
             prop_assert_eq!(root, reference_root(&model));
-            prop_assert_eq!(tree.len(), model.len());
-            for (key, value) in &model {
-                let proof = tree.prove(key).expect("present keys have proofs");
-                prop_assert!(proof.verify(&root, key, value));
-                prop_assert!(!proof.verify(&root, key, &h(u64::MAX)), "tampered value verified");
+            for (slot, leaf) in model.iter().enumerate() {
+                if *leaf == Hash::ZERO {
+                    continue;
+                }
+                let siblings = tree.siblings(slot as u32);
+                let implied = siblings.iter().enumerate().fold(*leaf, |hash, (height, sibling)| {
+                    if (slot >> height) & 1 == 1 {
+                        node_hash(height + 1, sibling, &hash)
+                    } else {
+                        node_hash(height + 1, &hash, sibling)
+                    }
+                });
+                prop_assert_eq!(implied, root);
             }
-            prop_assert!(tree.prove(&h(1_000_000)).is_none());
-        }
-
-        #[test]
-        fn order_of_writes_does_not_matter(mut keys in prop::collection::vec(0u64..10_000, 1..100)) {
-            let mut forward = StateTree::new();
-            for k in &keys { forward.insert(h(*k), h(k + 1)); }
-            keys.reverse();
-            let mut backward = StateTree::new();
-            for k in &keys { backward.insert(h(*k), h(k + 1)); }
-            prop_assert_eq!(forward.root(), backward.root());
         }
     }
 }
