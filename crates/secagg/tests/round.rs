@@ -188,3 +188,55 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn tampered_transcripts_are_refused() {
+    let mut sim = Simulation::new(8, 30, Protocol::SecAgg);
+    sim.dropouts = [0.0, 0.0, 0.125, 0.0];
+    let transcript = check(&sim).transcript.unwrap();
+    let commitment = transcript.commitment();
+
+    let mut result = transcript.clone();
+    result.result.0[3] ^= 1;
+    assert!(
+        matches!(result.verify(), Err(Error::Transcript(reason)) if reason.contains("recorded result"))
+    );
+
+    let mut fewer_inputs = transcript.clone();
+    fewer_inputs.masked_inputs.0.pop();
+    assert!(
+        matches!(fewer_inputs.verify(), Err(Error::Transcript(reason)) if reason.contains("survivor list"))
+    );
+
+    // Dropping one of 7 responses still leaves t = 5 shares per secret, so the sum
+    // recomputes — but the transcript no longer opens the recorded commitment.
+    let mut fewer_responses = transcript.clone();
+    fewer_responses.responses.0.pop();
+    assert!(fewer_responses.verify().is_ok());
+    assert!(matches!(
+        fewer_responses.verify_against(&commitment),
+        Err(Error::Transcript(_))
+    ));
+
+    let mut forged = transcript.clone();
+    forged.masked_inputs.0[0].body.masked.0[0] ^= 1;
+    assert!(matches!(
+        forged.verify(),
+        Err(Error::BadSignature {
+            kind: "masked-input",
+            ..
+        })
+    ));
+
+    let mut other = Simulation::new(8, 30, Protocol::SecAgg);
+    other.seed = 99;
+    let replayed_from = check(&other).transcript.unwrap();
+    let mut replayed = transcript.clone();
+    replayed.masked_inputs.0[0] = replayed_from.masked_inputs.0[0].clone();
+    assert_eq!(
+        replayed.verify(),
+        Err(Error::WrongRound {
+            kind: "masked-input"
+        })
+    );
+}
