@@ -5,7 +5,7 @@
 //! 1. every coordinate x is clamped to [-c, c] (NaN and ±inf are refused, not clamped);
 //! 2. it is mapped to y = (x + c) / (2c) · L, a real number in [0, L];
 //! 3. it is rounded stochastically: q = ⌊y⌋ + 1 with probability y - ⌊y⌋, else ⌊y⌋, the coin
-//!    drawn from ChaCha20 seeded by the client's rounding seed, so E[q] = y exactly and the
+//!    drawn from ChaCha20 seeded by the client's rounding seed, so E\[q\] = y exactly and the
 //!    same seed gives the same q;
 //! 4. q is multiplied by the client's sample count s (FedAvg weight), and one more coordinate
 //!    carrying s itself is appended, so the vector has `params + 1` coordinates.
