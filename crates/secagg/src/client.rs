@@ -125,7 +125,7 @@ impl Client {
     pub fn advertise(&mut self) -> Result<Signed<Advertise>> {
         self.expect(Phase::Advertise, "advertise step")?;
         self.phase = Phase::ShareKeys;
-        Ok(Signed::sign(self.advert.clone(), &self.key))
+        Ok(Signed::sign(self.advert.clone(), &self.round, &self.key))
     }
 
     /// Phase 1: checks the adverts, then shares both secrets among the live neighbours and
@@ -189,7 +189,7 @@ impl Client {
         self.peers = peers;
         self.cipher_keys = cipher_keys;
         self.phase = Phase::MaskedInput;
-        Ok(Signed::sign(body, &self.key))
+        Ok(Signed::sign(body, &self.round, &self.key))
     }
 
     /// Verifies the trainer's advert list; returns the adverts of live neighbours.
@@ -234,7 +234,7 @@ impl Client {
             }
         }
         let signed: Vec<&Signed<Advertise>> = list.adverts.0.iter().collect();
-        Signed::verify_all(&signed, &config.round, &config.roster.0)?;
+        Signed::verify_all(&signed, &self.round)?;
         if !saw_me {
             return Err(Error::Unexpected {
                 kind,
@@ -286,7 +286,7 @@ impl Client {
         };
         self.held.extend(opened);
         self.phase = Phase::Unmask;
-        Ok(Signed::sign(body, &self.key))
+        Ok(Signed::sign(body, &self.round, &self.key))
     }
 
     /// Opens every share in the bundle; each must come from a live neighbour, once, in order.
@@ -374,7 +374,7 @@ impl Client {
             sender: self.me,
             revealed: BoundedVec(revealed),
         };
-        Ok(Signed::sign(body, &self.key))
+        Ok(Signed::sign(body, &self.round, &self.key))
     }
 
     /// Refuses a survivor list that is malformed, too short, leaves this client out, or names

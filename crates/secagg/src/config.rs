@@ -180,6 +180,8 @@ pub struct Round {
     pub graph: Graph,
     /// The modulus width k, cached.
     pub modulus_bits: u32,
+    /// BLAKE3 of the encoded configuration: every signature of the round covers it.
+    pub digest: [u8; 32],
 }
 
 impl Round {
@@ -188,10 +190,12 @@ impl Round {
         config.validate()?;
         let graph = Graph::new(&config.graph, config.clients())?;
         let modulus_bits = config.modulus_bits();
+        let digest = *blake3::hash(&config.encode()).as_bytes();
         Ok(Arc::new(Round {
             config,
             graph,
             modulus_bits,
+            digest,
         }))
     }
 

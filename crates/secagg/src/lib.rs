@@ -51,7 +51,8 @@
 //!
 //! - **Trainer honest-but-curious or actively lying**, colluding with fewer than 2t − h
 //!   clients per neighbourhood of h holders: every client message is signed with its roster
-//!   key over a namespace per message kind and the round id, so the trainer cannot forge,
+//!   key over a namespace per message kind and the digest of the whole round configuration
+//!   (round id included), so the trainer cannot forge,
 //!   replay or re-type one; shares are sealed between clients, so it cannot read or forge
 //!   one; it can lie about who dropped, but each honest holder reveals only one share kind
 //!   per owner, and since 2t > h it cannot gather t shares of both b_u and s_u for any u.

@@ -1,9 +1,12 @@
 //! The wire: every message of the four phases, its signature, and a decoder for untrusted bytes.
 //!
 //! Every client message is a `Signed<T>`: the body and an ed25519 signature, by the sender's
-//! roster key, over `namespace(T) ‖ 0 ‖ round ‖ BLAKE3(borsh(body))`. The namespace is unique
-//! per message kind and the round id is bound in twice (in the body and the signed bytes),
-//! so a signature cannot be replayed into another round or reinterpreted as another kind.
+//! roster key, over `namespace(T) ‖ 0 ‖ BLAKE3(config) ‖ BLAKE3(borsh(body))`. The namespace
+//! is unique per message kind, and the digest of the whole round configuration (which holds
+//! the round id) binds the signature to this round and to every public parameter of it: a
+//! signature cannot be replayed into another round, reinterpreted as another kind, or kept
+//! valid in a transcript whose configuration was altered. The body repeats the round id so
+//! a replay is refused with a clear `WrongRound` before the signature is even checked.
 //! The BLAKE3 digest of the body is also what a round commitment records for the message.
 //!
 //! Messages from the trainer (`AdvertiseList`, `ShareBundle`, `UnmaskRequest`) are not
@@ -18,6 +21,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use ed25519_consensus::{Signature, SigningKey, VerificationKey, VerificationKeyBytes};
 
 use crate::bounded::{BoundedBytes, BoundedVec};
+use crate::config::Round;
 use crate::error::{Error, Result};
 use crate::limits::{CLIENTS_MAX, MESSAGE_BYTES_MAX, NEIGHBOURS_MAX, PACKED_BYTES_MAX};
 use crate::seal::SEALED_BYTES;
@@ -43,11 +47,11 @@ pub struct Signed<T> {
     pub signature: [u8; 64],
 }
 
-/// The bytes a signature covers: namespace, round, and digest of the body.
-fn signed_bytes<T: Body>(body: &T) -> Vec<u8> {
+/// The bytes a signature covers: namespace, configuration digest, and digest of the body.
+fn signed_bytes<T: Body>(body: &T, config_digest: &[u8; 32]) -> Vec<u8> {
     let mut bytes = format!("aifactory/secagg/v1/{}", T::KIND).into_bytes();
     bytes.push(0);
-    bytes.extend_from_slice(&body.round().0);
+    bytes.extend_from_slice(config_digest);
     bytes.extend_from_slice(&digest(body));
     bytes
 }
@@ -58,15 +62,16 @@ pub fn digest<T: BorshSerialize>(body: &T) -> [u8; 32] {
 }
 
 impl<T: Body> Signed<T> {
-    /// Signs `body` with the sender's key.
-    pub fn sign(body: T, key: &SigningKey) -> Signed<T> {
-        let signature = key.sign(&signed_bytes(&body)).to_bytes();
+    /// Signs `body` for `round` with the sender's key.
+    pub fn sign(body: T, round: &Round, key: &SigningKey) -> Signed<T> {
+        let signature = key.sign(&signed_bytes(&body, &round.digest)).to_bytes();
         Signed { body, signature }
     }
 
     /// Checks the round and the signature against the sender's roster key.
-    pub fn verify(&self, round: &RoundId, roster: &[[u8; 32]]) -> Result<()> {
-        if self.body.round() != round {
+    pub fn verify(&self, round: &Round) -> Result<()> {
+        let roster = &round.config.roster.0;
+        if *self.body.round() != round.config.round {
             return Err(Error::WrongRound { kind: T::KIND });
         }
         let sender = self.body.sender();
@@ -78,17 +83,26 @@ impl<T: Body> Signed<T> {
             sender,
         };
         let key = VerificationKey::try_from(*key).map_err(|_| bad())?;
-        key.verify(&Signature::from(self.signature), &signed_bytes(&self.body))
-            .map_err(|_| bad())
+        key.verify(
+            &Signature::from(self.signature),
+            &signed_bytes(&self.body, &round.digest),
+        )
+        .map_err(|_| bad())
     }
 
     /// Verifies many messages of one kind at once (batch verification, about twice as fast);
     /// on failure, names the first message whose signature is bad.
-    pub fn verify_all(messages: &[&Signed<T>], round: &RoundId, roster: &[[u8; 32]]) -> Result<()> {
+    /// The batch's random coefficients come from the OS; they affect only how fast a bad
+    /// batch is caught, never the outcome.
+    pub fn verify_all(messages: &[&Signed<T>], round: &Round) -> Result<()> {
+        let roster = &round.config.roster.0;
         let mut batch = ed25519_consensus::batch::Verifier::new();
-        let signed: Vec<Vec<u8>> = messages.iter().map(|m| signed_bytes(&m.body)).collect();
+        let signed: Vec<Vec<u8>> = messages
+            .iter()
+            .map(|m| signed_bytes(&m.body, &round.digest))
+            .collect();
         for (message, bytes) in messages.iter().zip(&signed) {
-            if message.body.round() != round {
+            if *message.body.round() != round.config.round {
                 return Err(Error::WrongRound { kind: T::KIND });
             }
             let sender = message.body.sender();
@@ -104,7 +118,7 @@ impl<T: Body> Signed<T> {
         if batch.verify(rand_core::OsRng).is_ok() {
             return Ok(());
         }
-        messages.iter().try_for_each(|m| m.verify(round, roster))
+        messages.iter().try_for_each(|m| m.verify(round))
     }
 
     /// The message as a storable blob.

@@ -92,7 +92,7 @@ impl Server {
         seen: &BTreeMap<ClientId, impl Sized>,
     ) -> Result<ClientId> {
         self.expect(phase, T::KIND)?;
-        message.verify(&self.round.config.round, &self.round.config.roster.0)?;
+        message.verify(&self.round)?;
         let sender = message.body.sender();
         if previous.is_some_and(|p| !p.contains_key(&sender)) {
             return Err(Error::Unexpected {

@@ -153,7 +153,7 @@ fn forged_and_tampered_messages_fail_their_signature() {
     let mut honest = Client::new(round.clone(), 0, key(0), &secret(0)).unwrap();
     let advert = honest.advertise().unwrap();
     // Someone else's key signing as client 0.
-    let forged = Signed::sign(advert.body.clone(), &key(3));
+    let forged = Signed::sign(advert.body.clone(), &round, &key(3));
     assert_eq!(
         server.receive_advertise(forged),
         Err(Error::BadSignature {
@@ -204,7 +204,7 @@ fn replays_across_rounds_and_message_kinds_are_rejected() {
     let d = drive(4, 4, &zeros(4));
     let body = d.inputs[0].body.clone();
     let mut as_advert = b"aifactory/secagg/v1/advertise\0".to_vec();
-    as_advert.extend_from_slice(&body.round.0);
+    as_advert.extend_from_slice(&d.round.digest);
     as_advert.extend_from_slice(&digest(&body));
     let cross = Signed {
         body,
@@ -333,7 +333,7 @@ fn altered_revealed_share_is_caught_and_its_holder_named() {
     let mut response = d.clients[2].unmask(&d.request).unwrap();
     // Client 2 lies about its share of client 4 and signs the lie with its own key.
     response.body.revealed.0[4].share[0] ^= 1;
-    let lie = Signed::sign(response.body, &key(2));
+    let lie = Signed::sign(response.body, &d.round, &key(2));
     assert_eq!(
         d.server.receive_unmask_response(lie),
         Err(Error::BadShare {
@@ -354,7 +354,7 @@ fn low_order_keys_are_refused_at_the_trainer() {
         mask_public: [0; 32],
     };
     assert_eq!(
-        server.receive_advertise(Signed::sign(body, &key(1))),
+        server.receive_advertise(Signed::sign(body, &round, &key(1))),
         Err(Error::LowOrderKey(1))
     );
 }

@@ -140,3 +140,29 @@ fn every_decoder_survives_bit_flips() {
         }
     }
 }
+
+#[test]
+fn verifying_mutated_transcripts_never_panics() {
+    let (_, _, sample) = decoders_with_samples()
+        .pop()
+        .expect("the transcript comes last");
+    let mut rng = ChaCha20Rng::seed_from_u64(8);
+    let mut decoded = 0;
+    for _ in 0..300 {
+        let mut bytes = sample.clone();
+        let at = rng.gen_range(0..bytes.len());
+        bytes[at] ^= 1 << rng.gen_range(0..8);
+        if let Ok(transcript) = decode_transcript(&bytes) {
+            decoded += 1;
+            // A flipped bit anywhere must be refused by verification, never panic it.
+            assert!(
+                transcript.verify().is_err(),
+                "a transcript with byte {at} flipped verified"
+            );
+        }
+    }
+    assert!(
+        decoded > 100,
+        "too few mutations decoded ({decoded}) to exercise verification"
+    );
+}

@@ -218,6 +218,18 @@ fn tampered_transcripts_are_refused() {
         Err(Error::Transcript(_))
     ));
 
+    // Every signature covers the configuration's digest: a transcript re-labelled with
+    // another quantiser (which would change how the same sums decode) does not verify.
+    let mut reconfigured = transcript.clone();
+    reconfigured.config.clip *= 2.0;
+    assert!(matches!(
+        reconfigured.verify(),
+        Err(Error::BadSignature {
+            kind: "advertise",
+            sender: 0
+        })
+    ));
+
     let mut forged = transcript.clone();
     forged.masked_inputs.0[0].body.masked.0[0] ^= 1;
     assert!(matches!(
