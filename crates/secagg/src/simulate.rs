@@ -402,15 +402,21 @@ impl Simulation {
     }
 
     /// The roster's clients with their seeded keys, secrets, updates and sample counts.
+    /// Client `client`'s update (uniform in [-1.2, 1.2] per coordinate) and sample count, as
+    /// the run draws them: public so tests can compare the aggregate with the float inputs.
+    pub fn input(&self, client: ClientId) -> (Vec<f32>, u32) {
+        let mut rng = ChaCha20Rng::from_seed(derived(self.seed, "update", client as usize));
+        let update = (0..self.params)
+            .map(|_| rng.gen_range(-1.2f32..1.2))
+            .collect();
+        (update, rng.gen_range(1..=self.sample_count_max))
+    }
+
     fn parties(&self, round: &std::sync::Arc<Round>) -> Result<BTreeMap<ClientId, Party>> {
         (0..self.clients)
             .map(|i| {
                 let secret = derived(self.seed, "client secret", i);
-                let mut rng = ChaCha20Rng::from_seed(derived(self.seed, "update", i));
-                let update = (0..self.params)
-                    .map(|_| rng.gen_range(-1.2f32..1.2))
-                    .collect();
-                let samples = rng.gen_range(1..=self.sample_count_max);
+                let (update, samples) = self.input(i as ClientId);
                 let key = SigningKey::from(derived(self.seed, "signing key", i));
                 let client = Client::new(round.clone(), i as ClientId, key, &secret)?;
                 Ok((
