@@ -1,1 +1,54 @@
-fn main() {}
+//! `aifactory`: the one binary. It parses the command line, calls a library, and prints; every
+//! subcommand group lives in its own module under `cmd/`.
+
+mod cmd;
+mod context;
+mod passphrase;
+
+use clap::{Parser, Subcommand};
+
+use crate::context::Context;
+
+/// AI Factory: build, train, validate, deploy and get paid for models with parties you do not
+/// have to trust.
+#[derive(Debug, Parser)]
+#[command(name = "aifactory", version, about, propagate_version = true)]
+struct Cli {
+    /// Where keys and node data live.
+    #[arg(long, global = true, env = "AIFACTORY_HOME")]
+    home: Option<std::path::PathBuf>,
+
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create, list, back up and recover signing keys.
+    Keys(cmd::keys::Args),
+    /// Make and inspect genesis files.
+    Genesis(cmd::genesis::Args),
+    /// Account proofs against a state root.
+    Account(cmd::account::Args),
+    /// Build, sign and inspect transactions.
+    Tx(cmd::tx::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let context = Context::new(cli.home, cli.json);
+    let result = match cli.command {
+        Command::Keys(args) => cmd::keys::run(args, &context),
+        Command::Genesis(args) => cmd::genesis::run(args, &context),
+        Command::Account(args) => cmd::account::run(args, &context),
+        Command::Tx(args) => cmd::tx::run(args, &context),
+    };
+    if let Err(error) = result {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}

@@ -281,3 +281,32 @@ mod tests {
         assert_ne!(a.commit_tree(0), b.commit_tree(0));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// The root changes exactly when the table's contents (keys, values, slots) do.
+        #[test]
+        fn root_tracks_contents(ops in prop::collection::vec((0u8..6, 0u32..3, 0u8..3), 1..60)) {
+            let mut table: Table<u8, u32> = Table::new(2);
+            let mut previous = (table.slots.clone(), table.commit_tree(0));
+            for (key, value, kind) in ops {
+                let mark = table.mark();
+                match kind {
+                    0 => table.insert(key, value),
+                    1 => { table.remove(&key); }
+                    _ => { table.upsert(key, |v| *v = v.wrapping_add(value)); }
+                }
+                let root = table.commit_tree(mark);
+                table.seal();
+                let contents = table.slots.clone();
+                prop_assert_eq!(contents == previous.0, root == previous.1);
+                previous = (contents, root);
+            }
+        }
+    }
+}

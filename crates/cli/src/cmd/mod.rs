@@ -1,0 +1,6 @@
+//! One module per subcommand group; each has an `Args` and a `run`.
+
+pub(crate) mod account;
+pub(crate) mod genesis;
+pub(crate) mod keys;
+pub(crate) mod tx;

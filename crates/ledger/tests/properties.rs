@@ -1,0 +1,171 @@
+//! Property tests of the ledger over random sequences of valid and invalid transactions:
+//! conservation of tokens, nonces, determinism across replicas, and proofs.
+
+use std::collections::BTreeSet;
+
+use proptest::prelude::*;
+
+use aifactory_ledger::State;
+use aifactory_ledger::testing::{TestChain, test_key};
+use aifactory_types::payload::{Stake, Unstake};
+use aifactory_types::transaction::ChainId;
+use aifactory_types::{Address, Block, Payload, SignedTransaction, TxOutcome};
+
+const AIF: u64 = 1_000_000_000;
+const ACCOUNTS: usize = 5;
+
+/// One random transaction, before it is signed.
+#[derive(Debug, Clone)]
+struct Op {
+    sender: usize,
+    action: Action,
+    nonce_skew: i8,
+    fee: u64,
+    wrong_chain: bool,
+}
+
+#[derive(Debug, Clone)]
+enum Action {
+    Transfer { to: usize, amount: u64 },
+    Stake(u64),
+    Unstake(u64),
+    Withdraw,
+}
+
+fn amount() -> impl Strategy<Value = u64> {
+    prop_oneof![0..3u64, (0..1_500u64).prop_map(|a| a * AIF), any::<u64>()]
+}
+
+fn action() -> impl Strategy<Value = Action> {
+    prop_oneof![
+        4 => (0..ACCOUNTS + 2, amount()).prop_map(|(to, amount)| Action::Transfer { to, amount }),
+        2 => amount().prop_map(Action::Stake),
+        2 => amount().prop_map(Action::Unstake),
+        1 => Just(Action::Withdraw),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    (
+        0..ACCOUNTS + 1, // the last sender is unknown to the chain
+        action(),
+        prop_oneof![8 => Just(0i8), 1 => Just(-1i8), 1 => Just(1i8)],
+        prop_oneof![8 => Just(1_000u64), 1 => Just(999u64), 1 => Just(600 * AIF)],
+        prop::bool::weighted(0.05),
+    )
+        .prop_map(|(sender, action, nonce_skew, fee, wrong_chain)| Op {
+            sender,
+            action,
+            nonce_skew,
+            fee,
+            wrong_chain,
+        })
+}
+
+fn address(chain: &TestChain, index: usize) -> Address {
+    if index < ACCOUNTS {
+        chain.address(index)
+    } else {
+        test_key(index + 100).address()
+    }
+}
+
+/// Signs `op` against the chain's current nonces.
+fn sign(chain: &TestChain, op: &Op) -> SignedTransaction {
+    let key = if op.sender < ACCOUNTS {
+        chain.keys[op.sender].clone()
+    } else {
+        test_key(op.sender + 100)
+    };
+    let payload = match op.action {
+        Action::Transfer { to, amount } => TestChain::transfer_to(address(chain, to), amount),
+        Action::Stake(amount) => Payload::Stake(Stake { amount }),
+        Action::Unstake(amount) => Payload::Unstake(Unstake { amount }),
+        Action::Withdraw => Payload::Withdraw,
+    };
+    let nonce = chain
+        .state
+        .account(&key.address())
+        .map_or(0, |a| a.nonce)
+        .saturating_add_signed(op.nonce_skew.into());
+    let mut tx = chain.unsigned(0, payload);
+    tx.sender = key.address();
+    tx.nonce = nonce;
+    tx.fee = op.fee;
+    if op.wrong_chain {
+        tx.chain_id = ChainId::new("elsewhere").unwrap();
+    }
+    tx.sign(&key)
+}
+
+fn check_proofs(state: &State) -> Result<(), TestCaseError> {
+    let root = state.root();
+    for (address, _) in state.accounts() {
+        let proof = state.account_proof(address).expect("present");
+        prop_assert!(proof.verify(&root));
+        let mut tampered = proof.clone();
+        tampered.account.nonce += 1;
+        prop_assert!(!tampered.verify(&root));
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn ledger_invariants(blocks in prop::collection::vec(prop::collection::vec(op(), 0..12), 1..10)) {
+        let mut chain = TestChain::new(ACCOUNTS, 1_000 * AIF);
+        let mut replica = chain.state.clone();
+        let supply = chain.genesis.total_supply().unwrap();
+        let mut accepted = BTreeSet::new();
+
+        for ops in &blocks {
+            // Sign each op against the nonces as they will be when it runs, as a wallet would.
+            let mut txs = Vec::new();
+            let mut shadow = chain.clone();
+            for op in ops {
+                let tx = sign(&shadow, op);
+                txs.push(tx.clone());
+                shadow.build(vec![tx]);
+            }
+            let root_before = chain.state.root();
+            let built = chain.build(txs);
+
+            // Conservation: balances + bonded + unbonding never change in total.
+            prop_assert_eq!(chain.state.total_supply(), supply);
+
+            // Nonces: each included transaction used a fresh (sender, nonce).
+            for tx in &built.block.txs {
+                prop_assert!(accepted.insert((tx.tx().sender, tx.tx().nonce)), "nonce reused");
+            }
+            for (_, error) in &built.rejected {
+                prop_assert!(error.is_admission());
+            }
+            for receipt in &built.outcome.receipts {
+                if let TxOutcome::Failed(error) = &receipt.outcome {
+                    prop_assert!(!error.is_admission());
+                }
+            }
+
+            // Determinism: a replica applying the block from its bytes lands on the same root.
+            let bytes = built.block.to_block().encode();
+            let block = Block::decode(&bytes).unwrap().verify().unwrap();
+            let outcome = replica.apply_block(&block).unwrap();
+            prop_assert_eq!(outcome.state_root, chain.state.root());
+            prop_assert_eq!(&outcome.receipts, &built.outcome.receipts);
+            prop_assert_ne!(root_before, chain.state.root(), "every block moves the chain");
+        }
+
+        // Nonces of each sender are exactly 0..n.
+        for index in 0..ACCOUNTS {
+            let used: Vec<u64> = accepted
+                .iter()
+                .filter(|(sender, _)| *sender == chain.address(index))
+                .map(|(_, nonce)| *nonce)
+                .collect();
+            prop_assert_eq!(used, (0..chain.nonce(index)).collect::<Vec<_>>());
+        }
+        check_proofs(&chain.state)?;
+    }
+}
