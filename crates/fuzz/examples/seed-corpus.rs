@@ -1,0 +1,77 @@
+//! Writes the seed corpus under `fuzz/corpus/<target>/`: real encodings of transactions,
+//! blocks, ledger operations and a secure-aggregation round, for the fuzzers to start from.
+//! Run once with `cargo run -p aifactory-fuzz --example seed-corpus`; the output is committed.
+
+use std::path::{Path, PathBuf};
+
+use aifactory_ledger::testing::TestChain;
+use aifactory_secagg::simulate::{Protocol, Simulation};
+use aifactory_types::Payload;
+use aifactory_types::payload::Stake;
+
+fn write(dir: &Path, target: &str, name: &str, bytes: &[u8]) {
+    let dir = dir.join(target);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), bytes).unwrap();
+}
+
+fn main() {
+    let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
+    let mut chain = TestChain::new(3, 1_000_000_000_000);
+    let txs = vec![
+        chain.tx(1, TestChain::transfer_to(chain.address(2), 5)),
+        chain.tx(
+            2,
+            Payload::Stake(Stake {
+                amount: 200_000_000_000,
+            }),
+        ),
+    ];
+    for (i, tx) in txs.iter().enumerate() {
+        write(&corpus, "transaction", &format!("tx-{i}"), &tx.encode());
+    }
+    let built = chain.build(txs);
+    write(
+        &corpus,
+        "block",
+        "block-2-txs",
+        &built.block.to_block().encode(),
+    );
+    write(
+        &corpus,
+        "block",
+        "block-empty",
+        &chain.build(vec![]).block.to_block().encode(),
+    );
+
+    let mut ops = Vec::new();
+    for (i, kind) in [0u8, 1, 2, 3, 0, 0].iter().enumerate() {
+        ops.extend_from_slice(&[i as u8, *kind, i as u8 + 1]);
+        ops.extend_from_slice(&(1_000u64 << (i * 6)).to_le_bytes());
+        ops.push(1);
+    }
+    write(&corpus, "ledger", "six-ops", &ops);
+
+    let simulation = Simulation::new(5, 16, Protocol::SecAgg);
+    let outcome = simulation.run().unwrap();
+    let transcript = outcome.transcript.expect("kept");
+    write(
+        &corpus,
+        "secagg_transcript",
+        "round-5x16",
+        &transcript.encode(),
+    );
+    write(
+        &corpus,
+        "secagg_messages",
+        "config",
+        &outcome.config.encode(),
+    );
+    write(
+        &corpus,
+        "secagg_messages",
+        "commitment",
+        &aifactory_secagg::encode(&transcript.commitment()),
+    );
+    println!("wrote the seed corpus under {}", corpus.display());
+}
