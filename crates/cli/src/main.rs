@@ -36,6 +36,8 @@ enum Command {
     Account(cmd::account::Args),
     /// Build, sign and inspect transactions.
     Tx(cmd::tx::Args),
+    /// Secure aggregation: simulate a round to a transcript, verify a transcript.
+    Secagg(cmd::secagg::Args),
 }
 
 fn main() {
@@ -46,6 +48,7 @@ fn main() {
         Command::Genesis(args) => cmd::genesis::run(args, &context),
         Command::Account(args) => cmd::account::run(args, &context),
         Command::Tx(args) => cmd::tx::run(args, &context),
+        Command::Secagg(args) => cmd::secagg::run(args, &context),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");

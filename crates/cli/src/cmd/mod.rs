@@ -3,4 +3,5 @@
 pub(crate) mod account;
 pub(crate) mod genesis;
 pub(crate) mod keys;
+pub(crate) mod secagg;
 pub(crate) mod tx;

@@ -99,32 +99,55 @@ fn report(transcript: &Transcript) -> anyhow::Result<Report> {
 fn human(report: &Report) -> String {
     format!(
         "round {}\n  survivors {} of {}, total weight {}\n  commitment {}\n  mean[..4] {:?}",
-        report.round, report.survivors, report.clients, report.weight_total, report.commitment, report.mean_head
+        report.round,
+        report.survivors,
+        report.clients,
+        report.weight_total,
+        report.commitment,
+        report.mean_head
     )
 }
 
 pub(crate) fn run(args: Args, context: &Context) -> anyhow::Result<()> {
     match args.command {
         Command::Verify { transcript } => {
-            let bytes = std::fs::read(&transcript).with_context(|| format!("reading {}", transcript.display()))?;
+            let bytes = std::fs::read(&transcript)
+                .with_context(|| format!("reading {}", transcript.display()))?;
             let transcript = decode_transcript(&bytes)?;
             let report = report(&transcript).context("the transcript does not verify")?;
             context.print(&report, |r| format!("verified: {}", human(r)));
         }
-        Command::Simulate { clients, params, dropout, phase, plus, seed, out } => {
+        Command::Simulate {
+            clients,
+            params,
+            dropout,
+            phase,
+            plus,
+            seed,
+            out,
+        } => {
             if !(0.0..=1.0).contains(&dropout) {
                 return Err(anyhow!("--dropout must be between 0 and 1, got {dropout}"));
             }
-            let protocol = if plus { Protocol::SecAggPlus } else { Protocol::SecAgg };
+            let protocol = if plus {
+                Protocol::SecAggPlus
+            } else {
+                Protocol::SecAgg
+            };
             let mut simulation = Simulation::new(clients, params, protocol);
             simulation.seed = seed;
             simulation.dropouts[Phase::from(phase) as usize] = dropout;
             let outcome = simulation.run()?;
             outcome.aggregate.context("the round aborted")?;
-            let transcript = outcome.transcript.expect("a finished simulation keeps its transcript");
-            std::fs::write(&out, transcript.encode()).with_context(|| format!("writing {}", out.display()))?;
+            let transcript = outcome
+                .transcript
+                .expect("a finished simulation keeps its transcript");
+            std::fs::write(&out, transcript.encode())
+                .with_context(|| format!("writing {}", out.display()))?;
             let report = report(&transcript)?;
-            context.print(&report, |r| format!("wrote {}: {}", out.display(), human(r)));
+            context.print(&report, |r| {
+                format!("wrote {}: {}", out.display(), human(r))
+            });
         }
     }
     Ok(())
