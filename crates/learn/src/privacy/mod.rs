@@ -1,0 +1,6 @@
+//! Differential privacy: clipping and noise (DP-SGD, DP-FedAvg), the RDP accountant for
+//! the sampled Gaussian mechanism, and a planner that picks the noise a job needs.
+
+pub mod clip_noise;
+pub mod planner;
+pub mod rdp;
