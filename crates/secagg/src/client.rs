@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ed25519_consensus::SigningKey;
+use ed25519_zebra::SigningKey;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
@@ -78,7 +78,7 @@ impl Client {
         secret: &[u8; 32],
     ) -> Result<Client> {
         round.check_client(me)?;
-        if key.verification_key().to_bytes() != round.config.roster.0[me as usize] {
+        if <[u8; 32]>::from(key.verification_key()) != round.config.roster.0[me as usize] {
             return Err(Error::Config(format!(
                 "signing key of client {me} does not match its roster key"
             )));

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use ed25519_consensus::VerificationKey;
+use ed25519_zebra::VerificationKey;
 
 use crate::bounded::BoundedVec;
 use crate::dp::{self, DpConfig};

@@ -18,7 +18,7 @@
 //! non-canonical field elements, and returns an error — never panics — on anything else.
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use ed25519_consensus::{Signature, SigningKey, VerificationKey, VerificationKeyBytes};
+use ed25519_zebra::{Signature, SigningKey, VerificationKey, VerificationKeyBytes};
 
 use crate::bounded::{BoundedBytes, BoundedVec};
 use crate::config::Round;
@@ -96,7 +96,7 @@ impl<T: Body> Signed<T> {
     /// batch is caught, never the outcome.
     pub fn verify_all(messages: &[&Signed<T>], round: &Round) -> Result<()> {
         let roster = &round.config.roster.0;
-        let mut batch = ed25519_consensus::batch::Verifier::new();
+        let mut batch = ed25519_zebra::batch::Verifier::new();
         let signed: Vec<Vec<u8>> = messages
             .iter()
             .map(|m| signed_bytes(&m.body, &round.digest))

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use ed25519_consensus::SigningKey;
+use ed25519_zebra::SigningKey;
 use rand::Rng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha20Rng;
@@ -191,7 +191,7 @@ impl Simulation {
             .map(|i| {
                 SigningKey::from(derived(self.seed, "signing key", i))
                     .verification_key()
-                    .to_bytes()
+                    .into()
             })
             .collect();
         let holders = Graph::new(&graph, self.clients)?.degree() + 1;

@@ -11,7 +11,7 @@ use aifactory_secagg::{
     RoundConfig, RoundId, Server, ShareKeys, ShareKind, Signed, UnmaskRequest, UnmaskResponse,
     digest, threshold_min,
 };
-use ed25519_consensus::SigningKey;
+use ed25519_zebra::SigningKey;
 
 fn key(i: usize) -> SigningKey {
     SigningKey::from([i as u8 + 1; 32])
@@ -22,7 +22,7 @@ fn config(n: usize, params: u32, round: u8) -> RoundConfig {
         round: RoundId([round; 32]),
         roster: BoundedVec(
             (0..n)
-                .map(|i| key(i).verification_key().to_bytes())
+                .map(|i| <[u8; 32]>::from(key(i).verification_key()))
                 .collect(),
         ),
         params,

@@ -32,11 +32,21 @@ pub mod tag {
 
 /// The leaf of `key` holding `value` in the table tagged `tag`.
 pub fn leaf_hash<K: BorshSerialize, V: BorshSerialize>(tag: u8, key: &K, value: &V) -> Hash {
-    let mut hasher = STATE_LEAF_DOMAIN.hasher();
-    hasher.update(&[tag]);
-    borsh::to_writer(&mut hasher, key).expect("hashing cannot fail");
-    borsh::to_writer(&mut hasher, value).expect("hashing cannot fail");
-    Hash::from(hasher.finalize())
+    leaf_hash_with(&mut Vec::with_capacity(128), tag, key, value)
+}
+
+/// [`leaf_hash`] encoding into `scratch`, so that hashing many leaves allocates once.
+pub fn leaf_hash_with<K: BorshSerialize, V: BorshSerialize>(
+    scratch: &mut Vec<u8>,
+    tag: u8,
+    key: &K,
+    value: &V,
+) -> Hash {
+    scratch.clear();
+    scratch.push(tag);
+    borsh::to_writer(&mut *scratch, key).expect("writing to a Vec cannot fail");
+    borsh::to_writer(&mut *scratch, value).expect("writing to a Vec cannot fail");
+    STATE_LEAF_DOMAIN.hash(&[scratch])
 }
 
 /// An account's contents with a proof that they are in the state under a given root.

@@ -11,7 +11,10 @@ use aifactory_types::payload::{Stake, Transfer, Unstake};
 use aifactory_types::transaction::{ChainId, TX_ID_DOMAIN, TX_SIGNING_DOMAIN};
 use aifactory_types::{Address, BoundedVec, Payload, SecretKey, SignedTransaction, Transaction};
 
-const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/transactions.json");
+const PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/vectors/transactions.json"
+);
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 struct Vector {
@@ -39,7 +42,11 @@ fn cases() -> Vec<(&'static str, [u8; 32], Payload)> {
         (
             "transfer with an empty memo",
             [1; 32],
-            Payload::Transfer(Transfer { to, amount: 1_500_000_000, memo: BoundedVec::default() }),
+            Payload::Transfer(Transfer {
+                to,
+                amount: 1_500_000_000,
+                memo: BoundedVec::default(),
+            }),
         ),
         (
             "transfer with a memo",
@@ -50,7 +57,13 @@ fn cases() -> Vec<(&'static str, [u8; 32], Payload)> {
                 memo: BoundedVec::new(b"invoice 42".to_vec()).unwrap(),
             }),
         ),
-        ("stake", [4; 32], Payload::Stake(Stake { amount: 100_000_000_000 })),
+        (
+            "stake",
+            [4; 32],
+            Payload::Stake(Stake {
+                amount: 100_000_000_000,
+            }),
+        ),
         ("unstake", [5; 32], Payload::Unstake(Unstake { amount: 7 })),
         ("withdraw", [6; 32], Payload::Withdraw),
     ]
@@ -95,10 +108,13 @@ fn generate() -> Vectors {
 #[test]
 fn vectors_match_both_ways() {
     if std::env::var_os("UPDATE_VECTORS").is_some() {
-        std::fs::write(PATH, serde_json::to_string_pretty(&generate()).unwrap() + "\n").unwrap();
+        std::fs::write(
+            PATH,
+            serde_json::to_string_pretty(&generate()).unwrap() + "\n",
+        )
+        .unwrap();
     }
-    let recorded: Vectors =
-        serde_json::from_str(&std::fs::read_to_string(PATH).unwrap()).unwrap();
+    let recorded: Vectors = serde_json::from_str(&std::fs::read_to_string(PATH).unwrap()).unwrap();
 
     // Our encoder, signer and hashes reproduce the file exactly.
     assert_eq!(recorded, generate());
@@ -111,11 +127,18 @@ fn vectors_match_both_ways() {
         assert_eq!(decoded.hash().to_string(), vector.id_hex);
         let verified = decoded.verify().expect("recorded signature verifies");
         assert_eq!(verified.tx().sender, vector.sender);
-        assert!(vector.signed_hex.starts_with(&vector.unsigned_hex), "body then signature");
+        assert!(
+            vector.signed_hex.starts_with(&vector.unsigned_hex),
+            "body then signature"
+        );
         let digest = blake3::keyed_hash(
             &blake3::derive_key(&recorded.signing_context, b""),
             &hex::decode(&vector.unsigned_hex).unwrap(),
         );
-        assert_eq!(digest.to_hex().as_str(), vector.signing_digest_hex, "by the documented rule");
+        assert_eq!(
+            digest.to_hex().as_str(),
+            vector.signing_digest_hex,
+            "by the documented rule"
+        );
     }
 }

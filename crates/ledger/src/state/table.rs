@@ -15,7 +15,7 @@ use foldhash::fast::RandomState;
 use std::hash::Hash as StdHash;
 
 use aifactory_crypto::Hash;
-use aifactory_types::state_key::leaf_hash;
+use aifactory_types::state_key::leaf_hash_with;
 use borsh::BorshSerialize;
 
 use super::tree::SlotTree;
@@ -153,9 +153,10 @@ where
     }
 
     fn write_leaves(&mut self, slots: &[u32]) {
+        let mut scratch = Vec::with_capacity(256);
         for &slot in slots {
             let leaf = match self.slots.get(slot as usize) {
-                Some(Some((key, value))) => leaf_hash(self.tag, key, value),
+                Some(Some((key, value))) => leaf_hash_with(&mut scratch, self.tag, key, value),
                 _ => Hash::ZERO,
             };
             self.tree.set(slot, leaf);
