@@ -114,7 +114,8 @@ impl Store {
         if !remove_if_present(&layout.data(id))? {
             return Err(StoreError::NotFound { id: *id });
         }
-        *used -= len;
+        // The file's length is what was counted, unless someone changed it behind our back.
+        *used = used.saturating_sub(len);
         sync_dir(&layout.shard(id))?;
         if remove_if_present(&layout.outboard(id))? {
             sync_dir(&layout.shard(id))?;

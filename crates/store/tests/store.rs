@@ -392,6 +392,24 @@ fn list_is_ordered_and_remove_deletes_both_files() {
 }
 
 #[test]
+fn concurrent_writers_of_the_same_content_store_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let bytes = content(2 * CHUNK + 99, 4);
+    let ids: Vec<Hash> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| store.put_reader(&bytes[..], None).unwrap()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(ids.iter().all(|id| *id == blake3_id(&bytes)));
+    assert_eq!(store.list().unwrap(), vec![blake3_id(&bytes)]);
+    assert_eq!(store.used_bytes(), bytes.len() as u64);
+    assert!(files_under(&dir.path().join("tmp")).is_empty());
+    assert_eq!(store.get(&ids[0]).unwrap(), bytes);
+}
+
+#[test]
 fn one_process_at_a_time() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
