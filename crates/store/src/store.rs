@@ -34,6 +34,9 @@ struct Inner {
     /// Content bytes of the committed blobs. Held while a blob is committed or removed, so
     /// the quota check, the rename and the count move together.
     used_bytes: Mutex<u64>,
+    /// A copy of `used_bytes` that readers and in-flight writers see without waiting for a
+    /// commit's fsyncs; written only while `used_bytes` is held.
+    used_bytes_seen: AtomicU64,
     temp_serial: AtomicU64,
     /// Held open for the store's lifetime: the lock is released when it closes.
     _lock: File,
@@ -54,6 +57,7 @@ impl Store {
                 layout,
                 config,
                 used_bytes: Mutex::new(used_bytes),
+                used_bytes_seen: AtomicU64::new(used_bytes),
                 temp_serial: AtomicU64::new(0),
                 _lock: lock,
             }),
@@ -72,7 +76,7 @@ impl Store {
 
     /// Content bytes of all blobs stored (what the quota `store_bytes_max` counts).
     pub fn used_bytes(&self) -> u64 {
-        *self.used()
+        self.inner.used_bytes_seen.load(Ordering::Acquire)
     }
 
     /// Whether the blob `id` is stored.
@@ -115,7 +119,8 @@ impl Store {
             return Err(StoreError::NotFound { id: *id });
         }
         // The file's length is what was counted, unless someone changed it behind our back.
-        *used = used.saturating_sub(len);
+        let left = used.saturating_sub(len);
+        self.set_used(&mut used, left);
         sync_dir(&layout.shard(id))?;
         if remove_if_present(&layout.outboard(id))? {
             sync_dir(&layout.shard(id))?;
@@ -183,6 +188,12 @@ impl Store {
 
     pub(crate) fn next_temp_serial(&self) -> u64 {
         self.inner.temp_serial.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Records a new count of content bytes, under the accounting lock.
+    pub(crate) fn set_used(&self, used: &mut MutexGuard<'_, u64>, value: u64) {
+        **used = value;
+        self.inner.used_bytes_seen.store(value, Ordering::Release);
     }
 
     /// The accounting lock; also serialises commits and removals.

@@ -213,7 +213,8 @@ impl BlobWriter {
             .expect("an open writer has its temporary file");
         std::fs::rename(temp, &data).map_err(io_error(&data))?;
         self.data_temp = None;
-        *used += self.len;
+        let total = *used + self.len;
+        self.store.set_used(&mut used, total);
         sync_dir(&shard)
     }
 
