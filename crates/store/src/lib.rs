@@ -40,3 +40,12 @@ pub use read::BlobReader;
 pub use store::Store;
 pub use verify::CHUNK_BYTES;
 pub use write::BlobWriter;
+
+// The node moves stores, writers and readers into blocking tasks, and errors across threads.
+const _: () = {
+    const fn thread_safe<T: Send + Sync + 'static>() {}
+    thread_safe::<Store>();
+    thread_safe::<BlobWriter>();
+    thread_safe::<BlobReader>();
+    thread_safe::<StoreError>();
+};
