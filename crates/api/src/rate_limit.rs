@@ -1,0 +1,174 @@
+//! A per-client rate limit: one token bucket per peer IP address.
+//!
+//! Each client's bucket holds up to `burst` tokens and refills at `requests_per_s`; a request
+//! takes one token or is refused with 429 and a `Retry-After` saying when the next token
+//! arrives. The table of buckets is capped at `clients_max`: when full, buckets that have
+//! refilled completely (clients that went quiet) are dropped, and if none has, the new client
+//! is refused rather than letting an attacker with many addresses grow the table without
+//! bound.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
+
+/// How fast each client may call the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitConfig {
+    /// Sustained requests per second per client.
+    pub requests_per_s: u32,
+    /// Requests a client may make at once after being idle.
+    pub burst: u32,
+    /// Most clients tracked at once.
+    pub clients_max: usize,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            requests_per_s: 50,
+            burst: 100,
+            clients_max: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    updated: Instant,
+}
+
+/// The buckets of every client seen recently.
+#[derive(Debug, Clone)]
+pub(crate) struct RateLimiter {
+    config: RateLimitConfig,
+    buckets: Arc<Mutex<HashMap<IpAddr, Bucket>>>,
+}
+
+impl RateLimiter {
+    pub(crate) fn new(config: RateLimitConfig) -> Self {
+        assert!(
+            config.requests_per_s > 0 && config.burst > 0,
+            "a rate limit must allow requests"
+        );
+        RateLimiter {
+            config,
+            buckets: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Takes a token for `client`, or says how long until one is available.
+    fn take(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
+        let rate = f64::from(self.config.requests_per_s);
+        let burst = f64::from(self.config.burst);
+        let mut buckets = self
+            .buckets
+            .lock()
+            .expect("no panics while holding the lock");
+        if !buckets.contains_key(&client) && buckets.len() >= self.config.clients_max {
+            buckets.retain(|_, b| {
+                b.tokens + now.duration_since(b.updated).as_secs_f64() * rate < burst
+            });
+            if buckets.len() >= self.config.clients_max {
+                return Err(Duration::from_secs(1));
+            }
+        }
+        let bucket = buckets.entry(client).or_insert(Bucket {
+            tokens: burst,
+            updated: now,
+        });
+        let refilled = bucket.tokens + now.duration_since(bucket.updated).as_secs_f64() * rate;
+        bucket.tokens = refilled.min(burst);
+        bucket.updated = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            return Ok(());
+        }
+        Err(Duration::from_secs_f64((1.0 - bucket.tokens) / rate))
+    }
+}
+
+/// Middleware: refuses a request with 429 when its client is over the limit. Clients are
+/// told apart by peer IP; a server started without connection info counts everyone as one.
+pub(crate) async fn limit(
+    State(limiter): State<RateLimiter>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    match limiter.take(client, Instant::now()) {
+        Ok(()) => next.run(request).await,
+        Err(wait) => {
+            let mut error = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!(
+                    "too many requests from {client}: at most {} per second, bursts of {}",
+                    limiter.config.requests_per_s, limiter.config.burst
+                ),
+            );
+            error.retry_after_s = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
+            error.into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_allows_a_burst_then_refills() {
+        let limiter = RateLimiter::new(RateLimitConfig {
+            requests_per_s: 10,
+            burst: 3,
+            clients_max: 2,
+        });
+        let start = Instant::now();
+        let a = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+        for _ in 0..3 {
+            assert!(limiter.take(a, start).is_ok());
+        }
+        let wait = limiter.take(a, start).unwrap_err();
+        assert!(wait <= Duration::from_millis(100) && wait > Duration::ZERO);
+        assert!(limiter.take(a, start + Duration::from_millis(100)).is_ok());
+        let b = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+        assert!(
+            limiter.take(b, start).is_ok(),
+            "clients have separate buckets"
+        );
+    }
+
+    #[test]
+    fn the_table_is_capped_and_quiet_clients_make_room() {
+        let limiter = RateLimiter::new(RateLimitConfig {
+            requests_per_s: 1,
+            burst: 2,
+            clients_max: 2,
+        });
+        let start = Instant::now();
+        let ip = |n| IpAddr::V4(Ipv4Addr::new(10, 0, 0, n));
+        assert!(limiter.take(ip(1), start).is_ok());
+        assert!(limiter.take(ip(2), start).is_ok());
+        assert!(
+            limiter.take(ip(3), start).is_err(),
+            "table full of active clients"
+        );
+        let later = start + Duration::from_secs(5);
+        assert!(
+            limiter.take(ip(3), later).is_ok(),
+            "refilled clients were dropped"
+        );
+    }
+}

@@ -1,0 +1,109 @@
+//! Assembling the API: the routes with their OpenAPI entries, the shared state, the JSON
+//! fallbacks for unknown routes and wrong methods, panic catching and the rate limit.
+
+use std::any::Any;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::limits::ApiConfig;
+use crate::openapi::{self, ApiDoc};
+use crate::rate_limit::{self, RateLimiter};
+use crate::routes::{accounts, blobs, blocks, events, status, txs};
+use crate::service::{DynNode, NodeService};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) node: Arc<dyn DynNode>,
+    pub(crate) config: Arc<ApiConfig>,
+    pub(crate) openapi: Arc<serde_json::Value>,
+}
+
+/// Every route with its documentation, before the state is attached.
+fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(txs::submit_tx))
+        .routes(routes!(txs::get_tx))
+        .routes(routes!(accounts::get_account))
+        .routes(routes!(blocks::get_block))
+        .routes(routes!(status::get_status))
+        .routes(routes!(blobs::put_blob, blobs::get_blob))
+        .routes(routes!(events::events))
+        .routes(routes!(openapi::openapi_json))
+        .split_for_parts()
+}
+
+/// The OpenAPI document of the API, as served at `/v1/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented_routes().1
+}
+
+async fn unknown_route() -> ApiError {
+    ApiError::not_found("route_not_found", "no such route; see /v1/openapi.json")
+}
+
+async fn wrong_method() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method; see /v1/openapi.json",
+    )
+}
+
+fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "the node hit a bug while answering; it has been logged",
+    )
+    .into_response()
+}
+
+/// The API's router over `node`, with `extra` routes (the node's `/metrics`, the explorer)
+/// merged in under the same rate limit.
+pub fn router<N: NodeService>(node: N, config: ApiConfig, extra: Router) -> Router {
+    let (routes, document) = documented_routes();
+    let state = AppState {
+        node: Arc::new(node),
+        config: Arc::new(config.clone()),
+        openapi: Arc::new(serde_json::to_value(&document).expect("the document serialises")),
+    };
+    let router = routes
+        .with_state(state)
+        .merge(extra)
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(CatchPanicLayer::custom(panic_response));
+    match config.rate_limit {
+        Some(limit) => router.layer(axum::middleware::from_fn_with_state(
+            RateLimiter::new(limit),
+            rate_limit::limit,
+        )),
+        None => router,
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, telling handlers each client's
+/// address (the rate limit needs it).
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

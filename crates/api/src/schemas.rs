@@ -1,0 +1,265 @@
+//! OpenAPI descriptions of the ledger's types, which live in `aifactory-types` and do not
+//! derive `ToSchema` (that crate stays free of HTTP concerns). Each mirror here describes what
+//! the real type's serde output looks like; the API's tests validate real responses against
+//! the served document, so a mirror that drifts from its type fails them.
+//!
+//! Tagged enums with many variants (`TxError`, `Event`, `Payload`) are described by their tag
+//! and its allowed values; their per-variant fields are listed in the type's rustdoc.
+
+use utoipa::ToSchema;
+
+/// A 32-byte hash as 64 lowercase hex digits.
+#[derive(ToSchema)]
+#[schema(value_type = String, pattern = "^[0-9a-fA-F]{64}$")]
+pub struct HashHex(#[allow(dead_code)] String);
+
+/// An address: bech32m with the prefix `aif` over a 32-byte ed25519 public key.
+#[derive(ToSchema)]
+#[schema(value_type = String, pattern = "^aif1[02-9ac-hj-np-z]{58}$")]
+pub struct AddressText(#[allow(dead_code)] String);
+
+/// A 64-byte ed25519 signature as 128 hex digits.
+#[derive(ToSchema)]
+#[schema(value_type = String, pattern = "^[0-9a-fA-F]{128}$")]
+pub struct SignatureHex(#[allow(dead_code)] String);
+
+/// Raw bytes (`application/octet-stream`).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct BinaryBody(#[allow(dead_code)] Vec<u8>);
+
+/// Why the ledger refused a transaction: `code` names the variant (see `TxError`); the other
+/// fields depend on it (`expected`/`got` for nonces and chain ids, `min`/`got` for fees, ...).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TxErrorSchema {
+    /// The refusal's code.
+    #[schema(inline)]
+    code: TxErrorCode,
+}
+
+/// Every `TxError` code.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum TxErrorCode {
+    /// Signed for another chain.
+    WrongChainId,
+    /// Past its expiry height.
+    Expired,
+    /// The sender has no account.
+    UnknownAccount,
+    /// The nonce was already used.
+    NonceReplayed,
+    /// The nonce skips ahead.
+    NonceFromFuture,
+    /// Below the minimum fee.
+    FeeTooLow,
+    /// The balance cannot pay the fee.
+    CannotPayFee,
+    /// An overdraft.
+    InsufficientFunds,
+    /// A zero amount.
+    ZeroAmount,
+    /// Stake below the minimum.
+    StakeBelowMinimum,
+    /// Unstaking more than is bonded.
+    InsufficientStake,
+    /// Too many unbonding entries.
+    TooManyUnbonding,
+    /// Nothing has matured.
+    NothingToWithdraw,
+}
+
+/// Whether an included transaction's action took effect.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TxOutcomeSchema {
+    /// `success` or `failed`.
+    #[schema(inline)]
+    status: OutcomeStatus,
+    /// Why it failed (only when `status` is `failed`).
+    error: Option<TxErrorSchema>,
+}
+
+/// An outcome's status.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum OutcomeStatus {
+    /// The action took effect.
+    Success,
+    /// The action failed; the fee was paid.
+    Failed,
+}
+
+/// Something a transaction did: `kind` names it; the other fields depend on it (`payer`,
+/// `proposer`, `from`, `to`, `account`, `amount`, `release_height`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct EventSchema {
+    /// `fee_paid`, `transferred`, `staked`, `unbonding` or `withdrawn`.
+    #[schema(inline)]
+    kind: EventKind,
+}
+
+/// Every event kind.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum EventKind {
+    /// A fee moved to the proposer.
+    FeePaid,
+    /// Tokens moved.
+    Transferred,
+    /// Tokens were bonded.
+    Staked,
+    /// Stake began unbonding.
+    Unbonding,
+    /// Unbonded stake returned.
+    Withdrawn,
+}
+
+/// What happened to one included transaction.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ReceiptSchema {
+    /// The transaction's id.
+    tx_hash: HashHex,
+    /// The fee charged, in base units.
+    fee_paid: u64,
+    /// Success, or failure with why.
+    outcome: TxOutcomeSchema,
+    /// What it did.
+    events: Vec<EventSchema>,
+}
+
+/// One unbonding entry.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UnbondingSchema {
+    /// Base units.
+    amount: u64,
+    /// First height at which it can be withdrawn.
+    release_height: u64,
+}
+
+/// An account's contents.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AccountSchema {
+    /// Spendable base units.
+    balance: u64,
+    /// The next nonce it must use.
+    nonce: u64,
+    /// Bonded stake, in base units.
+    bonded: u64,
+    /// Stake on its way out.
+    unbonding: Vec<UnbondingSchema>,
+}
+
+/// A leaf's path to the state root: its slot, its 32 siblings from the leaf up, and the root
+/// of every table in tag order (see `docs/encoding.md`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SlotProofSchema {
+    /// The leaf's slot.
+    slot: u32,
+    /// Sibling hashes, leaf level first.
+    siblings: Vec<HashHex>,
+    /// Table roots, in tag order.
+    table_roots: Vec<HashHex>,
+}
+
+/// An account with a proof that it is in the state under some root.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AccountProofSchema {
+    /// Whose account.
+    address: AddressText,
+    /// Its contents.
+    account: AccountSchema,
+    /// The Merkle path.
+    proof: SlotProofSchema,
+}
+
+/// A block header.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct HeaderSchema {
+    /// Height; the first block is 1.
+    height: u64,
+    /// The parent's hash.
+    parent: HashHex,
+    /// Milliseconds since the Unix epoch.
+    timestamp_ms: u64,
+    /// Who proposed it.
+    proposer: AddressText,
+    /// List root of the transaction ids.
+    txs_root: HashHex,
+    /// State root after the block.
+    state_root: HashHex,
+}
+
+/// What a transaction asks the ledger to do: `kind` names it (`transfer` with `to`, `amount`,
+/// `memo` as a byte array; `stake` and `unstake` with `amount`; `withdraw`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PayloadSchema {
+    /// The action.
+    #[schema(inline)]
+    kind: PayloadKind,
+}
+
+/// Every payload kind.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum PayloadKind {
+    /// Move tokens.
+    Transfer,
+    /// Bond tokens.
+    Stake,
+    /// Begin unbonding.
+    Unstake,
+    /// Withdraw matured stake.
+    Withdraw,
+}
+
+/// An unsigned transaction.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TransactionSchema {
+    /// The chain it is for.
+    chain_id: String,
+    /// Its sender and signer.
+    sender: AddressText,
+    /// The sender's next nonce.
+    nonce: u64,
+    /// Fee in base units.
+    fee: u64,
+    /// Last height it may be included at.
+    expiry_height: u64,
+    /// What to do.
+    payload: PayloadSchema,
+}
+
+/// A transaction and its signature.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SignedTransactionSchema {
+    /// The transaction.
+    tx: TransactionSchema,
+    /// The sender's signature.
+    signature: SignatureHex,
+}
+
+/// A header and its transactions.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct BlockSchema {
+    /// The header.
+    header: HeaderSchema,
+    /// The transactions, in execution order.
+    txs: Vec<SignedTransactionSchema>,
+}

@@ -1,0 +1,186 @@
+//! What the API needs from a node: the trait a node implements to be served over HTTP.
+//!
+//! The API decodes, size-checks and signature-checks before it calls the node, so every
+//! method receives only well-formed input; the node answers from its own state and mempool.
+//! Internally the server erases the implementation behind [`DynNode`] so that handlers are
+//! ordinary functions (which the OpenAPI macros need), not generic ones.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use tokio::sync::broadcast;
+
+use aifactory_types::{Address, Hash, TxError, VerifiedTransaction};
+
+use crate::views::{AccountView, BlobStored, BlockId, BlockView, ChainEvent, StatusView, TxStatus};
+
+/// Why a node would not take a transaction into its mempool.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    /// The ledger's admission checks refuse it (wrong chain, replayed nonce, low fee, ...).
+    #[error("{0}")]
+    Rejected(TxError),
+    /// The mempool already holds this exact transaction.
+    #[error("transaction {0} is already in the mempool")]
+    AlreadyKnown(Hash),
+    /// The mempool is at its limit; try again later.
+    #[error("the mempool is full ({capacity} transactions); try again later")]
+    MempoolFull {
+        /// The mempool's capacity.
+        capacity: usize,
+    },
+    /// The node cannot take transactions now (still syncing, shutting down).
+    #[error("the node is not accepting transactions: {0}")]
+    Unavailable(String),
+}
+
+/// A blob's bytes as they arrive, already capped and hashed by the API.
+///
+/// The stream ends cleanly (`None`) only after every byte has arrived *and* the content's
+/// BLAKE3 equals the hash the client named; otherwise its last item is an error. A store must
+/// therefore commit the blob only when the stream ends cleanly, never on an error.
+pub type BlobBody = BoxStream<'static, Result<Bytes, BlobBodyError>>;
+
+/// Why a blob upload's stream stopped early.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlobBodyError {
+    /// The body is longer than the API's cap.
+    #[error("the blob is larger than the limit of {max} bytes")]
+    TooLarge {
+        /// The cap, in bytes.
+        max: u64,
+    },
+    /// The content's BLAKE3 is not the hash in the URL.
+    #[error("the content hashes to {actual}, not {expected}")]
+    HashMismatch {
+        /// The hash in the URL.
+        expected: Hash,
+        /// The content's hash.
+        actual: Hash,
+    },
+    /// The client's connection failed mid-body.
+    #[error("the upload was interrupted: {0}")]
+    Interrupted(String),
+}
+
+/// Why a blob could not be stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlobError {
+    /// The upload itself was bad; the API reports the reason it put in the stream.
+    #[error(transparent)]
+    Body(#[from] BlobBodyError),
+    /// The node's store has no room for it.
+    #[error("the blob store is full: {0}")]
+    StoreFull(String),
+    /// The node's store failed (disk error); the blob was not stored.
+    #[error("the blob store failed: {0}")]
+    Store(String),
+}
+
+/// A stored blob's bytes, as the node streams them out.
+pub struct BlobContent {
+    /// The blob's length, in bytes (sent as `Content-Length`).
+    pub size: u64,
+    /// The bytes, in order.
+    pub body: BoxStream<'static, Result<Bytes, std::io::Error>>,
+}
+
+impl std::fmt::Debug for BlobContent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobContent")
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A node as the API sees it. The consensus node implements it over its mempool, chain store
+/// and blob store; the API's tests implement it over a single-process ledger.
+pub trait NodeService: Clone + Send + Sync + 'static {
+    /// Offers a signature-checked transaction to the mempool; returns its id once accepted.
+    fn submit(
+        &self,
+        tx: VerifiedTransaction,
+    ) -> impl Future<Output = Result<Hash, SubmitError>> + Send;
+
+    /// Where the transaction with this id is, or `None` if the node has never seen it.
+    fn tx_status(&self, hash: Hash) -> impl Future<Output = Option<TxStatus>> + Send;
+
+    /// The account with a proof against the latest state root, or `None` if it does not exist.
+    fn account(&self, address: Address) -> impl Future<Output = Option<AccountView>> + Send;
+
+    /// A block with its receipts, or `None` if the node has no such block.
+    fn block(&self, id: BlockId) -> impl Future<Output = Option<BlockView>> + Send;
+
+    /// The node's view of the chain.
+    fn status(&self) -> impl Future<Output = StatusView> + Send;
+
+    /// Stores a blob named by its BLAKE3 `hash`, reading `body` to its end (see [`BlobBody`]).
+    fn put_blob(
+        &self,
+        hash: Hash,
+        body: BlobBody,
+    ) -> impl Future<Output = Result<BlobStored, BlobError>> + Send;
+
+    /// A stored blob's bytes, or `None` if the node does not have it.
+    fn get_blob(
+        &self,
+        hash: Hash,
+    ) -> impl Future<Output = Result<Option<BlobContent>, BlobError>> + Send;
+
+    /// A new subscription to the chain's events, from now on.
+    fn subscribe(&self) -> broadcast::Receiver<ChainEvent>;
+}
+
+/// [`NodeService`] made object-safe, so the router holds one `Arc<dyn DynNode>` and its
+/// handlers are plain functions.
+pub(crate) trait DynNode: Send + Sync {
+    fn submit(&self, tx: VerifiedTransaction) -> BoxFuture<'_, Result<Hash, SubmitError>>;
+    fn tx_status(&self, hash: Hash) -> BoxFuture<'_, Option<TxStatus>>;
+    fn account(&self, address: Address) -> BoxFuture<'_, Option<AccountView>>;
+    fn block(&self, id: BlockId) -> BoxFuture<'_, Option<BlockView>>;
+    fn status(&self) -> BoxFuture<'_, StatusView>;
+    fn put_blob(&self, hash: Hash, body: BlobBody) -> BoxFuture<'_, Result<BlobStored, BlobError>>;
+    fn get_blob(&self, hash: Hash) -> BoxFuture<'_, Result<Option<BlobContent>, BlobError>>;
+    fn subscribe(&self) -> broadcast::Receiver<ChainEvent>;
+}
+
+fn boxed<'a, T>(future: impl Future<Output = T> + Send + 'a) -> BoxFuture<'a, T> {
+    Box::pin(future) as Pin<Box<dyn Future<Output = T> + Send + 'a>>
+}
+
+impl<N: NodeService> DynNode for N {
+    fn submit(&self, tx: VerifiedTransaction) -> BoxFuture<'_, Result<Hash, SubmitError>> {
+        boxed(NodeService::submit(self, tx))
+    }
+
+    fn tx_status(&self, hash: Hash) -> BoxFuture<'_, Option<TxStatus>> {
+        boxed(NodeService::tx_status(self, hash))
+    }
+
+    fn account(&self, address: Address) -> BoxFuture<'_, Option<AccountView>> {
+        boxed(NodeService::account(self, address))
+    }
+
+    fn block(&self, id: BlockId) -> BoxFuture<'_, Option<BlockView>> {
+        boxed(NodeService::block(self, id))
+    }
+
+    fn status(&self) -> BoxFuture<'_, StatusView> {
+        boxed(NodeService::status(self))
+    }
+
+    fn put_blob(&self, hash: Hash, body: BlobBody) -> BoxFuture<'_, Result<BlobStored, BlobError>> {
+        boxed(NodeService::put_blob(self, hash, body))
+    }
+
+    fn get_blob(&self, hash: Hash) -> BoxFuture<'_, Result<Option<BlobContent>, BlobError>> {
+        boxed(NodeService::get_blob(self, hash))
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<ChainEvent> {
+        NodeService::subscribe(self)
+    }
+}

@@ -1,0 +1,257 @@
+//! The wire vocabulary: every request and response body the API speaks, shared with the
+//! client so both sides serialise the same types. Hashes are hex, addresses bech32m, amounts
+//! integers in base units; the ledger's own types (`Receipt`, `Block`, `AccountProof`, ...)
+//! travel as they serialise themselves, and `schemas` describes them to OpenAPI.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use aifactory_types::{AccountProof, Block, Hash, Receipt, TxError};
+
+use crate::schemas;
+
+/// A transaction to submit: its canonical Borsh encoding (see `docs/encoding.md`), in hex.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitTx {
+    /// `borsh(SignedTransaction)` as lowercase or uppercase hex, at most 4096 bytes decoded.
+    #[schema(example = "0e000000616966...")]
+    pub tx_hex: String,
+}
+
+/// The node accepted a transaction into its mempool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TxAccepted {
+    /// The transaction's id, to poll `GET /v1/txs/{hash}` with.
+    #[schema(value_type = schemas::HashHex)]
+    pub tx_hash: Hash,
+}
+
+/// Where a transaction is in its life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum TxStatus {
+    /// In the mempool, waiting for a block.
+    Pending,
+    /// In a block; the receipt says whether its action succeeded.
+    Included {
+        /// The block's height.
+        height: u64,
+        /// The block's hash.
+        #[schema(value_type = schemas::HashHex)]
+        block_hash: Hash,
+        /// The transaction's position in the block.
+        index: u32,
+        /// What happened.
+        #[schema(value_type = schemas::ReceiptSchema)]
+        receipt: Receipt,
+    },
+    /// Dropped from the mempool without being included (it became inadmissible).
+    Rejected {
+        /// Why.
+        #[schema(value_type = schemas::TxErrorSchema)]
+        error: TxError,
+    },
+}
+
+/// A transaction's status, with its id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TxView {
+    /// The transaction's id.
+    #[schema(value_type = schemas::HashHex)]
+    pub tx_hash: Hash,
+    /// Where it is.
+    pub status: TxStatus,
+}
+
+/// An account with a proof against the state root of a given block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AccountView {
+    /// The height of the block whose state the proof is against.
+    pub height: u64,
+    /// That block's state root: `proof.verify(state_root)` must hold.
+    #[schema(value_type = schemas::HashHex)]
+    pub state_root: Hash,
+    /// The account's address, contents and Merkle proof.
+    #[schema(value_type = schemas::AccountProofSchema)]
+    pub proof: AccountProof,
+}
+
+/// A block with the receipts of its transactions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BlockView {
+    /// The block's hash (of its header).
+    #[schema(value_type = schemas::HashHex)]
+    pub hash: Hash,
+    /// The block.
+    #[schema(value_type = schemas::BlockSchema)]
+    pub block: Block,
+    /// One receipt per transaction, in block order.
+    #[schema(value_type = Vec<schemas::ReceiptSchema>)]
+    pub receipts: Vec<Receipt>,
+}
+
+/// Which block: by height, by hash, or the latest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockId {
+    /// The block at this height (genesis has none; the first block is 1).
+    Height(u64),
+    /// The block with this hash.
+    Hash(Hash),
+    /// The highest block this node has.
+    Latest,
+}
+
+impl std::str::FromStr for BlockId {
+    type Err = String;
+
+    /// Parses `latest`, a decimal height, or 64 hex digits.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text == "latest" {
+            return Ok(BlockId::Latest);
+        }
+        if !text.is_empty() && text.len() <= 20 && text.bytes().all(|b| b.is_ascii_digit()) {
+            return text
+                .parse()
+                .map(BlockId::Height)
+                .map_err(|_| format!("height {text:?} does not fit in 64 bits"));
+        }
+        text.parse().map(BlockId::Hash).map_err(|_| {
+            format!("{text:?} is neither a block height, 64 hex digits of a hash, nor `latest`")
+        })
+    }
+}
+
+impl std::fmt::Display for BlockId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BlockId::Height(height) => write!(f, "{height}"),
+            BlockId::Hash(hash) => write!(f, "{hash}"),
+            BlockId::Latest => f.write_str("latest"),
+        }
+    }
+}
+
+/// A peer this node is connected to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PeerView {
+    /// The peer's public key, as the node's p2p layer names it.
+    pub id: String,
+    /// Its socket address, if known.
+    pub addr: Option<String>,
+}
+
+/// The node's view of the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StatusView {
+    /// The chain's id, part of every signed transaction.
+    pub chain_id: String,
+    /// The height of the last block this node applied.
+    pub height: u64,
+    /// The height of the last finalized block (never reverted).
+    pub finalized_height: u64,
+    /// The hash of the last block applied.
+    #[schema(value_type = schemas::HashHex)]
+    pub last_block_hash: Hash,
+    /// The state root after the last block applied.
+    #[schema(value_type = schemas::HashHex)]
+    pub state_root: Hash,
+    /// The peers this node is connected to.
+    pub peers: Vec<PeerView>,
+}
+
+/// A blob the node now stores.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BlobStored {
+    /// Its BLAKE3 hash (plain, unkeyed), which names it.
+    #[schema(value_type = schemas::HashHex)]
+    pub hash: Hash,
+    /// Its length in bytes.
+    pub size: u64,
+    /// False if the node already had it.
+    pub created: bool,
+}
+
+/// Something that happened on the chain, as sent on `GET /v1/events`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ChainEvent {
+    /// A block was applied.
+    Block {
+        /// Its height.
+        height: u64,
+        /// Its hash.
+        #[schema(value_type = schemas::HashHex)]
+        hash: Hash,
+        /// How many transactions it holds.
+        tx_count: u32,
+        /// The state root after it.
+        #[schema(value_type = schemas::HashHex)]
+        state_root: Hash,
+    },
+    /// A transaction was included in a block.
+    TxIncluded {
+        /// The transaction's id.
+        #[schema(value_type = schemas::HashHex)]
+        tx_hash: Hash,
+        /// The block's height.
+        height: u64,
+        /// Whether its action succeeded (a failed one still paid its fee).
+        success: bool,
+    },
+    /// This subscriber fell behind and missed events; re-read state to catch up.
+    Lagged {
+        /// How many events were skipped.
+        skipped: u64,
+    },
+}
+
+impl ChainEvent {
+    /// The SSE event name this event is sent under (its `type`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            ChainEvent::Block { .. } => "block",
+            ChainEvent::TxIncluded { .. } => "tx_included",
+            ChainEvent::Lagged { .. } => "lagged",
+        }
+    }
+}
+
+/// Every error body: `{"error": {...}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// An error's machine-readable code, human-readable message, and optional structured details.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable snake_case code (`malformed_transaction`, `nonce_replayed`, `rate_limited`, ...).
+    pub code: String,
+    /// What happened and what to do about it.
+    pub message: String,
+    /// Structured details when there are any: for a ledger refusal, the `TxError` itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_ids_parse() {
+        assert_eq!("latest".parse(), Ok(BlockId::Latest));
+        assert_eq!("17".parse(), Ok(BlockId::Height(17)));
+        let hash = Hash([0xab; 32]);
+        assert_eq!(hash.to_string().parse(), Ok(BlockId::Hash(hash)));
+        for bad in ["", "-1", "99999999999999999999", "abc", "0x12"] {
+            assert!(bad.parse::<BlockId>().is_err(), "{bad:?} parsed");
+        }
+        for id in [BlockId::Latest, BlockId::Height(3), BlockId::Hash(hash)] {
+            assert_eq!(id.to_string().parse(), Ok(id));
+        }
+    }
+}

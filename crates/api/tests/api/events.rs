@@ -1,0 +1,50 @@
+//! `GET /v1/events` delivers blocks and included transactions as server-sent events.
+
+use std::time::Duration;
+
+use aifactory_api::views::ChainEvent;
+use aifactory_ledger::testing::TestChain;
+use futures::StreamExt;
+
+use crate::fixture::{TestNode, start, unlimited};
+
+#[tokio::test]
+async fn the_event_stream_delivers_new_blocks_and_included_transactions() {
+    let server = start(TestNode::sealing(), unlimited()).await;
+    let mut events = server.client.events().await.unwrap();
+    let chain = server.node.chain();
+    let tx = chain.tx(1, TestChain::transfer_to(chain.address(2), 5));
+    server.client.submit_tx(&tx).await.unwrap();
+
+    let next = async {
+        tokio::time::timeout(Duration::from_secs(5), events.next())
+            .await
+            .expect("an event within 5 s")
+            .expect("the stream is open")
+            .expect("the event parses")
+    };
+    let block = next.await;
+    let status = server.client.status().await.unwrap();
+    assert_eq!(
+        block,
+        ChainEvent::Block {
+            height: 1,
+            hash: status.last_block_hash,
+            tx_count: 1,
+            state_root: status.state_root,
+        }
+    );
+    let included = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        included,
+        ChainEvent::TxIncluded {
+            tx_hash: tx.hash(),
+            height: 1,
+            success: true,
+        }
+    );
+}

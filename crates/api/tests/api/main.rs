@@ -1,0 +1,11 @@
+//! End-to-end tests of the API: a real server on a real socket, driven by the real client,
+//! over a single-process ledger that stands in for consensus (`fixture.rs`).
+
+mod blobs;
+mod events;
+mod fixture;
+mod fuzz;
+mod limits;
+mod openapi;
+mod schema;
+mod txs;

@@ -1,0 +1,178 @@
+//! The client: one method per route of the node API.
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt, TryStreamExt};
+use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{Method, RequestBuilder, Response, Url};
+use serde::de::DeserializeOwned;
+
+use aifactory_api::views::{
+    AccountView, BlobStored, BlockId, BlockView, StatusView, SubmitTx, TxAccepted, TxView,
+};
+use aifactory_types::{Address, Hash, SignedTransaction};
+
+use crate::{ClientError, EventStream};
+
+/// A connection to one node's API. Cheap to clone; clones share a connection pool.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+}
+
+impl Client {
+    /// A client of the node at `base_url` (e.g. `http://127.0.0.1:8080`).
+    pub fn new(base_url: &str) -> Result<Self, ClientError> {
+        let http = reqwest::Client::builder().build()?;
+        Self::with_http(base_url, http)
+    }
+
+    /// A client over a configured `reqwest::Client` (timeouts, proxies, certificates).
+    pub fn with_http(base_url: &str, http: reqwest::Client) -> Result<Self, ClientError> {
+        let invalid = |reason: &str| ClientError::InvalidUrl {
+            url: base_url.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let base = Url::parse(base_url).map_err(|e| invalid(&e.to_string()))?;
+        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+            return Err(invalid("not an http(s) URL"));
+        }
+        Ok(Client { http, base })
+    }
+
+    /// The node's base URL.
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let url = self
+            .base
+            .join(path)
+            .expect("API paths are valid relative URLs");
+        self.http.request(method, url)
+    }
+
+    /// Submits a signed transaction (as hex inside JSON); returns its id.
+    pub async fn submit_tx(&self, tx: &SignedTransaction) -> Result<TxAccepted, ClientError> {
+        self.submit_tx_hex(&hex::encode(tx.encode())).await
+    }
+
+    /// Submits a transaction given as the hex of its canonical encoding, unchecked.
+    pub async fn submit_tx_hex(&self, tx_hex: &str) -> Result<TxAccepted, ClientError> {
+        let body = SubmitTx {
+            tx_hex: tx_hex.to_owned(),
+        };
+        json(self.request(Method::POST, "v1/txs").json(&body)).await
+    }
+
+    /// Submits a transaction's raw canonical bytes as `application/octet-stream`, unchecked.
+    pub async fn submit_tx_bytes(&self, bytes: Vec<u8>) -> Result<TxAccepted, ClientError> {
+        let request = self
+            .request(Method::POST, "v1/txs")
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .body(bytes);
+        json(request).await
+    }
+
+    /// A transaction's status: pending, included with its receipt, or rejected.
+    pub async fn tx(&self, hash: &Hash) -> Result<TxView, ClientError> {
+        json(self.request(Method::GET, &format!("v1/txs/{hash}"))).await
+    }
+
+    /// An account with its proof; check it with `view.proof.verify(&view.state_root)`.
+    pub async fn account(&self, address: &Address) -> Result<AccountView, ClientError> {
+        json(self.request(Method::GET, &format!("v1/accounts/{address}"))).await
+    }
+
+    /// A block and its receipts.
+    pub async fn block(&self, id: BlockId) -> Result<BlockView, ClientError> {
+        json(self.request(Method::GET, &format!("v1/blocks/{id}"))).await
+    }
+
+    /// The node's status.
+    pub async fn status(&self) -> Result<StatusView, ClientError> {
+        json(self.request(Method::GET, "v1/status")).await
+    }
+
+    /// Stores `bytes` as a blob under their BLAKE3 hash, which the caller names.
+    pub async fn put_blob(&self, hash: &Hash, bytes: Bytes) -> Result<BlobStored, ClientError> {
+        let request = self
+            .request(Method::PUT, &format!("v1/blobs/{hash}"))
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .body(bytes);
+        json(request).await
+    }
+
+    /// Stores a blob streamed from `chunks` (a file being read, say), without buffering it.
+    pub async fn put_blob_stream<S>(
+        &self,
+        hash: &Hash,
+        chunks: S,
+    ) -> Result<BlobStored, ClientError>
+    where
+        S: Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+    {
+        let request = self
+            .request(Method::PUT, &format!("v1/blobs/{hash}"))
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .body(reqwest::Body::wrap_stream(chunks));
+        json(request).await
+    }
+
+    /// A blob's bytes as they arrive.
+    pub async fn get_blob_stream(
+        &self,
+        hash: &Hash,
+    ) -> Result<BoxStream<'static, Result<Bytes, ClientError>>, ClientError> {
+        let response = checked(self.request(Method::GET, &format!("v1/blobs/{hash}"))).await?;
+        Ok(response.bytes_stream().map_err(ClientError::from).boxed())
+    }
+
+    /// A blob's bytes, all at once.
+    pub async fn get_blob(&self, hash: &Hash) -> Result<Bytes, ClientError> {
+        let response = checked(self.request(Method::GET, &format!("v1/blobs/{hash}"))).await?;
+        Ok(response.bytes().await?)
+    }
+
+    /// Subscribes to the chain's events (new blocks, included transactions).
+    pub async fn events(&self) -> Result<EventStream, ClientError> {
+        let request = self
+            .request(Method::GET, "v1/events")
+            .header(reqwest::header::ACCEPT, "text/event-stream");
+        let response = checked(request).await?;
+        Ok(EventStream::new(response.bytes_stream().boxed()))
+    }
+
+    /// The node's OpenAPI document.
+    pub async fn openapi(&self) -> Result<serde_json::Value, ClientError> {
+        json(self.request(Method::GET, "v1/openapi.json")).await
+    }
+}
+
+/// Sends a request and turns any non-success answer into a [`ClientError`].
+async fn checked(request: RequestBuilder) -> Result<Response, ClientError> {
+    let response = request.send().await?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let retry_after_s = response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let body = response.bytes().await?;
+    Err(ClientError::from_body(
+        status.as_u16(),
+        retry_after_s,
+        &body,
+    ))
+}
+
+/// Sends a request and reads a JSON success body.
+async fn json<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, ClientError> {
+    let body = checked(request).await?.bytes().await?;
+    serde_json::from_slice(&body).map_err(|e| ClientError::Decode(e.to_string()))
+}
