@@ -1,8 +1,9 @@
 //! Models on disk: safetensors with the spec in the metadata, and the content id.
 //!
-//! A file holds one f32 tensor per entry of [`crate::params::layout`] and a single
-//! metadata key, `aifactory.spec`, with the canonical spec JSON (one key, so the header
-//! is byte-identical across processes: safetensors sorts tensors by name). Loading checks
+//! A file holds one f32 tensor per entry of [`crate::params::layout`] and one metadata
+//! key, `aifactory.model`, with `{"spec": …, "features": …}`: the spec, and for models
+//! trained from a table its encoder. One key keeps the header byte-identical across
+//! processes (safetensors sorts tensors by name but writes metadata in hash-map order). Loading checks
 //! the file size, the spec, and that every tensor has exactly the name, shape and dtype
 //! the spec implies. The content id ([`crate::params::content_id`]) hashes the tensors
 //! sorted by name, so the same weights have the same id whichever file carried them.
@@ -12,13 +13,23 @@ use std::path::Path;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
+use crate::data::features::Featurizer;
 use crate::error::{LearnError, Result, check_max, read_file_max};
 use crate::limits;
 use crate::params::{self, TensorInfo};
 use crate::spec::ModelSpec;
 
-/// Metadata key holding the canonical spec JSON.
-pub const SPEC_KEY: &str = "aifactory.spec";
+/// The one metadata key: JSON `{"spec": …, "features": …}` (one key, because safetensors
+/// writes metadata in hash-map order and the file bytes must not depend on it).
+pub const META_KEY: &str = "aifactory.model";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Meta {
+    spec: ModelSpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    features: Option<Featurizer>,
+}
 
 /// A spec with its trained weights.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,6 +38,8 @@ pub struct StoredModel {
     pub spec: ModelSpec,
     /// Flat parameters in layout order.
     pub params: Vec<f32>,
+    /// How tables are encoded for this model, if it was trained from one.
+    pub features: Option<Featurizer>,
 }
 
 impl StoredModel {
@@ -39,7 +52,23 @@ impl StoredModel {
                 expected,
             });
         }
-        Ok(Self { spec, params })
+        Ok(Self {
+            spec,
+            params,
+            features: None,
+        })
+    }
+
+    /// Attaches the table encoder, checking it produces the spec's inputs.
+    pub fn with_features(mut self, features: Featurizer) -> Result<Self> {
+        if features.features() != self.spec.inputs() || features.classes.len() > self.spec.classes()
+        {
+            return Err(LearnError::Data(
+                "the featurizer does not fit the model".into(),
+            ));
+        }
+        self.features = Some(features);
+        Ok(self)
     }
 
     /// The content id of the weights (see the module docs).
@@ -64,7 +93,14 @@ impl StoredModel {
                 ))
             })
             .collect::<Result<Vec<_>>>()?;
-        let meta = HashMap::from([(SPEC_KEY.to_string(), self.spec.canonical_json())]);
+        let meta = Meta {
+            spec: self.spec.clone(),
+            features: self.features.clone(),
+        };
+        let meta = HashMap::from([(
+            META_KEY.to_string(),
+            serde_json::to_string(&meta).expect("metadata serialises"),
+        )]);
         safetensors::serialize(views, Some(meta)).map_err(st_err)
     }
 
@@ -75,9 +111,11 @@ impl StoredModel {
         let text = meta
             .metadata()
             .as_ref()
-            .and_then(|m| m.get(SPEC_KEY))
-            .ok_or_else(|| LearnError::ModelFile(format!("no {SPEC_KEY} in the metadata")))?;
-        let spec = ModelSpec::from_json(text)?;
+            .and_then(|m| m.get(META_KEY))
+            .ok_or_else(|| LearnError::ModelFile(format!("no {META_KEY} in the metadata")))?;
+        let Meta { spec, features } = serde_json::from_str(text)
+            .map_err(|e| LearnError::ModelFile(format!("{META_KEY}: {e}")))?;
+        spec.validate()?;
         let st = SafeTensors::deserialize(bytes).map_err(st_err)?;
         check_max("tensors", st.len(), limits::TENSORS_MAX)?;
         let infos = params::layout(&spec);
@@ -92,7 +130,11 @@ impl StoredModel {
         for t in &infos {
             flat.extend(read_tensor(&st, t)?);
         }
-        Self::new(spec, flat)
+        let model = Self::new(spec, flat)?;
+        match features {
+            Some(f) => model.with_features(f),
+            None => Ok(model),
+        }
     }
 
     /// Writes the model to a file.
@@ -173,8 +215,8 @@ mod tests {
                 TensorView::new(Dtype::F32, infos[0].shape.clone(), &b).unwrap(),
             )],
             Some(HashMap::from([(
-                SPEC_KEY.to_string(),
-                m.spec.canonical_json(),
+                META_KEY.to_string(),
+                format!(r#"{{"spec":{}}}"#, m.spec.canonical_json()),
             )])),
         )
         .unwrap();

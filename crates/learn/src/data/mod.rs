@@ -2,6 +2,7 @@
 //! anonymise it and report k-anonymity, commit to its rows with a Merkle root, and split it.
 
 pub mod anonymise;
+pub mod features;
 pub mod kanon;
 pub mod merkle;
 pub mod quality;

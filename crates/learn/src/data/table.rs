@@ -97,11 +97,14 @@ impl Table {
         Ok(self.rows.iter().map(|r| r[i].clone()).collect())
     }
 
-    /// Writes the table as CSV with a header; missing cells are written as `missing`.
-    pub fn write_csv(&self, path: &Path, missing: &str) -> Result<()> {
+    /// Writes the table as CSV, with a header line if asked; missing cells are written as
+    /// `missing`.
+    pub fn write_csv(&self, path: &Path, missing: &str, header: bool) -> Result<()> {
         let io = |e: csv::Error| LearnError::Data(format!("csv write {}: {e}", path.display()));
         let mut w = csv::Writer::from_path(path).map_err(io)?;
-        w.write_record(&self.columns).map_err(io)?;
+        if header {
+            w.write_record(&self.columns).map_err(io)?;
+        }
         for r in &self.rows {
             w.write_record(r.iter().map(|c| c.as_deref().unwrap_or(missing)))
                 .map_err(io)?;
