@@ -40,6 +40,7 @@ struct Chain {
 pub(crate) struct TestNode {
     chain: Arc<Mutex<Chain>>,
     events: broadcast::Sender<ChainEvent>,
+    status_panics: bool,
 }
 
 impl TestNode {
@@ -66,6 +67,15 @@ impl TestNode {
         TestNode {
             chain: Arc::new(Mutex::new(chain)),
             events: broadcast::channel(1024).0,
+            status_panics: false,
+        }
+    }
+
+    /// A sealing node with a bug: answering `status` panics.
+    pub(crate) fn with_status_bug() -> Self {
+        TestNode {
+            status_panics: true,
+            ..Self::sealing()
         }
     }
 
@@ -176,6 +186,7 @@ impl NodeService for TestNode {
     }
 
     async fn status(&self) -> StatusView {
+        assert!(!self.status_panics, "a bug in the node's status");
         let chain = self.chain.lock().unwrap();
         let state = &chain.chain.state;
         StatusView {

@@ -177,6 +177,19 @@ async fn responses_validate_against_their_documented_schemas() {
 fn the_schema_check_can_fail() {
     let doc = serde_json::to_value(aifactory_api::openapi()).unwrap();
     let schema = crate::schema::response_schema(&doc, "get", "/v1/status", 200);
-    let wrong = serde_json::json!({"chain_id": 5, "height": 1});
-    assert!(crate::schema::check(&doc, schema, &wrong).len() >= 2);
+    let wrong = serde_json::json!({"chain_id": 5, "height": 1, "state_root": "abc"});
+    let errors = crate::schema::check(&doc, schema, &wrong);
+    assert!(errors.iter().any(|e| e.contains("chain_id")), "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("missing required field \"peers\"")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("state_root") && e.contains("does not match")),
+        "{errors:?}"
+    );
 }

@@ -1,6 +1,6 @@
 //! A structural JSON Schema check, enough for the subset utoipa emits: `$ref`, `type` (one
 //! or a list), `properties`/`required`/`additionalProperties`, `items`, `enum`, `oneOf`,
-//! `anyOf`, `allOf` and `minimum`. String `pattern`s are not checked.
+//! `anyOf`, `allOf`, `minimum` and string `pattern`s.
 
 use serde_json::Value;
 
@@ -54,6 +54,12 @@ fn walk(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<S
         && number < minimum.as_f64().unwrap()
     {
         errors.push(format!("{at}: {number} is below {minimum}"));
+    }
+    if let (Some(pattern), Some(text)) = (schema.get("pattern"), value.as_str()) {
+        let pattern = regex::Regex::new(pattern.as_str().unwrap()).expect("a valid pattern");
+        if !pattern.is_match(text) {
+            errors.push(format!("{at}: {text:?} does not match {pattern}"));
+        }
     }
     if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
         for part in all {

@@ -350,3 +350,19 @@ async fn extra_routes_are_served_alongside_the_api() {
         .unwrap();
     assert_eq!(body, "aifactory_test_metric 1\n");
 }
+
+#[tokio::test]
+async fn a_bug_in_the_node_is_a_json_500_and_the_server_keeps_serving() {
+    let server = start(TestNode::with_status_bug(), unlimited()).await;
+    let (status, code, _) = refusal(server.client.status().await);
+    assert_eq!((status, code.as_str()), (500, "internal_error"));
+    let chain = server.node.chain();
+    let tx = chain.tx(1, TestChain::transfer_to(chain.address(2), 5));
+    server
+        .client
+        .submit_tx(&tx)
+        .await
+        .expect("other routes still answer");
+    let (status, _, _) = refusal(server.client.status().await);
+    assert_eq!(status, 500, "and the buggy one still answers in JSON");
+}
