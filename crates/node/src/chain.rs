@@ -1,0 +1,239 @@
+//! What the node knows of the chain: the latest finalized state, the post-states of blocks it
+//! verified or proposed but that are not yet finalized, and the mempool. Consensus (through
+//! the application) reads and fills the pending states; the finalizer moves the finalized
+//! state forward; the HTTP API reads through [`NodeHandle`].
+//!
+//! **Known cost:** a pending entry holds a full clone of the ledger `State` (its tables and
+//! slot trees), taken when a block is built or verified on its parent's state. That is cheap
+//! for a devnet and linear in the state's size; a copy-on-write or journaled state (issue 4's
+//! store) removes it.
+//!
+//! **Locking:** one short `std::sync::Mutex` for the maps, never held across an `.await` and
+//! never while executing a block; states are shared as `Arc<State>` and cloned outside it.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use aifactory_ledger::{BlockOutcome, State};
+use aifactory_types::{Hash, Receipt};
+use tokio::sync::{broadcast, watch};
+
+use crate::block::{ChainBlock, Digest, to_digest};
+use crate::limits::{FINALIZED_SUBSCRIBERS_BACKLOG_MAX, PENDING_STATES_MAX};
+use crate::mempool::{Mempool, MempoolConfig, Rejection};
+
+/// A finalized block with what executing it produced.
+#[derive(Debug, Clone)]
+pub struct FinalizedBlock {
+    /// The block.
+    pub block: ChainBlock,
+    /// The state root after it.
+    pub state_root: Hash,
+    /// One receipt per transaction, in block order.
+    pub receipts: Vec<Receipt>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    height: u64,
+    state: Arc<State>,
+    receipts: Vec<Receipt>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    finalized: Arc<State>,
+    pending: BTreeMap<Digest, Pending>,
+}
+
+/// The shared view of the chain; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    inner: Arc<Mutex<Inner>>,
+    mempool: Arc<Mutex<Mempool>>,
+    finalized_tx: Arc<watch::Sender<Arc<State>>>,
+    blocks_tx: broadcast::Sender<Arc<FinalizedBlock>>,
+}
+
+/// What the rest of the node (the HTTP API) reads and writes: the latest finalized state,
+/// finalized blocks as they come, and transaction submission.
+#[derive(Debug, Clone)]
+pub struct NodeHandle {
+    chain: Chain,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .expect("a thread panicked holding the chain lock")
+}
+
+impl Chain {
+    /// A chain at `genesis_state` (a state at height 0) with an empty mempool.
+    pub fn new(genesis_state: State, mempool: MempoolConfig) -> Self {
+        assert_eq!(genesis_state.height(), 0, "the chain starts from genesis");
+        let finalized = Arc::new(genesis_state);
+        let (finalized_tx, _) = watch::channel(finalized.clone());
+        let (blocks_tx, _) = broadcast::channel(FINALIZED_SUBSCRIBERS_BACKLOG_MAX);
+        Chain {
+            inner: Arc::new(Mutex::new(Inner {
+                finalized,
+                pending: BTreeMap::new(),
+            })),
+            mempool: Arc::new(Mutex::new(Mempool::new(mempool))),
+            finalized_tx: Arc::new(finalized_tx),
+            blocks_tx,
+        }
+    }
+
+    /// The handle the API uses.
+    pub fn handle(&self) -> NodeHandle {
+        NodeHandle {
+            chain: self.clone(),
+        }
+    }
+
+    /// The latest finalized state.
+    pub fn finalized(&self) -> Arc<State> {
+        lock(&self.inner).finalized.clone()
+    }
+
+    /// The state after the block `digest`, if it is the finalized tip or a pending block.
+    pub fn state_after(&self, digest: &Digest) -> Option<Arc<State>> {
+        let inner = lock(&self.inner);
+        if to_digest(inner.finalized.last_block_hash()) == *digest {
+            return Some(inner.finalized.clone());
+        }
+        inner.pending.get(digest).map(|p| p.state.clone())
+    }
+
+    /// Remembers the state after a block built or verified above the finalized tip. Beyond
+    /// [`PENDING_STATES_MAX`] the lowest entry goes (it can be rebuilt from its ancestry).
+    pub fn insert_pending(&self, digest: Digest, state: State, outcome: BlockOutcome) {
+        let mut inner = lock(&self.inner);
+        if state.height() <= inner.finalized.height() {
+            return;
+        }
+        while inner.pending.len() >= PENDING_STATES_MAX {
+            let lowest = inner
+                .pending
+                .iter()
+                .min_by_key(|(digest, p)| (p.height, **digest))
+                .map(|(digest, _)| *digest)
+                .expect("the map is full");
+            inner.pending.remove(&lowest);
+        }
+        inner.pending.insert(
+            digest,
+            Pending {
+                height: state.height(),
+                state: Arc::new(state),
+                receipts: outcome.receipts,
+            },
+        );
+    }
+
+    /// How many pending states are kept.
+    pub fn pending_len(&self) -> usize {
+        lock(&self.inner).pending.len()
+    }
+
+    /// Applies a finalized block to the finalized state; a block at or below the finalized
+    /// height was applied before (marshal redelivers after a restart) and is skipped. Returns
+    /// whether the block was new.
+    ///
+    /// Panics if the block does not extend the finalized state or does not apply: a quorum of
+    /// validators executed it, so failing here means this node's state is corrupt.
+    pub fn finalize(&self, block: &ChainBlock) -> bool {
+        let height = block.header().height;
+        let (base, pending) = {
+            let mut inner = lock(&self.inner);
+            if height <= inner.finalized.height() {
+                return false;
+            }
+            let pending = inner.pending.remove(&crate::block::to_digest(block.hash()));
+            (inner.finalized.clone(), pending)
+        };
+        assert_eq!(
+            height,
+            base.height() + 1,
+            "marshal delivers finalized blocks in height order"
+        );
+        let (state, receipts) = match pending {
+            Some(p) => (p.state, p.receipts),
+            None => {
+                let (state, outcome) = execute(&base, block)
+                    .unwrap_or_else(|e| panic!("finalized block {height} does not apply: {e}"));
+                (Arc::new(state), outcome.receipts)
+            }
+        };
+        assert_eq!(state.last_block_hash(), block.hash());
+        {
+            let mut inner = lock(&self.inner);
+            inner.finalized = state.clone();
+            inner.pending.retain(|_, p| p.height > height);
+        }
+        lock(&self.mempool).prune(&state);
+        self.finalized_tx.send_replace(state.clone());
+        // No subscriber is fine: the API may not be listening.
+        let _ = self.blocks_tx.send(Arc::new(FinalizedBlock {
+            block: block.clone(),
+            state_root: state.root(),
+            receipts,
+        }));
+        true
+    }
+
+    /// The mempool.
+    pub fn mempool(&self) -> MutexGuard<'_, Mempool> {
+        lock(&self.mempool)
+    }
+}
+
+/// Why a block could not be executed on a state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExecuteError {
+    /// A transaction's signature does not check.
+    #[error("{0}")]
+    Signature(#[from] aifactory_types::block::BlockSignatureError),
+    /// The ledger refused the block.
+    #[error("{0}")]
+    Block(#[from] aifactory_ledger::BlockError),
+}
+
+/// Checks a block's signatures and executes it on a copy of `parent`.
+pub fn execute(parent: &State, block: &ChainBlock) -> Result<(State, BlockOutcome), ExecuteError> {
+    let verified = block.block().clone().verify()?;
+    let mut state = parent.clone();
+    let outcome = state.apply_block(&verified)?;
+    Ok((state, outcome))
+}
+
+impl NodeHandle {
+    /// The latest finalized state.
+    pub fn finalized_state(&self) -> Arc<State> {
+        self.chain.finalized_tx.borrow().clone()
+    }
+
+    /// A receiver of the finalized state, updated after every finalized block.
+    pub fn watch_finalized(&self) -> watch::Receiver<Arc<State>> {
+        self.chain.finalized_tx.subscribe()
+    }
+
+    /// A receiver of finalized blocks and their receipts, from now on; one that lags more than
+    /// [`FINALIZED_SUBSCRIBERS_BACKLOG_MAX`] blocks skips ahead.
+    pub fn subscribe_blocks(&self) -> broadcast::Receiver<Arc<FinalizedBlock>> {
+        self.chain.blocks_tx.subscribe()
+    }
+
+    /// Admits a signed transaction (untrusted bytes) into the mempool.
+    pub fn submit(&self, bytes: &[u8]) -> Result<Hash, Rejection> {
+        let state = self.finalized_state();
+        self.chain.mempool().submit(&state, bytes)
+    }
+
+    /// How many transactions wait in the mempool.
+    pub fn mempool_len(&self) -> usize {
+        self.chain.mempool().len()
+    }
+}

@@ -1,0 +1,65 @@
+//! Finalized blocks, from marshal to the ledger.
+//!
+//! marshal reports `Update::Block` for each finalized block, in height order, only after the
+//! block and its finalization are durable in its archives. [`FinalizerMailbox`] (the reporter
+//! marshal calls, synchronously) queues each block with its acknowledgement; [`run`] applies
+//! them one at a time to the finalized state through [`Chain::finalize`] and only then
+//! acknowledges, so marshal's processed height never passes what the ledger has applied. The
+//! queue is bounded by marshal itself: it hands out at most `max_pending_acks` blocks before
+//! it waits for acknowledgements. Tips carry no durability and are ignored.
+
+use commonware_actor::Feedback;
+use commonware_consensus::Reporter;
+use commonware_consensus::marshal::Update;
+use commonware_cryptography::Digested;
+use commonware_utils::Acknowledgement;
+use commonware_utils::acknowledgement::Exact;
+use futures::StreamExt;
+use futures::channel::mpsc;
+use tracing::debug;
+
+use crate::block::ChainBlock;
+use crate::chain::Chain;
+
+type Queued = (Digested<ChainBlock>, Exact);
+
+/// The reporter marshal delivers finalized blocks to.
+#[derive(Debug, Clone)]
+pub struct FinalizerMailbox {
+    sender: mpsc::UnboundedSender<Queued>,
+}
+
+/// The receiving end, consumed by [`run`].
+#[derive(Debug)]
+pub struct FinalizerQueue {
+    receiver: mpsc::UnboundedReceiver<Queued>,
+}
+
+/// A mailbox and the queue behind it.
+pub fn channel() -> (FinalizerMailbox, FinalizerQueue) {
+    let (sender, receiver) = mpsc::unbounded();
+    (FinalizerMailbox { sender }, FinalizerQueue { receiver })
+}
+
+impl Reporter for FinalizerMailbox {
+    type Activity = Update<ChainBlock>;
+
+    fn report(&mut self, activity: Self::Activity) -> Feedback {
+        match activity {
+            Update::Tip(..) => Feedback::Ok,
+            Update::Block(block, ack) => match self.sender.unbounded_send((block, ack)) {
+                Ok(()) => Feedback::Ok,
+                Err(_) => Feedback::Closed,
+            },
+        }
+    }
+}
+
+/// Applies queued finalized blocks to `chain` and acknowledges each after it is applied.
+pub async fn run(chain: Chain, mut queue: FinalizerQueue) {
+    while let Some((block, ack)) = queue.receiver.next().await {
+        let applied = chain.finalize(block.inner());
+        debug!(height = block.inner().header().height, applied, "finalized");
+        ack.acknowledge();
+    }
+}

@@ -1,0 +1,31 @@
+//! Every limit of the node, defined once, with compile-time checks of how they relate.
+//! Limits on what a block or transaction may hold live in `aifactory_types::limits`.
+
+use aifactory_types::limits::{BLOCK_TXS_MAX, TX_BYTES_MAX};
+
+/// Most transactions the mempool holds.
+pub const MEMPOOL_TXS_MAX: usize = 50_000;
+
+/// Most encoded bytes the mempool holds (sum of the transactions' sizes).
+pub const MEMPOOL_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+/// Most pending transactions from one sender (a contiguous run of nonces).
+pub const MEMPOOL_SENDER_TXS_MAX: usize = 64;
+
+/// Most transactions a proposer takes from the mempool for one block.
+pub const PROPOSAL_TXS_MAX: usize = 4_096;
+
+/// Most verified-but-unfinalized blocks whose post-state is kept in memory; beyond it the
+/// lowest is dropped (a later lookup rebuilds it by replaying the ancestry).
+pub const PENDING_STATES_MAX: usize = 64;
+
+/// Most finalized blocks queued for subscribers that lag; a slower one skips ahead.
+pub const FINALIZED_SUBSCRIBERS_BACKLOG_MAX: usize = 1_024;
+
+/// How far ahead of the local clock a block's timestamp may be before a verifier waits.
+pub const BLOCK_TIMESTAMP_DRIFT_MS_MAX: u64 = 2_000;
+
+const _: () = assert!(MEMPOOL_BYTES_MAX >= 1_024 * TX_BYTES_MAX);
+const _: () = assert!(MEMPOOL_SENDER_TXS_MAX <= MEMPOOL_TXS_MAX);
+const _: () = assert!(PROPOSAL_TXS_MAX <= BLOCK_TXS_MAX);
+const _: () = assert!(PENDING_STATES_MAX >= 2);

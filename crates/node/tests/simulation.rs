@@ -1,0 +1,444 @@
+//! Deterministic simulations of four validators: real simplex, real marshal, real ledger
+//! execution, on commonware's seeded runtime and simulated network (links with latency,
+//! jitter and loss; partitions; an unclean crash of the whole runtime, where only synced
+//! storage survives). Each test fails on its own seed with the same trace every time.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, UNIX_EPOCH};
+
+use aifactory_ledger::testing::{TEST_CHAIN_ID, TestChain, test_key};
+use aifactory_node::block::CHAIN_BLOCK_BYTES_MAX;
+use aifactory_node::keys;
+use aifactory_node::{Channels, Config, MempoolConfig, Timeouts, Validator, start};
+use aifactory_types::transaction::ChainId;
+use aifactory_types::{
+    Genesis, GenesisAccount, GenesisValidator, Hash, Params, SecretKey, SignedTransaction,
+    Transaction,
+};
+use commonware_cryptography::ed25519::PublicKey;
+use commonware_p2p::simulated::{self, Link, Network, Oracle};
+use commonware_runtime::deterministic::{self, Context};
+use commonware_runtime::{Clock, Quota, Runner, Spawner, Supervisor};
+use commonware_utils::{NZU32, NZUsize, probability};
+
+const VALIDATORS: usize = 4;
+const USERS: usize = 4;
+const GENESIS_TIME_MS: u64 = 1_700_000_000_000;
+const BALANCE: u64 = 1_000_000_000_000;
+
+fn validator_keys() -> Vec<SecretKey> {
+    (0..VALIDATORS).map(test_key).collect()
+}
+
+fn user_keys() -> Vec<SecretKey> {
+    (VALIDATORS..VALIDATORS + USERS).map(test_key).collect()
+}
+
+fn genesis() -> Genesis {
+    let params = Params::default();
+    Genesis {
+        chain_id: TEST_CHAIN_ID.to_owned(),
+        genesis_time_ms: GENESIS_TIME_MS,
+        accounts: user_keys()
+            .iter()
+            .map(|k| GenesisAccount {
+                address: k.address(),
+                balance: BALANCE,
+            })
+            .collect(),
+        validators: validator_keys()
+            .iter()
+            .map(|k| GenesisValidator {
+                address: k.address(),
+                stake: params.stake_min,
+            })
+            .collect(),
+        params,
+    }
+}
+
+fn runner(seed: u64, timeout: Duration) -> deterministic::Runner {
+    deterministic::Runner::new(
+        deterministic::Config::new()
+            .with_seed(seed)
+            .with_start_time(UNIX_EPOCH + Duration::from_millis(GENESIS_TIME_MS + 1_000))
+            .with_timeout(Some(timeout)),
+    )
+}
+
+/// What one validator saw finalized, by height: (block hash, state root, transaction ids).
+type Seen = Arc<Mutex<BTreeMap<u64, (Hash, Hash, Vec<Hash>)>>>;
+
+struct Node {
+    validator: Validator,
+    seen: Seen,
+}
+
+fn public_keys() -> Vec<PublicKey> {
+    validator_keys()
+        .iter()
+        .map(|k| keys::public_key(&k.address()).unwrap())
+        .collect()
+}
+
+async fn network(context: &Context) -> Oracle<PublicKey, Context> {
+    let (network, oracle) = Network::new_with_peers(
+        context.child("network"),
+        simulated::Config {
+            max_size: u32::try_from(CHAIN_BLOCK_BYTES_MAX + 1024).unwrap(),
+            max_peers_per_set: NZUsize!(VALIDATORS),
+            disconnect_on_block: true,
+            tracked_peer_sets: NZUsize!(1),
+        },
+        public_keys(),
+    )
+    .await;
+    network.start();
+    oracle
+}
+
+async fn link_all(oracle: &Oracle<PublicKey, Context>, link: &Link, among: &[usize]) {
+    let keys = public_keys();
+    for &a in among {
+        for &b in among {
+            if a != b {
+                oracle
+                    .add_link(keys[a].clone(), keys[b].clone(), link.clone())
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+/// Links every validator in `from` with every one in `to`, both ways (heals a partition).
+async fn link_between(
+    oracle: &Oracle<PublicKey, Context>,
+    link: &Link,
+    from: &[usize],
+    to: &[usize],
+) {
+    let keys = public_keys();
+    for &a in from {
+        for &b in to {
+            for (x, y) in [(a, b), (b, a)] {
+                oracle
+                    .add_link(keys[x].clone(), keys[y].clone(), link.clone())
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+async fn unlink(oracle: &Oracle<PublicKey, Context>, from: &[usize], to: &[usize]) {
+    let keys = public_keys();
+    for &a in from {
+        for &b in to {
+            oracle
+                .remove_link(keys[a].clone(), keys[b].clone())
+                .await
+                .unwrap();
+            oracle
+                .remove_link(keys[b].clone(), keys[a].clone())
+                .await
+                .unwrap();
+        }
+    }
+}
+
+fn good_link() -> Link {
+    Link {
+        latency: Duration::from_millis(20),
+        jitter: Duration::from_millis(5),
+        success_rate: probability!(1.0),
+    }
+}
+
+async fn start_node(context: &Context, oracle: &Oracle<PublicKey, Context>, index: usize) -> Node {
+    let key = validator_keys()[index].clone();
+    let public_key = keys::public_key(&key.address()).unwrap();
+    let control = oracle.control(public_key.clone());
+    let quota = Quota::per_second(NZU32!(100_000));
+    let register = async |channel| control.register(channel, quota).await.unwrap();
+    let channels = Channels {
+        votes: register(0).await,
+        certificates: register(1).await,
+        resolver: register(2).await,
+        blocks: register(3).await,
+        backfill: register(4).await,
+    };
+    let config = Config {
+        key,
+        genesis: genesis(),
+        partition_prefix: format!("validator-{index}"),
+        mempool: MempoolConfig::default(),
+        timeouts: Timeouts::default(),
+    };
+    let validator = start(
+        context.child("validator").with_attribute("index", index),
+        config,
+        channels,
+        control.clone(),
+        oracle.manager(),
+    )
+    .await
+    .expect("a genesis validator starts");
+    let seen: Seen = Arc::default();
+    let mut blocks = validator.handle.subscribe_blocks();
+    let record = seen.clone();
+    context.child("recorder").spawn(move |_| async move {
+        while let Ok(finalized) = blocks.recv().await {
+            let ids = finalized
+                .block
+                .block()
+                .txs
+                .iter()
+                .map(|t| t.hash())
+                .collect();
+            record.lock().unwrap().insert(
+                finalized.block.header().height,
+                (finalized.block.hash(), finalized.state_root, ids),
+            );
+        }
+    });
+    Node { validator, seen }
+}
+
+fn height(node: &Node) -> u64 {
+    node.validator.handle.finalized_state().height()
+}
+
+async fn wait_for_height(context: &Context, nodes: &[&Node], target: u64) {
+    while nodes.iter().any(|n| height(n) < target) {
+        context.sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `count` transfers from each user, signed at consecutive nonces from `first_nonce`.
+fn transfers(first_nonce: u64, count: u64) -> Vec<(usize, SignedTransaction)> {
+    let fee = Params::default().fee_min;
+    let users = user_keys();
+    let mut out = Vec::new();
+    for (u, key) in users.iter().enumerate() {
+        for nonce in first_nonce..first_nonce + count {
+            let tx = Transaction {
+                chain_id: ChainId::new(TEST_CHAIN_ID).unwrap(),
+                sender: key.address(),
+                nonce,
+                fee,
+                expiry_height: 1_000,
+                payload: TestChain::transfer_to(users[(u + 1) % USERS].address(), 1 + nonce),
+            };
+            out.push((u, tx.sign(key)));
+        }
+    }
+    out
+}
+
+/// Submits each user's transfers to one validator (user `u` to validator `u`).
+fn submit(nodes: &[Node], txs: &[(usize, SignedTransaction)]) -> BTreeSet<Hash> {
+    txs.iter()
+        .map(|(u, tx)| {
+            nodes[u % nodes.len()]
+                .validator
+                .handle
+                .submit(&tx.encode())
+                .expect("a valid transfer is admitted")
+        })
+        .collect()
+}
+
+/// Every validator saw the same block and root at every height both saw; returns the
+/// (height → block, root, txs) of the first.
+fn assert_agree(nodes: &[&Node]) -> BTreeMap<u64, (Hash, Hash, Vec<Hash>)> {
+    let first = nodes[0].seen.lock().unwrap().clone();
+    for node in &nodes[1..] {
+        for (height, entry) in node.seen.lock().unwrap().iter() {
+            if let Some(expected) = first.get(height) {
+                assert_eq!(entry, expected, "validators disagree at height {height}");
+            }
+        }
+        let state = node.validator.handle.finalized_state();
+        let theirs = nodes[0].validator.handle.finalized_state();
+        if state.height() == theirs.height() {
+            assert_eq!(state.root(), theirs.root());
+        }
+    }
+    first
+}
+
+/// The ids of every transaction finalized, asserting none appears twice.
+fn included_once(seen: &BTreeMap<u64, (Hash, Hash, Vec<Hash>)>) -> BTreeSet<Hash> {
+    let mut all = BTreeSet::new();
+    for (_, _, ids) in seen.values() {
+        for id in ids {
+            assert!(all.insert(*id), "transaction {id} included twice");
+        }
+    }
+    all
+}
+
+async fn start_all(context: &Context, oracle: &Oracle<PublicKey, Context>) -> Vec<Node> {
+    let mut nodes = Vec::new();
+    for i in 0..VALIDATORS {
+        nodes.push(start_node(context, oracle, i).await);
+    }
+    nodes
+}
+
+/// Runs four validators on good links, submits transfers, and returns the final root and
+/// the runtime's audit of everything that happened.
+fn run_all_online(seed: u64) -> (Hash, String) {
+    runner(seed, Duration::from_secs(120)).start(|context| async move {
+        let oracle = network(&context).await;
+        let nodes = start_all(&context, &oracle).await;
+        link_all(&oracle, &good_link(), &[0, 1, 2, 3]).await;
+        let submitted = submit(&nodes, &transfers(0, 5));
+        let refs: Vec<&Node> = nodes.iter().collect();
+        // Wait until everything is in, then a few blocks more.
+        loop {
+            let seen = nodes[0].seen.lock().unwrap().clone();
+            if included_once(&seen) == submitted {
+                break;
+            }
+            context.sleep(Duration::from_millis(100)).await;
+        }
+        let target = height(&nodes[0]) + 3;
+        wait_for_height(&context, &refs, target).await;
+        let seen = assert_agree(&refs);
+        assert_eq!(included_once(&seen), submitted);
+        for node in &nodes {
+            assert_eq!(
+                node.validator.handle.mempool_len(),
+                0,
+                "included txs leave the mempool"
+            );
+            let state = node.validator.handle.finalized_state();
+            assert_eq!(state.total_supply(), genesis().total_supply().unwrap());
+            for user in user_keys() {
+                assert_eq!(state.account(&user.address()).unwrap().nonce, 5);
+            }
+        }
+        let root = nodes[0].seen.lock().unwrap()[&target].1;
+        (root, context.auditor().state())
+    })
+}
+
+#[test]
+fn all_online_finalize_every_transfer_exactly_once() {
+    run_all_online(1);
+}
+
+#[test]
+fn same_seed_same_outcome() {
+    let first = run_all_online(7);
+    let second = run_all_online(7);
+    assert_eq!(first, second);
+}
+
+#[test]
+fn slow_lossy_links_still_finalize() {
+    runner(3, Duration::from_secs(300)).start(|context| async move {
+        let oracle = network(&context).await;
+        let nodes = start_all(&context, &oracle).await;
+        let lossy = Link {
+            latency: Duration::from_millis(200),
+            jitter: Duration::from_millis(150),
+            success_rate: probability!(0.75),
+        };
+        link_all(&oracle, &lossy, &[0, 1, 2, 3]).await;
+        let submitted = submit(&nodes, &transfers(0, 2));
+        let refs: Vec<&Node> = nodes.iter().collect();
+        wait_for_height(&context, &refs, 8).await;
+        loop {
+            let seen = nodes[0].seen.lock().unwrap().clone();
+            if included_once(&seen) == submitted {
+                break;
+            }
+            context.sleep(Duration::from_millis(100)).await;
+        }
+        assert_agree(&refs);
+    });
+}
+
+#[test]
+fn partition_halts_finality_and_healing_resumes_it() {
+    runner(5, Duration::from_secs(300)).start(|context| async move {
+        let oracle = network(&context).await;
+        let nodes = start_all(&context, &oracle).await;
+        link_all(&oracle, &good_link(), &[0, 1, 2, 3]).await;
+        let refs: Vec<&Node> = nodes.iter().collect();
+        wait_for_height(&context, &refs, 3).await;
+
+        // Two and two: neither side has a quorum of three.
+        unlink(&oracle, &[0, 1], &[2, 3]).await;
+        context.sleep(Duration::from_secs(2)).await;
+        let frozen: Vec<u64> = nodes.iter().map(height).collect();
+        context.sleep(Duration::from_secs(15)).await;
+        let after: Vec<u64> = nodes.iter().map(height).collect();
+        assert_eq!(frozen, after, "no finality without a quorum");
+
+        link_between(&oracle, &good_link(), &[0, 1], &[2, 3]).await;
+        let target = after.iter().max().unwrap() + 3;
+        wait_for_height(&context, &refs, target).await;
+        assert_agree(&refs);
+    });
+}
+
+/// Waits until every user's nonce on `node`'s finalized state reaches `nonce`.
+async fn wait_for_nonces(context: &Context, node: &Node, nonce: u64) {
+    loop {
+        let state = node.validator.handle.finalized_state();
+        let done = user_keys().iter().all(|u| {
+            state
+                .account(&u.address())
+                .is_some_and(|a| a.nonce >= nonce)
+        });
+        if done {
+            return;
+        }
+        context.sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[test]
+fn unclean_crash_recovers_and_a_lagging_validator_catches_up() {
+    // First run: all four finalize transfers, then the runtime stops at an arbitrary point;
+    // only synced storage survives.
+    let ((), checkpoint) =
+        runner(11, Duration::from_secs(120)).start_and_recover(|context| async move {
+            let oracle = network(&context).await;
+            let nodes = start_all(&context, &oracle).await;
+            link_all(&oracle, &good_link(), &[0, 1, 2, 3]).await;
+            submit(&nodes, &transfers(0, 3));
+            wait_for_nonces(&context, &nodes[0], 3).await;
+            let refs: Vec<&Node> = nodes.iter().collect();
+            let target = height(&nodes[0]) + 1;
+            wait_for_height(&context, &refs, target).await;
+        });
+    // Second run: three restart at once, rebuild their state from their archives and
+    // continue; the fourth restarts later and must catch up from peers to the same roots.
+    deterministic::Runner::from(checkpoint).start(|context| async move {
+        let oracle = network(&context).await;
+        let mut nodes = Vec::new();
+        for i in 0..VALIDATORS - 1 {
+            nodes.push(start_node(&context, &oracle, i).await);
+        }
+        link_all(&oracle, &good_link(), &[0, 1, 2, 3]).await;
+        wait_for_nonces(&context, &nodes[0], 3).await;
+        submit(&nodes, &transfers(3, 2));
+        wait_for_nonces(&context, &nodes[0], 5).await;
+
+        nodes.push(start_node(&context, &oracle, VALIDATORS - 1).await);
+        let target = height(&nodes[0]) + 2;
+        let refs: Vec<&Node> = nodes.iter().collect();
+        wait_for_height(&context, &refs, target).await;
+        let lagging = &nodes[VALIDATORS - 1];
+        let root = lagging.seen.lock().unwrap()[&target].1;
+        assert_eq!(nodes[0].seen.lock().unwrap()[&target].1, root);
+        assert_agree(&refs);
+        wait_for_nonces(&context, lagging, 5).await;
+    });
+}
