@@ -182,7 +182,7 @@ pub fn train_with_progress(
                     loss_sum = loss_sum + l;
                     s += 1;
                 }
-                (s, f64::from(loss_sum.into_scalar::<f32>()), s)
+                (data.rows(), f64::from(loss_sum.into_scalar::<f32>()), s)
             }
             Some(dp) => {
                 let (next, loss_sum, s) = dp_epoch(

@@ -43,4 +43,10 @@ fn cnn_learns_mnist_digits() {
         out.epoch_losses
     );
     assert!(eval.accuracy > 0.9, "accuracy {}", eval.accuracy);
+    // mean cross-entropy per example: below chance (ln 10) after one epoch, then falling
+    let l = &out.epoch_losses;
+    assert!(
+        l[0] < 10f64.ln() && l[2] < l[1] && l[1] < l[0],
+        "epoch losses {l:?}"
+    );
 }
