@@ -38,6 +38,12 @@ enum Command {
     Tx(cmd::tx::Args),
     /// Secure aggregation: simulate a round to a transcript, verify a transcript.
     Secagg(cmd::secagg::Args),
+    /// Check, anonymise, commit to and split a provider's CSV.
+    Data(cmd::data::Args),
+    /// Train, evaluate and run models; import ONNX models.
+    Model(cmd::model::Args),
+    /// Differential privacy: epsilon of a job, noise for a target epsilon.
+    Privacy(cmd::privacy::Args),
 }
 
 fn main() {
@@ -49,6 +55,9 @@ fn main() {
         Command::Account(args) => cmd::account::run(args, &context),
         Command::Tx(args) => cmd::tx::run(args, &context),
         Command::Secagg(args) => cmd::secagg::run(args, &context),
+        Command::Data(args) => cmd::data::run(args, &context),
+        Command::Model(args) => cmd::model::run(args, &context),
+        Command::Privacy(args) => cmd::privacy::run(args, &context),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");
