@@ -27,6 +27,8 @@ mod router;
 mod routes;
 #[cfg(feature = "server")]
 mod service;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 #[cfg(feature = "server")]
 pub use error::ApiError;

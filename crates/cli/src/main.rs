@@ -32,9 +32,13 @@ enum Command {
     Keys(cmd::keys::Args),
     /// Make and inspect genesis files.
     Genesis(cmd::genesis::Args),
-    /// Account proofs against a state root.
+    /// The node's view of the chain: height, finality, state root, peers.
+    Status(cmd::status::Args),
+    /// Accounts on a node (with their proofs checked), and account proofs against a state root.
     Account(cmd::account::Args),
-    /// Build, sign and inspect transactions.
+    /// Blocks on a node, with each transaction's outcome.
+    Block(cmd::block::Args),
+    /// Build, sign, submit and inspect transactions.
     Tx(cmd::tx::Args),
     /// Secure aggregation: simulate a round to a transcript, verify a transcript.
     Secagg(cmd::secagg::Args),
@@ -52,7 +56,9 @@ fn main() {
     let result = match cli.command {
         Command::Keys(args) => cmd::keys::run(args, &context),
         Command::Genesis(args) => cmd::genesis::run(args, &context),
+        Command::Status(args) => cmd::status::run(args, &context),
         Command::Account(args) => cmd::account::run(args, &context),
+        Command::Block(args) => cmd::block::run(args, &context),
         Command::Tx(args) => cmd::tx::run(args, &context),
         Command::Secagg(args) => cmd::secagg::run(args, &context),
         Command::Data(args) => cmd::data::run(args, &context),

@@ -1,5 +1,6 @@
 //! End-to-end tests of the API: a real server on a real socket, driven by the real client,
-//! over a single-process ledger that stands in for consensus (`fixture.rs`).
+//! over a single-process ledger that stands in for consensus (`aifactory_api::testing`,
+//! with a client attached in `fixture.rs`).
 
 mod blobs;
 mod events;

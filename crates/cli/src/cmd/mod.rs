@@ -1,10 +1,12 @@
 //! One module per subcommand group; each has an `Args` and a `run`.
 
 pub(crate) mod account;
+pub(crate) mod block;
 pub(crate) mod data;
 pub(crate) mod genesis;
 pub(crate) mod keys;
 pub(crate) mod model;
 pub(crate) mod privacy;
 pub(crate) mod secagg;
+pub(crate) mod status;
 pub(crate) mod tx;

@@ -1,0 +1,481 @@
+//! End-to-end tests of the commands that talk to a node (`status`, `account show`, `block show`,
+//! `tx transfer`, `tx show`): the real `aifactory` binary, with a real home directory, against
+//! the real API served on a loopback socket over a single-process chain
+//! (`aifactory_api::testing`).
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use aifactory_api::testing::{BALANCE, TestNode, TestServer, start, unlimited};
+use aifactory_ledger::testing::test_key;
+use serde_json::Value;
+
+/// The API over `node`, served by its own runtime for as long as this lives.
+struct Served {
+    server: TestServer,
+    // Declared after `server` so it is dropped after it: the server runs on it.
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Served {
+    fn new(node: TestNode) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = runtime.block_on(start(node, unlimited()));
+        Served {
+            server,
+            _runtime: runtime,
+        }
+    }
+
+    fn node(&self) -> &TestNode {
+        &self.server.node
+    }
+
+    /// A CLI home whose keys `alice`, `bob` and `carol` are the test chain's keys 1, 2 and 3.
+    fn cli(&self) -> Cli {
+        let cli = Cli {
+            home: tempfile::tempdir().unwrap(),
+            node_url: self.server.base_url(),
+        };
+        for (name, index) in [("alice", 1), ("bob", 2), ("carol", 3)] {
+            let secret = hex::encode(test_key(index).to_bytes());
+            cli.ok_with_stdin(&["keys", "import", name, "--insecure-plaintext"], &secret);
+        }
+        cli
+    }
+}
+
+/// The binary, run with a home directory and `AIFACTORY_NODE` pointing at a served node.
+struct Cli {
+    home: tempfile::TempDir,
+    node_url: String,
+}
+
+impl Cli {
+    fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_aifactory"))
+            .args(args)
+            .env("AIFACTORY_HOME", self.home.path())
+            .env("AIFACTORY_NODE", &self.node_url)
+            .env_remove("AIFACTORY_PASSPHRASE")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.as_bytes()).unwrap();
+        drop(input);
+        child.wait_with_output().unwrap()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_with_stdin(args, "")
+    }
+
+    fn ok_with_stdin(&self, args: &[&str], stdin: &str) -> String {
+        let out = self.run_with_stdin(args, stdin);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs a command that must succeed, returning its standard output.
+    fn ok(&self, args: &[&str]) -> String {
+        self.ok_with_stdin(args, "")
+    }
+
+    /// Runs a command that must fail with exit code 1 and print nothing on standard output,
+    /// returning its standard error.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            out.stdout.is_empty(),
+            "{args:?} printed a result and failed"
+        );
+        stderr
+    }
+
+    /// Runs a command with `--json` that must succeed, and parses its output.
+    fn json(&self, args: &[&str]) -> Value {
+        let args: Vec<&str> = args.iter().copied().chain(["--json"]).collect();
+        let out = self.ok(&args);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?} gave no JSON ({e}): {out}"))
+    }
+}
+
+fn address(index: usize) -> String {
+    test_key(index).address().to_string()
+}
+
+/// The balance of `account` as `account show --json` reports it.
+fn balance(cli: &Cli, account: &str) -> u64 {
+    cli.json(&["account", "show", account])["proof"]["account"]["balance"]
+        .as_u64()
+        .unwrap()
+}
+
+#[test]
+fn status_shows_the_nodes_view_of_the_chain() {
+    let served = Served::new(TestNode::sealing());
+    let cli = served.cli();
+    let state = served.node().chain().state;
+
+    let text = cli.ok(&["status"]);
+    for expected in [
+        "chain id          aifactory-test".to_owned(),
+        "height            0".to_owned(),
+        "finalized height  0".to_owned(),
+        format!("state root        {}", state.root()),
+        format!("last block        {}", state.last_block_hash()),
+        "peers             0".to_owned(),
+    ] {
+        assert!(text.contains(&expected), "{expected:?} not in:\n{text}");
+    }
+
+    let json = cli.json(&["status"]);
+    assert_eq!(json["chain_id"], "aifactory-test");
+    assert_eq!(json["height"], 0);
+    assert_eq!(json["state_root"], state.root().to_string());
+    assert_eq!(json["peers"], serde_json::json!([]));
+}
+
+#[test]
+fn account_show_prints_an_account_whose_proof_verifies() {
+    let served = Served::new(TestNode::sealing());
+    let cli = served.cli();
+    let root = served.node().chain().state.root();
+
+    let text = cli.ok(&["account", "show", "alice"]);
+    for expected in [
+        format!("address    {}", address(1)),
+        "balance    1 AIF".to_owned(),
+        "nonce      0".to_owned(),
+        "bonded     0 AIF".to_owned(),
+        format!("proof      verified against state root {root} at height 0"),
+    ] {
+        assert!(text.contains(&expected), "{expected:?} not in:\n{text}");
+    }
+
+    let json = cli.json(&["account", "show", &address(1)]);
+    assert_eq!(json["state_root"], root.to_string());
+    assert_eq!(json["proof"]["address"], address(1));
+    assert_eq!(json["proof"]["account"]["balance"], BALANCE);
+    assert_eq!(json["proof"]["account"]["nonce"], 0);
+}
+
+#[test]
+fn a_node_that_forges_an_accounts_proof_is_not_believed() {
+    let served = Served::new(TestNode::with_forged_proofs());
+    let cli = served.cli();
+    let error = cli.fails(&["account", "show", "alice"]);
+    assert!(
+        error.contains("does not lead to the state root") && error.contains(&address(1)),
+        "{error}"
+    );
+    let error = cli.fails(&["account", "show", "alice", "--json"]);
+    assert!(error.contains("does not lead to the state root"), "{error}");
+
+    // Nor is the nonce it would give a transfer.
+    let error = cli.fails(&[
+        "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1",
+    ]);
+    assert!(
+        error.contains("looking up the sender's next nonce") && error.contains("state root"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_unknown_account_is_an_error_naming_it() {
+    let served = Served::new(TestNode::sealing());
+    let cli = served.cli();
+    let stranger = test_key(99).address().to_string();
+    let error = cli.fails(&["account", "show", &stranger]);
+    assert!(
+        error.starts_with("error: no such account") && error.contains(&stranger),
+        "{error}"
+    );
+    let error = cli.fails(&["account", "show", "nobody"]);
+    assert!(error.contains("neither an address"), "{error}");
+}
+
+#[test]
+fn transfer_waits_for_a_final_receipt_and_moves_the_tokens() {
+    let served = Served::new(TestNode::sealing());
+    let cli = served.cli();
+    let error = cli.fails(&["block", "show"]);
+    assert!(
+        error.contains("no block latest") && error.contains("(block_not_found)"),
+        "{error}"
+    );
+
+    // No --nonce and no --chain-id: both come from the node.
+    let text = cli.ok(&[
+        "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "0.25",
+    ]);
+    assert!(text.contains("status       included"), "{text}");
+    assert!(text.contains("block        1 ("), "{text}");
+    assert!(text.contains("outcome      success"), "{text}");
+    assert!(text.contains("fee paid     0.000001 AIF"), "{text}");
+    assert_eq!(balance(&cli, "bob"), BALANCE + 250_000_000);
+    let alice = cli.json(&["account", "show", "alice"]);
+    assert_eq!(alice["proof"]["account"]["nonce"], 1);
+    assert_eq!(
+        alice["proof"]["account"]["balance"],
+        BALANCE - 250_000_000 - 1_000
+    );
+
+    // The second transfer picks up nonce 1 by itself; --json prints the transaction's view.
+    let json = cli.json(&[
+        "tx",
+        "transfer",
+        "--from",
+        "alice",
+        "--to",
+        &address(3),
+        "--amount",
+        "0.000000002",
+    ]);
+    assert_eq!(json["status"]["status"], "included");
+    assert_eq!(json["status"]["height"], 2);
+    assert_eq!(json["status"]["receipt"]["outcome"]["status"], "success");
+    let tx_hash = json["tx_hash"].as_str().unwrap().to_owned();
+    assert_eq!(balance(&cli, "carol"), BALANCE + 2);
+
+    // The blocks, by `latest`, height and hash, as text and JSON.
+    let latest = cli.json(&["block", "show"]);
+    let block_hash = json["status"]["block_hash"].as_str().unwrap();
+    assert_eq!(latest["hash"], block_hash);
+    assert_eq!(cli.json(&["block", "show", "2"]), latest);
+    assert_eq!(cli.json(&["block", "show", block_hash]), latest);
+    assert_eq!(cli.json(&["block", "show", "latest"]), latest);
+    assert_eq!(latest["block"]["header"]["height"], 2);
+    assert_eq!(latest["block"]["txs"].as_array().unwrap().len(), 1);
+
+    let text = cli.ok(&["block", "show", "2"]);
+    for expected in [
+        "block         2".to_owned(),
+        format!("hash          {block_hash}"),
+        format!("proposer      {}", address(0)),
+        "txs           1".to_owned(),
+        format!(
+            "{tx_hash}  from {}  transfer 0.000000002 AIF to {}  success",
+            address(1),
+            address(3)
+        ),
+    ] {
+        assert!(text.contains(&expected), "{expected:?} not in:\n{text}");
+    }
+    let first = cli.ok(&["block", "show", "1"]);
+    assert!(
+        first.contains(&format!("transfer 0.25 AIF to {}", address(2))),
+        "{first}"
+    );
+
+    let error = cli.fails(&["block", "show", "3"]);
+    assert!(error.contains("no block 3"), "{error}");
+    // A block id that does not parse is a usage error (clap's exit status 2).
+    let out = cli.run(&["block", "show", "yesterday"]);
+    let error = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{error}");
+    assert!(error.contains("neither a block height"), "{error}");
+}
+
+#[test]
+fn a_replayed_nonce_is_refused_with_the_nodes_message() {
+    let served = Served::new(TestNode::sealing());
+    let cli = served.cli();
+    let args = [
+        "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "0.5", "--nonce", "0",
+        "--fee", "5000",
+    ];
+    cli.ok(&args);
+    let error = cli.fails(&args);
+    assert!(
+        error.starts_with("error: nonce 0 was already used") && error.contains("(nonce_replayed)"),
+        "{error}"
+    );
+    assert_eq!(
+        balance(&cli, "bob"),
+        BALANCE + 500_000_000,
+        "only the first one moved tokens"
+    );
+
+    // A refusal by the ledger's admission checks, also as the node words it.
+    let error = cli.fails(&[
+        "tx",
+        "transfer",
+        "--from",
+        "alice",
+        "--to",
+        "bob",
+        "--amount",
+        "1",
+        "--chain-id",
+        "other",
+    ]);
+    assert!(error.contains("(wrong_chain_id)"), "{error}");
+}
+
+#[test]
+fn an_overdraft_is_final_but_failed_and_exits_non_zero() {
+    let served = Served::new(TestNode::sealing());
+    let cli = served.cli();
+    let out = cli.run(&[
+        "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "5",
+    ]);
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stdout.contains("outcome      failed: insufficient funds"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("is final but its action failed"),
+        "{stderr}"
+    );
+    assert_eq!(balance(&cli, "bob"), BALANCE);
+}
+
+#[test]
+fn transfer_polls_until_a_block_is_built_or_the_timeout_passes() {
+    let served = Served::new(TestNode::manual(100));
+    let cli = served.cli();
+
+    // --no-wait returns once the node has it; `tx show` then finds it pending.
+    let accepted = cli.json(&[
+        "tx",
+        "transfer",
+        "--from",
+        "alice",
+        "--to",
+        "bob",
+        "--amount",
+        "0.5",
+        "--no-wait",
+    ]);
+    let alice_tx = accepted["tx_hash"].as_str().unwrap().to_owned();
+    assert!(
+        cli.ok(&["tx", "show", &alice_tx])
+            .contains("status       pending")
+    );
+
+    // Nobody builds a block: the wait gives up after --timeout seconds.
+    let started = std::time::Instant::now();
+    let error = cli.fails(&[
+        "tx",
+        "transfer",
+        "--from",
+        "bob",
+        "--to",
+        "alice",
+        "--amount",
+        "0.5",
+        "--timeout",
+        "1",
+    ]);
+    assert!(
+        error.contains("was not in a finalized block after 1 s"),
+        "{error}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    // A block built while it waits (once its transaction has joined the other two in the
+    // mempool): it sees the transaction included and final.
+    let node = served.node().clone();
+    let sealer = std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while node.mempool_len() < 3 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        node.seal();
+    });
+    let text = cli.ok(&[
+        "tx", "transfer", "--from", "carol", "--to", "alice", "--amount", "0.5",
+    ]);
+    sealer.join().unwrap();
+    assert!(
+        text.contains("block        1 (") && text.contains("outcome      success"),
+        "{text}"
+    );
+    let shown = cli.json(&["tx", "show", &alice_tx]);
+    assert_eq!(shown["status"]["status"], "included");
+    assert_eq!(shown["status"]["height"], 1);
+    // Alice sent 0.5 AIF and a fee, and received 0.5 AIF from each of bob and carol.
+    assert_eq!(balance(&cli, "alice"), BALANCE + 500_000_000 - 1_000);
+}
+
+#[test]
+fn an_unreachable_node_gets_a_friendly_error() {
+    let served = Served::new(TestNode::sealing());
+    let cli = served.cli();
+    // A port nobody listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    for args in [
+        vec!["status", "--node", &url],
+        vec!["account", "show", "alice", "--node", &url],
+        vec!["block", "show", "--node", &url],
+        vec!["status", "--json", "--node", &url],
+    ] {
+        let error = cli.fails(&args);
+        assert!(
+            error.starts_with(&format!("error: cannot reach the node at {url}: "))
+                && error.contains("(is it running? start one with `aifactory devnet`)"),
+            "{args:?}: {error}"
+        );
+    }
+    let error = cli.fails(&[
+        "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1", "--node", &url,
+    ]);
+    assert!(
+        error.contains("cannot reach the node") && error.contains("--sign-only"),
+        "{error}"
+    );
+    let error = cli.fails(&["status", "--node", "ftp://example"]);
+    assert!(error.contains("invalid node URL"), "{error}");
+}
+
+#[test]
+fn sign_only_needs_no_node_but_needs_a_nonce() {
+    let served = Served::new(TestNode::sealing());
+    let mut cli = served.cli();
+    cli.node_url = "http://127.0.0.1:1".to_owned();
+    let args = [
+        "tx",
+        "transfer",
+        "--from",
+        "alice",
+        "--to",
+        "bob",
+        "--amount",
+        "1",
+        "--sign-only",
+    ];
+    let error = cli.fails(&args);
+    assert!(error.contains("--sign-only needs --nonce"), "{error}");
+    let printed: Value =
+        serde_json::from_str(&cli.ok(&[&args[..], &["--nonce", "4", "--json"]].concat())).unwrap();
+    assert_eq!(printed["transaction"]["nonce"], 4);
+    assert_eq!(printed["transaction"]["chain_id"], "aifactory-devnet");
+    assert_eq!(printed["transaction"]["sender"], address(1));
+}
