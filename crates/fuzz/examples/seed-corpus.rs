@@ -1,5 +1,6 @@
 //! Writes the seed corpus under `fuzz/corpus/<target>/`: real encodings of transactions,
-//! blocks, ledger operations and a secure-aggregation round, for the fuzzers to start from.
+//! blocks, ledger operations, ledger snapshots and a secure-aggregation round, for the
+//! fuzzers to start from.
 //! Run once with `cargo run -p aifactory-fuzz --example seed-corpus`; the output is committed.
 
 use std::path::{Path, PathBuf};
@@ -13,6 +14,22 @@ fn write(dir: &Path, target: &str, name: &str, bytes: &[u8]) {
     let dir = dir.join(target);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(name), bytes).unwrap();
+}
+
+/// The snapshot target's seeds for `chain`'s state: as written (mode 0, checksums checked)
+/// and with mode 1 (checksums recomputed before reading).
+fn write_snapshots(dir: &Path, chain: &TestChain) {
+    let mut bytes = vec![0];
+    chain.state.write_snapshot(&mut bytes).unwrap();
+    let height = chain.state.height();
+    write(dir, "snapshot", &format!("height-{height}"), &bytes);
+    bytes[0] = 1;
+    write(
+        dir,
+        "snapshot",
+        &format!("height-{height}-resealed"),
+        &bytes,
+    );
 }
 
 fn main() {
@@ -30,6 +47,7 @@ fn main() {
     for (i, tx) in txs.iter().enumerate() {
         write(&corpus, "transaction", &format!("tx-{i}"), &tx.encode());
     }
+    write_snapshots(&corpus, &chain);
     let built = chain.build(txs);
     write(
         &corpus,
@@ -51,6 +69,7 @@ fn main() {
         ops.push(1);
     }
     write(&corpus, "ledger", "six-ops", &ops);
+    write_snapshots(&corpus, &chain);
 
     let simulation = Simulation::new(5, 16, Protocol::SecAgg);
     let outcome = simulation.run().unwrap();

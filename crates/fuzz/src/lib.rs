@@ -1,13 +1,16 @@
-//! Fuzz targets: one function per decoder of untrusted bytes, and one that drives the ledger
-//! with transactions made from arbitrary bytes. Each must never panic, whatever the input.
+//! Fuzz targets: one function per decoder of untrusted bytes (transactions, blocks, ledger
+//! snapshots, secure-aggregation messages), and one that drives the ledger with transactions
+//! made from arbitrary bytes. Each must never panic, whatever the input.
 //!
 //! The same functions run in two harnesses: `fuzz/` wraps them for cargo-fuzz (coverage-guided,
 //! run by `scripts/fuzz`), and this crate's tests replay the committed corpus under
 //! `fuzz/corpus/<target>/` plus seeded random mutations of it on every CI run.
 
 mod ledger;
+mod snapshot;
 
 pub use ledger::ledger;
+pub use snapshot::snapshot;
 
 use aifactory_secagg as secagg;
 use aifactory_secagg::RoundConfig;
@@ -21,6 +24,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("transaction", transaction),
     ("block", block),
     ("ledger", ledger),
+    ("snapshot", snapshot),
     ("secagg_messages", secagg_messages),
     ("secagg_transcript", secagg_transcript),
 ];

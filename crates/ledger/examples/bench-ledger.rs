@@ -1,13 +1,14 @@
 //! Prints the ledger's throughput figures in one run, side by side with the raw ed25519 batch
-//! verification rate of this machine: run it through `scripts/bench-ledger`.
+//! verification rate of this machine, and the cost of snapshotting the resulting state: run it
+//! through `scripts/bench-ledger` (`--only-apply` or `--only-snapshot` for one part).
 
 use std::time::{Duration, Instant};
 
 use cpu_time::ThreadTime;
 
 use aifactory_crypto::{Domain, Hash, SignedMessage, verify_batch};
-use aifactory_ledger::SlotTree;
 use aifactory_ledger::testing::TransferWorkload;
+use aifactory_ledger::{SlotTree, SnapshotLimits, State, load_snapshot, save_snapshot};
 use aifactory_types::{Block, VerifiedBlock};
 
 const ACCOUNTS: usize = 1_000_000;
@@ -23,6 +24,91 @@ fn resident_bytes() -> u64 {
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
     pages * 4096
+}
+
+/// The peak resident memory since the last [`reset_peak_resident`], in bytes.
+fn peak_resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or(0)
+        * 1024
+}
+
+/// Restarts the peak resident memory from the current one (Linux `clear_refs` 5).
+fn reset_peak_resident() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Snapshot figures for `state`: write to a sink and to a synced file, load back, size, and
+/// the memory the load needed.
+struct SnapshotFigures {
+    bytes: u64,
+    encode_ms: f64,
+    save_ms: f64,
+    load_ms: f64,
+    state_mib: f64,
+    peak_mib: f64,
+}
+
+fn snapshot_figures(state: &State) -> SnapshotFigures {
+    let ms = |start: Instant| start.elapsed().as_secs_f64() * 1e3;
+    let mib = |bytes: u64| bytes as f64 / 1048576.0;
+    let start = Instant::now();
+    let bytes = state.write_snapshot(&mut std::io::sink()).unwrap();
+    let encode_ms = ms(start);
+
+    let path = std::env::temp_dir().join(format!("bench-ledger-{}.snapshot", std::process::id()));
+    let start = Instant::now();
+    save_snapshot(state, &path).unwrap();
+    let save_ms = ms(start);
+
+    let before = resident_bytes();
+    reset_peak_resident();
+    let start = Instant::now();
+    let loaded = load_snapshot(&path, &SnapshotLimits::default()).unwrap();
+    let load_ms = ms(start);
+    let (after, peak) = (resident_bytes(), peak_resident_bytes());
+    assert_eq!(loaded.root(), state.root());
+    std::fs::remove_file(&path).unwrap();
+    SnapshotFigures {
+        bytes,
+        encode_ms,
+        save_ms,
+        load_ms,
+        state_mib: mib(after.saturating_sub(before)),
+        peak_mib: mib(peak.saturating_sub(before)),
+    }
+}
+
+fn print_snapshot_figures(figures: &SnapshotFigures) {
+    let row = |label: &str, value: String| println!("{label:<62} {value:>14}");
+    row(
+        "snapshot size",
+        format!("{:.1} MiB", figures.bytes as f64 / 1048576.0),
+    );
+    row(
+        "snapshot write, encode + checksum only (to a sink)",
+        format!("{:.0} ms", figures.encode_ms),
+    );
+    row(
+        "save_snapshot (temp file, fsync, rename, dir fsync)",
+        format!("{:.0} ms", figures.save_ms),
+    );
+    row(
+        "load_snapshot (decode, checksum, rebuild trees, root check)",
+        format!("{:.0} ms", figures.load_ms),
+    );
+    row(
+        "resident memory of the loaded state",
+        format!("{:.0} MiB", figures.state_mib),
+    );
+    row(
+        "peak resident memory while loading",
+        format!("{:.0} MiB", figures.peak_mib),
+    );
 }
 
 fn rate(count: usize, elapsed: Duration) -> f64 {
@@ -73,6 +159,16 @@ fn main() {
         .collect();
     let encoded: Vec<Vec<u8>> = workload.blocks.iter().map(Block::encode).collect();
     let txs = TXS_PER_BLOCK * BLOCKS;
+
+    if std::env::args().any(|a| a == "--only-snapshot") {
+        let mut state = workload.genesis_state.clone();
+        for block in &verified {
+            state.apply_block(block).unwrap();
+        }
+        drop((workload, verified, encoded));
+        print_snapshot_figures(&snapshot_figures(&state));
+        return;
+    }
 
     // 1. Pure execution and state-root update, signatures already checked, one core. Timed
     //    by wall clock and by this thread's CPU time (robust to other load on the machine).
@@ -130,6 +226,10 @@ fn main() {
         tree.commit();
     }
     let root_ms = start.elapsed().as_secs_f64() * 1e3 / BLOCKS as f64;
+    drop(tree);
+
+    // 5. Snapshots of the state after the blocks.
+    let snapshot = snapshot_figures(&state);
 
     let mib_per_million =
         (rss_after.saturating_sub(rss_before)) as f64 / 1048576.0 * (1_000_000.0 / ACCOUNTS as f64);
@@ -164,6 +264,7 @@ fn main() {
         "resident memory per million accounts (state + trees)",
         format!("{mib_per_million:.0} MiB"),
     );
+    print_snapshot_figures(&snapshot);
     println!();
     row(
         "ratio: pure execution (CPU time) / 500k target",

@@ -1,7 +1,8 @@
 //! The ledger: a pure, deterministic state machine from (state, block) to (new state,
 //! receipts, events).
 //!
-//! **Architecture invariant:** this crate does no I/O, reads no clock and draws no randomness.
+//! **Architecture invariant:** the state machine does no I/O, reads no clock and draws no
+//! randomness (the one file-writing module, for snapshots, sits outside it; see below).
 //! Time arrives as the block's timestamp; there are no floats in the state, every sum is
 //! checked, and every collection is an ordered map, so every node computes the same state
 //! root from the same blocks, forever.
@@ -9,15 +10,25 @@
 //! Applying a block is all or nothing: [`State::apply_block`] either applies every
 //! transaction and matches the header's state root, or returns a [`BlockError`] and leaves the
 //! state untouched.
+//!
+//! Between blocks, the state can be written to a snapshot and read back
+//! ([`State::write_snapshot`], [`State::read_snapshot`]); [`save_snapshot`] and
+//! [`load_snapshot`] keep one in a file, crash-safely. That file code is the crate's only
+//! I/O, and no block ever reaches it.
 
 mod apply;
 mod error;
 mod execute;
 mod modules;
+mod snapshot;
 mod state;
 pub mod testing;
 
 pub use apply::{BlockOutcome, BuiltBlock};
 pub use error::BlockError;
 pub use execute::BlockContext;
+pub use snapshot::{
+    SNAPSHOT_ACCOUNT_SLOTS_MAX, SNAPSHOT_VALIDATOR_SLOTS_MAX, SNAPSHOT_VERSION, SnapshotError,
+    SnapshotHeader, SnapshotLimits, load_snapshot, read_snapshot_header, save_snapshot,
+};
 pub use state::{ChainMeta, Savepoint, SlotTree, State, Validator};

@@ -94,6 +94,28 @@ impl State {
         Ok(state)
     }
 
+    /// A state from tables restored from a snapshot; its root is recomputed from them.
+    pub(crate) fn from_tables(
+        chain_id: String,
+        last_block_hash: Hash,
+        meta: Table<(), ChainMeta>,
+        params: Table<(), Params>,
+        accounts: Table<Address, Account>,
+        validators: Table<Address, Validator>,
+    ) -> Self {
+        let mut state = State {
+            chain_id,
+            last_block_hash,
+            root: Hash::ZERO,
+            meta,
+            params,
+            accounts,
+            validators,
+        };
+        state.root = state_root(&state.table_roots());
+        state
+    }
+
     /// The chain's id.
     pub fn chain_id(&self) -> &str {
         &self.chain_id
@@ -235,6 +257,11 @@ impl State {
             .map(|(table, mark)| table.revert_committed(mark))
             .collect();
         self.root = state_root(&roots);
+    }
+
+    /// Whether every change is final and committed: no undo log (what a snapshot needs).
+    pub(crate) fn is_sealed(&self) -> bool {
+        self.savepoint() == Savepoint([0; TABLE_COUNT])
     }
 
     /// Makes every change final.

@@ -133,6 +133,40 @@ where
         Some(value)
     }
 
+    /// Every slot in order, `None` where a row was deleted: what a snapshot records.
+    pub(crate) fn slots(&self) -> &[Option<(K, V)>] {
+        &self.slots
+    }
+
+    /// A committed, sealed table holding exactly `slots` (as [`Table::slots`] gave them),
+    /// its index and tree rebuilt; or the first slot whose key repeats an earlier slot's.
+    pub(crate) fn restore(tag: u8, slots: Vec<Option<(K, V)>>) -> Result<Self, u32> {
+        let occupied = slots.iter().flatten().count();
+        let mut index = HashMap::with_capacity_and_hasher(occupied, RandomState::default());
+        let mut leaves = Vec::with_capacity(slots.len());
+        let mut scratch = Vec::with_capacity(256);
+        for (slot, entry) in slots.iter().enumerate() {
+            let slot = u32::try_from(slot).expect("a table holds at most 2^32 rows");
+            let leaf = match entry {
+                Some((key, value)) => {
+                    if index.insert(key.clone(), slot).is_some() {
+                        return Err(slot);
+                    }
+                    leaf_hash_with(&mut scratch, tag, key, value)
+                }
+                None => Hash::ZERO,
+            };
+            leaves.push(leaf);
+        }
+        Ok(Table {
+            tag,
+            index,
+            slots,
+            undo: Vec::new(),
+            tree: SlotTree::from_leaves(leaves),
+        })
+    }
+
     /// The slot tree's root as of the last commit.
     pub(crate) fn root(&self) -> Hash {
         self.tree.root()
