@@ -134,6 +134,9 @@ impl From<SubmitError> for ApiError {
             SubmitError::AlreadyKnown(_) => {
                 ApiError::new(StatusCode::CONFLICT, "already_known", message)
             }
+            SubmitError::NoncePending { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "nonce_pending", message)
+            }
             SubmitError::MempoolFull { .. } => {
                 let mut error =
                     ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "mempool_full", message);

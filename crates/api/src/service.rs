@@ -26,6 +26,12 @@ pub enum SubmitError {
     /// The mempool already holds this exact transaction.
     #[error("transaction {0} is already in the mempool")]
     AlreadyKnown(Hash),
+    /// Another pending transaction from the same sender already uses this nonce.
+    #[error("a transaction with nonce {nonce} from this sender is already pending")]
+    NoncePending {
+        /// The nonce.
+        nonce: u64,
+    },
     /// The mempool is at its limit; try again later.
     #[error("the mempool is full ({capacity} transactions); try again later")]
     MempoolFull {

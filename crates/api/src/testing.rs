@@ -331,7 +331,9 @@ pub async fn start(node: TestNode, config: ApiConfig) -> TestServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a loopback port is free");
-    let addr = listener.local_addr().expect("a bound socket has an address");
+    let addr = listener
+        .local_addr()
+        .expect("a bound socket has an address");
     let (shutdown, stopped) = oneshot::channel::<()>();
     tokio::spawn(crate::serve(listener, router, async move {
         let _ = stopped.await;

@@ -86,9 +86,10 @@ pub struct BlockView {
     /// The block.
     #[schema(value_type = schemas::BlockSchema)]
     pub block: Block,
-    /// One receipt per transaction, in block order.
-    #[schema(value_type = Vec<schemas::ReceiptSchema>)]
-    pub receipts: Vec<Receipt>,
+    /// One receipt per transaction, in block order; `null` when the node no longer keeps the
+    /// receipts of a block this old (it keeps those of its recent blocks).
+    #[schema(value_type = Option<Vec<schemas::ReceiptSchema>>)]
+    pub receipts: Option<Vec<Receipt>>,
 }
 
 /// Which block: by height, by hash, or the latest.

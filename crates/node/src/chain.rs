@@ -21,6 +21,7 @@ use tokio::sync::{broadcast, watch};
 use crate::block::{ChainBlock, Digest, to_digest};
 use crate::limits::{FINALIZED_SUBSCRIBERS_BACKLOG_MAX, PENDING_STATES_MAX};
 use crate::mempool::{Mempool, MempoolConfig, Rejection};
+use crate::recent::RecentBlocks;
 
 /// A finalized block with what executing it produced.
 #[derive(Debug, Clone)]
@@ -51,6 +52,7 @@ struct Inner {
 pub struct Chain {
     inner: Arc<Mutex<Inner>>,
     mempool: Arc<Mutex<Mempool>>,
+    recent: Arc<Mutex<RecentBlocks>>,
     finalized_tx: Arc<watch::Sender<Arc<State>>>,
     blocks_tx: broadcast::Sender<Arc<FinalizedBlock>>,
 }
@@ -69,10 +71,10 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Chain {
-    /// A chain at `genesis_state` (a state at height 0) with an empty mempool.
-    pub fn new(genesis_state: State, mempool: MempoolConfig) -> Self {
-        assert_eq!(genesis_state.height(), 0, "the chain starts from genesis");
-        let finalized = Arc::new(genesis_state);
+    /// A chain whose finalized state is `state` (genesis, or restored from a snapshot) with an
+    /// empty mempool.
+    pub fn new(state: State, mempool: MempoolConfig) -> Self {
+        let finalized = Arc::new(state);
         let (finalized_tx, _) = watch::channel(finalized.clone());
         let (blocks_tx, _) = broadcast::channel(FINALIZED_SUBSCRIBERS_BACKLOG_MAX);
         Chain {
@@ -81,6 +83,7 @@ impl Chain {
                 pending: BTreeMap::new(),
             })),
             mempool: Arc::new(Mutex::new(Mempool::new(mempool))),
+            recent: Arc::default(),
             finalized_tx: Arc::new(finalized_tx),
             blocks_tx,
         }
@@ -174,14 +177,21 @@ impl Chain {
             inner.pending.retain(|_, p| p.height > height);
         }
         lock(&self.mempool).prune(&state);
-        self.finalized_tx.send_replace(state.clone());
-        // No subscriber is fine: the API may not be listening.
-        let _ = self.blocks_tx.send(Arc::new(FinalizedBlock {
+        let finalized = Arc::new(FinalizedBlock {
             block: block.clone(),
             state_root: state.root(),
             receipts,
-        }));
+        });
+        lock(&self.recent).push(finalized.clone());
+        self.finalized_tx.send_replace(state);
+        // No subscriber is fine: the API may not be listening.
+        let _ = self.blocks_tx.send(finalized);
         true
+    }
+
+    /// The recent finalized blocks with their receipts.
+    pub fn recent(&self) -> MutexGuard<'_, RecentBlocks> {
+        lock(&self.recent)
     }
 
     /// The mempool.
@@ -235,5 +245,10 @@ impl NodeHandle {
     /// How many transactions wait in the mempool.
     pub fn mempool_len(&self) -> usize {
         self.chain.mempool().len()
+    }
+
+    /// The shared chain view behind this handle.
+    pub fn chain(&self) -> &Chain {
+        &self.chain
     }
 }

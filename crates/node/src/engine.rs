@@ -49,6 +49,7 @@ use crate::chain::{Chain, NodeHandle};
 use crate::finalizer;
 use crate::keys::{self, KeyError};
 use crate::mempool::MempoolConfig;
+use crate::snapshots::SnapshotPolicy;
 
 /// The consensus signing namespace: every vote and certificate is signed under it (the scheme
 /// appends its own per-message suffixes), and nothing else is.
@@ -112,6 +113,8 @@ pub struct Config {
     pub mempool: MempoolConfig,
     /// Consensus timeouts.
     pub timeouts: Timeouts,
+    /// Where to keep ledger snapshots, if anywhere (real nodes; simulations keep none).
+    pub snapshots: Option<SnapshotPolicy>,
 }
 
 /// The five channels a validator uses, each a sender and receiver pair.
@@ -143,6 +146,9 @@ pub enum StartError {
     NotAValidator,
 }
 
+/// marshal's mailbox: finalized blocks and certificates by height or digest.
+pub type MarshalMailbox = marshal::core::Mailbox<Scheme, Standard<ChainBlock>>;
+
 /// A running validator.
 pub struct Validator {
     /// What the API reads and writes.
@@ -155,6 +161,8 @@ pub struct Validator {
     pub consensus: Handle<()>,
     /// The running marshal actor.
     pub marshal: Handle<()>,
+    /// Reads of the finalized archive.
+    pub archive: MarshalMailbox,
 }
 
 fn archive_config<C>(
@@ -209,7 +217,11 @@ where
     let codec = BlockCodecConfig::from_genesis_state(&genesis_state);
     let genesis_block = ChainBlock::genesis(&genesis_state);
     let genesis_digest = genesis_block.digest();
-    let chain = Chain::new(genesis_state, config.mempool);
+    let restored = config
+        .snapshots
+        .as_ref()
+        .and_then(|policy| policy.load(genesis_state.chain_id()));
+    let chain = Chain::new(restored.unwrap_or(genesis_state), config.mempool);
     let prefix = config.partition_prefix.clone();
     let page_cache = CacheRef::new(PAGE_SIZE, PAGE_CACHE_PAGES);
 
@@ -288,24 +300,39 @@ where
     let (finalizer_mailbox, finalizer_queue) = finalizer::channel();
     let marshal_handle = marshal_actor.start(finalizer_mailbox, buffer, (backfill_rx, backfill));
 
-    // Rebuild the finalized state from the archive before consensus can ask about it.
+    // Rebuild the finalized state from the archive (after the snapshot, if one was restored)
+    // before consensus can ask about it.
     let processed = floor.processed().map_or(0, |p| p.height().get());
-    for height in 1..=processed {
+    let restored_height = chain.finalized().height();
+    if restored_height > 0 {
+        let block = marshal_mailbox
+            .get_block(Height::new(restored_height))
+            .await;
+        if let Some(block) = block {
+            assert_eq!(
+                block.inner().hash(),
+                chain.finalized().last_block_hash(),
+                "the snapshot is not of this node's finalized chain"
+            );
+        }
+    }
+    for height in restored_height + 1..=processed {
         let block = marshal_mailbox
             .get_block(Height::new(height))
             .await
             .expect("marshal keeps every processed block");
         chain.finalize(block.inner());
     }
+    let snapshot_writer = config.snapshots.as_ref().map(SnapshotPolicy::start_writer);
     let finalizer_chain = chain.clone();
     context
         .child("finalizer")
-        .spawn(move |_| finalizer::run(finalizer_chain, finalizer_queue));
+        .spawn(move |_| finalizer::run(finalizer_chain, finalizer_queue, snapshot_writer));
 
     let application = Inline::new(
         context.child("application"),
         LedgerApplication::new(chain.clone(), config.key.address()),
-        marshal_mailbox,
+        marshal_mailbox.clone(),
         epocher,
     );
     let timeouts = config.timeouts;
@@ -347,5 +374,6 @@ where
         public_key,
         consensus,
         marshal: marshal_handle,
+        archive: marshal_mailbox,
     })
 }

@@ -20,6 +20,7 @@ use tracing::debug;
 
 use crate::block::ChainBlock;
 use crate::chain::Chain;
+use crate::snapshots::SnapshotWriter;
 
 type Queued = (Digested<ChainBlock>, Exact);
 
@@ -55,11 +56,15 @@ impl Reporter for FinalizerMailbox {
     }
 }
 
-/// Applies queued finalized blocks to `chain` and acknowledges each after it is applied.
-pub async fn run(chain: Chain, mut queue: FinalizerQueue) {
+/// Applies queued finalized blocks to `chain` and acknowledges each after it is applied;
+/// offers each new finalized state to `snapshots`.
+pub async fn run(chain: Chain, mut queue: FinalizerQueue, snapshots: Option<SnapshotWriter>) {
     while let Some((block, ack)) = queue.receiver.next().await {
         let applied = chain.finalize(block.inner());
         debug!(height = block.inner().header().height, applied, "finalized");
+        if applied && let Some(writer) = &snapshots {
+            writer.offer(&chain.finalized());
+        }
         ack.acknowledge();
     }
 }

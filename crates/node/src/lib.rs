@@ -22,11 +22,21 @@
 pub mod application;
 pub mod block;
 pub mod chain;
+pub mod config;
+pub mod daemon;
+pub mod devnet;
 pub mod engine;
 pub mod finalizer;
+pub mod gossip;
 pub mod keys;
 pub mod limits;
 pub mod mempool;
+pub mod metrics;
+pub mod p2p;
+pub mod recent;
+pub mod service;
+pub mod snapshots;
+pub mod supervisor;
 
 pub use block::{BlockCodecConfig, ChainBlock, Digest};
 pub use chain::{Chain, FinalizedBlock, NodeHandle};

@@ -3,6 +3,8 @@
 
 use aifactory_types::limits::{BLOCK_TXS_MAX, TX_BYTES_MAX};
 
+use crate::block::CHAIN_BLOCK_BYTES_MAX;
+
 /// Most transactions the mempool holds.
 pub const MEMPOOL_TXS_MAX: usize = 50_000;
 
@@ -25,6 +27,26 @@ pub const FINALIZED_SUBSCRIBERS_BACKLOG_MAX: usize = 1_024;
 /// How far ahead of the local clock a block's timestamp may be before a verifier waits.
 pub const BLOCK_TIMESTAMP_DRIFT_MS_MAX: u64 = 2_000;
 
+/// Finalized blocks whose receipts the node keeps for the API.
+pub const RECENT_BLOCKS_MAX: usize = 100_000;
+
+/// Most transactions in one gossip message.
+pub const GOSSIP_BATCH_TXS_MAX: usize = 512;
+
+/// How long a gossip batch waits for more transactions before it is sent.
+pub const GOSSIP_BATCH_DELAY_MS: u64 = 5;
+
+/// Most bytes of one gossip message (the batch's transactions plus length prefixes).
+pub const GOSSIP_MESSAGE_BYTES_MAX: usize = GOSSIP_BATCH_TXS_MAX * (TX_BYTES_MAX + 4) + 4;
+
+/// Most bytes of any p2p message: a full block with room for marshal's framing.
+pub const P2P_MESSAGE_BYTES_MAX: usize = CHAIN_BLOCK_BYTES_MAX + 64 * 1024;
+
+/// Transactions accepted locally and waiting to be gossiped; beyond it gossip drops the
+/// newest (they stay in the local mempool and still reach a block when we propose).
+pub const GOSSIP_QUEUE_MAX: usize = 65_536;
+
+const _: () = assert!(GOSSIP_MESSAGE_BYTES_MAX <= P2P_MESSAGE_BYTES_MAX);
 const _: () = assert!(MEMPOOL_BYTES_MAX >= 1_024 * TX_BYTES_MAX);
 const _: () = assert!(MEMPOOL_SENDER_TXS_MAX <= MEMPOOL_TXS_MAX);
 const _: () = assert!(PROPOSAL_TXS_MAX <= BLOCK_TXS_MAX);

@@ -100,6 +100,27 @@ pub enum Rejection {
     },
 }
 
+impl Rejection {
+    /// A stable snake_case name of the reason, for metrics and logs (a ledger refusal is
+    /// named by its `TxError` code).
+    pub fn code(&self) -> String {
+        match self {
+            Rejection::Decode(_) => "malformed".to_owned(),
+            Rejection::Signature(_) => "bad_signature".to_owned(),
+            Rejection::Inadmissible(error) => serde_json::to_value(error)
+                .ok()
+                .and_then(|value| value["code"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| "inadmissible".to_owned()),
+            Rejection::Duplicate(_) => "duplicate".to_owned(),
+            Rejection::NonceTaken { .. } => "nonce_pending".to_owned(),
+            Rejection::NonceGap { .. } => "nonce_gap".to_owned(),
+            Rejection::SenderFull { .. } => "sender_full".to_owned(),
+            Rejection::CannotPayPending { .. } => "cannot_pay_pending".to_owned(),
+            Rejection::PoolFull { .. } => "pool_full".to_owned(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Entry {
     tx: VerifiedTransaction,
@@ -133,6 +154,11 @@ impl Mempool {
     /// How many transactions are pending.
     pub fn len(&self) -> usize {
         self.ids.len()
+    }
+
+    /// Most transactions the pool holds.
+    pub fn capacity(&self) -> usize {
+        self.config.txs_max
     }
 
     /// Whether nothing is pending.

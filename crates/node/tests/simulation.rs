@@ -175,6 +175,7 @@ async fn start_node(context: &Context, oracle: &Oracle<PublicKey, Context>, inde
         partition_prefix: format!("validator-{index}"),
         mempool: MempoolConfig::default(),
         timeouts: Timeouts::default(),
+        snapshots: None,
     };
     let validator = start(
         context.child("validator").with_attribute("index", index),

@@ -78,7 +78,7 @@ async fn submit_then_status_then_account_with_proof() {
         assert_eq!(block.hash, block_hash);
         assert_eq!(block.block.hash(), block_hash, "the hash is the header's");
         assert_eq!(block.block.txs.to_vec(), vec![tx.clone()]);
-        assert_eq!(block.receipts, vec![receipt.clone()]);
+        assert_eq!(block.receipts, Some(vec![receipt.clone()]));
         assert_eq!(block.block.header.state_root, account.state_root);
     }
 }

@@ -1,0 +1,137 @@
+//! The real network: commonware's authenticated `lookup` p2p over TCP. Every peer is named by
+//! its ed25519 key (its account address) and reached at the address the configuration gives;
+//! connections are mutually authenticated and encrypted (SAKE handshake, ChaCha20-Poly1305
+//! stream), and a connection from an unknown key or IP is refused.
+//!
+//! Validators are the *primary* peer set (dialled and favoured); full nodes are *secondary*
+//! (accepted, served, sent broadcasts, not dialled by validators). Channel numbers and
+//! per-peer rate quotas are fixed here, identical on every node.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use aifactory_types::Address;
+use commonware_cryptography::ChaCha20Poly1305;
+use commonware_cryptography::ed25519::{PrivateKey, PublicKey};
+use commonware_p2p::authenticated::lookup;
+use commonware_p2p::{Address as PeerAddress, AddressableManager, AddressableTrackedPeers};
+use commonware_runtime::tokio::Context;
+use commonware_runtime::{Handle, Quota, Supervisor};
+use commonware_stream::cups::{self, Cups};
+use commonware_stream::sake::{self, Sake};
+use commonware_utils::ordered::Map;
+use commonware_utils::{NZU32, NZUsize};
+
+use crate::engine::{Channels, P2P_NAMESPACE};
+use crate::keys::{self, KeyError};
+use crate::limits::P2P_MESSAGE_BYTES_MAX;
+
+/// Channel of simplex votes.
+pub const CHANNEL_VOTES: u64 = 0;
+/// Channel of simplex certificates.
+pub const CHANNEL_CERTIFICATES: u64 = 1;
+/// Channel of simplex's certificate fetches.
+pub const CHANNEL_RESOLVER: u64 = 2;
+/// Channel of full blocks pushed by proposers.
+pub const CHANNEL_BLOCKS: u64 = 3;
+/// Channel of marshal's fetches of missing blocks and finalizations.
+pub const CHANNEL_BACKFILL: u64 = 4;
+/// Channel of gossiped transactions.
+pub const CHANNEL_TXS: u64 = 5;
+
+/// Messages per second each peer may send on a consensus channel.
+const CONSENSUS_QUOTA: Quota = Quota::per_second(NZU32!(1_000));
+/// Messages per second each peer may send on the block and backfill channels.
+const BLOCK_QUOTA: Quota = Quota::per_second(NZU32!(200));
+/// Transaction batches per second each peer may gossip.
+const TX_QUOTA: Quota = Quota::per_second(NZU32!(200));
+
+/// The network's sender type.
+pub type NetSender = lookup::Sender<PublicKey, Context>;
+/// The network's receiver type.
+pub type NetReceiver = lookup::Receiver<PublicKey>;
+
+/// One node of the network as this node knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    /// Its identity.
+    pub address: Address,
+    /// Where it accepts connections.
+    pub socket: SocketAddr,
+    /// Whether it is a genesis validator (primary) or a full node (secondary).
+    pub validator: bool,
+}
+
+/// The started network: consensus channels, the transaction gossip channel, and the oracle
+/// that tells who is connected and blocks misbehaving peers.
+pub struct Network {
+    /// The five consensus channels.
+    pub channels: Channels<NetSender, NetReceiver>,
+    /// The transaction gossip channel.
+    pub txs: (NetSender, NetReceiver),
+    /// Peer management: blocking, the tracked set.
+    pub oracle: lookup::Oracle<PublicKey>,
+    /// The running network.
+    pub handle: Handle<()>,
+}
+
+/// Starts the network listening on `listen` as `key`, tracking `peers` (ourselves included).
+pub fn start(
+    context: &Context,
+    key: PrivateKey,
+    listen: SocketAddr,
+    peers: &[Peer],
+) -> Result<Network, KeyError> {
+    let mut primary = Vec::new();
+    let mut secondary = Vec::new();
+    for peer in peers {
+        let entry = (
+            keys::public_key(&peer.address)?,
+            PeerAddress::Symmetric(peer.socket),
+        );
+        if peer.validator {
+            primary.push(entry);
+        } else {
+            secondary.push(entry);
+        }
+    }
+    let primary = Map::from_iter_dedup(primary);
+    let secondary = Map::from_iter_dedup(secondary);
+    let max_peers = NZUsize!(primary.len() + secondary.len()).max(NZUsize!(1));
+
+    let handshake = Cups::<_, ChaCha20Poly1305>::new(
+        Sake {
+            signer: key,
+            synchrony_bound: Duration::from_secs(5),
+            max_handshake_age: Duration::from_secs(10),
+            version: sake::Version::V1,
+        },
+        cups::Version::V1,
+    );
+    let config = lookup::Config::local(
+        handshake,
+        P2P_NAMESPACE,
+        listen,
+        max_peers,
+        u32::try_from(P2P_MESSAGE_BYTES_MAX).expect("the message cap fits in u32"),
+        NZUsize!(4_096),
+    );
+    let (mut network, mut oracle) = lookup::Network::new(context.child("p2p"), config);
+    let _ = oracle.track(0, AddressableTrackedPeers::new(primary, secondary));
+    let mut register = |channel, quota| network.register(channel, quota);
+    let channels = Channels {
+        votes: register(CHANNEL_VOTES, CONSENSUS_QUOTA),
+        certificates: register(CHANNEL_CERTIFICATES, CONSENSUS_QUOTA),
+        resolver: register(CHANNEL_RESOLVER, CONSENSUS_QUOTA),
+        blocks: register(CHANNEL_BLOCKS, BLOCK_QUOTA),
+        backfill: register(CHANNEL_BACKFILL, BLOCK_QUOTA),
+    };
+    let txs = register(CHANNEL_TXS, TX_QUOTA);
+    let handle = network.start();
+    Ok(Network {
+        channels,
+        txs,
+        oracle,
+        handle,
+    })
+}

@@ -1,0 +1,361 @@
+//! The node behind the HTTP API: [`NodeApi`] implements the API's `NodeService` over the
+//! chain (finalized state, recent receipts, mempool), marshal's archive (older blocks), the
+//! blob store, and transaction gossip.
+//!
+//! Blobs: the store is synchronous (plain files, fsync); its calls run on the runtime's
+//! threads through `block_in_place`, a piece (256 KiB) at a time. A blob missing here is
+//! fetched from the peers' APIs in turn and stored only if it hashes to its name.
+
+use std::sync::Arc;
+
+use aifactory_api::views::{
+    AccountView, BlobStored, BlockId, BlockView, ChainEvent, PeerView, StatusView, TxStatus,
+};
+use aifactory_api::{BlobBody, BlobContent, BlobError, NodeService, SubmitError};
+use aifactory_client::Client;
+use aifactory_store::{BlobReader, Store, StoreError};
+use aifactory_types::{Address, Hash, TxError, VerifiedTransaction};
+use bytes::Bytes;
+use commonware_consensus::marshal::Identifier;
+use commonware_consensus::types::Height;
+use commonware_runtime::Clock;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use tokio::sync::broadcast;
+use tracing::{debug, warn};
+
+use crate::block::{ChainBlock, to_digest};
+use crate::chain::{FinalizedBlock, NodeHandle};
+use crate::engine::MarshalMailbox;
+use crate::gossip::GossipQueue;
+use crate::mempool::Rejection;
+use crate::metrics::NodeMetrics;
+
+/// Events buffered for each `/v1/events` subscriber before it lags.
+const EVENTS_BACKLOG: usize = 4_096;
+
+/// What the API serves besides the chain.
+pub struct ApiParts {
+    /// The blob store.
+    pub store: Arc<Store>,
+    /// Where accepted transactions go to be gossiped.
+    pub gossip: GossipQueue,
+    /// The node's metrics.
+    pub metrics: NodeMetrics,
+    /// The peers listed in the status.
+    pub peers: Vec<PeerView>,
+    /// Peers' APIs, asked for blobs missing here.
+    pub blob_sources: Vec<Client>,
+}
+
+/// The node as the API serves it; cheap to clone.
+pub struct NodeApi<E: Clock + Send + Sync + 'static> {
+    node: NodeHandle,
+    archive: MarshalMailbox,
+    store: Arc<Store>,
+    gossip: GossipQueue,
+    metrics: NodeMetrics,
+    clock: Arc<E>,
+    peers: Arc<Vec<PeerView>>,
+    blob_sources: Arc<Vec<Client>>,
+    events: broadcast::Sender<ChainEvent>,
+}
+
+impl<E: Clock + Send + Sync + 'static> Clone for NodeApi<E> {
+    fn clone(&self) -> Self {
+        NodeApi {
+            node: self.node.clone(),
+            archive: self.archive.clone(),
+            store: self.store.clone(),
+            gossip: self.gossip.clone(),
+            metrics: self.metrics.clone(),
+            clock: self.clock.clone(),
+            peers: self.peers.clone(),
+            blob_sources: self.blob_sources.clone(),
+            events: self.events.clone(),
+        }
+    }
+}
+
+impl<E: Clock + Send + Sync + 'static> NodeApi<E> {
+    /// The API's view of a node over `node`, its `archive`, `clock` and the `parts` beside
+    /// the chain.
+    pub fn new(node: NodeHandle, archive: MarshalMailbox, clock: E, parts: ApiParts) -> Self {
+        let (events, _) = broadcast::channel(EVENTS_BACKLOG);
+        NodeApi {
+            node,
+            archive,
+            store: parts.store,
+            gossip: parts.gossip,
+            metrics: parts.metrics,
+            clock: Arc::new(clock),
+            peers: Arc::new(parts.peers),
+            blob_sources: Arc::new(parts.blob_sources),
+            events,
+        }
+    }
+
+    /// Turns finalized blocks into events and metrics until the chain stops; spawn it once.
+    pub async fn publish_finalized(self) {
+        let mut blocks = self.node.subscribe_blocks();
+        loop {
+            match blocks.recv().await {
+                Ok(block) => {
+                    self.metrics.finalized(&block, self.clock.as_ref());
+                    self.metrics
+                        .mempool_size
+                        .set(i64::try_from(self.node.mempool_len()).unwrap_or(i64::MAX));
+                    for event in events_of(&block) {
+                        let _ = self.events.send(event);
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                    warn!(skipped, "the event publisher lagged behind finalization");
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+
+    async fn archived(&self, id: Identifier<crate::Digest>) -> Option<BlockView> {
+        let block: ChainBlock = self.archive.get_block(id).await?.inner().clone();
+        Some(BlockView {
+            hash: block.hash(),
+            block: block.block().clone(),
+            receipts: None,
+        })
+    }
+
+    /// Stores `body` as blob `hash` (blocking file writes, a chunk at a time).
+    async fn write_blob(&self, hash: Hash, mut body: BlobBody) -> Result<u64, BlobError> {
+        let mut writer = blocking(|| self.store.writer_expecting(hash)).map_err(store_error)?;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk?;
+            blocking(|| writer.write_bytes(&chunk)).map_err(store_error)?;
+        }
+        let size = writer.len();
+        blocking(|| writer.finish()).map_err(store_error)?;
+        Ok(size)
+    }
+
+    /// Fetches a missing blob from the peers' APIs; whether one delivered it.
+    async fn fetch_from_peers(&self, hash: Hash) -> bool {
+        for peer in self.blob_sources.iter() {
+            let stream = match peer.get_blob_stream(&hash).await {
+                Ok(stream) => stream,
+                Err(error) => {
+                    debug!(peer = %peer.base_url(), %error, "peer does not serve the blob");
+                    continue;
+                }
+            };
+            let body: BlobBody = stream
+                .map(|chunk| {
+                    chunk.map_err(|e| aifactory_api::BlobBodyError::Interrupted(e.to_string()))
+                })
+                .boxed();
+            match self.write_blob(hash, body).await {
+                Ok(size) => {
+                    debug!(%hash, size, peer = %peer.base_url(), "fetched a blob from a peer");
+                    return true;
+                }
+                Err(error) => {
+                    warn!(%hash, peer = %peer.base_url(), %error, "a peer's blob was refused")
+                }
+            }
+        }
+        false
+    }
+}
+
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(work)
+}
+
+fn store_error(error: StoreError) -> BlobError {
+    match error {
+        StoreError::HashMismatch { expected, got } => {
+            BlobError::Body(aifactory_api::BlobBodyError::HashMismatch {
+                expected,
+                actual: got,
+            })
+        }
+        StoreError::TooLarge { max, .. } => {
+            BlobError::Body(aifactory_api::BlobBodyError::TooLarge { max })
+        }
+        StoreError::QuotaExceeded { .. } => BlobError::StoreFull(error.to_string()),
+        other => BlobError::Store(other.to_string()),
+    }
+}
+
+/// The events one finalized block produces: the block, then each transaction.
+fn events_of(finalized: &FinalizedBlock) -> Vec<ChainEvent> {
+    let block = finalized.block.block();
+    let mut events = Vec::with_capacity(block.txs.len() + 1);
+    events.push(ChainEvent::Block {
+        height: block.header.height,
+        hash: finalized.block.hash(),
+        tx_count: u32::try_from(block.txs.len()).unwrap_or(u32::MAX),
+        state_root: finalized.state_root,
+    });
+    for (tx, receipt) in block.txs.iter().zip(&finalized.receipts) {
+        events.push(ChainEvent::TxIncluded {
+            tx_hash: tx.hash(),
+            height: block.header.height,
+            success: receipt.outcome == aifactory_types::TxOutcome::Success,
+        });
+    }
+    events
+}
+
+/// The API's reading of a mempool refusal.
+fn submit_error(rejection: Rejection, capacity: usize) -> SubmitError {
+    match rejection {
+        Rejection::Inadmissible(error) => SubmitError::Rejected(error),
+        Rejection::Duplicate(hash) => SubmitError::AlreadyKnown(hash),
+        Rejection::NonceTaken { nonce } => SubmitError::NoncePending { nonce },
+        Rejection::NonceGap { expected, got } => {
+            SubmitError::Rejected(TxError::NonceFromFuture { expected, got })
+        }
+        Rejection::CannotPayPending { balance, fees } => {
+            SubmitError::Rejected(TxError::CannotPayFee { balance, fee: fees })
+        }
+        Rejection::PoolFull { .. } => SubmitError::MempoolFull { capacity },
+        other @ (Rejection::SenderFull { .. } | Rejection::Decode(_) | Rejection::Signature(_)) => {
+            SubmitError::Unavailable(other.to_string())
+        }
+    }
+}
+
+fn view_of(finalized: &FinalizedBlock) -> BlockView {
+    BlockView {
+        hash: finalized.block.hash(),
+        block: finalized.block.block().clone(),
+        receipts: Some(finalized.receipts.clone()),
+    }
+}
+
+impl<E: Clock + Send + Sync + 'static> NodeService for NodeApi<E> {
+    async fn submit(&self, tx: VerifiedTransaction) -> Result<Hash, SubmitError> {
+        let bytes = tx.signed().encode();
+        let state = self.node.finalized_state();
+        let result = {
+            let mut mempool = self.node.chain().mempool();
+            let capacity = mempool.capacity();
+            mempool
+                .insert(&state, tx, bytes.len())
+                .map_err(|rejection| {
+                    self.metrics.reject(&rejection);
+                    submit_error(rejection, capacity)
+                })
+        };
+        let hash = result?;
+        self.metrics.accepted(hash, self.clock.as_ref());
+        self.gossip.offer(bytes);
+        Ok(hash)
+    }
+
+    async fn tx_status(&self, hash: Hash) -> Option<TxStatus> {
+        if let Some((block, index)) = self.node.chain().recent().tx(&hash) {
+            let receipt = block.receipts.get(index as usize)?.clone();
+            return Some(TxStatus::Included {
+                height: block.block.header().height,
+                block_hash: block.block.hash(),
+                index,
+                receipt,
+            });
+        }
+        self.node
+            .chain()
+            .mempool()
+            .contains(&hash)
+            .then_some(TxStatus::Pending)
+    }
+
+    async fn account(&self, address: Address) -> Option<AccountView> {
+        let state = self.node.finalized_state();
+        let proof = state.account_proof(&address)?;
+        Some(AccountView {
+            height: state.height(),
+            state_root: state.root(),
+            proof,
+        })
+    }
+
+    async fn block(&self, id: BlockId) -> Option<BlockView> {
+        let recent = {
+            let recent = self.node.chain().recent();
+            match id {
+                BlockId::Latest => recent.latest(),
+                BlockId::Height(height) => recent.by_height(height),
+                BlockId::Hash(hash) => recent.by_hash(&hash),
+            }
+        };
+        if let Some(finalized) = recent {
+            return Some(view_of(&finalized));
+        }
+        match id {
+            BlockId::Latest => self.archived(Identifier::Latest).await,
+            BlockId::Height(0) => None,
+            BlockId::Height(height) => self.archived(Identifier::Height(Height::new(height))).await,
+            BlockId::Hash(hash) => self.archived(Identifier::Digest(to_digest(hash))).await,
+        }
+    }
+
+    async fn status(&self) -> StatusView {
+        let state = self.node.finalized_state();
+        StatusView {
+            chain_id: state.chain_id().to_owned(),
+            height: state.height(),
+            finalized_height: state.height(),
+            last_block_hash: state.last_block_hash(),
+            state_root: state.root(),
+            peers: self.peers.as_ref().clone(),
+        }
+    }
+
+    async fn put_blob(&self, hash: Hash, body: BlobBody) -> Result<BlobStored, BlobError> {
+        if blocking(|| self.store.has(&hash)).map_err(store_error)? {
+            let size = blocking(|| self.store.size(&hash)).map_err(store_error)?;
+            return Ok(BlobStored {
+                hash,
+                size,
+                created: false,
+            });
+        }
+        let size = self.write_blob(hash, body).await?;
+        Ok(BlobStored {
+            hash,
+            size,
+            created: true,
+        })
+    }
+
+    async fn get_blob(&self, hash: Hash) -> Result<Option<BlobContent>, BlobError> {
+        let reader = match blocking(|| self.store.reader(&hash)) {
+            Ok(reader) => reader,
+            Err(StoreError::NotFound { .. }) => {
+                if !self.fetch_from_peers(hash).await {
+                    return Ok(None);
+                }
+                blocking(|| self.store.reader(&hash)).map_err(store_error)?
+            }
+            Err(error) => return Err(store_error(error)),
+        };
+        let size = reader.len();
+        let body: BoxStream<'static, Result<Bytes, std::io::Error>> =
+            futures::stream::unfold(Some(reader), |reader| async move {
+                let mut reader: BlobReader = reader?;
+                match blocking(|| reader.next_piece().map(|p| p.map(Bytes::copy_from_slice))) {
+                    Ok(Some(piece)) => Some((Ok(piece), Some(reader))),
+                    Ok(None) => None,
+                    Err(error) => Some((Err(error.into_io()), None)),
+                }
+            })
+            .boxed();
+        Ok(Some(BlobContent { size, body }))
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<ChainEvent> {
+        self.events.subscribe()
+    }
+}
