@@ -32,6 +32,10 @@ enum Command {
     Keys(cmd::keys::Args),
     /// Make and inspect genesis files.
     Genesis(cmd::genesis::Args),
+    /// Run a node (a validator) from its configuration file.
+    Node(cmd::node::Args),
+    /// Run a local network of validators with no set-up; Ctrl-C stops it.
+    Devnet(cmd::devnet::Args),
     /// The node's view of the chain: height, finality, state root, peers.
     Status(cmd::status::Args),
     /// Accounts on a node (with their proofs checked), and account proofs against a state root.
@@ -56,6 +60,8 @@ fn main() {
     let result = match cli.command {
         Command::Keys(args) => cmd::keys::run(args, &context),
         Command::Genesis(args) => cmd::genesis::run(args, &context),
+        Command::Node(args) => cmd::node::run(args, &context),
+        Command::Devnet(args) => cmd::devnet::run(args, &context),
         Command::Status(args) => cmd::status::run(args, &context),
         Command::Account(args) => cmd::account::run(args, &context),
         Command::Block(args) => cmd::block::run(args, &context),

@@ -3,9 +3,11 @@
 pub(crate) mod account;
 pub(crate) mod block;
 pub(crate) mod data;
+pub(crate) mod devnet;
 pub(crate) mod genesis;
 pub(crate) mod keys;
 pub(crate) mod model;
+pub(crate) mod node;
 pub(crate) mod privacy;
 pub(crate) mod secagg;
 pub(crate) mod status;

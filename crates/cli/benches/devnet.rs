@@ -1,0 +1,240 @@
+//! `scripts/bench-devnet`: four validators as real `aifactory node` processes on loopback,
+//! under a fixed offered load of transfers, open loop (a transaction is sent at its scheduled
+//! time whether or not earlier ones are done). Prints the sustained finalized transactions per
+//! second, the median and p99 time from submission to finality (seen on node 0's event
+//! stream), and the CPU the nodes used.
+//!
+//! Settings (environment): `BENCH_RATE` offered tx/s (6000), `BENCH_SECONDS` load duration
+//! (20), `BENCH_SENDERS` funded senders (256), `BENCH_CONNECTIONS` concurrent submitters (64),
+//! `BENCH_BASE_PORT` (27700).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aifactory_api::views::ChainEvent;
+use aifactory_client::{Client, ClientError};
+use aifactory_node::config::NodeConfig;
+use aifactory_node::devnet::{DEVNET_CHAIN_ID, Devnet, DevnetSpec};
+use aifactory_node::supervisor::Supervisor;
+use aifactory_types::payload::Transfer;
+use aifactory_types::transaction::ChainId;
+use aifactory_types::{Hash, Params, Payload, SecretKey, Transaction};
+use futures::StreamExt;
+use tokio::sync::Mutex;
+
+const VALIDATORS: usize = 4;
+
+fn setting(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// CPU seconds (user + system) a process has used, from `/proc`.
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
+    let ticks: u64 = fields
+        .get(11..13)
+        .map_or(0, |f| f.iter().filter_map(|t| t.parse::<u64>().ok()).sum());
+    ticks as f64 / 100.0
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[rank]
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let rate = setting("BENCH_RATE", 6_000);
+    let seconds = setting("BENCH_SECONDS", 20);
+    let senders = setting("BENCH_SENDERS", 256) as usize;
+    let connections = setting("BENCH_CONNECTIONS", 64) as usize;
+    let base_port = u16::try_from(setting("BENCH_BASE_PORT", 27_700)).expect("a port");
+    let total = rate * seconds;
+
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let spec = DevnetSpec {
+        validators: VALIDATORS,
+        base_port,
+        accounts: senders,
+    };
+    let devnet = Devnet::init(dir.path(), spec).expect("the devnet lays out");
+    // The load comes from one IP: lift the per-client rate limit.
+    for index in 0..VALIDATORS {
+        let path = devnet.config_path(index);
+        let mut config = NodeConfig::load(&path).expect("the config loads");
+        config.api.rate_limit_per_second = 0;
+        config.data_dir = "data".into();
+        config.key_file = format!("../keys/validator-{index}.json").into();
+        config.genesis_file = "../genesis.json".into();
+        std::fs::write(&path, config.to_toml()).expect("the config saves");
+    }
+    let keystore = devnet.keystore();
+    let keys: Vec<SecretKey> = (0..senders)
+        .map(|i| {
+            keystore
+                .load(&format!("account-{i}"), None)
+                .expect("a funded key")
+        })
+        .collect();
+    let recipient = keystore
+        .load("faucet", None)
+        .expect("the faucet key")
+        .address();
+
+    eprintln!("signing {total} transfers from {senders} senders");
+    let chain_id = ChainId::new(DEVNET_CHAIN_ID).expect("a chain id");
+    let fee = Params::default().fee_min;
+    // Round-robin over senders, so each sender's nonces go out in order and spread in time.
+    let per_sender = total.div_ceil(senders as u64);
+    let mut schedule = Vec::with_capacity(total as usize);
+    for nonce in 0..per_sender {
+        for (s, key) in keys.iter().enumerate() {
+            if schedule.len() as u64 == total {
+                break;
+            }
+            let tx = Transaction {
+                chain_id: chain_id.clone(),
+                sender: key.address(),
+                nonce,
+                fee,
+                expiry_height: 1_000_000,
+                payload: Payload::Transfer(Transfer {
+                    to: recipient,
+                    amount: 1,
+                    memo: Default::default(),
+                }),
+            }
+            .sign(key);
+            schedule.push((s % VALIDATORS, tx));
+        }
+    }
+
+    let program = env!("CARGO_BIN_EXE_aifactory");
+    let mut supervisor = Supervisor::start(devnet, program.as_ref()).expect("nodes start");
+    for index in 0..VALIDATORS {
+        supervisor
+            .wait_height(index, 1, Duration::from_secs(60))
+            .await
+            .expect("the devnet makes blocks");
+    }
+    let pids: Vec<u32> = (0..VALIDATORS).filter_map(|i| supervisor.pid(i)).collect();
+
+    // Finality as node 0 sees it: the time each transaction's inclusion event arrives.
+    let finalized: Arc<Mutex<BTreeMap<Hash, Instant>>> = Arc::default();
+    let mut events = supervisor.client(0).events().await.expect("events");
+    let recorder = finalized.clone();
+    tokio::spawn(async move {
+        while let Some(event) = events.next().await {
+            if let Ok(ChainEvent::TxIncluded { tx_hash, .. }) = event {
+                recorder.lock().await.insert(tx_hash, Instant::now());
+            }
+        }
+    });
+
+    let clients: Vec<Client> = (0..VALIDATORS).map(|i| supervisor.client(i)).collect();
+    let cpu_before: f64 = pids.iter().map(|&p| cpu_seconds(p)).sum();
+    let start = Instant::now();
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let submitted: Arc<Mutex<BTreeMap<Hash, Instant>>> = Arc::default();
+    let refused: Arc<Mutex<BTreeMap<String, u64>>> = Arc::default();
+    let queue = Arc::new(Mutex::new(schedule.into_iter().enumerate()));
+    let mut workers = Vec::new();
+    for _ in 0..connections {
+        let (queue, clients, submitted, refused) = (
+            queue.clone(),
+            clients.clone(),
+            submitted.clone(),
+            refused.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            loop {
+                let Some((i, (node, tx))) = queue.lock().await.next() else {
+                    return;
+                };
+                let due = start + interval * u32::try_from(i).expect("fits");
+                tokio::time::sleep_until(due.into()).await;
+                let sent = Instant::now();
+                match clients[node].submit_tx(&tx).await {
+                    Ok(accepted) => {
+                        submitted.lock().await.insert(accepted.tx_hash, sent);
+                    }
+                    Err(error) => {
+                        let code = match error {
+                            ClientError::Api { code, .. } => code,
+                            other => other.to_string(),
+                        };
+                        *refused.lock().await.entry(code).or_default() += 1;
+                    }
+                }
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await.expect("a submitter");
+    }
+    let offered_for = start.elapsed();
+    // Let the tail finalize.
+    let accepted = submitted.lock().await.len();
+    let drain_deadline = Instant::now() + Duration::from_secs(30);
+    while finalized.lock().await.len() < accepted && Instant::now() < drain_deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let cpu_after: f64 = pids.iter().map(|&p| cpu_seconds(p)).sum();
+    let finalized = finalized.lock().await.clone();
+    let submitted = submitted.lock().await.clone();
+    let mut latencies: Vec<Duration> = submitted
+        .iter()
+        .filter_map(|(hash, sent)| Some(finalized.get(hash)?.saturating_duration_since(*sent)))
+        .collect();
+    latencies.sort();
+    let last_final = submitted
+        .keys()
+        .filter_map(|hash| finalized.get(hash))
+        .max()
+        .copied()
+        .unwrap_or(start);
+    let window = last_final.saturating_duration_since(start).as_secs_f64();
+    let wall = start.elapsed().as_secs_f64();
+    supervisor.stop_all(Duration::from_secs(10));
+
+    println!(
+        "offered load        {rate} tx/s for {:.1} s ({total} transfers, {senders} senders)",
+        offered_for.as_secs_f64()
+    );
+    let refused = refused.lock().await.clone();
+    println!(
+        "accepted / refused  {accepted} / {} {refused:?}",
+        refused.values().sum::<u64>()
+    );
+    println!("finalized           {}", latencies.len());
+    println!(
+        "sustained finalized {:.0} tx/s",
+        latencies.len() as f64 / window.max(1e-9)
+    );
+    println!(
+        "finality median     {:.0} ms",
+        percentile(&latencies, 0.5).as_secs_f64() * 1e3
+    );
+    println!(
+        "finality p99        {:.0} ms",
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3
+    );
+    println!(
+        "node CPU            {:.2} cores ({:.1} CPU-s over {:.1} s, 4 nodes)",
+        (cpu_after - cpu_before) / wall,
+        cpu_after - cpu_before,
+        wall
+    );
+}

@@ -1,0 +1,225 @@
+//! End to end with real processes: `aifactory node` validators on loopback TCP (the real
+//! engine, real sockets, real files), driven through their HTTP APIs.
+//!
+//! One devnet of five validators, of which four start (a quorum): transfers flow in from
+//! several senders through different nodes; one node is SIGKILLed mid-load and restarted and
+//! must catch up to the same chain; bad input through the API gets its error and status
+//! while the node keeps serving; the fifth validator joins late and syncs the whole chain;
+//! SIGTERM stops every node cleanly.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use aifactory_api::views::{BlockId, TxStatus};
+use aifactory_client::{Client, ClientError};
+use aifactory_node::devnet::{DEVNET_CHAIN_ID, Devnet, DevnetSpec};
+use aifactory_node::supervisor::Supervisor;
+use aifactory_types::payload::Transfer;
+use aifactory_types::transaction::ChainId;
+use aifactory_types::{Hash, Params, Payload, SecretKey, SignedTransaction, Transaction};
+
+const VALIDATORS: usize = 5;
+const SENDERS: usize = 4;
+const TXS_PER_SENDER: u64 = 30;
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A base port unlikely to collide with another test run on the machine.
+fn base_port() -> u16 {
+    let spread = u16::try_from(std::process::id() % 100).unwrap();
+    20_000 + spread * 220
+}
+
+fn transfer(
+    key: &SecretKey,
+    chain_id: &str,
+    nonce: u64,
+    to: &SecretKey,
+    amount: u64,
+) -> SignedTransaction {
+    Transaction {
+        chain_id: ChainId::new(chain_id).unwrap(),
+        sender: key.address(),
+        nonce,
+        fee: Params::default().fee_min,
+        expiry_height: 1_000_000,
+        payload: Payload::Transfer(Transfer {
+            to: to.address(),
+            amount,
+            memo: Default::default(),
+        }),
+    }
+    .sign(key)
+}
+
+fn api_error(result: Result<impl std::fmt::Debug, ClientError>) -> (u16, String) {
+    match result {
+        Err(ClientError::Api { status, code, .. }) => (status, code),
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+async fn included(client: &Client, hash: &Hash) -> bool {
+    matches!(
+        client.tx(hash).await.map(|view| view.status),
+        Ok(TxStatus::Included { .. })
+    )
+}
+
+/// Every running node's block at each height 1..=height has the same hash.
+async fn assert_same_chain(supervisor: &Supervisor, nodes: &[usize], height: u64) {
+    for h in 1..=height {
+        let mut hashes = BTreeSet::new();
+        for &node in nodes {
+            let block = supervisor
+                .client(node)
+                .block(BlockId::Height(h))
+                .await
+                .unwrap_or_else(|e| panic!("node {node} has no block {h}: {e}"));
+            hashes.insert(block.hash);
+        }
+        assert_eq!(hashes.len(), 1, "nodes disagree at height {h}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_survives_a_kill_serves_bad_input_and_syncs_a_late_joiner() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = DevnetSpec {
+        validators: VALIDATORS,
+        base_port: base_port(),
+        accounts: SENDERS,
+    };
+    let devnet = Devnet::init(dir.path(), spec).unwrap();
+    let keystore = devnet.keystore();
+    let senders: Vec<SecretKey> = (0..SENDERS)
+        .map(|i| keystore.load(&format!("account-{i}"), None).unwrap())
+        .collect();
+    let recipient = keystore.load("faucet", None).unwrap();
+    let program = env!("CARGO_BIN_EXE_aifactory");
+    let mut supervisor = Supervisor::new(devnet, program.as_ref());
+    let first_four = [0, 1, 2, 3];
+    for &node in &first_four {
+        supervisor.restart(node).unwrap();
+    }
+    for &node in &first_four {
+        supervisor.wait_height(node, 2, TIMEOUT).await.unwrap();
+    }
+
+    // Transfers from every sender, each sender through its own node, with node 1 killed
+    // half-way through and restarted after.
+    let mut accepted = Vec::new();
+    for nonce in 0..TXS_PER_SENDER {
+        if nonce == TXS_PER_SENDER / 2 {
+            supervisor.kill(1);
+        }
+        for (s, key) in senders.iter().enumerate() {
+            let node = [0, 2, 3, 0][s];
+            let tx = transfer(key, DEVNET_CHAIN_ID, nonce, &recipient, 1 + nonce);
+            let hash = supervisor
+                .client(node)
+                .submit_tx(&tx)
+                .await
+                .unwrap()
+                .tx_hash;
+            accepted.push(hash);
+        }
+        if nonce % 8 == 7 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    supervisor.restart(1).unwrap();
+
+    // Every accepted transaction is finalized, and the restarted node has it too.
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    for hash in &accepted {
+        while !included(&supervisor.client(0), hash).await {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "tx {hash} never finalized"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let height = supervisor
+        .client(0)
+        .status()
+        .await
+        .unwrap()
+        .finalized_height;
+    supervisor.wait_height(1, height, TIMEOUT).await.unwrap();
+    for hash in &accepted {
+        assert!(
+            included(&supervisor.client(1), hash).await,
+            "node 1 lost tx {hash}"
+        );
+    }
+    assert_same_chain(&supervisor, &first_four, height).await;
+    let account = supervisor
+        .client(1)
+        .account(&senders[0].address())
+        .await
+        .unwrap();
+    assert_eq!(account.proof.account.nonce, TXS_PER_SENDER);
+    assert!(account.proof.verify(&account.state_root));
+
+    // Bad input: each refused with its code, and the node keeps serving.
+    let client = supervisor.client(2);
+    let replayed = transfer(&senders[0], DEVNET_CHAIN_ID, 0, &recipient, 1);
+    assert_eq!(
+        api_error(client.submit_tx(&replayed).await),
+        (409, "nonce_replayed".into())
+    );
+    let other_chain = transfer(&senders[0], "another-chain", TXS_PER_SENDER, &recipient, 1);
+    assert_eq!(
+        api_error(client.submit_tx(&other_chain).await),
+        (422, "wrong_chain_id".into())
+    );
+    let stranger = SecretKey::from_bytes([7; 32]);
+    let unknown = transfer(&stranger, DEVNET_CHAIN_ID, 0, &recipient, 1);
+    assert_eq!(
+        api_error(client.submit_tx(&unknown).await),
+        (422, "unknown_account".into())
+    );
+    let mut forged = transfer(&senders[1], DEVNET_CHAIN_ID, TXS_PER_SENDER, &recipient, 1);
+    forged.tx.fee += 1;
+    assert_eq!(api_error(client.submit_tx(&forged).await).0, 422);
+    assert_eq!(api_error(client.submit_tx_hex("not hex").await).0, 400);
+    assert_eq!(
+        api_error(client.submit_tx_bytes(vec![1, 2, 3]).await).0,
+        400
+    );
+    assert_eq!(
+        api_error(client.submit_tx_bytes(vec![0; 64 * 1024]).await).0,
+        413
+    );
+    assert_eq!(api_error(client.account(&stranger.address()).await).0, 404);
+    assert_eq!(
+        api_error(client.block(BlockId::Height(u64::MAX)).await).0,
+        404
+    );
+    assert!(client.status().await.unwrap().finalized_height >= height);
+
+    // The fifth validator joins late and syncs every block from its peers.
+    supervisor.restart(4).unwrap();
+    supervisor.wait_height(4, height, TIMEOUT).await.unwrap();
+    assert_same_chain(&supervisor, &[0, 4], height).await;
+
+    // Metrics are served and count what happened.
+    let metrics = reqwest::get(format!(
+        "http://{}/metrics",
+        supervisor.devnet().spec.api(0)
+    ))
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert!(metrics.contains("finalized_height"), "{metrics}");
+    assert!(metrics.contains("time_to_finality_seconds"), "{metrics}");
+
+    // SIGTERM stops each node cleanly.
+    for node in 0..VALIDATORS {
+        let status = supervisor.terminate(node, Duration::from_secs(20)).unwrap();
+        assert!(status.success(), "node {node} exited with {status}");
+    }
+}
