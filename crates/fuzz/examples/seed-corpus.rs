@@ -47,6 +47,8 @@ fn main() {
     for (i, tx) in txs.iter().enumerate() {
         write(&corpus, "transaction", &format!("tx-{i}"), &tx.encode());
     }
+    let batch = aifactory_node::gossip::encode_batch(txs.iter().map(|tx| tx.encode()).collect());
+    write(&corpus, "gossip_batch", "two-txs", &batch);
     write_snapshots(&corpus, &chain);
     let built = chain.build(txs);
     write(
@@ -54,6 +56,13 @@ fn main() {
         "block",
         "block-2-txs",
         &built.block.to_block().encode(),
+    );
+    let chain_block = aifactory_node::block::ChainBlock::new(built.block.to_block());
+    write(
+        &corpus,
+        "chain_block",
+        "block-2-txs",
+        &commonware_codec::Encode::encode(&chain_block),
     );
     write(
         &corpus,

@@ -1,5 +1,5 @@
 //! Fuzz targets: one function per decoder of untrusted bytes (transactions, blocks, ledger
-//! snapshots, secure-aggregation messages), and one that drives the ledger with transactions
+//! snapshots, the node's network messages, secure-aggregation messages), and one that drives the ledger with transactions
 //! made from arbitrary bytes. Each must never panic, whatever the input.
 //!
 //! The same functions run in two harnesses: `fuzz/` wraps them for cargo-fuzz (coverage-guided,
@@ -7,9 +7,11 @@
 //! `fuzz/corpus/<target>/` plus seeded random mutations of it on every CI run.
 
 mod ledger;
+mod network;
 mod snapshot;
 
 pub use ledger::ledger;
+pub use network::{chain_block, gossip_batch};
 pub use snapshot::snapshot;
 
 use aifactory_secagg as secagg;
@@ -25,6 +27,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("block", block),
     ("ledger", ledger),
     ("snapshot", snapshot),
+    ("gossip_batch", gossip_batch),
+    ("chain_block", chain_block),
     ("secagg_messages", secagg_messages),
     ("secagg_transcript", secagg_transcript),
 ];
