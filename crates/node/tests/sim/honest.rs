@@ -3,69 +3,22 @@
 //! jitter and loss; partitions; an unclean crash of the whole runtime, where only synced
 //! storage survives). Each test fails on its own seed with the same trace every time.
 
+use crate::fixture::{USERS, VALIDATORS, genesis, public_keys, runner, user_keys, validator_keys};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
-use aifactory_ledger::testing::{TEST_CHAIN_ID, TestChain, test_key};
+use aifactory_ledger::testing::{TEST_CHAIN_ID, TestChain};
 use aifactory_node::block::CHAIN_BLOCK_BYTES_MAX;
 use aifactory_node::keys;
 use aifactory_node::{Channels, Config, MempoolConfig, Timeouts, Validator, start};
 use aifactory_types::transaction::ChainId;
-use aifactory_types::{
-    Genesis, GenesisAccount, GenesisValidator, Hash, Params, SecretKey, SignedTransaction,
-    Transaction,
-};
+use aifactory_types::{Hash, Params, SignedTransaction, Transaction};
 use commonware_cryptography::ed25519::PublicKey;
 use commonware_p2p::simulated::{self, Link, Network, Oracle};
 use commonware_runtime::deterministic::{self, Context};
 use commonware_runtime::{Clock, Quota, Runner, Spawner, Supervisor};
 use commonware_utils::{NZU32, NZUsize, probability};
-
-const VALIDATORS: usize = 4;
-const USERS: usize = 4;
-const GENESIS_TIME_MS: u64 = 1_700_000_000_000;
-const BALANCE: u64 = 1_000_000_000_000;
-
-fn validator_keys() -> Vec<SecretKey> {
-    (0..VALIDATORS).map(test_key).collect()
-}
-
-fn user_keys() -> Vec<SecretKey> {
-    (VALIDATORS..VALIDATORS + USERS).map(test_key).collect()
-}
-
-fn genesis() -> Genesis {
-    let params = Params::default();
-    Genesis {
-        chain_id: TEST_CHAIN_ID.to_owned(),
-        genesis_time_ms: GENESIS_TIME_MS,
-        accounts: user_keys()
-            .iter()
-            .map(|k| GenesisAccount {
-                address: k.address(),
-                balance: BALANCE,
-            })
-            .collect(),
-        validators: validator_keys()
-            .iter()
-            .map(|k| GenesisValidator {
-                address: k.address(),
-                stake: params.stake_min,
-            })
-            .collect(),
-        params,
-    }
-}
-
-fn runner(seed: u64, timeout: Duration) -> deterministic::Runner {
-    deterministic::Runner::new(
-        deterministic::Config::new()
-            .with_seed(seed)
-            .with_start_time(UNIX_EPOCH + Duration::from_millis(GENESIS_TIME_MS + 1_000))
-            .with_timeout(Some(timeout)),
-    )
-}
 
 /// What one validator saw finalized, by height: (block hash, state root, transaction ids).
 type Seen = Arc<Mutex<BTreeMap<u64, (Hash, Hash, Vec<Hash>)>>>;
@@ -73,13 +26,6 @@ type Seen = Arc<Mutex<BTreeMap<u64, (Hash, Hash, Vec<Hash>)>>>;
 struct Node {
     validator: Validator,
     seen: Seen,
-}
-
-fn public_keys() -> Vec<PublicKey> {
-    validator_keys()
-        .iter()
-        .map(|k| keys::public_key(&k.address()).unwrap())
-        .collect()
 }
 
 async fn network(context: &Context) -> Oracle<PublicKey, Context> {

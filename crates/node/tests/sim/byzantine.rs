@@ -22,12 +22,13 @@
 //! (simplex's `timeouts` metric shows why), and no honest validator is ever blocked. Each seed
 //! runs twice and must give the same [`Outcome`].
 
+use crate::fixture::{USERS, VALIDATORS, genesis, public_keys, runner, user_keys, validator_keys};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
 use aifactory_crypto::merkle;
-use aifactory_ledger::testing::{TEST_CHAIN_ID, TestChain, test_key};
+use aifactory_ledger::testing::{TEST_CHAIN_ID, TestChain};
 use aifactory_ledger::{BlockError, State};
 use aifactory_node::block::CHAIN_BLOCK_BYTES_MAX;
 use aifactory_node::chain::{ExecuteError, execute};
@@ -38,8 +39,7 @@ use aifactory_node::{
 };
 use aifactory_types::transaction::ChainId;
 use aifactory_types::{
-    Address, Block, BoundedVec, Genesis, GenesisAccount, GenesisValidator, Hash, Params, SecretKey,
-    SignedTransaction, Transaction, TxError,
+    Address, Block, BoundedVec, Hash, Params, SecretKey, SignedTransaction, Transaction, TxError,
 };
 use bytes::Bytes;
 use commonware_codec::{Decode, Encode, ReadExt, Write};
@@ -57,74 +57,23 @@ use commonware_cryptography::ed25519::PublicKey;
 use commonware_cryptography::{Blake3, Digestible, Sha256};
 use commonware_p2p::simulated::{self, Link, Network, Oracle};
 use commonware_p2p::{Receiver, Recipients, Sender};
-use commonware_runtime::deterministic::{self, Context};
+use commonware_runtime::deterministic::Context;
 use commonware_runtime::{Clock, Metrics, Quota, Runner, Spawner, Supervisor};
 use commonware_utils::{NZU32, NZUsize, probability};
 
-const VALIDATORS: usize = 4;
 /// The index of the Byzantine validator; the others are honest.
 const BYZANTINE: usize = 3;
 const HONEST: [usize; 3] = [0, 1, 2];
-const USERS: usize = 4;
 /// The user whose transfers the Byzantine leader forges; honest workloads never use it, so
 /// its nonce and balance stay at genesis.
 const FORGED_USER: usize = USERS - 1;
-const GENESIS_TIME_MS: u64 = 1_700_000_000_000;
-const BALANCE: u64 = 1_000_000_000_000;
 /// A channel no honest validator registers: what the Byzantine validator's own marshal
 /// backfills over while its channel 4 belongs to the liar, and a receiver the equivocator
 /// needs but never reads.
 const UNUSED_CHANNEL: u64 = 9;
 
-fn validator_keys() -> Vec<SecretKey> {
-    (0..VALIDATORS).map(test_key).collect()
-}
-
-fn user_keys() -> Vec<SecretKey> {
-    (VALIDATORS..VALIDATORS + USERS).map(test_key).collect()
-}
-
 fn byzantine_address() -> Address {
     validator_keys()[BYZANTINE].address()
-}
-
-fn genesis() -> Genesis {
-    let params = Params::default();
-    Genesis {
-        chain_id: TEST_CHAIN_ID.to_owned(),
-        genesis_time_ms: GENESIS_TIME_MS,
-        accounts: user_keys()
-            .iter()
-            .map(|k| GenesisAccount {
-                address: k.address(),
-                balance: BALANCE,
-            })
-            .collect(),
-        validators: validator_keys()
-            .iter()
-            .map(|k| GenesisValidator {
-                address: k.address(),
-                stake: params.stake_min,
-            })
-            .collect(),
-        params,
-    }
-}
-
-fn runner(seed: u64, timeout: Duration) -> deterministic::Runner {
-    deterministic::Runner::new(
-        deterministic::Config::new()
-            .with_seed(seed)
-            .with_start_time(UNIX_EPOCH + Duration::from_millis(GENESIS_TIME_MS + 1_000))
-            .with_timeout(Some(timeout)),
-    )
-}
-
-fn public_keys() -> Vec<PublicKey> {
-    validator_keys()
-        .iter()
-        .map(|k| keys::public_key(&k.address()).unwrap())
-        .collect()
 }
 
 fn quota() -> Quota {
