@@ -117,7 +117,7 @@ async fn main() {
                 }),
             }
             .sign(key);
-            schedule.push((s % VALIDATORS, tx));
+            schedule.push((s, tx));
         }
     }
 
@@ -149,20 +149,18 @@ async fn main() {
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let submitted: Arc<Mutex<BTreeMap<Hash, Instant>>> = Arc::default();
     let refused: Arc<Mutex<BTreeMap<String, u64>>> = Arc::default();
-    let queue = Arc::new(Mutex::new(schedule.into_iter().enumerate()));
+    // Each sender belongs to one submitter, which sends its transactions in nonce order: a
+    // sender's nonces never race each other to the node.
+    let mut lanes: Vec<Vec<(usize, usize, aifactory_types::SignedTransaction)>> =
+        (0..connections).map(|_| Vec::new()).collect();
+    for (i, (sender, tx)) in schedule.into_iter().enumerate() {
+        lanes[sender % connections].push((i, sender % VALIDATORS, tx));
+    }
     let mut workers = Vec::new();
-    for _ in 0..connections {
-        let (queue, clients, submitted, refused) = (
-            queue.clone(),
-            clients.clone(),
-            submitted.clone(),
-            refused.clone(),
-        );
+    for lane in lanes {
+        let (clients, submitted, refused) = (clients.clone(), submitted.clone(), refused.clone());
         workers.push(tokio::spawn(async move {
-            loop {
-                let Some((i, (node, tx))) = queue.lock().await.next() else {
-                    return;
-                };
+            for (i, node, tx) in lane {
                 let due = start + interval * u32::try_from(i).expect("fits");
                 tokio::time::sleep_until(due.into()).await;
                 let sent = Instant::now();
