@@ -7,13 +7,19 @@ use std::sync::LazyLock;
 use aifactory_ledger::testing::TestChain;
 use aifactory_node::block::{BlockCodecConfig, ChainBlock};
 use aifactory_node::gossip::{decode_batch, encode_batch};
-use aifactory_types::SignedTransaction;
 use commonware_codec::{Copying, Decode, Encode};
 
 /// Decodes a gossip batch; whatever decodes must re-encode to the same bytes.
 pub fn gossip_batch(data: &[u8]) {
     if let Ok(txs) = decode_batch(data) {
-        let again = encode_batch(txs.iter().map(SignedTransaction::encode).collect());
+        for (tx, size) in &txs {
+            assert_eq!(
+                tx.encode().len(),
+                *size,
+                "a size is its transaction's encoded size"
+            );
+        }
+        let again = encode_batch(txs.iter().map(|(tx, _)| tx.encode()).collect());
         assert_eq!(again, data, "a gossip batch has exactly one encoding");
     }
 }

@@ -34,13 +34,14 @@ use crate::metrics::NodeMetrics;
 /// One gossip message: encoded signed transactions.
 pub type Batch = BoundedVec<BoundedBytes<TX_BYTES_MAX>, GOSSIP_BATCH_TXS_MAX>;
 
-/// Decodes a gossip message from a peer (untrusted bytes) into transactions.
-pub fn decode_batch(bytes: &[u8]) -> Result<Vec<SignedTransaction>, DecodeError> {
+/// Decodes a gossip message from a peer (untrusted bytes) into transactions, each with its
+/// encoded size (what the mempool's byte limit counts).
+pub fn decode_batch(bytes: &[u8]) -> Result<Vec<(SignedTransaction, usize)>, DecodeError> {
     let batch: Batch = codec::decode("gossip batch", bytes, GOSSIP_MESSAGE_BYTES_MAX)?;
     batch
         .into_inner()
         .into_iter()
-        .map(|tx| SignedTransaction::decode(&tx))
+        .map(|tx| Ok((SignedTransaction::decode(&tx)?, tx.len())))
         .collect()
 }
 
@@ -122,15 +123,14 @@ where
     B: Blocker<PublicKey = PublicKey>,
 {
     while let Ok((peer, message)) = receiver.recv().await {
-        let txs = match decode_batch(message.as_ref()) {
-            Ok(txs) => txs,
+        let (txs, sizes): (Vec<_>, Vec<_>) = match decode_batch(message.as_ref()) {
+            Ok(decoded) => decoded.into_iter().unzip(),
             Err(error) => {
                 warn!(?peer, %error, "peer sent an undecodable gossip batch: blocking it");
                 let _ = blocker.block(peer);
                 continue;
             }
         };
-        let sizes: Vec<usize> = txs.iter().map(|tx| tx.encode().len()).collect();
         let verified = match verify_transactions(txs) {
             Ok(verified) => verified,
             Err((index, error)) => {
@@ -168,7 +168,9 @@ mod tests {
             .map(|_| chain.tx(0, TestChain::transfer_to(chain.address(1), 5)))
             .collect();
         let bytes = encode_batch(txs.iter().map(SignedTransaction::encode).collect());
-        assert_eq!(decode_batch(&bytes).unwrap(), txs);
+        let sizes: Vec<usize> = txs.iter().map(|tx| tx.encode().len()).collect();
+        let decoded: Vec<_> = txs.iter().cloned().zip(sizes).collect();
+        assert_eq!(decode_batch(&bytes).unwrap(), decoded);
 
         // A count beyond the cap, a truncated message and trailing bytes are refused.
         let mut too_many = codec::encode(&u32::try_from(GOSSIP_BATCH_TXS_MAX + 1).unwrap());
