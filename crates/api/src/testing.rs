@@ -233,16 +233,7 @@ impl NodeService for TestNode {
 
     async fn status(&self) -> StatusView {
         assert!(!self.faults.status_panics, "a bug in the node's status");
-        let chain = self.lock();
-        let state = &chain.chain.state;
-        StatusView {
-            chain_id: state.chain_id().to_owned(),
-            height: state.height(),
-            finalized_height: state.height(),
-            last_block_hash: state.last_block_hash(),
-            state_root: state.root(),
-            peers: Vec::new(),
-        }
+        StatusView::from_state(&self.lock().chain.state, Vec::new())
     }
 
     async fn put_blob(&self, hash: Hash, mut body: BlobBody) -> Result<BlobStored, BlobError> {

@@ -161,6 +161,22 @@ pub struct StatusView {
     pub peers: Vec<PeerView>,
 }
 
+#[cfg(feature = "ledger")]
+impl StatusView {
+    /// The status of a node whose last finalized state is `state`, connected to `peers`; one
+    /// constructor so the node and `testing` report the same fields the same way.
+    pub fn from_state(state: &aifactory_ledger::State, peers: Vec<PeerView>) -> Self {
+        StatusView {
+            chain_id: state.chain_id().to_owned(),
+            height: state.height(),
+            finalized_height: state.height(),
+            last_block_hash: state.last_block_hash(),
+            state_root: state.root(),
+            peers,
+        }
+    }
+}
+
 /// A blob the node now stores.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct BlobStored {
