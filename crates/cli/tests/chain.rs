@@ -118,6 +118,15 @@ fn address(index: usize) -> String {
     test_key(index).address().to_string()
 }
 
+/// The arguments of `tx transfer` of `amount` AIF from the key `from` to `to`, then `extra`.
+fn transfer<'a>(from: &'a str, to: &'a str, amount: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "tx", "transfer", "--from", from, "--to", to, "--amount", amount,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// The balance of `account` as `account show --json` reports it.
 fn balance(cli: &Cli, account: &str) -> u64 {
     cli.json(&["account", "show", account])["proof"]["account"]["balance"]
@@ -187,9 +196,7 @@ fn a_node_that_forges_an_accounts_proof_is_not_believed() {
     assert!(error.contains("does not lead to the state root"), "{error}");
 
     // Nor is the nonce it would give a transfer.
-    let error = cli.fails(&[
-        "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1",
-    ]);
+    let error = cli.fails(&transfer("alice", "bob", "1", &[]));
     assert!(
         error.contains("looking up the sender's next nonce") && error.contains("state root"),
         "{error}"
@@ -221,9 +228,7 @@ fn transfer_waits_for_a_final_receipt_and_moves_the_tokens() {
     );
 
     // No --nonce and no --chain-id: both come from the node.
-    let text = cli.ok(&[
-        "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "0.25",
-    ]);
+    let text = cli.ok(&transfer("alice", "bob", "0.25", &[]));
     assert!(text.contains("status       included"), "{text}");
     assert!(text.contains("block        1 ("), "{text}");
     assert!(text.contains("outcome      success"), "{text}");
@@ -237,16 +242,7 @@ fn transfer_waits_for_a_final_receipt_and_moves_the_tokens() {
     );
 
     // The second transfer picks up nonce 1 by itself; --json prints the transaction's view.
-    let json = cli.json(&[
-        "tx",
-        "transfer",
-        "--from",
-        "alice",
-        "--to",
-        &address(3),
-        "--amount",
-        "0.000000002",
-    ]);
+    let json = cli.json(&transfer("alice", &address(3), "0.000000002", &[]));
     assert_eq!(json["status"]["status"], "included");
     assert_eq!(json["status"]["height"], 2);
     assert_eq!(json["status"]["receipt"]["outcome"]["status"], "success");
@@ -296,10 +292,7 @@ fn transfer_waits_for_a_final_receipt_and_moves_the_tokens() {
 fn a_replayed_nonce_is_refused_with_the_nodes_message() {
     let served = Served::new(TestNode::sealing());
     let cli = served.cli();
-    let args = [
-        "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "0.5", "--nonce", "0",
-        "--fee", "5000",
-    ];
+    let args = transfer("alice", "bob", "0.5", &["--nonce", "0", "--fee", "5000"]);
     cli.ok(&args);
     let error = cli.fails(&args);
     assert!(
@@ -313,18 +306,7 @@ fn a_replayed_nonce_is_refused_with_the_nodes_message() {
     );
 
     // A refusal by the ledger's admission checks, also as the node words it.
-    let error = cli.fails(&[
-        "tx",
-        "transfer",
-        "--from",
-        "alice",
-        "--to",
-        "bob",
-        "--amount",
-        "1",
-        "--chain-id",
-        "other",
-    ]);
+    let error = cli.fails(&transfer("alice", "bob", "1", &["--chain-id", "other"]));
     assert!(error.contains("(wrong_chain_id)"), "{error}");
 }
 
@@ -332,9 +314,7 @@ fn a_replayed_nonce_is_refused_with_the_nodes_message() {
 fn an_overdraft_is_final_but_failed_and_exits_non_zero() {
     let served = Served::new(TestNode::sealing());
     let cli = served.cli();
-    let out = cli.run(&[
-        "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "5",
-    ]);
+    let out = cli.run(&transfer("alice", "bob", "5", &[]));
     let (stdout, stderr) = (
         String::from_utf8(out.stdout).unwrap(),
         String::from_utf8(out.stderr).unwrap(),
@@ -357,17 +337,7 @@ fn transfer_polls_until_a_block_is_built_or_the_timeout_passes() {
     let cli = served.cli();
 
     // --no-wait returns once the node has it; `tx show` then finds it pending.
-    let accepted = cli.json(&[
-        "tx",
-        "transfer",
-        "--from",
-        "alice",
-        "--to",
-        "bob",
-        "--amount",
-        "0.5",
-        "--no-wait",
-    ]);
+    let accepted = cli.json(&transfer("alice", "bob", "0.5", &["--no-wait"]));
     let alice_tx = accepted["tx_hash"].as_str().unwrap().to_owned();
     assert!(
         cli.ok(&["tx", "show", &alice_tx])
@@ -376,18 +346,7 @@ fn transfer_polls_until_a_block_is_built_or_the_timeout_passes() {
 
     // Nobody builds a block: the wait gives up after --timeout seconds.
     let started = std::time::Instant::now();
-    let error = cli.fails(&[
-        "tx",
-        "transfer",
-        "--from",
-        "bob",
-        "--to",
-        "alice",
-        "--amount",
-        "0.5",
-        "--timeout",
-        "1",
-    ]);
+    let error = cli.fails(&transfer("bob", "alice", "0.5", &["--timeout", "1"]));
     assert!(
         error.contains("was not in a finalized block after 1 s"),
         "{error}"
@@ -405,9 +364,7 @@ fn transfer_polls_until_a_block_is_built_or_the_timeout_passes() {
         std::thread::sleep(Duration::from_millis(500));
         node.seal();
     });
-    let text = cli.ok(&[
-        "tx", "transfer", "--from", "carol", "--to", "alice", "--amount", "0.5",
-    ]);
+    let text = cli.ok(&transfer("carol", "alice", "0.5", &[]));
     sealer.join().unwrap();
     assert!(
         text.contains("block        1 (") && text.contains("outcome      success"),
@@ -444,9 +401,7 @@ fn an_unreachable_node_gets_a_friendly_error() {
             "{args:?}: {error}"
         );
     }
-    let error = cli.fails(&[
-        "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1", "--node", &url,
-    ]);
+    let error = cli.fails(&transfer("alice", "bob", "1", &["--node", &url]));
     assert!(
         error.contains("cannot reach the node") && error.contains("--sign-only"),
         "{error}"
@@ -460,17 +415,7 @@ fn sign_only_needs_no_node_but_needs_a_nonce() {
     let served = Served::new(TestNode::sealing());
     let mut cli = served.cli();
     cli.node_url = "http://127.0.0.1:1".to_owned();
-    let args = [
-        "tx",
-        "transfer",
-        "--from",
-        "alice",
-        "--to",
-        "bob",
-        "--amount",
-        "1",
-        "--sign-only",
-    ];
+    let args = transfer("alice", "bob", "1", &["--sign-only"]);
     let error = cli.fails(&args);
     assert!(error.contains("--sign-only needs --nonce"), "{error}");
     let printed: Value =
