@@ -17,7 +17,7 @@ use anyhow::{Context as _, bail};
 use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
 
-use crate::cmd::data::load_schema;
+use crate::cmd::data::Input;
 use crate::context::Context;
 
 /// `aifactory model`.
@@ -39,12 +39,8 @@ enum Command {
         /// The model spec (JSON); its inputs are set from the data.
         #[arg(long)]
         spec: PathBuf,
-        /// The training CSV.
-        #[arg(long)]
-        data: PathBuf,
-        /// Its schema: a JSON file, or `adult`.
-        #[arg(long)]
-        schema: String,
+        #[command(flatten)]
+        input: Input,
         /// The label column (default: the schema's).
         #[arg(long)]
         label: Option<String>,
@@ -90,12 +86,8 @@ enum Command {
         /// A model (.safetensors) or an imported ONNX model (.onnx).
         #[arg(long)]
         model: PathBuf,
-        /// The CSV.
-        #[arg(long)]
-        data: PathBuf,
-        /// Its schema: a JSON file, or `adult`.
-        #[arg(long)]
-        schema: String,
+        #[command(flatten)]
+        input: Input,
         /// The label column (default: the model's or the schema's).
         #[arg(long)]
         label: Option<String>,
@@ -111,12 +103,8 @@ enum Command {
         /// A model (.safetensors) or an imported ONNX model (.onnx).
         #[arg(long)]
         model: PathBuf,
-        /// The CSV.
-        #[arg(long)]
-        data: PathBuf,
-        /// Its schema: a JSON file, or `adult`.
-        #[arg(long)]
-        schema: String,
+        #[command(flatten)]
+        input: Input,
         /// Where to write the predictions.
         #[arg(long)]
         out: PathBuf,
@@ -230,8 +218,7 @@ pub(crate) fn run(args: Args, context: &Context) -> anyhow::Result<()> {
         }
         Command::Train {
             spec,
-            data,
-            schema,
+            input,
             label,
             exclude,
             epochs,
@@ -246,8 +233,7 @@ pub(crate) fn run(args: Args, context: &Context) -> anyhow::Result<()> {
             seed,
             out,
         } => {
-            let schema = load_schema(&schema)?;
-            let table = Table::read_csv(&data, &schema)?;
+            let (schema, table) = input.load()?;
             let label = label
                 .or(schema.label.clone())
                 .context("no --label and the schema names none")?;
@@ -323,15 +309,13 @@ pub(crate) fn run(args: Args, context: &Context) -> anyhow::Result<()> {
         }
         Command::Evaluate {
             model,
-            data,
-            schema,
+            input,
             label,
             group,
             bins,
         } => {
             let (predictor, featurizer) = load_predictor(&model)?;
-            let schema = load_schema(&schema)?;
-            let table = Table::read_csv(&data, &schema)?;
+            let (schema, table) = input.load()?;
             let label = label
                 .or(featurizer.as_ref().map(|f| f.label.clone()))
                 .or(schema.label.clone())
@@ -363,15 +347,9 @@ pub(crate) fn run(args: Args, context: &Context) -> anyhow::Result<()> {
             let eval = metrics::evaluate(&labels, &probs, groups.as_deref(), bins)?;
             context.print(&eval, |e| serde_json::to_string_pretty(e).expect("json"));
         }
-        Command::Predict {
-            model,
-            data,
-            schema,
-            out,
-        } => {
+        Command::Predict { model, input, out } => {
             let (predictor, featurizer) = load_predictor(&model)?;
-            let schema = load_schema(&schema)?;
-            let table = Table::read_csv(&data, &schema)?;
+            let (schema, table) = input.load()?;
             let skip: Vec<&str> = schema.label.as_deref().into_iter().collect();
             let x = features(&table, &schema, featurizer.as_ref(), &skip)?;
             let probs = predictor.predict(&x)?;
