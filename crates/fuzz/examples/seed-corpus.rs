@@ -78,6 +78,15 @@ fn main() {
         ops.push(1);
     }
     write(&corpus, "ledger", "six-ops", &ops);
+    // The genesis validator leaves (the election keeps it: nobody else qualifies), a sender
+    // without stake tries to join, another stakes.
+    let mut ops = Vec::new();
+    for (sender, kind, amount) in [(0u8, 5u8, 0u64), (1, 4, 0), (2, 1, 200_000_000_000)] {
+        ops.extend_from_slice(&[sender, kind, 0]);
+        ops.extend_from_slice(&amount.to_le_bytes());
+        ops.push(1);
+    }
+    write(&corpus, "ledger", "candidacy", &ops);
     write_snapshots(&corpus, &chain);
 
     let simulation = Simulation::new(5, 16, Protocol::SecAgg);

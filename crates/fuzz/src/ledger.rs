@@ -1,11 +1,12 @@
 //! The ledger target: arbitrary bytes become a block's worth of signed transactions (valid,
 //! inadmissible and failing alike) from a small test chain; the block is built, encoded,
 //! decoded and applied on a replica. Nothing may panic, the replica must agree, and no token may
-//! appear or vanish. Bytes that decode as a transaction are thrown in as well.
+//! appear or vanish. Bytes that decode as a transaction are thrown in as well. Epochs are two
+//! blocks long, so the block is the last of epoch 0 and runs the validator election too.
 
 use std::sync::OnceLock;
 
-use aifactory_ledger::testing::TestChain;
+use aifactory_ledger::testing::{TestChain, test_genesis, test_key};
 use aifactory_types::payload::{Stake, Unstake};
 use aifactory_types::transaction::ChainId;
 use aifactory_types::{Block, Payload, SignedTransaction, VerifiedTransaction};
@@ -16,18 +17,26 @@ const OPS_MAX: usize = 64;
 
 fn genesis_chain() -> &'static TestChain {
     static CHAIN: OnceLock<TestChain> = OnceLock::new();
-    CHAIN.get_or_init(|| TestChain::new(ACCOUNTS, 1_000_000_000_000))
+    CHAIN.get_or_init(|| {
+        let keys: Vec<_> = (0..ACCOUNTS).map(test_key).collect();
+        let mut genesis = test_genesis(&keys, 1_000_000_000_000);
+        genesis.params.epoch_length_blocks = 2;
+        genesis.params.validators_max = 2;
+        TestChain::from_genesis(keys, genesis)
+    })
 }
 
 fn op(chain: &TestChain, bytes: &[u8]) -> SignedTransaction {
     let sender = bytes[0] as usize % ACCOUNTS;
     let amount = u64::from_le_bytes(bytes[3..11].try_into().expect("8 bytes"));
     let to = chain.address(bytes[2] as usize % ACCOUNTS);
-    let payload = match bytes[1] % 4 {
+    let payload = match bytes[1] % 6 {
         0 => TestChain::transfer_to(to, amount),
         1 => Payload::Stake(Stake { amount }),
         2 => Payload::Unstake(Unstake { amount }),
-        _ => Payload::Withdraw,
+        3 => Payload::Withdraw,
+        4 => Payload::JoinValidators,
+        _ => Payload::LeaveValidators,
     };
     let mut tx = chain.unsigned(sender, payload);
     let flags = bytes[11];
@@ -71,4 +80,7 @@ pub fn ledger(data: &[u8]) {
         .expect("a built block verifies");
     let outcome = replica.apply_block(&block).expect("a built block applies");
     assert_eq!(outcome.state_root, chain.state.root(), "replicas agree");
+    let transition = outcome.epoch_transition.expect("height 1 ends epoch 0");
+    assert!(!transition.validators.is_empty(), "the set is never empty");
+    assert!(replica.validators().eq(transition.validators.into_iter()));
 }

@@ -10,6 +10,7 @@ use aifactory_ledger::{SnapshotLimits, State, read_snapshot_header};
 const LIMITS: SnapshotLimits = SnapshotLimits {
     account_slots_max: 1 << 12,
     validator_slots_max: 1 << 8,
+    candidate_slots_max: 1 << 8,
 };
 
 /// Runs the snapshot target on `data`.

@@ -1,5 +1,7 @@
 //! Blocks: applying a block someone proposed, and building one to propose. Both are all or
-//! nothing: a block that fails any check leaves the state exactly as it was.
+//! nothing: a block that fails any check leaves the state exactly as it was. Both end the
+//! same way ([`State::end_block`]): the epoch's election if the block is the last of its
+//! epoch, then the new height and time.
 
 use aifactory_types::block::txs_root;
 use aifactory_types::limits::BLOCK_TXS_MAX;
@@ -7,6 +9,7 @@ use aifactory_types::{
     Address, Hash, Header, Receipt, TxError, VerifiedBlock, VerifiedTransaction,
 };
 
+use crate::epoch::EpochTransition;
 use crate::error::BlockError;
 use crate::execute::BlockContext;
 use crate::state::{ChainMeta, State};
@@ -20,6 +23,8 @@ pub struct BlockOutcome {
     pub state_root: Hash,
     /// One receipt per transaction, in block order.
     pub receipts: Vec<Receipt>,
+    /// The next epoch's validator set, if this block was the last of its epoch.
+    pub epoch_transition: Option<EpochTransition>,
 }
 
 /// A block built from candidate transactions, already applied to the state.
@@ -74,7 +79,7 @@ impl State {
                 }
             }
         }
-        self.advance_meta(&ctx);
+        let epoch_transition = self.end_block(&ctx);
         let state_root = self.sync_tree(start);
         if state_root != header.state_root {
             self.revert_synced(start);
@@ -83,7 +88,7 @@ impl State {
                 computed: state_root,
             });
         }
-        Ok(self.finish(header.hash(), receipts))
+        Ok(self.finish(header.hash(), receipts, epoch_transition))
     }
 
     /// Builds the next block from `candidates` (in order, at most the block limit), applies
@@ -111,7 +116,7 @@ impl State {
                 Err(error) => rejected.push((tx.hash(), error)),
             }
         }
-        self.advance_meta(&ctx);
+        let epoch_transition = self.end_block(&ctx);
         let header = Header {
             height: ctx.height,
             parent: self.last_block_hash(),
@@ -120,7 +125,7 @@ impl State {
             txs_root: txs_root(&included),
             state_root: self.sync_tree(start),
         };
-        let outcome = self.finish(header.hash(), receipts);
+        let outcome = self.finish(header.hash(), receipts, epoch_transition);
         Ok(BuiltBlock {
             block: VerifiedBlock::from_verified(header, included),
             outcome,
@@ -147,7 +152,10 @@ impl State {
         })
     }
 
-    fn advance_meta(&mut self, ctx: &BlockContext) {
+    /// What every block does after its transactions: the election at the end of an epoch,
+    /// then the new height and time.
+    fn end_block(&mut self, ctx: &BlockContext) -> Option<EpochTransition> {
+        let transition = self.end_epoch_if_last(ctx);
         self.meta.insert(
             (),
             ChainMeta {
@@ -155,15 +163,22 @@ impl State {
                 timestamp_ms: ctx.timestamp_ms,
             },
         );
+        transition
     }
 
-    fn finish(&mut self, block_hash: Hash, receipts: Vec<Receipt>) -> BlockOutcome {
+    fn finish(
+        &mut self,
+        block_hash: Hash,
+        receipts: Vec<Receipt>,
+        epoch_transition: Option<EpochTransition>,
+    ) -> BlockOutcome {
         self.seal();
         self.set_last_block_hash(block_hash);
         BlockOutcome {
             block_hash,
             state_root: self.root(),
             receipts,
+            epoch_transition,
         }
     }
 }

@@ -11,12 +11,19 @@
 //! transaction and matches the header's state root, or returns a [`BlockError`] and leaves the
 //! state untouched.
 //!
+//! The validator set is fixed for an epoch of `epoch_length_blocks` blocks and changes only
+//! when the last block of an epoch is applied: the ledger then elects the next epoch's set
+//! from the candidates (`JoinValidators`, `LeaveValidators`) by bonded stake, and reports it
+//! in [`BlockOutcome::epoch_transition`]. [`State::validators`] is always the set for the
+//! next block. The rules are in the `epoch` module.
+//!
 //! Between blocks, the state can be written to a snapshot and read back
 //! ([`State::write_snapshot`], [`State::read_snapshot`]); [`save_snapshot`] and
 //! [`load_snapshot`] keep one in a file, crash-safely. That file code is the crate's only
 //! I/O, and no block ever reaches it.
 
 mod apply;
+mod epoch;
 mod error;
 mod execute;
 mod modules;
@@ -25,10 +32,12 @@ mod state;
 pub mod testing;
 
 pub use apply::{BlockOutcome, BuiltBlock};
+pub use epoch::EpochTransition;
 pub use error::BlockError;
 pub use execute::BlockContext;
 pub use snapshot::{
-    SNAPSHOT_ACCOUNT_SLOTS_MAX, SNAPSHOT_VALIDATOR_SLOTS_MAX, SNAPSHOT_VERSION, SnapshotError,
-    SnapshotHeader, SnapshotLimits, load_snapshot, read_snapshot_header, save_snapshot,
+    SNAPSHOT_ACCOUNT_SLOTS_MAX, SNAPSHOT_CANDIDATE_SLOTS_MAX, SNAPSHOT_VALIDATOR_SLOTS_MAX,
+    SNAPSHOT_VERSION, SnapshotError, SnapshotHeader, SnapshotLimits, load_snapshot,
+    read_snapshot_header, save_snapshot,
 };
-pub use state::{ChainMeta, Savepoint, SlotTree, State, Validator};
+pub use state::{Candidate, ChainMeta, Savepoint, SlotTree, State, Validator};

@@ -1,7 +1,7 @@
 //! A small chain for tests, benchmarks and fuzzing: deterministic keys, a genesis that funds
 //! them, and helpers to sign transactions and build blocks. Not used by production code.
 
-use aifactory_types::payload::Transfer;
+use aifactory_types::payload::{Stake, Transfer, Unstake};
 use aifactory_types::transaction::ChainId;
 use aifactory_types::{
     Address, Amount, Genesis, GenesisAccount, GenesisValidator, Params, Payload, SecretKey,
@@ -21,7 +21,8 @@ pub fn test_key(index: usize) -> SecretKey {
     SecretKey::from_bytes(seed)
 }
 
-/// A genesis funding `keys` with `balance` each; the first key is the only validator.
+/// A genesis funding `keys` with `balance` each; the first key is the only validator, with
+/// `validator_stake_min` bonded.
 pub fn test_genesis(keys: &[SecretKey], balance: Amount) -> Genesis {
     let params = Params::default();
     Genesis {
@@ -36,7 +37,7 @@ pub fn test_genesis(keys: &[SecretKey], balance: Amount) -> Genesis {
             .collect(),
         validators: vec![GenesisValidator {
             address: keys[0].address(),
-            stake: params.stake_min,
+            stake: params.validator_stake_min,
         }],
         params,
     }
@@ -58,6 +59,11 @@ impl TestChain {
     pub fn new(accounts: usize, balance: Amount) -> Self {
         let keys: Vec<SecretKey> = (0..accounts).map(test_key).collect();
         let genesis = test_genesis(&keys, balance);
+        Self::from_genesis(keys, genesis)
+    }
+
+    /// A chain started from `genesis`, signing with `keys`.
+    pub fn from_genesis(keys: Vec<SecretKey>, genesis: Genesis) -> Self {
         let state = State::from_genesis(&genesis).expect("the test genesis is valid");
         TestChain {
             state,
@@ -107,6 +113,23 @@ impl TestChain {
             amount,
             memo: Default::default(),
         })
+    }
+
+    /// A stake payload.
+    pub fn stake(amount: Amount) -> Payload {
+        Payload::Stake(Stake { amount })
+    }
+
+    /// An unstake payload.
+    pub fn unstake(amount: Amount) -> Payload {
+        Payload::Unstake(Unstake { amount })
+    }
+
+    /// Builds empty blocks until the state's height is `height`.
+    pub fn build_until(&mut self, height: u64) {
+        while self.state.height() < height {
+            self.build(vec![]);
+        }
     }
 
     /// The timestamp the next block uses: one second after the last.

@@ -125,6 +125,20 @@ pub enum TxError {
         /// When the next entry matures, if any is pending.
         next_release: Option<u64>,
     },
+    /// Too little bonded stake to become a validator candidate.
+    #[error("{bonded} base units are bonded; a validator candidate needs {min}: stake more first")]
+    ValidatorStakeTooLow {
+        /// The chain's `validator_stake_min`.
+        min: Amount,
+        /// The sender's bonded stake.
+        bonded: Amount,
+    },
+    /// `JoinValidators` from an account that is already a candidate.
+    #[error("already a validator candidate; the set is chosen at the next epoch boundary")]
+    AlreadyCandidate,
+    /// `LeaveValidators` from an account that is not a candidate.
+    #[error("not a validator candidate: there is nothing to leave")]
+    NotCandidate,
 }
 
 impl TxError {

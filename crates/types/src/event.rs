@@ -50,4 +50,20 @@ pub enum Event {
         /// How much.
         amount: Amount,
     },
+    /// An account became a candidate for the validator set.
+    CandidateJoined {
+        /// Whose.
+        account: Address,
+        /// Its bonded stake when it joined.
+        bonded: Amount,
+        /// The first epoch it can validate in, if elected at the boundary before it.
+        from_epoch: u64,
+    },
+    /// An account stopped being a candidate.
+    CandidateLeft {
+        /// Whose.
+        account: Address,
+        /// The first epoch it no longer validates in (it keeps its seat until then).
+        from_epoch: u64,
+    },
 }

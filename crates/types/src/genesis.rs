@@ -13,7 +13,7 @@ use crate::codec;
 use crate::limits::{
     CHAIN_ID_BYTES_MAX, GENESIS_ACCOUNTS_MAX, GENESIS_BYTES_MAX, GENESIS_VALIDATORS_MAX,
 };
-use crate::{Address, Amount, Hash, Params};
+use crate::{Address, Amount, Hash, Params, ParamsError};
 
 /// Domain of the genesis hash, the parent of block 1.
 pub static GENESIS_HASH_DOMAIN: Domain = Domain::new("aifactory 2026-11 genesis v1");
@@ -30,7 +30,8 @@ pub struct Genesis {
     pub params: Params,
     /// Initial balances.
     pub accounts: Vec<GenesisAccount>,
-    /// Initial validators and their bonded stake (on top of any balance).
+    /// Initial validators and their bonded stake (on top of any balance): the validator set
+    /// of epoch 0, and candidates from genesis on.
     pub validators: Vec<GenesisValidator>,
 }
 
@@ -97,7 +98,7 @@ pub enum GenesisError {
         /// The repeated address.
         address: Address,
     },
-    /// A validator's stake is below the minimum.
+    /// A validator's stake is below `validator_stake_min`.
     #[error("validator {address} stakes {stake}, below the minimum of {min}")]
     StakeBelowMinimum {
         /// The validator.
@@ -110,6 +111,9 @@ pub enum GenesisError {
     /// The total supply does not fit in an amount.
     #[error("the total supply overflows")]
     SupplyOverflow,
+    /// The parameters break their own rules.
+    #[error("invalid params: {0}")]
+    Params(#[from] ParamsError),
 }
 
 impl Genesis {
@@ -140,22 +144,23 @@ impl Genesis {
                 max: CHAIN_ID_BYTES_MAX,
             });
         }
+        self.params.validate()?;
         check_count("accounts", self.accounts.len(), GENESIS_ACCOUNTS_MAX)?;
-        check_count("validators", self.validators.len(), GENESIS_VALIDATORS_MAX)?;
+        let validators_max = GENESIS_VALIDATORS_MAX.min(self.params.validators_max as usize);
+        check_count("validators", self.validators.len(), validators_max)?;
         if self.validators.is_empty() {
             return Err(GenesisError::NoValidators);
         }
         check_unique("accounts", self.accounts.iter().map(|a| a.address))?;
         check_unique("validators", self.validators.iter().map(|v| v.address))?;
-        if let Some(v) = self
-            .validators
-            .iter()
-            .find(|v| v.stake < self.params.stake_min)
-        {
+        // Genesis validators must qualify for re-election, or the first boundary would drop
+        // them; `validator_stake_min >= stake_min`, so their stake is a valid stake too.
+        let min = self.params.validator_stake_min;
+        if let Some(v) = self.validators.iter().find(|v| v.stake < min) {
             return Err(GenesisError::StakeBelowMinimum {
                 address: v.address,
                 stake: v.stake,
-                min: self.params.stake_min,
+                min,
             });
         }
         self.total_supply().ok_or(GenesisError::SupplyOverflow)?;
@@ -195,4 +200,69 @@ fn check_unique(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SecretKey;
+
+    fn address(i: u8) -> Address {
+        SecretKey::from_bytes([i; 32]).address()
+    }
+
+    fn genesis(validators: u8) -> Genesis {
+        let params = Params::default();
+        Genesis {
+            chain_id: "test".into(),
+            genesis_time_ms: 1,
+            accounts: vec![],
+            validators: (0..validators)
+                .map(|i| GenesisValidator {
+                    address: address(i),
+                    stake: params.validator_stake_min,
+                })
+                .collect(),
+            params,
+        }
+    }
+
+    #[test]
+    fn validator_rules() {
+        assert_eq!(genesis(3).validate(), Ok(()));
+        assert_eq!(genesis(0).validate(), Err(GenesisError::NoValidators));
+
+        let mut too_many = genesis(3);
+        too_many.params.validators_max = 2;
+        assert_eq!(
+            too_many.validate(),
+            Err(GenesisError::TooMany {
+                what: "validators",
+                len: 3,
+                max: 2
+            })
+        );
+
+        let mut below = genesis(2);
+        below.params.validator_stake_min = 3 * below.params.stake_min;
+        assert!(matches!(
+            below.validate(),
+            Err(GenesisError::StakeBelowMinimum { min, .. }) if min == 3 * below.params.stake_min
+        ));
+
+        let mut bad_params = genesis(1);
+        bad_params.params.epoch_length_blocks = 1;
+        assert!(matches!(
+            bad_params.validate(),
+            Err(GenesisError::Params(ParamsError::EpochTooShort { .. }))
+        ));
+    }
+
+    #[test]
+    fn json_round_trips_with_every_param() {
+        let genesis = genesis(2);
+        let json = genesis.to_json();
+        assert!(json.contains("\"epoch_length_blocks\""));
+        assert_eq!(Genesis::from_json(json.as_bytes()), Ok(genesis));
+    }
 }

@@ -26,7 +26,7 @@ pub use codec::{BoundedBytes, BoundedString, BoundedVec, DecodeError};
 pub use error::TxError;
 pub use event::Event;
 pub use genesis::{Genesis, GenesisAccount, GenesisError, GenesisValidator};
-pub use params::Params;
+pub use params::{Params, ParamsError};
 pub use payload::Payload;
 pub use receipt::{Receipt, TxOutcome};
 pub use state_key::AccountProof;

@@ -28,7 +28,12 @@ pub const GENESIS_ACCOUNTS_MAX: usize = 1_000_000;
 /// Most validators a genesis may list.
 pub const GENESIS_VALIDATORS_MAX: usize = 256;
 
+/// Hard cap on `Params::validators_max`, the size of one epoch's validator set: consensus
+/// keeps per-validator bitmaps and does per-validator work each epoch.
+pub const VALIDATORS_MAX: usize = 256;
+
 const _: () = assert!(BLOCK_BYTES_MAX >= TX_BYTES_MAX);
 const _: () = assert!(TX_BYTES_MAX > MEMO_BYTES_MAX + CHAIN_ID_BYTES_MAX + 256);
 const _: () = assert!(BLOCK_TXS_MAX <= u32::MAX as usize);
 const _: () = assert!(GENESIS_VALIDATORS_MAX <= GENESIS_ACCOUNTS_MAX);
+const _: () = assert!(VALIDATORS_MAX <= u32::MAX as usize);

@@ -1,10 +1,21 @@
 //! Chain parameters: set at genesis, part of the state root, changed later by governance.
+//!
+//! ## Epochs
+//!
+//! Heights are grouped into epochs of `epoch_length_blocks` blocks, as commonware's
+//! `FixedEpocher` groups them: epoch `e` spans heights `e·L ..= (e+1)·L - 1`, so epoch 0 holds
+//! the genesis height 0 and its last block is `L - 1`. The validator set changes only when
+//! the last block of an epoch is applied; the set it elects validates the whole next epoch.
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 use crate::Amount;
 use crate::amount::BASE_UNITS_PER_AIF;
+use crate::limits::VALIDATORS_MAX;
+
+/// The shortest epoch allowed, in blocks: an epoch of one block would hold only genesis.
+pub const EPOCH_LENGTH_BLOCKS_MIN: u64 = 2;
 
 /// The ledger's tunable rules.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -16,14 +27,183 @@ pub struct Params {
     pub stake_min: Amount,
     /// Blocks between `Unstake` and the stake becoming withdrawable.
     pub unbonding_period_blocks: u64,
+    /// Blocks per epoch (at least [`EPOCH_LENGTH_BLOCKS_MIN`]); the validator set changes
+    /// only between epochs.
+    pub epoch_length_blocks: u64,
+    /// Most validators in the set of one epoch (1 to [`VALIDATORS_MAX`]).
+    pub validators_max: u32,
+    /// Bonded stake a candidate needs, in base units, to join the candidates and to be elected
+    /// at an epoch boundary; at least `stake_min`.
+    pub validator_stake_min: Amount,
 }
 
 impl Default for Params {
     fn default() -> Self {
+        let stake_min = 100 * BASE_UNITS_PER_AIF;
         Params {
             fee_min: 1_000,
-            stake_min: 100 * BASE_UNITS_PER_AIF,
+            stake_min,
             unbonding_period_blocks: 1_000,
+            epoch_length_blocks: 1_000,
+            validators_max: 100,
+            // Equal to `stake_min` so that genesis files and fixtures whose validators stake
+            // exactly `stake_min` stay valid; a chain that wants a higher bar sets it.
+            validator_stake_min: stake_min,
         }
+    }
+}
+
+/// Why a set of parameters was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamsError {
+    /// The epoch is shorter than two blocks.
+    #[error("epoch_length_blocks is {got}; it must be at least {min}")]
+    EpochTooShort {
+        /// The value given.
+        got: u64,
+        /// The minimum.
+        min: u64,
+    },
+    /// `validators_max` is zero or above the hard cap.
+    #[error("validators_max is {got}; it must be 1 to {max}")]
+    ValidatorsMax {
+        /// The value given.
+        got: u32,
+        /// The hard cap.
+        max: usize,
+    },
+    /// A validator would need less stake than any staker.
+    #[error("validator_stake_min {got} is below stake_min {stake_min}")]
+    ValidatorStakeBelowStakeMin {
+        /// The value given.
+        got: Amount,
+        /// `stake_min`.
+        stake_min: Amount,
+    },
+}
+
+impl Params {
+    /// Checks the rules between the parameters.
+    pub fn validate(&self) -> Result<(), ParamsError> {
+        if self.epoch_length_blocks < EPOCH_LENGTH_BLOCKS_MIN {
+            return Err(ParamsError::EpochTooShort {
+                got: self.epoch_length_blocks,
+                min: EPOCH_LENGTH_BLOCKS_MIN,
+            });
+        }
+        if self.validators_max == 0 || self.validators_max as usize > VALIDATORS_MAX {
+            return Err(ParamsError::ValidatorsMax {
+                got: self.validators_max,
+                max: VALIDATORS_MAX,
+            });
+        }
+        if self.validator_stake_min < self.stake_min {
+            return Err(ParamsError::ValidatorStakeBelowStakeMin {
+                got: self.validator_stake_min,
+                stake_min: self.stake_min,
+            });
+        }
+        Ok(())
+    }
+
+    /// The epoch that holds `height`.
+    pub fn epoch_of(&self, height: u64) -> u64 {
+        height
+            .checked_div(self.epoch_length_blocks)
+            .expect("validated params have a non-zero epoch length")
+    }
+
+    /// The first height of `epoch`, or `None` if it is beyond the range of heights.
+    pub fn first_height_of(&self, epoch: u64) -> Option<u64> {
+        epoch.checked_mul(self.epoch_length_blocks)
+    }
+
+    /// The last height of `epoch`, or `None` if it is beyond the range of heights.
+    pub fn last_height_of(&self, epoch: u64) -> Option<u64> {
+        self.first_height_of(epoch)?
+            .checked_add(self.epoch_length_blocks.checked_sub(1)?)
+    }
+
+    /// Whether `height` is the last of its epoch: the block whose application elects the next
+    /// epoch's validators.
+    pub fn is_epoch_last(&self, height: u64) -> bool {
+        let last_offset = self
+            .epoch_length_blocks
+            .checked_sub(1)
+            .expect("validated params have a non-zero epoch length");
+        height % self.epoch_length_blocks == last_offset
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_epoch(epoch_length_blocks: u64) -> Params {
+        Params {
+            epoch_length_blocks,
+            ..Params::default()
+        }
+    }
+
+    #[test]
+    fn epochs_follow_the_fixed_epocher() {
+        let params = with_epoch(4);
+        let epochs: Vec<u64> = (0..10).map(|h| params.epoch_of(h)).collect();
+        assert_eq!(epochs, [0, 0, 0, 0, 1, 1, 1, 1, 2, 2]);
+        let lasts: Vec<u64> = (0..10).filter(|&h| params.is_epoch_last(h)).collect();
+        assert_eq!(lasts, [3, 7]);
+        assert_eq!(params.first_height_of(2), Some(8));
+        assert_eq!(params.last_height_of(0), Some(3));
+        assert_eq!(params.last_height_of(2), Some(11));
+        for epoch in 0..5 {
+            let last = params.last_height_of(epoch).unwrap();
+            assert!(params.is_epoch_last(last));
+            assert_eq!(params.epoch_of(last), epoch);
+            assert_eq!(params.epoch_of(last + 1), epoch + 1);
+        }
+    }
+
+    #[test]
+    fn epoch_arithmetic_does_not_overflow() {
+        let params = with_epoch(2);
+        assert_eq!(params.epoch_of(u64::MAX), u64::MAX / 2);
+        assert!(params.is_epoch_last(u64::MAX));
+        assert_eq!(params.last_height_of(u64::MAX / 2), Some(u64::MAX));
+        assert_eq!(params.first_height_of(u64::MAX / 2 + 1), None);
+        assert_eq!(params.last_height_of(u64::MAX), None);
+        let three = with_epoch(3);
+        assert!(
+            !three.is_epoch_last(u64::MAX),
+            "2^64 - 1 is a multiple of 3"
+        );
+        assert_eq!(three.last_height_of(three.epoch_of(u64::MAX)), None);
+    }
+
+    #[test]
+    fn validation() {
+        assert_eq!(Params::default().validate(), Ok(()));
+        assert_eq!(
+            with_epoch(1).validate(),
+            Err(ParamsError::EpochTooShort { got: 1, min: 2 })
+        );
+        for validators_max in [0, VALIDATORS_MAX as u32 + 1] {
+            let params = Params {
+                validators_max,
+                ..Params::default()
+            };
+            assert!(matches!(
+                params.validate(),
+                Err(ParamsError::ValidatorsMax { .. })
+            ));
+        }
+        let params = Params {
+            validator_stake_min: Params::default().stake_min - 1,
+            ..Params::default()
+        };
+        assert!(matches!(
+            params.validate(),
+            Err(ParamsError::ValidatorStakeBelowStakeMin { .. })
+        ));
     }
 }

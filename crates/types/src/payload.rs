@@ -22,6 +22,12 @@ pub enum Payload {
     Unstake(Unstake),
     /// Move every matured unbonding entry back to the balance (tag 3).
     Withdraw,
+    /// Become a candidate for the validator set; needs `validator_stake_min` bonded. Whether
+    /// the sender validates is decided at the next epoch boundary (tag 4).
+    JoinValidators,
+    /// Stop being a candidate; a sitting validator leaves the set at the next epoch boundary
+    /// (tag 5).
+    LeaveValidators,
 }
 
 /// Tokens from the sender to `to`.

@@ -24,10 +24,12 @@ pub mod tag {
     pub const PARAMS: u8 = 1;
     /// Accounts by address.
     pub const ACCOUNTS: u8 = 2;
-    /// Validators by address.
+    /// The current validator set, by address.
     pub const VALIDATORS: u8 = 3;
+    /// Candidates for the validator set, by address.
+    pub const CANDIDATES: u8 = 4;
     /// How many tables there are.
-    pub const COUNT: usize = 4;
+    pub const COUNT: usize = 5;
 }
 
 /// The leaf of `key` holding `value` in the table tagged `tag`.

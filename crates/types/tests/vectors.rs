@@ -66,6 +66,8 @@ fn cases() -> Vec<(&'static str, [u8; 32], Payload)> {
         ),
         ("unstake", [5; 32], Payload::Unstake(Unstake { amount: 7 })),
         ("withdraw", [6; 32], Payload::Withdraw),
+        ("join validators", [7; 32], Payload::JoinValidators),
+        ("leave validators", [8; 32], Payload::LeaveValidators),
     ]
 }
 

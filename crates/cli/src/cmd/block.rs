@@ -94,5 +94,7 @@ fn kind(payload: &Payload) -> String {
         Payload::Stake(stake) => format!("stake {} AIF", format_aif(stake.amount)),
         Payload::Unstake(unstake) => format!("unstake {} AIF", format_aif(unstake.amount)),
         Payload::Withdraw => "withdraw".to_owned(),
+        Payload::JoinValidators => "join validators".to_owned(),
+        Payload::LeaveValidators => "leave validators".to_owned(),
     }
 }

@@ -4,6 +4,7 @@
 //! line in [`execute`].
 
 mod bank;
+mod candidacy;
 mod staking;
 
 use aifactory_types::{Address, Event, Payload, TxError};
@@ -25,6 +26,8 @@ pub(crate) fn execute(
         Payload::Stake(stake) => staking::stake(state, sender, stake),
         Payload::Unstake(unstake) => staking::unstake(state, ctx, sender, unstake),
         Payload::Withdraw => staking::withdraw(state, ctx, sender),
+        Payload::JoinValidators => candidacy::join(state, ctx, sender),
+        Payload::LeaveValidators => candidacy::leave(state, ctx, sender),
     }?;
     events.push(event);
     Ok(())

@@ -2,18 +2,19 @@
 //! node replays only the blocks after its last snapshot, and a new node can start from a
 //! peer's snapshot instead of from genesis.
 //!
-//! ## Format, version 1 (all integers little-endian)
+//! ## Format, version 2 (all integers little-endian)
 //!
 //! ```text
 //! header   magic       8 bytes  89 41 49 46 53 4e 41 50   ("\x89AIFSNAP")
-//!          version     u32      1
+//!          version     u32      2
 //!          chain id    u32 length (at most 64) + UTF-8
 //!          height      u64      height of the last applied block
 //!          block hash  32 bytes hash of the last applied block (the genesis hash at 0)
 //!          state root  32 bytes the state root after it
 //!          checksum    32 bytes keyed BLAKE3, "aifactory 2026-11 snapshot header v1", of
 //!                               the header bytes before it
-//! tables   four, in tag order (0 meta, 1 params, 2 accounts, 3 validators), each:
+//! tables   five, in tag order (0 meta, 1 params, 2 accounts, 3 validators, 4 candidates),
+//!          each:
 //!          tag         u8
 //!          slots       u32      how many slots the table has used (empty ones included)
 //!          per slot    0 (empty: its row was deleted) | 1, borsh(key), borsh(value)
@@ -29,7 +30,7 @@
 //!
 //! [`State::read_snapshot`] refuses a torn or corrupted stream (the checksums), any count over
 //! its [`SnapshotLimits`] before allocating for it, and any state whose tables do not hash to
-//! the root the snapshot records. That makes the snapshot *self-consistent*, not *true*: a
+//! the root the snapshot records, or whose parameters break their rules. That makes the snapshot *self-consistent*, not *true*: a
 //! peer can write a consistent snapshot of a state that never existed. The caller trusts it
 //! only after [`SnapshotHeader::matches`] a block header it has verified, and after checking
 //! the chain id against its genesis (neither the chain id nor the block hash is under the
@@ -61,15 +62,21 @@ pub(crate) use checksum::reseal;
 /// The first bytes of every snapshot.
 const MAGIC: [u8; 8] = *b"\x89AIFSNAP";
 
-/// The format version this build writes and reads.
-pub const SNAPSHOT_VERSION: u32 = 1;
+/// The format version this build writes and reads: 2 added the candidates table.
+pub const SNAPSHOT_VERSION: u32 = 2;
 
 /// Default [`SnapshotLimits::account_slots_max`]: 16 Mi accounts. A slot costs about 200 bytes
 /// of memory before the root can be checked, so a lying peer can cost us about 3 GiB.
 pub const SNAPSHOT_ACCOUNT_SLOTS_MAX: u32 = 1 << 24;
 
-/// Default [`SnapshotLimits::validator_slots_max`].
-pub const SNAPSHOT_VALIDATOR_SLOTS_MAX: u32 = 1 << 16;
+/// Default [`SnapshotLimits::validator_slots_max`]. Slots are never reused, and each epoch
+/// can seat up to `validators_max` newcomers, so churn grows the table by at most 256 slots
+/// an epoch: 2^20 lasts at least 4096 epochs of full turnover (about 200 MiB if a peer lies).
+pub const SNAPSHOT_VALIDATOR_SLOTS_MAX: u32 = 1 << 20;
+
+/// Default [`SnapshotLimits::candidate_slots_max`]: each `JoinValidators` after a leave or a
+/// drop takes a new slot for a fee, as a new account does, so the cap is the accounts'.
+pub const SNAPSHOT_CANDIDATE_SLOTS_MAX: u32 = SNAPSHOT_ACCOUNT_SLOTS_MAX;
 
 /// Slots of the metadata and parameters tables: one each, under the key `()`.
 const SINGLETON_SLOTS_MAX: u32 = 1;
@@ -106,6 +113,8 @@ pub struct SnapshotLimits {
     pub account_slots_max: u32,
     /// Most validator slots a snapshot may declare.
     pub validator_slots_max: u32,
+    /// Most candidate slots a snapshot may declare.
+    pub candidate_slots_max: u32,
 }
 
 impl Default for SnapshotLimits {
@@ -113,6 +122,7 @@ impl Default for SnapshotLimits {
         SnapshotLimits {
             account_slots_max: SNAPSHOT_ACCOUNT_SLOTS_MAX,
             validator_slots_max: SNAPSHOT_VALIDATOR_SLOTS_MAX,
+            candidate_slots_max: SNAPSHOT_CANDIDATE_SLOTS_MAX,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Reading a snapshot from untrusted bytes: the header, each table's slots (every count
 //! capped before anything is allocated for it), the checksum; then the tables are rebuilt
 //! (index, tree) and the state is refused unless it hashes to the root it claims and holds
-//! together (metadata present, heights agree, the token supply fits).
+//! together (metadata present, heights agree, parameters valid, the token supply fits).
 //!
 //! The checksum is compared before any tree is hashed, so corrupted input costs a decode and
 //! no more.
@@ -22,7 +22,7 @@ use super::{
     MAGIC, SINGLETON_SLOTS_MAX, SLOTS_RESERVED_FIRST, SNAPSHOT_VERSION, SnapshotError,
     SnapshotHeader, SnapshotLimits,
 };
-use crate::state::{ChainMeta, State, Table, Validator};
+use crate::state::{Candidate, ChainMeta, State, Table, Validator};
 
 /// A table's slots as read, before the table is rebuilt from them.
 type Slots<K, V> = Vec<Option<(K, V)>>;
@@ -33,6 +33,7 @@ struct Tables {
     params: Slots<(), Params>,
     accounts: Slots<Address, Account>,
     validators: Slots<Address, Validator>,
+    candidates: Slots<Address, Candidate>,
 }
 
 impl State {
@@ -187,6 +188,12 @@ fn read_tables<R: Read, F: FnMut(&[u8])>(
             "validator slots",
             limits.validator_slots_max,
         )?,
+        candidates: read_slots(
+            reader,
+            tag::CANDIDATES,
+            "candidate slots",
+            limits.candidate_slots_max,
+        )?,
     })
 }
 
@@ -262,7 +269,10 @@ fn restore(header: SnapshotHeader, tables: Tables) -> Result<State, SnapshotErro
             ),
         });
     }
-    singleton(&tables.params, "parameters")?;
+    let params = singleton(&tables.params, "parameters")?;
+    params.validate().map_err(|e| SnapshotError::Invalid {
+        reason: format!("the parameters are invalid: {e}"),
+    })?;
     supply_fits(&tables.accounts)?;
     let state = State::from_tables(
         header.chain_id,
@@ -271,6 +281,7 @@ fn restore(header: SnapshotHeader, tables: Tables) -> Result<State, SnapshotErro
         rebuild(tag::PARAMS, tables.params)?,
         rebuild(tag::ACCOUNTS, tables.accounts)?,
         rebuild(tag::VALIDATORS, tables.validators)?,
+        rebuild(tag::CANDIDATES, tables.candidates)?,
     );
     if state.root() != header.state_root {
         return Err(SnapshotError::RootMismatch {

@@ -46,7 +46,9 @@ fn assert_same(restored: &State, original: &State) {
     assert_eq!(restored.meta.slots(), original.meta.slots());
     assert_eq!(restored.accounts.slots(), original.accounts.slots());
     assert_eq!(restored.validators.slots(), original.validators.slots());
+    assert_eq!(restored.candidates.slots(), original.candidates.slots());
     assert!(restored.validators().eq(original.validators()));
+    assert!(restored.candidates().eq(original.candidates()));
     for (address, _) in original.accounts() {
         assert_eq!(
             restored.account_proof(address),
@@ -119,13 +121,14 @@ fn craft(header: &SnapshotHeader, tables: &[(u8, u32, &[u8])]) -> Vec<u8> {
     bytes
 }
 
-/// `state`'s four table sections: tag, slot count, and the slots' bytes.
+/// `state`'s five table sections: tag, slot count, and the slots' bytes.
 fn sections(state: &State) -> Vec<(u8, u32, Vec<u8>)> {
-    let mut raw = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+    let mut raw = [Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     write_table(&mut raw[0], tag::META, state.meta.slots()).unwrap();
     write_table(&mut raw[1], tag::PARAMS, state.params.slots()).unwrap();
     write_table(&mut raw[2], tag::ACCOUNTS, state.accounts.slots()).unwrap();
     write_table(&mut raw[3], tag::VALIDATORS, state.validators.slots()).unwrap();
+    write_table(&mut raw[4], tag::CANDIDATES, state.candidates.slots()).unwrap();
     raw.into_iter()
         .map(|bytes| {
             let count = u32::from_le_bytes(bytes[1..5].try_into().unwrap());
@@ -315,13 +318,13 @@ fn wrong_magic_and_version_are_refused() {
         Err(SnapshotError::NotASnapshot { .. })
     ));
     bytes[0] = MAGIC[0];
-    bytes[8] = 2;
+    bytes[8] = 1;
     reseal_snapshot(&mut bytes);
     assert!(matches!(
         restore(&bytes),
         Err(SnapshotError::UnsupportedVersion {
-            got: 2,
-            supported: 1
+            got: 1,
+            supported: 2
         })
     ));
     assert!(matches!(
@@ -360,6 +363,7 @@ fn oversized_counts_are_refused_before_allocating() {
     let unlimited = SnapshotLimits {
         account_slots_max: u32::MAX,
         validator_slots_max: u32::MAX,
+        candidate_slots_max: u32::MAX,
     };
     let parts = sections(&state);
     let mut bytes = craft(
@@ -473,4 +477,38 @@ fn a_block_decoded_from_bytes_applies_to_a_restored_state() {
         restored.apply_block(&block).unwrap().state_root,
         chain.state.root()
     );
+}
+
+#[test]
+fn candidates_and_an_elected_set_round_trip_mid_epoch() {
+    let keys: Vec<_> = (0..4).map(test_key).collect();
+    let mut genesis = test_genesis(&keys, 10_000 * AIF);
+    genesis.params.epoch_length_blocks = 3;
+    let mut chain = TestChain::from_genesis(keys, genesis);
+    let stake = chain.state.params().validator_stake_min;
+    let txs = vec![
+        chain.tx(1, TestChain::stake(stake)),
+        chain.tx(2, TestChain::stake(2 * stake)),
+    ];
+    chain.build(txs);
+    let txs = vec![
+        chain.tx(1, Payload::JoinValidators),
+        chain.tx(2, Payload::JoinValidators),
+    ];
+    chain.build(txs);
+    assert_eq!(chain.state.validator_count(), 3, "elected at height 2");
+    chain.build(vec![chain.tx(0, Payload::LeaveValidators)]);
+    chain.build(vec![chain.tx(1, Payload::LeaveValidators)]);
+    let mut restored = round_trip(&chain.state);
+    assert_eq!(restored.candidates().count(), 1);
+    for _ in 0..3 {
+        let built = chain.build(vec![]);
+        assert_eq!(restored.apply_block(&built.block).unwrap(), built.outcome);
+    }
+    assert_eq!(
+        restored.validators().count(),
+        1,
+        "keys 0 and 1 left at height 5"
+    );
+    assert_same(&restored, &chain.state);
 }

@@ -26,6 +26,7 @@ impl State {
         write_table(&mut writer, tag::PARAMS, self.params.slots())?;
         write_table(&mut writer, tag::ACCOUNTS, self.accounts.slots())?;
         write_table(&mut writer, tag::VALIDATORS, self.validators.slots())?;
+        write_table(&mut writer, tag::CANDIDATES, self.candidates.slots())?;
         let (out, written) = writer.finish()?;
         out.write_all(hasher.finalize().as_bytes())?;
         out.flush()?;

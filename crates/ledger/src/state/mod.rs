@@ -1,5 +1,6 @@
-//! The ledger's state: journaled tables (chain metadata, parameters, accounts, validators),
-//! each with a Merkle tree over its slots, and the state root over the tables' roots.
+//! The ledger's state: journaled tables (chain metadata, parameters, accounts, validators,
+//! candidates), each with a Merkle tree over its slots, and the state root over the tables'
+//! roots.
 //!
 //! Changes go into the tables at once and into the undo logs; the trees learn of them only
 //! at the end of a block, when each touched entry is rehashed once. A savepoint is the length
@@ -31,7 +32,15 @@ pub struct ChainMeta {
 /// A validator's entry; its voting power is its account's bonded stake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize)]
 pub struct Validator {
-    /// The height at which it joined the set.
+    /// The first height it validates in its current stay in the set: 0 for genesis
+    /// validators, else the first height of the epoch it was elected for.
+    pub since_height: u64,
+}
+
+/// A candidate's entry: an account that asked to validate (`JoinValidators`, or genesis).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize)]
+pub struct Candidate {
+    /// The height of the block in which it became a candidate (0 at genesis).
     pub since_height: u64,
 }
 
@@ -52,6 +61,7 @@ pub struct State {
     pub(crate) params: Table<(), Params>,
     pub(crate) accounts: Table<Address, Account>,
     pub(crate) validators: Table<Address, Validator>,
+    pub(crate) candidates: Table<Address, Candidate>,
 }
 
 impl State {
@@ -66,6 +76,7 @@ impl State {
             params: Table::new(tag::PARAMS),
             accounts: Table::new(tag::ACCOUNTS),
             validators: Table::new(tag::VALIDATORS),
+            candidates: Table::new(tag::CANDIDATES),
         };
         let start = state.savepoint();
         state.meta.insert(
@@ -88,6 +99,9 @@ impl State {
             state
                 .validators
                 .insert(validator.address, Validator { since_height: 0 });
+            state
+                .candidates
+                .insert(validator.address, Candidate { since_height: 0 });
         }
         state.sync_tree(start);
         state.seal();
@@ -102,6 +116,7 @@ impl State {
         params: Table<(), Params>,
         accounts: Table<Address, Account>,
         validators: Table<Address, Validator>,
+        candidates: Table<Address, Candidate>,
     ) -> Self {
         let mut state = State {
             chain_id,
@@ -111,6 +126,7 @@ impl State {
             params,
             accounts,
             validators,
+            candidates,
         };
         state.root = state_root(&state.table_roots());
         state
@@ -161,12 +177,64 @@ impl State {
         self.accounts.len()
     }
 
-    /// The validators, in address order, with their bonded stake.
+    /// The epoch of the last applied block (see [`Params::epoch_of`]).
+    pub fn epoch(&self) -> u64 {
+        self.params().epoch_of(self.height())
+    }
+
+    /// The epoch of the next block: the one whose set [`State::validators`] is. It is
+    /// [`State::epoch`] plus one right after the last block of an epoch, else the same.
+    pub fn validator_set_epoch(&self) -> u64 {
+        let next = self
+            .height()
+            .checked_add(1)
+            .expect("heights never reach 2^64");
+        self.params().epoch_of(next)
+    }
+
+    /// The validator set for the next block, in address order, with each one's bonded stake
+    /// now. It changes only when the last block of an epoch is applied.
     pub fn validators(&self) -> impl Iterator<Item = (Address, Amount)> + '_ {
-        self.validators.iter().map(|(address, _)| {
-            let bonded = self.accounts.get(address).map_or(0, |a| a.bonded);
-            (*address, bonded)
-        })
+        self.with_bonded(self.validators.iter().map(|(address, _)| *address))
+    }
+
+    /// A member of the validator set, if `address` is one.
+    pub fn validator(&self, address: &Address) -> Option<&Validator> {
+        self.validators.get(address)
+    }
+
+    /// How many validators the set holds.
+    pub fn validator_count(&self) -> usize {
+        self.validators.len()
+    }
+
+    /// The candidates for the next election, in address order, with each one's bonded stake
+    /// now (which may have fallen below `validator_stake_min` since it joined).
+    pub fn candidates(&self) -> impl Iterator<Item = (Address, Amount)> + '_ {
+        self.with_bonded(self.candidates.iter().map(|(address, _)| *address))
+    }
+
+    /// A candidate, if `address` is one.
+    pub fn candidate(&self, address: &Address) -> Option<&Candidate> {
+        self.candidates.get(address)
+    }
+
+    /// An account's bonded stake (0 if it has no account).
+    pub(crate) fn bonded(&self, address: &Address) -> Amount {
+        self.accounts.get(address).map_or(0, |a| a.bonded)
+    }
+
+    /// `addresses` sorted, each with its bonded stake. Tables iterate in slot order, which is
+    /// creation order; readers promise address order.
+    fn with_bonded(
+        &self,
+        addresses: impl Iterator<Item = Address>,
+    ) -> impl Iterator<Item = (Address, Amount)> + '_ {
+        let mut sorted: Vec<Address> = addresses.collect();
+        sorted.sort_unstable();
+        sorted
+            .into_iter()
+            .map(|address| (address, self.bonded(&address)))
     }
 
     /// An account with a proof against [`State::root`], if it exists.
@@ -207,6 +275,7 @@ impl State {
             self.params.root(),
             self.accounts.root(),
             self.validators.root(),
+            self.candidates.root(),
         ]
     }
 
@@ -216,6 +285,7 @@ impl State {
             &mut self.params,
             &mut self.accounts,
             &mut self.validators,
+            &mut self.candidates,
         ]
     }
 
@@ -226,6 +296,7 @@ impl State {
             self.params.mark(),
             self.accounts.mark(),
             self.validators.mark(),
+            self.candidates.mark(),
         ])
     }
 

@@ -119,7 +119,6 @@ where
     }
 
     /// Deletes the row under `key`; its slot stays empty.
-    #[allow(dead_code)] // no kind deletes rows yet; registries will
     pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
         let slot = self.index.remove(key)?;
         let (key, value) = self.slots[slot as usize]
