@@ -182,6 +182,10 @@ async fn serve(
         network.oracle.clone(),
     )
     .await?;
+    node_context.child("peer_sets").spawn({
+        let (oracle, states) = (network.oracle.clone(), validator.handle.watch_finalized());
+        move |_| p2p::follow_validators(oracle, peers, states)
+    });
     let metrics = NodeMetrics::register(&node_context);
     let (gossip_queue, _gossip_out, _gossip_in) = gossip::start(
         node_context.child("gossip"),

@@ -247,8 +247,14 @@ fn key(keystore: &Keystore, name: &str) -> Result<Address, DevnetError> {
     Ok(info.address)
 }
 
+/// Blocks per epoch on a devnet: short, so validator-set changes show within seconds.
+const DEVNET_EPOCH_BLOCKS: u64 = 100;
+
 fn genesis(validators: &[Address], faucet: Address, funded: &[Address]) -> Genesis {
-    let params = Params::default();
+    let params = Params {
+        epoch_length_blocks: DEVNET_EPOCH_BLOCKS,
+        ..Params::default()
+    };
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)

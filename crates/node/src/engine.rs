@@ -1,6 +1,8 @@
-//! Wiring one validator: marshal (block dissemination, backfill, finalized archives), the
-//! ledger application behind marshal's `Inline` wrapper, and simplex, over whatever network
-//! and runtime the caller provides (the simulated ones in tests, TCP and tokio in a node).
+//! Wiring one node: marshal (block dissemination, backfill, finalized archives), the ledger
+//! application behind marshal's `Inline` wrapper, and simplex, one engine per epoch
+//! ([`crate::epochs`]), over whatever network and runtime the caller provides (the simulated
+//! ones in tests, TCP and tokio in a node). A node votes in the epochs whose validator set
+//! holds its key and follows the others as a verifier (a full node).
 //!
 //! **Channels** (each registered by the caller with a rate quota, before the network starts):
 //! votes, certificates and simplex's own resolver; full blocks (buffered broadcast); backfill
@@ -15,7 +17,8 @@
 //! replays finalized blocks 1..=processed from the archive into a fresh genesis state before
 //! simplex starts, then simplex recovers its journal and marshal delivers anything after the
 //! processed height (redelivered blocks are skipped by height). Blocks a restarted node
-//! missed arrive through backfill from peers.
+//! missed arrive through backfill from peers. The epoch entered is the one the next block
+//! belongs to, with the participants the finalized state names.
 
 use std::num::{NonZeroU16, NonZeroU64, NonZeroUsize};
 use std::time::Duration;
@@ -27,13 +30,10 @@ use commonware_consensus::marshal::core::Actor as Marshal;
 use commonware_consensus::marshal::resolver::p2p as marshal_resolver;
 use commonware_consensus::marshal::standard::{Inline, Standard};
 use commonware_consensus::marshal::{self, Start};
-use commonware_consensus::simplex::elector::RoundRobin;
 use commonware_consensus::simplex::scheme::ed25519::Scheme;
-use commonware_consensus::simplex::{self, ForwardPolicy, SkipBudget, SkipPolicy};
-use commonware_consensus::types::{Epoch, FixedEpocher, Height, ViewDelta};
-use commonware_cryptography::certificate::{self, ConstantProvider};
+use commonware_consensus::types::{Epoch, Epocher, FixedEpocher, Height, ViewDelta};
+use commonware_cryptography::certificate;
 use commonware_cryptography::ed25519::PublicKey;
-use commonware_cryptography::sha256::Sha256;
 use commonware_cryptography::{Digested, Digestible, Signer};
 use commonware_p2p::{Blocker, Provider, Receiver, Sender};
 use commonware_parallel::Sequential;
@@ -44,8 +44,9 @@ use commonware_utils::{NZU16, NZU64, NZUsize, NonZeroDuration};
 use rand_core_0_10::CryptoRng;
 
 use crate::application::LedgerApplication;
-use crate::block::{BlockCodecConfig, ChainBlock};
+use crate::block::{BlockCodecConfig, ChainBlock, to_digest};
 use crate::chain::{Chain, NodeHandle};
+use crate::epochs::{self, EpochSchemes, EpochStart, Orchestrator};
 use crate::finalizer;
 use crate::keys::{self, KeyError};
 use crate::mempool::MempoolConfig;
@@ -58,9 +59,10 @@ pub const CONSENSUS_NAMESPACE: &[u8] = b"aifactory-2026-11_CONSENSUS";
 /// The p2p handshake namespace, separate from the consensus one.
 pub const P2P_NAMESPACE: &[u8] = b"aifactory-2026-11_P2P";
 
-/// Blocks per consensus epoch: the validator set never changes yet, so one epoch spans the
-/// chain (marshal's epocher needs a finite length).
-const EPOCH_LENGTH: NonZeroU64 = NZU64!(1 << 62);
+/// Blocks per epoch, from the chain's parameters (checked at genesis to be at least 2).
+fn epoch_length(genesis: &State) -> NonZeroU64 {
+    NonZeroU64::new(genesis.params().epoch_length_blocks).expect("genesis checks the epoch length")
+}
 const MAILBOX_SIZE: NonZeroUsize = NZUsize!(1024);
 const PAGE_SIZE: NonZeroU16 = NZU16!(4096);
 const PAGE_CACHE_PAGES: NonZeroUsize = NZUsize!(1024);
@@ -141,9 +143,6 @@ pub enum StartError {
     /// A key cannot be used for consensus.
     #[error("{0}")]
     Key(#[from] KeyError),
-    /// Our key is not among the genesis validators.
-    #[error("this key is not a genesis validator")]
-    NotAValidator,
 }
 
 /// marshal's mailbox: finalized blocks and certificates by height or digest.
@@ -157,7 +156,7 @@ pub struct Validator {
     pub chain: Chain,
     /// Our consensus public key.
     pub public_key: PublicKey,
-    /// The running simplex engine.
+    /// The running consensus: one simplex engine per epoch, started in turn.
     pub consensus: Handle<()>,
     /// The running marshal actor.
     pub marshal: Handle<()>,
@@ -209,11 +208,8 @@ where
     P: Provider<PublicKey = PublicKey> + Clone,
 {
     let genesis_state = State::from_genesis(&config.genesis)?;
-    let participants = keys::validator_set(&genesis_state)?;
     let private_key = keys::private_key(&config.key);
     let public_key = private_key.public_key();
-    let scheme = Scheme::signer(CONSENSUS_NAMESPACE, participants, private_key)
-        .ok_or(StartError::NotAValidator)?;
     let codec = BlockCodecConfig::from_genesis_state(&genesis_state);
     let genesis_block = ChainBlock::genesis(&genesis_state);
     let genesis_digest = genesis_block.digest();
@@ -221,6 +217,7 @@ where
         .snapshots
         .as_ref()
         .and_then(|policy| policy.load(genesis_state.chain_id()));
+    let epocher = FixedEpocher::new(epoch_length(&genesis_state));
     let chain = Chain::new(restored.unwrap_or(genesis_state), config.mempool);
     let prefix = config.partition_prefix.clone();
     let page_cache = CacheRef::new(PAGE_SIZE, PAGE_CACHE_PAGES);
@@ -272,14 +269,14 @@ where
     .await
     .expect("the finalized blocks archive opens");
 
-    let epocher = FixedEpocher::new(EPOCH_LENGTH);
+    let schemes = EpochSchemes::default();
     let (marshal_actor, marshal_mailbox, floor) =
         Marshal::<_, Standard<ChainBlock>, _, _, _, _, _>::init(
             context.child("marshal"),
             finalizations,
             blocks,
             marshal::Config {
-                provider: ConstantProvider::new(scheme.clone()),
+                provider: schemes.clone(),
                 epocher: epocher.clone(),
                 start: Start::Genesis(Digested::precomputed(genesis_block, genesis_digest)),
                 partition_prefix: format!("{prefix}-marshal"),
@@ -323,51 +320,73 @@ where
             .expect("marshal keeps every processed block");
         chain.finalize(block.inner());
     }
+
+    // Enter the epoch the next block belongs to, building on its first block's parent.
+    let (epoch_mailbox, epoch_queue) = epochs::channel();
+    let finalized = chain.finalized();
+    let epoch = epochs::epoch_after(&epocher, finalized.height());
+    let anchor = match epoch.get().checked_sub(1) {
+        None => genesis_digest,
+        Some(previous) => {
+            let boundary = epocher
+                .last(Epoch::new(previous))
+                .expect("every epoch has a last height");
+            if boundary.get() == finalized.height() {
+                to_digest(finalized.last_block_hash())
+            } else {
+                marshal_mailbox
+                    .get_block(boundary)
+                    .await
+                    .expect("marshal keeps every processed block")
+                    .digest()
+            }
+        }
+    };
+    epoch_mailbox.enter(EpochStart {
+        epoch,
+        participants: keys::validator_set(&finalized)?,
+        anchor,
+    });
+
     let snapshot_writer = config.snapshots.as_ref().map(SnapshotPolicy::start_writer);
     let finalizer_chain = chain.clone();
-    context
-        .child("finalizer")
-        .spawn(move |_| finalizer::run(finalizer_chain, finalizer_queue, snapshot_writer));
+    let finalizer_epochs = finalizer::Epochs {
+        epocher: epocher.clone(),
+        mailbox: epoch_mailbox,
+    };
+    context.child("finalizer").spawn(move |_| {
+        finalizer::run(
+            finalizer_chain,
+            finalizer_queue,
+            snapshot_writer,
+            finalizer_epochs,
+        )
+    });
 
     let application = Inline::new(
         context.child("application"),
         LedgerApplication::new(chain.clone(), config.key.address()),
         marshal_mailbox.clone(),
+        epocher.clone(),
+    );
+    let orchestrator = Orchestrator {
+        context: context.child("consensus"),
+        key: private_key,
+        application,
+        blocker,
+        marshal: marshal_mailbox.clone(),
+        schemes,
         epocher,
+        timeouts: config.timeouts,
+        partition_prefix: prefix,
+        page_cache,
+    };
+    let consensus = orchestrator.start(
+        epoch_queue,
+        channels.votes,
+        channels.certificates,
+        channels.resolver,
     );
-    let timeouts = config.timeouts;
-    let engine = simplex::Engine::new(
-        context.child("simplex"),
-        simplex::Config {
-            scheme,
-            elector: RoundRobin::<Sha256>::default(),
-            blocker,
-            automaton: application.clone(),
-            relay: application.clone(),
-            reporter: application,
-            strategy: Sequential,
-            partition: format!("{prefix}-simplex"),
-            mailbox_size: MAILBOX_SIZE,
-            epoch: Epoch::zero(),
-            floor: simplex::Floor::Genesis(genesis_digest),
-            replay_buffer: REPLAY_BUFFER,
-            write_buffer: WRITE_BUFFER,
-            page_cache,
-            leader_timeout: timeouts.leader,
-            certification_timeout: timeouts.certification,
-            timeout_retry: timeouts.retry,
-            view_retention: ViewDelta::new(VIEW_RETENTION),
-            skip: SkipPolicy::Enabled {
-                timeout: timeouts.skip,
-                budget: SkipBudget::Participants,
-            },
-            fetch_timeout: NonZeroDuration::new(timeouts.fetch).expect("non-zero fetch timeout"),
-            fetch_retry_delay: Duration::from_millis(100),
-            forward: ForwardPolicy::Disabled,
-            track_historical_votes: false,
-        },
-    );
-    let consensus = engine.start(channels.votes, channels.certificates, channels.resolver);
     Ok(Validator {
         handle: chain.handle(),
         chain,

@@ -18,8 +18,13 @@ use futures::StreamExt;
 use futures::channel::mpsc;
 use tracing::debug;
 
-use crate::block::ChainBlock;
+use commonware_consensus::types::{Epoch, FixedEpocher};
+use tracing::warn;
+
+use crate::block::{ChainBlock, to_digest};
 use crate::chain::Chain;
+use crate::epochs::{self, EpochMailbox, EpochStart};
+use crate::keys;
 use crate::snapshots::SnapshotWriter;
 
 type Queued = (Digested<ChainBlock>, Exact);
@@ -56,15 +61,52 @@ impl Reporter for FinalizerMailbox {
     }
 }
 
+/// Where epoch boundaries are announced.
+#[derive(Debug, Clone)]
+pub struct Epochs {
+    /// Epoch boundaries.
+    pub epocher: FixedEpocher,
+    /// The orchestrator's mailbox.
+    pub mailbox: EpochMailbox,
+}
+
 /// Applies queued finalized blocks to `chain` and acknowledges each after it is applied;
-/// offers each new finalized state to `snapshots`.
-pub async fn run(chain: Chain, mut queue: FinalizerQueue, snapshots: Option<SnapshotWriter>) {
+/// offers each new finalized state to `snapshots`, and after an epoch's last block asks the
+/// orchestrator to enter the next epoch with the participants the new state names.
+pub async fn run(
+    chain: Chain,
+    mut queue: FinalizerQueue,
+    snapshots: Option<SnapshotWriter>,
+    epochs: Epochs,
+) {
     while let Some((block, ack)) = queue.receiver.next().await {
+        let height = block.inner().header().height;
         let applied = chain.finalize(block.inner());
-        debug!(height = block.inner().header().height, applied, "finalized");
+        debug!(height, applied, "finalized");
         if applied && let Some(writer) = &snapshots {
             writer.offer(&chain.finalized());
         }
+        if epochs::is_boundary(&epochs.epocher, height) {
+            enter_next(&chain, &epochs, height, block.inner());
+        }
         ack.acknowledge();
     }
+}
+
+fn enter_next(chain: &Chain, epochs: &Epochs, height: u64, block: &ChainBlock) {
+    let state = chain.finalized();
+    if state.height() != height {
+        // A redelivered boundary from an older epoch: already entered the next one.
+        return;
+    }
+    let epoch = epochs::epoch_after(&epochs.epocher, height);
+    match keys::validator_set(&state) {
+        Ok(participants) => epochs.mailbox.enter(EpochStart {
+            epoch,
+            participants,
+            anchor: to_digest(block.hash()),
+        }),
+        Err(error) => warn!(%error, epoch = %epoch, "the next validator set has an invalid key"),
+    }
+    let _: Epoch = epoch;
 }

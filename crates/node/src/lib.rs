@@ -26,6 +26,7 @@ pub mod config;
 pub mod daemon;
 pub mod devnet;
 pub mod engine;
+pub mod epochs;
 pub mod finalizer;
 pub mod gossip;
 pub mod keys;

@@ -3,13 +3,17 @@
 //! connections are mutually authenticated and encrypted (SAKE handshake, ChaCha20-Poly1305
 //! stream), and a connection from an unknown key or IP is refused.
 //!
-//! Validators are the *primary* peer set (dialled and favoured); full nodes are *secondary*
-//! (accepted, served, sent broadcasts, not dialled by validators). Channel numbers and
+//! The current epoch's validators are the *primary* peer set (dialled and favoured); other
+//! nodes are *secondary* (accepted, served, sent broadcasts, not dialled). [`follow_validators`]
+//! re-tracks the split whenever the finalized state names a new set. Channel numbers and
 //! per-peer rate quotas are fixed here, identical on every node.
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use aifactory_ledger::State;
 use aifactory_types::Address;
 use commonware_cryptography::ChaCha20Poly1305;
 use commonware_cryptography::ed25519::{PrivateKey, PublicKey};
@@ -21,6 +25,8 @@ use commonware_stream::cups::{self, Cups};
 use commonware_stream::sake::{self, Sake};
 use commonware_utils::ordered::Map;
 use commonware_utils::{NZU32, NZUsize};
+use tokio::sync::watch;
+use tracing::debug;
 
 use crate::engine::{Channels, P2P_NAMESPACE};
 use crate::keys::{self, KeyError};
@@ -58,7 +64,7 @@ pub struct Peer {
     pub address: Address,
     /// Where it accepts connections.
     pub socket: SocketAddr,
-    /// Whether it is a genesis validator (primary) or a full node (secondary).
+    /// Whether it is in the current validator set (primary) or not (secondary).
     pub validator: bool,
 }
 
@@ -82,22 +88,8 @@ pub fn start(
     listen: SocketAddr,
     peers: &[Peer],
 ) -> Result<Network, KeyError> {
-    let mut primary = Vec::new();
-    let mut secondary = Vec::new();
-    for peer in peers {
-        let entry = (
-            keys::public_key(&peer.address)?,
-            PeerAddress::Symmetric(peer.socket),
-        );
-        if peer.validator {
-            primary.push(entry);
-        } else {
-            secondary.push(entry);
-        }
-    }
-    let primary = Map::from_iter_dedup(primary);
-    let secondary = Map::from_iter_dedup(secondary);
-    let max_peers = NZUsize!(primary.len() + secondary.len()).max(NZUsize!(1));
+    let tracked = tracked_peers(peers)?;
+    let max_peers = NZUsize!(peers.len()).max(NZUsize!(1));
 
     let handshake = Cups::<_, ChaCha20Poly1305>::new(
         Sake {
@@ -117,7 +109,7 @@ pub fn start(
         NZUsize!(4_096),
     );
     let (mut network, mut oracle) = lookup::Network::new(context.child("p2p"), config);
-    let _ = oracle.track(0, AddressableTrackedPeers::new(primary, secondary));
+    let _ = oracle.track(0, tracked);
     let mut register = |channel, quota| network.register(channel, quota);
     let channels = Channels {
         votes: register(CHANNEL_VOTES, CONSENSUS_QUOTA),
@@ -134,4 +126,60 @@ pub fn start(
         oracle,
         handle,
     })
+}
+
+fn tracked_peers(peers: &[Peer]) -> Result<AddressableTrackedPeers<PublicKey>, KeyError> {
+    let mut primary = Vec::new();
+    let mut secondary = Vec::new();
+    for peer in peers {
+        let entry = (
+            keys::public_key(&peer.address)?,
+            PeerAddress::Symmetric(peer.socket),
+        );
+        if peer.validator {
+            primary.push(entry);
+        } else {
+            secondary.push(entry);
+        }
+    }
+    Ok(AddressableTrackedPeers::new(
+        Map::from_iter_dedup(primary),
+        Map::from_iter_dedup(secondary),
+    ))
+}
+
+/// Keeps the primary peer set equal to the validator set the finalized state names: after
+/// each change, re-tracks `peers` under a new peer-set id (ids only increase).
+pub async fn follow_validators(
+    mut oracle: lookup::Oracle<PublicKey>,
+    mut peers: Vec<Peer>,
+    mut states: watch::Receiver<Arc<State>>,
+) {
+    let mut set_id = 0u64;
+    while states.changed().await.is_ok() {
+        let validators: BTreeSet<Address> = states
+            .borrow_and_update()
+            .validators()
+            .map(|(address, _)| address)
+            .collect();
+        let mut changed = false;
+        for peer in &mut peers {
+            let validator = validators.contains(&peer.address);
+            changed |= peer.validator != validator;
+            peer.validator = validator;
+        }
+        if !changed {
+            continue;
+        }
+        let Ok(tracked) = tracked_peers(&peers) else {
+            continue;
+        };
+        set_id += 1;
+        let _ = oracle.track(set_id, tracked);
+        debug!(
+            set_id,
+            validators = validators.len(),
+            "following the new validator set"
+        );
+    }
 }

@@ -3,165 +3,21 @@
 //! jitter and loss; partitions; an unclean crash of the whole runtime, where only synced
 //! storage survives). Each test fails on its own seed with the same trace every time.
 
-use crate::fixture::{USERS, VALIDATORS, genesis, public_keys, runner, user_keys, validator_keys};
+use crate::fixture::{
+    Node, SimOracle, USERS, VALIDATORS, genesis, height, link, link_with, network, runner,
+    start_node, unlink, user_keys, wait_for_height,
+};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aifactory_ledger::testing::{TEST_CHAIN_ID, TestChain};
-use aifactory_node::block::CHAIN_BLOCK_BYTES_MAX;
-use aifactory_node::keys;
-use aifactory_node::{Channels, Config, MempoolConfig, Timeouts, Validator, start};
+use aifactory_node::ChainBlock;
 use aifactory_types::transaction::ChainId;
 use aifactory_types::{Hash, Params, SignedTransaction, Transaction};
-use commonware_cryptography::ed25519::PublicKey;
-use commonware_p2p::simulated::{self, Link, Network, Oracle};
+use commonware_p2p::simulated::Link;
 use commonware_runtime::deterministic::{self, Context};
-use commonware_runtime::{Clock, Quota, Runner, Spawner, Supervisor};
-use commonware_utils::{NZU32, NZUsize, probability};
-
-/// What one validator saw finalized, by height: (block hash, state root, transaction ids).
-type Seen = Arc<Mutex<BTreeMap<u64, (Hash, Hash, Vec<Hash>)>>>;
-
-struct Node {
-    validator: Validator,
-    seen: Seen,
-}
-
-async fn network(context: &Context) -> Oracle<PublicKey, Context> {
-    let (network, oracle) = Network::new_with_peers(
-        context.child("network"),
-        simulated::Config {
-            max_size: u32::try_from(CHAIN_BLOCK_BYTES_MAX + 1024).unwrap(),
-            max_peers_per_set: NZUsize!(VALIDATORS),
-            disconnect_on_block: true,
-            tracked_peer_sets: NZUsize!(1),
-        },
-        public_keys(),
-    )
-    .await;
-    network.start();
-    oracle
-}
-
-async fn link_all(oracle: &Oracle<PublicKey, Context>, link: &Link, among: &[usize]) {
-    let keys = public_keys();
-    for &a in among {
-        for &b in among {
-            if a != b {
-                oracle
-                    .add_link(keys[a].clone(), keys[b].clone(), link.clone())
-                    .await
-                    .unwrap();
-            }
-        }
-    }
-}
-
-/// Links every validator in `from` with every one in `to`, both ways (heals a partition).
-async fn link_between(
-    oracle: &Oracle<PublicKey, Context>,
-    link: &Link,
-    from: &[usize],
-    to: &[usize],
-) {
-    let keys = public_keys();
-    for &a in from {
-        for &b in to {
-            for (x, y) in [(a, b), (b, a)] {
-                oracle
-                    .add_link(keys[x].clone(), keys[y].clone(), link.clone())
-                    .await
-                    .unwrap();
-            }
-        }
-    }
-}
-
-async fn unlink(oracle: &Oracle<PublicKey, Context>, from: &[usize], to: &[usize]) {
-    let keys = public_keys();
-    for &a in from {
-        for &b in to {
-            oracle
-                .remove_link(keys[a].clone(), keys[b].clone())
-                .await
-                .unwrap();
-            oracle
-                .remove_link(keys[b].clone(), keys[a].clone())
-                .await
-                .unwrap();
-        }
-    }
-}
-
-fn good_link() -> Link {
-    Link {
-        latency: Duration::from_millis(20),
-        jitter: Duration::from_millis(5),
-        success_rate: probability!(1.0),
-    }
-}
-
-async fn start_node(context: &Context, oracle: &Oracle<PublicKey, Context>, index: usize) -> Node {
-    let key = validator_keys()[index].clone();
-    let public_key = keys::public_key(&key.address()).unwrap();
-    let control = oracle.control(public_key.clone());
-    let quota = Quota::per_second(NZU32!(100_000));
-    let register = async |channel| control.register(channel, quota).await.unwrap();
-    let channels = Channels {
-        votes: register(0).await,
-        certificates: register(1).await,
-        resolver: register(2).await,
-        blocks: register(3).await,
-        backfill: register(4).await,
-    };
-    let config = Config {
-        key,
-        genesis: genesis(),
-        partition_prefix: format!("validator-{index}"),
-        mempool: MempoolConfig::default(),
-        timeouts: Timeouts::default(),
-        snapshots: None,
-    };
-    let validator = start(
-        context.child("validator").with_attribute("index", index),
-        config,
-        channels,
-        control.clone(),
-        oracle.manager(),
-    )
-    .await
-    .expect("a genesis validator starts");
-    let seen: Seen = Arc::default();
-    let mut blocks = validator.handle.subscribe_blocks();
-    let record = seen.clone();
-    context.child("recorder").spawn(move |_| async move {
-        while let Ok(finalized) = blocks.recv().await {
-            let ids = finalized
-                .block
-                .block()
-                .txs
-                .iter()
-                .map(|t| t.hash())
-                .collect();
-            record.lock().unwrap().insert(
-                finalized.block.header().height,
-                (finalized.block.hash(), finalized.state_root, ids),
-            );
-        }
-    });
-    Node { validator, seen }
-}
-
-fn height(node: &Node) -> u64 {
-    node.validator.handle.finalized_state().height()
-}
-
-async fn wait_for_height(context: &Context, nodes: &[&Node], target: u64) {
-    while nodes.iter().any(|n| height(n) < target) {
-        context.sleep(Duration::from_millis(50)).await;
-    }
-}
+use commonware_runtime::{Clock, Runner};
+use commonware_utils::probability;
 
 /// `count` transfers from each user, signed at consecutive nonces from `first_nonce`.
 fn transfers(first_nonce: u64, count: u64) -> Vec<(usize, SignedTransaction)> {
@@ -199,7 +55,7 @@ fn submit(nodes: &[Node], txs: &[(usize, SignedTransaction)]) -> BTreeSet<Hash> 
 
 /// Every validator saw the same block and root at every height both saw; returns the
 /// (height → block, root, txs) of the first.
-fn assert_agree(nodes: &[&Node]) -> BTreeMap<u64, (Hash, Hash, Vec<Hash>)> {
+fn assert_agree(nodes: &[&Node]) -> BTreeMap<u64, (ChainBlock, Hash)> {
     let first = nodes[0].seen.lock().unwrap().clone();
     for node in &nodes[1..] {
         for (height, entry) in node.seen.lock().unwrap().iter() {
@@ -217,17 +73,18 @@ fn assert_agree(nodes: &[&Node]) -> BTreeMap<u64, (Hash, Hash, Vec<Hash>)> {
 }
 
 /// The ids of every transaction finalized, asserting none appears twice.
-fn included_once(seen: &BTreeMap<u64, (Hash, Hash, Vec<Hash>)>) -> BTreeSet<Hash> {
+fn included_once(seen: &BTreeMap<u64, (ChainBlock, Hash)>) -> BTreeSet<Hash> {
     let mut all = BTreeSet::new();
-    for (_, _, ids) in seen.values() {
-        for id in ids {
-            assert!(all.insert(*id), "transaction {id} included twice");
+    for (block, _) in seen.values() {
+        for tx in block.block().txs.iter() {
+            let id = tx.hash();
+            assert!(all.insert(id), "transaction {id} included twice");
         }
     }
     all
 }
 
-async fn start_all(context: &Context, oracle: &Oracle<PublicKey, Context>) -> Vec<Node> {
+async fn start_all(context: &Context, oracle: &SimOracle) -> Vec<Node> {
     let mut nodes = Vec::new();
     for i in 0..VALIDATORS {
         nodes.push(start_node(context, oracle, i).await);
@@ -239,9 +96,9 @@ async fn start_all(context: &Context, oracle: &Oracle<PublicKey, Context>) -> Ve
 /// the runtime's audit of everything that happened.
 fn run_all_online(seed: u64) -> (Hash, String) {
     runner(seed, Duration::from_secs(120)).start(|context| async move {
-        let oracle = network(&context).await;
+        let oracle = network(&context, VALIDATORS).await;
         let nodes = start_all(&context, &oracle).await;
-        link_all(&oracle, &good_link(), &[0, 1, 2, 3]).await;
+        link(&oracle, &[0, 1, 2, 3], &[0, 1, 2, 3]).await;
         let submitted = submit(&nodes, &transfers(0, 5));
         let refs: Vec<&Node> = nodes.iter().collect();
         // Wait until everything is in, then a few blocks more.
@@ -288,14 +145,14 @@ fn same_seed_same_outcome() {
 #[test]
 fn slow_lossy_links_still_finalize() {
     runner(3, Duration::from_secs(300)).start(|context| async move {
-        let oracle = network(&context).await;
+        let oracle = network(&context, VALIDATORS).await;
         let nodes = start_all(&context, &oracle).await;
         let lossy = Link {
             latency: Duration::from_millis(200),
             jitter: Duration::from_millis(150),
             success_rate: probability!(0.75),
         };
-        link_all(&oracle, &lossy, &[0, 1, 2, 3]).await;
+        link_with(&oracle, &lossy, &[0, 1, 2, 3], &[0, 1, 2, 3]).await;
         let submitted = submit(&nodes, &transfers(0, 2));
         let refs: Vec<&Node> = nodes.iter().collect();
         wait_for_height(&context, &refs, 8).await;
@@ -313,9 +170,9 @@ fn slow_lossy_links_still_finalize() {
 #[test]
 fn partition_halts_finality_and_healing_resumes_it() {
     runner(5, Duration::from_secs(300)).start(|context| async move {
-        let oracle = network(&context).await;
+        let oracle = network(&context, VALIDATORS).await;
         let nodes = start_all(&context, &oracle).await;
-        link_all(&oracle, &good_link(), &[0, 1, 2, 3]).await;
+        link(&oracle, &[0, 1, 2, 3], &[0, 1, 2, 3]).await;
         let refs: Vec<&Node> = nodes.iter().collect();
         wait_for_height(&context, &refs, 3).await;
 
@@ -327,7 +184,7 @@ fn partition_halts_finality_and_healing_resumes_it() {
         let after: Vec<u64> = nodes.iter().map(height).collect();
         assert_eq!(frozen, after, "no finality without a quorum");
 
-        link_between(&oracle, &good_link(), &[0, 1], &[2, 3]).await;
+        link(&oracle, &[0, 1], &[2, 3]).await;
         let target = after.iter().max().unwrap() + 3;
         wait_for_height(&context, &refs, target).await;
         assert_agree(&refs);
@@ -356,9 +213,9 @@ fn unclean_crash_recovers_and_a_lagging_validator_catches_up() {
     // only synced storage survives.
     let ((), checkpoint) =
         runner(11, Duration::from_secs(120)).start_and_recover(|context| async move {
-            let oracle = network(&context).await;
+            let oracle = network(&context, VALIDATORS).await;
             let nodes = start_all(&context, &oracle).await;
-            link_all(&oracle, &good_link(), &[0, 1, 2, 3]).await;
+            link(&oracle, &[0, 1, 2, 3], &[0, 1, 2, 3]).await;
             submit(&nodes, &transfers(0, 3));
             wait_for_nonces(&context, &nodes[0], 3).await;
             let refs: Vec<&Node> = nodes.iter().collect();
@@ -368,12 +225,12 @@ fn unclean_crash_recovers_and_a_lagging_validator_catches_up() {
     // Second run: three restart at once, rebuild their state from their archives and
     // continue; the fourth restarts later and must catch up from peers to the same roots.
     deterministic::Runner::from(checkpoint).start(|context| async move {
-        let oracle = network(&context).await;
+        let oracle = network(&context, VALIDATORS).await;
         let mut nodes = Vec::new();
         for i in 0..VALIDATORS - 1 {
             nodes.push(start_node(&context, &oracle, i).await);
         }
-        link_all(&oracle, &good_link(), &[0, 1, 2, 3]).await;
+        link(&oracle, &[0, 1, 2, 3], &[0, 1, 2, 3]).await;
         wait_for_nonces(&context, &nodes[0], 3).await;
         submit(&nodes, &transfers(3, 2));
         wait_for_nonces(&context, &nodes[0], 5).await;
