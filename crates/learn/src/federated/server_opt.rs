@@ -201,79 +201,65 @@ impl ServerState {
 mod tests {
     use super::*;
 
-    fn run(opt: ServerOptimizer, deltas: &[[f32; 1]]) -> f32 {
+    /// Two rounds' combined updates, small enough to follow by hand.
+    const DELTAS: [[f32; 1]; 2] = [[1.0], [2.0]];
+
+    /// Runs `opt` from x = 0 over [`DELTAS`] and checks the weight against a hand-computed one.
+    fn check(opt: ServerOptimizer, want: f64) {
         let mut s = ServerState::new(opt, 1).unwrap();
         let mut x = [0.0f32];
-        for d in deltas {
+        for d in &DELTAS {
             s.apply(&mut x, d).unwrap();
         }
-        x[0]
+        let got = f64::from(x[0]);
+        assert!((got - want).abs() < 1e-6, "{opt:?}: got {got}, want {want}");
     }
 
     #[test]
     fn hand_computed_two_rounds() {
-        let d = [[1.0f32], [2.0]];
-        assert_eq!(run(ServerOptimizer::Sgd { lr: 1.0 }, &d), 3.0);
+        check(ServerOptimizer::Sgd { lr: 1.0 }, 3.0);
         // v: 1, then 0.5*1 + 2 = 2.5; x = 0.1*1 + 0.1*2.5
-        assert!(
-            (run(
-                ServerOptimizer::AvgM {
-                    lr: 0.1,
-                    momentum: 0.5
-                },
-                &d
-            ) - 0.35)
-                .abs()
-                < 1e-6
+        let avgm = ServerOptimizer::AvgM {
+            lr: 0.1,
+            momentum: 0.5,
+        };
+        check(avgm, 0.35);
+        // The adaptive ones, all with lr 1, beta1 0.5, tau 0.5 (so v0 = 0.25), and m of 0.5
+        // then 0.25 + 1 = 1.25; each differs only in v.
+        let step = |v1: f64, v2: f64| 0.5 / (v1.sqrt() + 0.5) + 1.25 / (v2.sqrt() + 0.5);
+        let (lr, beta1, beta2, tau) = (1.0, 0.5, 0.5, 0.5);
+        // Adagrad: v = 0.25 + 1 = 1.25, then 1.25 + 4 = 5.25.
+        check(
+            ServerOptimizer::Adagrad { lr, beta1, tau },
+            step(1.25, 5.25),
         );
-        // Adagrad, beta1 0.5, tau 0.5: v0 = 0.25
-        // r1: m = 0.5, v = 1.25, step = 0.5/(1.118034+0.5)
-        // r2: m = 0.25 + 1 = 1.25, v = 5.25, step = 1.25/(2.291288+0.5)
-        let want = 0.5 / (1.25f64.sqrt() + 0.5) + 1.25 / (5.25f64.sqrt() + 0.5);
-        let got = run(
-            ServerOptimizer::Adagrad {
-                lr: 1.0,
-                beta1: 0.5,
-                tau: 0.5,
-            },
-            &d,
-        );
-        assert!((f64::from(got) - want).abs() < 1e-6);
-        // Adam, beta2 0.5: r1 v = 0.5*0.25 + 0.5*1 = 0.625; r2 v = 0.3125 + 2 = 2.3125
-        let want = 0.5 / (0.625f64.sqrt() + 0.5) + 1.25 / (2.3125f64.sqrt() + 0.5);
-        let got = run(
-            ServerOptimizer::Adam {
-                lr: 1.0,
-                beta1: 0.5,
-                beta2: 0.5,
-                tau: 0.5,
-            },
-            &d,
-        );
-        assert!((f64::from(got) - want).abs() < 1e-6);
-        // Yogi, beta2 0.5: r1 v = 0.25 - 0.5*1*sign(0.25-1) = 0.75; r2 v = 0.75 - 0.5*4*sign(0.75-4) = 2.75
-        let want = 0.5 / (0.75f64.sqrt() + 0.5) + 1.25 / (2.75f64.sqrt() + 0.5);
-        let got = run(
-            ServerOptimizer::Yogi {
-                lr: 1.0,
-                beta1: 0.5,
-                beta2: 0.5,
-                tau: 0.5,
-            },
-            &d,
-        );
-        assert!((f64::from(got) - want).abs() < 1e-6);
-        assert!(
-            ServerState::new(
-                ServerOptimizer::Adam {
-                    lr: 1.0,
-                    beta1: 1.0,
-                    beta2: 0.5,
-                    tau: 0.5
-                },
-                1
-            )
-            .is_err()
-        );
+        // Adam, beta2 0.5: v = 0.5*0.25 + 0.5*1 = 0.625, then 0.3125 + 2 = 2.3125.
+        let adam = ServerOptimizer::Adam {
+            lr,
+            beta1,
+            beta2,
+            tau,
+        };
+        check(adam, step(0.625, 2.3125));
+        // Yogi, beta2 0.5: v = 0.25 - 0.5*1*sign(0.25-1) = 0.75, then
+        // 0.75 - 0.5*4*sign(0.75-4) = 2.75.
+        let yogi = ServerOptimizer::Yogi {
+            lr,
+            beta1,
+            beta2,
+            tau,
+        };
+        check(yogi, step(0.75, 2.75));
+    }
+
+    #[test]
+    fn beta1_of_one_is_refused() {
+        let adam = ServerOptimizer::Adam {
+            lr: 1.0,
+            beta1: 1.0,
+            beta2: 0.5,
+            tau: 0.5,
+        };
+        assert!(ServerState::new(adam, 1).is_err());
     }
 }
