@@ -30,6 +30,7 @@ mod modules;
 mod snapshot;
 mod state;
 pub mod testing;
+mod validator_proof;
 
 pub use apply::{BlockOutcome, BuiltBlock};
 pub use epoch::EpochTransition;
@@ -41,3 +42,7 @@ pub use snapshot::{
     read_snapshot_header, save_snapshot,
 };
 pub use state::{Candidate, ChainMeta, Savepoint, SlotTree, State, Validator};
+pub use validator_proof::{
+    VALIDATOR_SET_PROOF_BYTES_MAX, VALIDATOR_SET_PROOF_SLOTS_MAX, ValidatorSetProof,
+    ValidatorSetProofError,
+};

@@ -85,18 +85,7 @@ impl State {
     /// The proof of [`State::validators`] against [`State::root`].
     pub fn validator_set_proof(&self) -> ValidatorSetProof {
         assert!(self.is_sealed(), "proofs are taken between blocks");
-        let roots = [
-            self.meta.root(),
-            self.params.root(),
-            self.accounts.root(),
-            self.validators.root(),
-            self.candidates.root(),
-        ];
-        assert_eq!(
-            state_root(&roots),
-            self.root(),
-            "the table roots in tag order make the state root"
-        );
+        let roots = self.table_roots();
         let other_roots = roots
             .iter()
             .enumerate()

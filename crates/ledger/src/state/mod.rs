@@ -269,7 +269,8 @@ impl State {
         self.last_block_hash = hash;
     }
 
-    fn table_roots(&self) -> [Hash; TABLE_COUNT] {
+    /// Every table's root, in tag order: what the state root hashes.
+    pub(crate) fn table_roots(&self) -> [Hash; TABLE_COUNT] {
         [
             self.meta.root(),
             self.params.root(),
