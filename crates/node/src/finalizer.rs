@@ -71,8 +71,9 @@ pub struct Epochs {
 }
 
 /// Applies queued finalized blocks to `chain` and acknowledges each after it is applied;
-/// offers each new finalized state to `snapshots`, and after an epoch's last block asks the
-/// orchestrator to enter the next epoch with the participants the new state names.
+/// offers each new finalized state to `snapshots`, and after an epoch's last block records the
+/// next validator set's proof (with `snapshots`) and asks the orchestrator to enter the next
+/// epoch with the participants the new state names.
 pub async fn run(
     chain: Chain,
     mut queue: FinalizerQueue,
@@ -87,17 +88,27 @@ pub async fn run(
             writer.offer(&chain.finalized());
         }
         if epochs::is_boundary(&epochs.epocher, height) {
-            enter_next(&chain, &epochs, height, block.inner());
+            enter_next(&chain, &epochs, snapshots.as_ref(), height, block.inner());
         }
         ack.acknowledge();
     }
 }
 
-fn enter_next(chain: &Chain, epochs: &Epochs, height: u64, block: &ChainBlock) {
+fn enter_next(
+    chain: &Chain,
+    epochs: &Epochs,
+    snapshots: Option<&SnapshotWriter>,
+    height: u64,
+    block: &ChainBlock,
+) {
     let state = chain.finalized();
     if state.height() != height {
         // A redelivered boundary from an older epoch: already entered the next one.
         return;
+    }
+    // Before the acknowledgement, so a crash before it is durable redelivers the block.
+    if let Some(writer) = snapshots {
+        writer.record_boundary(&state);
     }
     let epoch = epochs::epoch_after(&epochs.epocher, height);
     match keys::validator_set(&state) {
