@@ -68,6 +68,7 @@ async fn main() {
         validators: VALIDATORS,
         base_port,
         accounts: senders,
+        full_nodes: 0,
     };
     let devnet = Devnet::init(dir.path(), spec).expect("the devnet lays out");
     // The load comes from one IP: lift the per-client rate limit.

@@ -4,7 +4,8 @@
 //! One devnet of five validators, of which four start (a quorum): transfers flow in from
 //! several senders through different nodes; one node is SIGKILLed mid-load and restarted and
 //! must catch up to the same chain; bad input through the API gets its error and status
-//! while the node keeps serving; the fifth validator joins late and syncs the whole chain;
+//! while the node keeps serving; the fifth validator joins late and syncs the whole chain; a
+//! full node (a key outside the validator set) follows the same chain without voting;
 //! SIGTERM stops every node cleanly.
 
 use std::collections::BTreeSet;
@@ -19,6 +20,8 @@ use aifactory_types::transaction::ChainId;
 use aifactory_types::{Hash, Params, Payload, SecretKey, SignedTransaction, Transaction};
 
 const VALIDATORS: usize = 5;
+/// The full node's index: after the validators.
+const FULL_NODE: usize = VALIDATORS;
 const SENDERS: usize = 4;
 const TXS_PER_SENDER: u64 = 30;
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -88,6 +91,7 @@ async fn devnet_survives_a_kill_serves_bad_input_and_syncs_a_late_joiner() {
         validators: VALIDATORS,
         base_port: base_port(),
         accounts: SENDERS,
+        full_nodes: 1,
     };
     let devnet = Devnet::init(dir.path(), spec).unwrap();
     let keystore = devnet.keystore();
@@ -98,7 +102,7 @@ async fn devnet_survives_a_kill_serves_bad_input_and_syncs_a_late_joiner() {
     let program = env!("CARGO_BIN_EXE_aifactory");
     let mut supervisor = Supervisor::new(devnet, program.as_ref());
     let first_four = [0, 1, 2, 3];
-    for &node in &first_four {
+    for &node in first_four.iter().chain([&FULL_NODE]) {
         supervisor.restart(node).unwrap();
     }
     for &node in &first_four {
@@ -192,6 +196,8 @@ async fn devnet_survives_a_kill_serves_bad_input_and_syncs_a_late_joiner() {
         api_error(client.submit_tx_bytes(vec![0; 64 * 1024]).await).0,
         413
     );
+    // The server closes a connection whose body it refused unread: start a fresh one.
+    let client = supervisor.client(2);
     assert_eq!(api_error(client.account(&stranger.address()).await).0, 404);
     assert_eq!(
         api_error(client.block(BlockId::Height(u64::MAX)).await).0,
@@ -203,6 +209,12 @@ async fn devnet_survives_a_kill_serves_bad_input_and_syncs_a_late_joiner() {
     supervisor.restart(4).unwrap();
     supervisor.wait_height(4, height, TIMEOUT).await.unwrap();
     assert_same_chain(&supervisor, &[0, 4], height).await;
+
+    // The full node, never a validator, followed the same chain and serves it.
+    supervisor.wait_height(FULL_NODE, height, TIMEOUT).await.unwrap();
+    assert_same_chain(&supervisor, &[0, FULL_NODE], height).await;
+    let full = supervisor.client(FULL_NODE);
+    assert!(included(&full, &accepted[0]).await);
 
     // Metrics are served and count what happened.
     let metrics = reqwest::get(format!(
@@ -218,7 +230,7 @@ async fn devnet_survives_a_kill_serves_bad_input_and_syncs_a_late_joiner() {
     assert!(metrics.contains("time_to_finality_seconds"), "{metrics}");
 
     // SIGTERM stops each node cleanly.
-    for node in 0..VALIDATORS {
+    for node in 0..=FULL_NODE {
         let status = supervisor.terminate(node, Duration::from_secs(20)).unwrap();
         assert!(status.success(), "node {node} exited with {status}");
     }

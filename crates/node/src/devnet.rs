@@ -1,5 +1,5 @@
 //! A local network for development: `aifactory devnet` lays out keys, a genesis and one node
-//! configuration per validator in a directory, then runs each node as its own process
+//! configuration per validator (and per full node, if asked) in a directory, then runs each node as its own process
 //! (`aifactory node --config …`) on loopback TCP, and stops them all on Ctrl-C. Run again
 //! on the same directory, it resumes: the layout is kept and each node restarts from its own
 //! durable state.
@@ -7,8 +7,10 @@
 //! Layout of `DIR`:
 //! - `devnet.toml` — what was laid out (validator count, base port): a resumed run must agree;
 //! - `genesis.json` — the chain: a faucet account with [`FAUCET_AIF`] AIF, the validators;
-//! - `keys/validator-<i>.json`, `keys/faucet.json` — plaintext devnet keys;
-//! - `node-<i>/node.toml`, `node-<i>/data/`, `node-<i>/node.log` — each node.
+//! - `keys/validator-<i>.json`, `keys/full-<j>.json`, `keys/faucet.json` — plaintext devnet
+//!   keys (a full node's key holds no stake; it votes only if it is later elected);
+//! - `node-<i>/node.toml`, `node-<i>/data/`, `node-<i>/node.log` — each node: validators
+//!   first, then full nodes.
 //!
 //! Ports: node `i` serves its API on `base_port + i` and p2p on `base_port + 100 + i`.
 
@@ -54,6 +56,9 @@ pub struct DevnetSpec {
     /// generators that need many senders.
     #[serde(default)]
     pub accounts: usize,
+    /// Full nodes after the validators (`keys/full-<j>.json`, node `validators + j`).
+    #[serde(default)]
+    pub full_nodes: usize,
 }
 
 /// Why a devnet could not be laid out or run.
@@ -122,10 +127,16 @@ impl DevnetSpec {
         loopback(self.base_port + P2P_PORT_OFFSET + port_offset(index))
     }
 
+    /// How many nodes: validators, then full nodes.
+    pub fn nodes(&self) -> usize {
+        self.validators.saturating_add(self.full_nodes)
+    }
+
     fn check(&self) -> Result<(), DevnetError> {
-        if self.validators == 0 || self.validators > usize::from(P2P_PORT_OFFSET) {
+        if self.validators == 0 || self.nodes() > usize::from(P2P_PORT_OFFSET) {
             return Err(DevnetError::Invalid(format!(
-                "--validators must be 1 to {P2P_PORT_OFFSET}"
+                "--validators must be at least 1, and validators plus full nodes at most \
+                 {P2P_PORT_OFFSET}"
             )));
         }
         if u32::from(self.base_port) + 2 * u32::from(P2P_PORT_OFFSET) > u32::from(u16::MAX) {
@@ -179,10 +190,14 @@ impl Devnet {
             .collect::<Result<Vec<_>, _>>()?;
         let genesis = genesis(&validators, faucet, &accounts);
         write(&dir.join("genesis.json"), genesis.to_json().as_bytes())?;
-        for index in 0..spec.validators {
+        let mut nodes = validators;
+        for index in 0..spec.full_nodes {
+            nodes.push(key(&keystore, &format!("full-{index}"))?);
+        }
+        for index in 0..spec.nodes() {
             let node_dir = dir.join(format!("node-{index}"));
             std::fs::create_dir_all(&node_dir).map_err(|e| file_error(&node_dir, e))?;
-            let config = node_config(&spec, &validators, index);
+            let config = node_config(&spec, &nodes, index);
             write(&node_dir.join("node.toml"), config.to_toml().as_bytes())?;
         }
         // Written last: its presence means the layout is complete.
@@ -286,14 +301,19 @@ fn genesis(validators: &[Address], faucet: Address, funded: &[Address]) -> Genes
     }
 }
 
-fn node_config(spec: &DevnetSpec, validators: &[Address], index: usize) -> NodeConfig {
+/// Node `index`'s configuration; `nodes` holds every node's address (validators first).
+fn node_config(spec: &DevnetSpec, nodes: &[Address], index: usize) -> NodeConfig {
+    let key_name = match index.checked_sub(spec.validators) {
+        None => format!("validator-{index}"),
+        Some(full) => format!("full-{full}"),
+    };
     NodeConfig {
         data_dir: "data".into(),
-        key_file: format!("../keys/validator-{index}.json").into(),
+        key_file: format!("../keys/{key_name}.json").into(),
         genesis_file: "../genesis.json".into(),
         p2p: P2pConfig {
             listen: spec.p2p(index),
-            peers: validators
+            peers: nodes
                 .iter()
                 .enumerate()
                 .filter(|(other, _)| *other != index)
@@ -338,18 +358,24 @@ mod tests {
             validators: 4,
             base_port: 18_700,
             accounts: 2,
+            full_nodes: 1,
         };
         let devnet = Devnet::init(dir.path(), spec).unwrap();
         assert!(devnet.created);
         let genesis_before = std::fs::read(dir.path().join("genesis.json")).unwrap();
-        for index in 0..4 {
+        let genesis = Genesis::from_json(&genesis_before).unwrap();
+        for index in 0..5 {
             let config = NodeConfig::load(&devnet.config_path(index)).unwrap();
             assert_eq!(config.api.listen, spec.api(index));
-            assert_eq!(config.p2p.peers.len(), 3);
+            assert_eq!(config.p2p.peers.len(), 4);
             assert!(config.key_file.exists());
             assert!(config.genesis_file.exists());
         }
-        let genesis = Genesis::from_json(&genesis_before).unwrap();
+        let full = devnet.keystore().load("full-0", None).unwrap();
+        assert!(
+            genesis.validators.iter().all(|v| v.address != full.address()),
+            "a full node's key is not a genesis validator"
+        );
         assert_eq!(genesis.validators.len(), 4);
         assert_eq!(genesis.accounts.len(), 1 + 4 + 2);
         assert!(devnet.keystore().load("account-1", None).is_ok());

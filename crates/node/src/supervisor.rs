@@ -30,7 +30,7 @@ impl Supervisor {
     /// is started yet.
     pub fn new(devnet: Devnet, program: &Path) -> Supervisor {
         Supervisor {
-            children: (0..devnet.spec.validators).map(|_| None).collect(),
+            children: (0..devnet.spec.nodes()).map(|_| None).collect(),
             devnet,
             program: program.to_owned(),
         }

@@ -35,6 +35,10 @@ pub(crate) struct Args {
     /// Extra funded accounts to create (`account-<i>` keys in DIR/keys), for load tests.
     #[arg(long, default_value_t = 0)]
     accounts: usize,
+    /// Full nodes to run besides the validators (they follow and serve the API, and vote
+    /// only once elected).
+    #[arg(long, default_value_t = 0)]
+    full_nodes: usize,
 }
 
 pub(crate) fn run(args: Args, context: &Context) -> anyhow::Result<()> {
@@ -43,6 +47,7 @@ pub(crate) fn run(args: Args, context: &Context) -> anyhow::Result<()> {
         validators: args.validators,
         base_port: args.base_port,
         accounts: args.accounts,
+        full_nodes: args.full_nodes,
     };
     let devnet = Devnet::init(&dir, spec)?;
     share_faucet_key(&devnet, context)?;
@@ -76,7 +81,7 @@ async fn supervise(devnet: Devnet, program: &std::path::Path) -> anyhow::Result<
         "resuming"
     };
     eprintln!("devnet {verb} in {}", devnet.dir.display());
-    let count = devnet.spec.validators;
+    let count = devnet.spec.nodes();
     let mut supervisor = Supervisor::start(devnet, program)?;
     for index in 0..count {
         let status = supervisor
@@ -84,8 +89,13 @@ async fn supervise(devnet: Devnet, program: &std::path::Path) -> anyhow::Result<
             .await
             .map_err(anyhow::Error::msg)?;
         let spec = supervisor.devnet().spec;
+        let role = if index < spec.validators {
+            "validator"
+        } else {
+            "full node"
+        };
         println!(
-            "node {index}: api http://{}  p2p {}  height {}  log {}",
+            "node {index} ({role}): api http://{}  p2p {}  height {}  log {}",
             spec.api(index),
             spec.p2p(index),
             status.finalized_height,
