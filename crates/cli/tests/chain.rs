@@ -1,5 +1,5 @@
 //! End-to-end tests of the commands that talk to a node (`status`, `account show`, `block show`,
-//! `tx transfer`, `tx show`): the real `aifactory` binary, with a real home directory, against
+//! `tx transfer`, the staking and candidacy `tx` commands, `tx show`): the real `aifactory` binary, with a real home directory, against
 //! the real API served on a loopback socket over a single-process chain
 //! (`aifactory_api::testing`).
 
@@ -423,4 +423,101 @@ fn sign_only_needs_no_node_but_needs_a_nonce() {
     assert_eq!(printed["transaction"]["nonce"], 4);
     assert_eq!(printed["transaction"]["chain_id"], "aifactory-devnet");
     assert_eq!(printed["transaction"]["sender"], address(1));
+}
+
+/// Runs a transaction command whose action must be final but failed: exit status 1, the
+/// receipt on standard output. Returns the receipt's text.
+fn final_but_failed(cli: &Cli, args: &[&str]) -> String {
+    let out = cli.run(args);
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+    assert!(
+        stderr.contains("is final but its action failed"),
+        "{stderr}"
+    );
+    stdout
+}
+
+#[test]
+fn staking_and_candidacy_commands_submit_and_wait() {
+    let served = Served::new(TestNode::sealing());
+    let cli = served.cli();
+    // Key 0 is the genesis validator: 100 AIF bonded, 1 AIF spendable.
+    let secret = hex::encode(test_key(0).to_bytes());
+    cli.ok_with_stdin(
+        &["keys", "import", "validator", "--insecure-plaintext"],
+        &secret,
+    );
+    let bonded = |cli: &Cli| {
+        cli.json(&["account", "show", "validator"])["proof"]["account"]["bonded"]
+            .as_u64()
+            .unwrap()
+    };
+    let stake_before = bonded(&cli);
+
+    let text = cli.ok(&["tx", "stake", "--from", "validator", "--amount", "0.5"]);
+    assert!(text.contains("outcome      success"), "{text}");
+    assert!(text.contains("event        staked 0.5 AIF"), "{text}");
+    assert_eq!(bonded(&cli), stake_before + 500_000_000);
+
+    let json = cli.json(&["tx", "unstake", "--from", "validator", "--amount", "0.5"]);
+    assert_eq!(json["status"]["receipt"]["outcome"]["status"], "success");
+    assert_eq!(json["status"]["receipt"]["events"][1]["kind"], "unbonding");
+    assert_eq!(bonded(&cli), stake_before);
+
+    // Nothing has matured: final, failed, fee paid.
+    let text = final_but_failed(&cli, &["tx", "withdraw", "--from", "validator"]);
+    assert!(text.contains("failed: nothing to withdraw"), "{text}");
+
+    // Candidacy: the genesis validator already is a candidate; it leaves and comes back.
+    let text = final_but_failed(&cli, &["tx", "join-validators", "--from", "validator"]);
+    assert!(text.contains("already a validator candidate"), "{text}");
+    let text = cli.ok(&["tx", "leave-validators", "--from", "validator"]);
+    assert!(
+        text.contains("no longer a validator candidate") && text.contains("at epoch 1"),
+        "{text}"
+    );
+    let text = final_but_failed(&cli, &["tx", "leave-validators", "--from", "validator"]);
+    assert!(text.contains("not a validator candidate"), "{text}");
+    let json = cli.json(&["tx", "join-validators", "--from", "validator"]);
+    let event = &json["status"]["receipt"]["events"][1];
+    assert_eq!(event["kind"], "candidate_joined");
+    assert_eq!(event["from_epoch"], 1);
+    let height = json["status"]["height"].as_u64().unwrap().to_string();
+    let block = cli.ok(&["block", "show", &height]);
+    assert!(block.contains("join validators  success"), "{block}");
+
+    // Alice has no stake: she cannot stand.
+    let text = final_but_failed(&cli, &["tx", "join-validators", "--from", "alice"]);
+    assert!(text.contains("a validator candidate needs"), "{text}");
+
+    // --no-wait and --sign-only work as for transfers.
+    let accepted = cli.json(&[
+        "tx",
+        "stake",
+        "--from",
+        "validator",
+        "--amount",
+        "0.1",
+        "--no-wait",
+    ]);
+    assert!(accepted["tx_hash"].is_string());
+    let hex = cli.ok(&[
+        "tx",
+        "leave-validators",
+        "--from",
+        "validator",
+        "--sign-only",
+        "--nonce",
+        "9",
+    ]);
+    let decoded = cli.json(&["tx", "decode", hex.trim()]);
+    assert_eq!(
+        decoded["transaction"]["payload"]["kind"],
+        "leave_validators"
+    );
+    assert_eq!(decoded["transaction"]["nonce"], 9);
 }

@@ -1,4 +1,6 @@
-//! `aifactory tx`: build, sign, submit and inspect transactions.
+//! `aifactory tx`: build, sign, submit and inspect transactions: transfers, staking
+//! (`stake`, `unstake`, `withdraw`) and candidacy for the validator set (`join-validators`,
+//! `leave-validators`), each sent the same way.
 //!
 //! Submitting fills in what the command line left out (the chain id from the node's status,
 //! the nonce from the sender's account, whose proof is checked first), signs, submits, and then
@@ -11,9 +13,11 @@ use std::time::{Duration, Instant};
 
 use aifactory_client::views::{TxStatus, TxView};
 use aifactory_types::amount::{format_aif, parse_aif};
-use aifactory_types::payload::Transfer;
+use aifactory_types::payload::{Stake, Transfer, Unstake};
 use aifactory_types::transaction::ChainId;
-use aifactory_types::{Address, Amount, Hash, Payload, SignedTransaction, Transaction, TxOutcome};
+use aifactory_types::{
+    Address, Amount, Event, Hash, Payload, SignedTransaction, Transaction, TxOutcome,
+};
 use anyhow::{Context as _, anyhow, bail};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -61,6 +65,38 @@ enum Command {
         #[command(flatten)]
         delivery: Delivery,
     },
+    /// Bond tokens from the balance as stake, and wait for it to be final.
+    Stake {
+        /// How much, in AIF; the resulting stake must reach the chain's `stake_min`.
+        #[arg(long)]
+        amount: String,
+        #[command(flatten)]
+        sender: Sender,
+    },
+    /// Start unbonding stake; `withdraw` returns it after the unbonding period.
+    Unstake {
+        /// How much, in AIF; what stays bonded must be zero or at least `stake_min`.
+        #[arg(long)]
+        amount: String,
+        #[command(flatten)]
+        sender: Sender,
+    },
+    /// Return every matured unbonding entry to the balance.
+    Withdraw {
+        #[command(flatten)]
+        sender: Sender,
+    },
+    /// Become a candidate for the validator set (needs `validator_stake_min` bonded); the
+    /// next epoch's set is elected, by bonded stake, at the end of this epoch.
+    JoinValidators {
+        #[command(flatten)]
+        sender: Sender,
+    },
+    /// Stop being a candidate; a sitting validator keeps its seat until the epoch ends.
+    LeaveValidators {
+        #[command(flatten)]
+        sender: Sender,
+    },
     /// Ask a node where a transaction is: pending, in a block with its receipt, or dropped.
     Show {
         /// The transaction's id (64 hex digits).
@@ -73,6 +109,18 @@ enum Command {
         /// The transaction's bytes in hex.
         hex: String,
     },
+}
+
+/// Who sends a transaction that needs nothing else, and how.
+#[derive(Debug, clap::Args)]
+struct Sender {
+    /// The sending key's name.
+    #[arg(long)]
+    from: String,
+    #[command(flatten)]
+    envelope: Envelope,
+    #[command(flatten)]
+    delivery: Delivery,
 }
 
 /// Fields every transaction carries.
@@ -145,12 +193,23 @@ pub(crate) fn run(args: Args, context: &Context) -> anyhow::Result<()> {
                 memo: aifactory_types::BoundedVec::new(memo.into_bytes())
                     .map_err(|e| anyhow!("the memo is too long: {e}"))?,
             });
-            if delivery.sign_only {
-                sign_offline(context, &from, payload, envelope)
-            } else {
-                submit(context, &from, payload, envelope, delivery)
-            }
+            send(context, &from, payload, envelope, delivery)
         }
+        Command::Stake { amount, sender } => {
+            let payload = Payload::Stake(Stake {
+                amount: parse_aif(&amount)?,
+            });
+            send_from(context, sender, payload)
+        }
+        Command::Unstake { amount, sender } => {
+            let payload = Payload::Unstake(Unstake {
+                amount: parse_aif(&amount)?,
+            });
+            send_from(context, sender, payload)
+        }
+        Command::Withdraw { sender } => send_from(context, sender, Payload::Withdraw),
+        Command::JoinValidators { sender } => send_from(context, sender, Payload::JoinValidators),
+        Command::LeaveValidators { sender } => send_from(context, sender, Payload::LeaveValidators),
         Command::Show { hash, node } => {
             let node = Node::connect(&node)?;
             let view = node.call(node.client.tx(&hash))?;
@@ -175,6 +234,32 @@ pub(crate) fn run(args: Args, context: &Context) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Signs `payload` from `from` and either prints it (`--sign-only`) or submits it.
+fn send(
+    context: &Context,
+    from: &str,
+    payload: Payload,
+    envelope: Envelope,
+    delivery: Delivery,
+) -> anyhow::Result<()> {
+    if delivery.sign_only {
+        sign_offline(context, from, payload, envelope)
+    } else {
+        submit(context, from, payload, envelope, delivery)
+    }
+}
+
+/// [`send`] for a command whose only arguments are the [`Sender`]'s.
+fn send_from(context: &Context, sender: Sender, payload: Payload) -> anyhow::Result<()> {
+    send(
+        context,
+        &sender.from,
+        payload,
+        sender.envelope,
+        sender.delivery,
+    )
 }
 
 /// Signs without a node and prints the encoded transaction.
@@ -346,14 +431,48 @@ fn describe(view: &TxView) -> String {
                 TxOutcome::Success => "success".to_owned(),
                 TxOutcome::Failed(error) => format!("failed: {error}"),
             };
-            format!(
+            let mut text = format!(
                 "status       included\n\
                  block        {height} ({block_hash}), position {index}\n\
                  outcome      {outcome}\n\
                  fee paid     {} AIF",
                 format_aif(receipt.fee_paid)
-            )
+            );
+            for event in receipt.events.iter().filter_map(describe_event) {
+                text.push_str("\nevent        ");
+                text.push_str(&event);
+            }
+            text
         }
     };
     head + &body
+}
+
+/// What an event did, in a few words; `None` for the fee, which has its own line.
+fn describe_event(event: &Event) -> Option<String> {
+    let text = match event {
+        Event::FeePaid { .. } => return None,
+        Event::Transferred { to, amount, .. } => {
+            format!("transferred {} AIF to {to}", format_aif(*amount))
+        }
+        Event::Staked { amount, .. } => format!("staked {} AIF", format_aif(*amount)),
+        Event::Unbonding {
+            amount,
+            release_height,
+            ..
+        } => format!(
+            "unbonding {} AIF, withdrawable from height {release_height}",
+            format_aif(*amount)
+        ),
+        Event::Withdrawn { amount, .. } => format!("withdrew {} AIF", format_aif(*amount)),
+        Event::CandidateJoined { from_epoch, .. } => format!(
+            "now a validator candidate; if elected at the end of this epoch, validates from \
+             epoch {from_epoch}"
+        ),
+        Event::CandidateLeft { from_epoch, .. } => format!(
+            "no longer a validator candidate; a sitting validator leaves the set at epoch \
+             {from_epoch}"
+        ),
+    };
+    Some(text)
 }
