@@ -1,7 +1,7 @@
 //! End-to-end tests of the commands that talk to a node (`status`, `account show`, `block show`,
-//! `tx transfer`, the staking and candidacy `tx` commands, `tx show`): the real `aifactory` binary, with a real home directory, against
-//! the real API served on a loopback socket over a single-process chain
-//! (`aifactory_api::testing`).
+//! `tx transfer`, the staking and candidacy `tx` commands, `tx show`): the real `aifactory`
+//! binary, with a real home directory, against the real API served on a loopback socket over a
+//! single-process chain (`aifactory_api::testing`).
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
