@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use aifactory_types::{AccountProof, Block, Hash, Receipt, TxError};
+use aifactory_types::{AccountProof, Address, Amount, Block, Hash, Receipt, TxError};
 
 use crate::schemas;
 
@@ -142,6 +142,16 @@ pub struct PeerView {
     pub addr: Option<String>,
 }
 
+/// A member of the current epoch's validator set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ValidatorView {
+    /// Its account address, which is also its consensus key.
+    #[schema(value_type = schemas::AddressText)]
+    pub address: Address,
+    /// Its bonded stake, in base units.
+    pub bonded: Amount,
+}
+
 /// The node's view of the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct StatusView {
@@ -157,6 +167,10 @@ pub struct StatusView {
     /// The state root after the last block applied.
     #[schema(value_type = schemas::HashHex)]
     pub state_root: Hash,
+    /// The consensus epoch of the next block (the validator set changes only between epochs).
+    pub epoch: u64,
+    /// The validators of that epoch, in address order.
+    pub validators: Vec<ValidatorView>,
     /// The peers this node is connected to.
     pub peers: Vec<PeerView>,
 }
@@ -172,6 +186,11 @@ impl StatusView {
             finalized_height: state.height(),
             last_block_hash: state.last_block_hash(),
             state_root: state.root(),
+            epoch: state.validator_set_epoch(),
+            validators: state
+                .validators()
+                .map(|(address, bonded)| ValidatorView { address, bonded })
+                .collect(),
             peers,
         }
     }
