@@ -5,7 +5,7 @@
 //! well defined, and it has libraries in most languages, so other clients can speak it.
 
 use std::io::{self, Read, Write};
-use std::ops::Deref;
+use std::ops::{Deref, DerefMut};
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
@@ -113,6 +113,11 @@ impl<T, const MAX: usize> BoundedVec<T, MAX> {
         Ok(())
     }
 
+    /// Removes and returns the last item, if any.
+    pub fn pop(&mut self) -> Option<T> {
+        self.0.pop()
+    }
+
     /// Keeps only the items `keep` accepts.
     pub fn retain(&mut self, keep: impl FnMut(&T) -> bool) {
         self.0.retain(keep);
@@ -138,6 +143,13 @@ impl<T, const MAX: usize> Deref for BoundedVec<T, MAX> {
     }
 }
 
+/// Items may be changed in place: their count cannot, so the cap still holds.
+impl<T, const MAX: usize> DerefMut for BoundedVec<T, MAX> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        &mut self.0
+    }
+}
+
 impl<T: BorshSerialize, const MAX: usize> BorshSerialize for BoundedVec<T, MAX> {
     fn serialize<W: Write>(&self, writer: &mut W) -> io::Result<()> {
         write_length(writer, self.0.len())?;
@@ -148,11 +160,13 @@ impl<T: BorshSerialize, const MAX: usize> BorshSerialize for BoundedVec<T, MAX> 
 impl<T: BorshDeserialize, const MAX: usize> BorshDeserialize for BoundedVec<T, MAX> {
     fn deserialize_reader<R: Read>(reader: &mut R) -> io::Result<Self> {
         let len = read_length(reader, MAX)?;
-        // Items are at least one byte, so a lying length runs out of input long before memory.
-        let mut items = Vec::with_capacity(len.min(1024));
-        for _ in 0..len {
-            items.push(T::deserialize_reader(reader)?);
-        }
+        // With the cap checked, Borsh's own `Vec` decoder reads the items from the length on:
+        // it reads bytes in bulk (secure aggregation's vectors are megabytes), and it
+        // preallocates only a few KiB (bytes: 1 MiB) however long a lying length claims.
+        let prefix = u32::try_from(len)
+            .expect("the length was read as a u32")
+            .to_le_bytes();
+        let items = Vec::<T>::deserialize_reader(&mut prefix.as_slice().chain(reader))?;
         Ok(BoundedVec(items))
     }
 }
@@ -235,6 +249,22 @@ mod tests {
     fn lying_length_fails_without_allocating() {
         let bytes = u32::MAX.to_le_bytes();
         assert!(decode::<BoundedVec<u64, { usize::MAX }>>("list", &bytes, 100).is_err());
+    }
+
+    #[test]
+    fn bytes_decode_whole_and_a_short_or_lying_body_is_refused() {
+        const MAX: usize = 3 << 20;
+        let bytes: BoundedBytes<MAX> =
+            BoundedVec::new((0..MAX).map(|i| i as u8).collect()).unwrap();
+        let encoded = encode(&bytes);
+        assert_eq!(
+            decode::<BoundedBytes<MAX>>("bytes", &encoded, usize::MAX).unwrap(),
+            bytes
+        );
+        let short = &encoded[..encoded.len() - 1];
+        assert!(decode::<BoundedBytes<MAX>>("bytes", short, usize::MAX).is_err());
+        let lying = u32::MAX.to_le_bytes();
+        assert!(decode::<BoundedBytes<{ u32::MAX as usize }>>("bytes", &lying, 100).is_err());
     }
 
     #[test]
