@@ -69,6 +69,12 @@ pub enum TxErrorCode {
     TooManyUnbonding,
     /// Nothing has matured.
     NothingToWithdraw,
+    /// Too little bonded stake to become a validator candidate.
+    ValidatorStakeTooLow,
+    /// Already a validator candidate.
+    AlreadyCandidate,
+    /// Not a validator candidate, so nothing to leave.
+    NotCandidate,
 }
 
 /// Whether an included transaction's action took effect.
@@ -94,11 +100,12 @@ pub enum OutcomeStatus {
 }
 
 /// Something a transaction did: `kind` names it; the other fields depend on it (`payer`,
-/// `proposer`, `from`, `to`, `account`, `amount`, `release_height`).
+/// `proposer`, `from`, `to`, `account`, `amount`, `release_height`, `bonded`, `from_epoch`).
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct EventSchema {
-    /// `fee_paid`, `transferred`, `staked`, `unbonding` or `withdrawn`.
+    /// `fee_paid`, `transferred`, `staked`, `unbonding`, `withdrawn`, `candidate_joined` or
+    /// `candidate_left`.
     #[schema(inline)]
     kind: EventKind,
 }
@@ -118,6 +125,10 @@ pub enum EventKind {
     Unbonding,
     /// Unbonded stake returned.
     Withdrawn,
+    /// An account became a validator candidate.
+    CandidateJoined,
+    /// An account stopped being a validator candidate.
+    CandidateLeft,
 }
 
 /// What happened to one included transaction.
@@ -224,6 +235,10 @@ pub enum PayloadKind {
     Unstake,
     /// Withdraw matured stake.
     Withdraw,
+    /// Become a validator candidate.
+    JoinValidators,
+    /// Stop being a validator candidate.
+    LeaveValidators,
 }
 
 /// An unsigned transaction.
