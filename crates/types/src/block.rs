@@ -8,7 +8,7 @@ use aifactory_crypto::{Domain, merkle};
 
 use crate::codec::{self, DecodeError};
 use crate::limits::{BLOCK_BYTES_MAX, BLOCK_TXS_MAX};
-use crate::transaction::verify_transactions;
+use crate::transaction::{verify_transactions, verify_transactions_except};
 use crate::{Address, BoundedVec, Hash, SignatureError, SignedTransaction, VerifiedTransaction};
 
 /// Domain of a block's hash (the hash of its header).
@@ -80,6 +80,18 @@ impl Block {
     pub fn verify(self) -> Result<VerifiedBlock, BlockSignatureError> {
         let header = self.header;
         let txs = verify_transactions(self.txs.into_inner())
+            .map_err(|(index, error)| BlockSignatureError { index, error })?;
+        Ok(VerifiedBlock { header, txs })
+    }
+
+    /// Checks the signatures of the transactions `known` does not vouch for (see
+    /// [`verify_transactions_except`]): those a mempool already checked are not checked again.
+    pub fn verify_except(
+        self,
+        known: impl FnMut(&Hash, &SignedTransaction) -> bool,
+    ) -> Result<VerifiedBlock, BlockSignatureError> {
+        let header = self.header;
+        let txs = verify_transactions_except(self.txs.into_inner(), known)
             .map_err(|(index, error)| BlockSignatureError { index, error })?;
         Ok(VerifiedBlock { header, txs })
     }
