@@ -147,6 +147,8 @@ fn status_shows_the_nodes_view_of_the_chain() {
         "finalized height  0".to_owned(),
         format!("state root        {}", state.root()),
         format!("last block        {}", state.last_block_hash()),
+        "epoch             0".to_owned(),
+        format!("validators        {}", state.validators().count()),
         "peers             0".to_owned(),
     ] {
         assert!(text.contains(&expected), "{expected:?} not in:\n{text}");
@@ -157,6 +159,9 @@ fn status_shows_the_nodes_view_of_the_chain() {
     assert_eq!(json["height"], 0);
     assert_eq!(json["state_root"], state.root().to_string());
     assert_eq!(json["peers"], serde_json::json!([]));
+    assert_eq!(json["epoch"], 0);
+    let first = state.validators().next().unwrap().0;
+    assert_eq!(json["validators"][0]["address"], first.to_string());
 }
 
 #[test]

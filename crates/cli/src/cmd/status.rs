@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use aifactory_client::views::StatusView;
 use aifactory_client::{Client, ClientError};
+use aifactory_types::amount::format_aif;
 use anyhow::{Context as _, anyhow};
 
 use crate::context::Context;
@@ -138,14 +139,24 @@ fn describe(status: &StatusView) -> String {
          finalized height  {}\n\
          last block        {}\n\
          state root        {}\n\
-         peers             {}",
+         epoch             {}\n\
+         validators        {}",
         status.chain_id,
         status.height,
         status.finalized_height,
         status.last_block_hash,
         status.state_root,
-        status.peers.len(),
+        status.epoch,
+        status.validators.len(),
     );
+    for validator in &status.validators {
+        text.push_str(&format!(
+            "\n  {}  {} AIF bonded",
+            validator.address,
+            format_aif(validator.bonded)
+        ));
+    }
+    text.push_str(&format!("\npeers             {}", status.peers.len()));
     for peer in &status.peers {
         let addr = peer.addr.as_deref().unwrap_or("address unknown");
         text.push_str(&format!("\n  {}  {addr}", peer.id));
