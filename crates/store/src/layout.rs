@@ -9,11 +9,12 @@
 //!
 //! Ids are lowercase hex, so a directory listing sorted by name is sorted by id.
 
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use aifactory_crypto::Hash;
 
+use crate::durable;
 use crate::error::{StoreError, io_error};
 
 /// The suffix of a chunk file.
@@ -106,9 +107,7 @@ pub(crate) fn create_dir_durably(dir: &Path) -> Result<(), StoreError> {
 
 /// Flushes a directory's entries (renames, removals) to disk.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_error(dir))
+    durable::sync_dir(dir).map_err(io_error(dir))
 }
 
 /// Removes a file, treating "already gone" as done.

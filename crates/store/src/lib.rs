@@ -14,7 +14,8 @@
 //! Crash safety (argued in `write.rs`): a blob becomes visible only by renaming a complete,
 //! fsynced file into place, after its chunk file, followed by a directory fsync; whatever a
 //! crash leaves in `tmp/`, and any chunk file without its blob, is deleted at open. A kill -9
-//! at any point leaves either no blob or the whole blob.
+//! at any point leaves either no blob or the whole blob. [`durable`] holds the same discipline
+//! for whole small files, shared with the wallet and the node.
 //!
 //! Why our own chunk file rather than the `bao` or `bao-tree` crates: `blake3::hazmat` (from
 //! the BLAKE3 authors, written for exactly this) gives the chaining values directly, so
@@ -24,6 +25,7 @@
 //! releases; either would be a second tree format to trust.
 
 mod config;
+pub mod durable;
 mod error;
 mod fetch;
 mod layout;
