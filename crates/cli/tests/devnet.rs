@@ -84,6 +84,19 @@ async fn assert_same_chain(supervisor: &Supervisor, nodes: &[usize], height: u64
     }
 }
 
+/// Node `index`'s `voting` gauge (1 while it is in the current validator set).
+async fn voting(supervisor: &Supervisor, index: usize) -> String {
+    let url = format!("http://{}/metrics", supervisor.devnet().spec.api(index));
+    let metrics = reqwest::get(url).await.unwrap().text().await.unwrap();
+    metrics
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(' ')?;
+            name.ends_with("_voting").then(|| value.to_owned())
+        })
+        .unwrap_or_else(|| panic!("no voting gauge in {metrics}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devnet_survives_a_kill_serves_bad_input_and_syncs_a_late_joiner() {
     let dir = tempfile::tempdir().unwrap();
@@ -211,7 +224,10 @@ async fn devnet_survives_a_kill_serves_bad_input_and_syncs_a_late_joiner() {
     assert_same_chain(&supervisor, &[0, 4], height).await;
 
     // The full node, never a validator, followed the same chain and serves it.
-    supervisor.wait_height(FULL_NODE, height, TIMEOUT).await.unwrap();
+    supervisor
+        .wait_height(FULL_NODE, height, TIMEOUT)
+        .await
+        .unwrap();
     assert_same_chain(&supervisor, &[0, FULL_NODE], height).await;
     let full = supervisor.client(FULL_NODE);
     assert!(included(&full, &accepted[0]).await);
@@ -228,6 +244,12 @@ async fn devnet_survives_a_kill_serves_bad_input_and_syncs_a_late_joiner() {
     .unwrap();
     assert!(metrics.contains("finalized_height"), "{metrics}");
     assert!(metrics.contains("time_to_finality_seconds"), "{metrics}");
+    assert_eq!(voting(&supervisor, 0).await, "1", "a validator votes");
+    assert_eq!(
+        voting(&supervisor, FULL_NODE).await,
+        "0",
+        "a full node does not"
+    );
 
     // SIGTERM stops each node cleanly.
     for node in 0..=FULL_NODE {

@@ -35,6 +35,7 @@ use commonware_p2p::utils::mux::{Builder, Muxer};
 use commonware_p2p::{Blocker, Receiver, Sender};
 use commonware_parallel::Sequential;
 use commonware_runtime::buffer::paged::CacheRef;
+use commonware_runtime::telemetry::metrics::MetricsExt;
 use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage};
 use commonware_utils::ordered::Set;
 use commonware_utils::vec::NonEmptyVec;
@@ -234,6 +235,9 @@ where
         );
         mux.start();
 
+        let epoch_gauge = context.gauge("epoch", "the consensus epoch this node is in");
+        let set_gauge = context.gauge("validators", "validators in the current epoch's set");
+        let voting_gauge = context.gauge("voting", "1 if this node votes in the current epoch");
         let mut current: Option<(Epoch, Handle<()>)> = None;
         let mut hinted = BTreeSet::new();
         select_loop! {
@@ -265,6 +269,9 @@ where
                     debug!(epoch = %old, "left epoch");
                 }
                 hinted.clear();
+                epoch_gauge.set(i64::try_from(start.epoch.get()).unwrap_or(i64::MAX));
+                set_gauge.set(i64::try_from(start.participants.len()).unwrap_or(i64::MAX));
+                voting_gauge.set(i64::from(scheme.me().is_some()));
                 info!(
                     epoch = %start.epoch,
                     participants = start.participants.len(),
