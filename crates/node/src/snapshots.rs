@@ -16,8 +16,7 @@
 //! below its state's height. A snapshot that does not load (torn, corrupt, another chain) is
 //! set aside with a warning and the node replays from genesis instead.
 
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +24,7 @@ use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 
 use aifactory_ledger::State;
 use aifactory_ledger::{SnapshotLimits, load_snapshot, save_snapshot};
+use aifactory_store::durable::{self, Access};
 use tracing::{info, warn};
 
 /// The directory, beside the snapshot file, holding each epoch boundary's validator set proof.
@@ -47,18 +47,6 @@ pub fn proof_path(snapshot_path: &Path, epoch: u64) -> PathBuf {
 
 fn proofs_dir(snapshot_path: &Path) -> PathBuf {
     snapshot_path.with_file_name(PROOFS_DIR)
-}
-
-/// Writes `bytes` to `path` crash-safely: a temporary file, fsync, rename, fsync the directory.
-fn write_durably(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().expect("proof paths have a directory");
-    fs::create_dir_all(dir)?;
-    let temp = path.with_extension("tmp");
-    let mut file = File::create(&temp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    fs::rename(&temp, path)?;
-    File::open(dir)?.sync_all()
 }
 
 impl SnapshotPolicy {
@@ -154,7 +142,10 @@ impl SnapshotWriter {
         let epoch = state.epoch();
         let path = proof_path(&self.path, epoch);
         let bytes = state.validator_set_proof().encode();
-        if let Err(error) = write_durably(&path, &bytes) {
+        let dir = path.parent().expect("proof paths have a directory");
+        let written = fs::create_dir_all(dir)
+            .and_then(|()| durable::write_durably(&path, &bytes, Access::Default));
+        if let Err(error) = written {
             panic!("cannot write {}: {error}", path.display());
         }
     }
