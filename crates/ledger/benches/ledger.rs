@@ -4,10 +4,10 @@
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
-use aifactory_crypto::{SignedMessage, verify_batch};
+use aifactory_crypto::verify_batch;
 use aifactory_ledger::SlotTree;
-use aifactory_ledger::testing::TransferWorkload;
-use aifactory_types::{Block, Hash, VerifiedBlock};
+use aifactory_ledger::testing::{TransferWorkload, with_raw_signatures};
+use aifactory_types::{Block, VerifiedBlock};
 
 const TXS: usize = 2_000;
 
@@ -44,23 +44,10 @@ fn apply(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
-    let digests: Vec<Hash> = workload.blocks[0]
-        .txs
-        .iter()
-        .map(|t| t.tx.signing_digest())
-        .collect();
-    let messages: Vec<SignedMessage<'_>> = workload.blocks[0]
-        .txs
-        .iter()
-        .zip(&digests)
-        .map(|(t, digest)| SignedMessage {
-            signer: &t.tx.sender,
-            digest,
-            signature: &t.signature,
-        })
-        .collect();
-    group.bench_function("ed25519_batch_verify_raw", |b| {
-        b.iter(|| verify_batch(&messages).unwrap())
+    with_raw_signatures(&workload.blocks[0], |messages| {
+        group.bench_function("ed25519_batch_verify_raw", |b| {
+            b.iter(|| verify_batch(messages).unwrap())
+        });
     });
     group.finish();
 }

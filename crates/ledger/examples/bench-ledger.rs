@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use cpu_time::ThreadTime;
 
-use aifactory_crypto::{Domain, Hash, SignedMessage, verify_batch};
-use aifactory_ledger::testing::TransferWorkload;
+use aifactory_crypto::{Domain, verify_batch};
+use aifactory_ledger::testing::{TransferWorkload, with_raw_signatures};
 use aifactory_ledger::{SlotTree, SnapshotLimits, State, load_snapshot, save_snapshot};
 use aifactory_types::{Block, VerifiedBlock};
 
@@ -123,24 +123,15 @@ fn pool(threads: usize) -> rayon::ThreadPool {
 }
 
 fn raw_batch_verify_rate(block: &Block, threads: usize) -> f64 {
-    let digests: Vec<Hash> = block.txs.iter().map(|t| t.tx.signing_digest()).collect();
-    let messages: Vec<SignedMessage<'_>> = block
-        .txs
-        .iter()
-        .zip(&digests)
-        .map(|(t, digest)| SignedMessage {
-            signer: &t.tx.sender,
-            digest,
-            signature: &t.signature,
-        })
-        .collect();
     let pool = pool(threads);
     let rounds = 5;
-    let start = Instant::now();
-    for _ in 0..rounds {
-        pool.install(|| verify_batch(&messages)).unwrap();
-    }
-    rate(messages.len() * rounds, start.elapsed())
+    with_raw_signatures(block, |messages| {
+        let start = Instant::now();
+        for _ in 0..rounds {
+            pool.install(|| verify_batch(messages)).unwrap();
+        }
+        rate(messages.len() * rounds, start.elapsed())
+    })
 }
 
 fn main() {

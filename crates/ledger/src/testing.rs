@@ -1,10 +1,11 @@
 //! A small chain for tests, benchmarks and fuzzing: deterministic keys, a genesis that funds
 //! them, and helpers to sign transactions and build blocks. Not used by production code.
 
+use aifactory_crypto::SignedMessage;
 use aifactory_types::payload::{Stake, Transfer, Unstake};
 use aifactory_types::transaction::ChainId;
 use aifactory_types::{
-    Address, Amount, Genesis, GenesisAccount, GenesisValidator, Params, Payload, SecretKey,
+    Address, Amount, Genesis, GenesisAccount, GenesisValidator, Hash, Params, Payload, SecretKey,
     SignedTransaction, Transaction, VerifiedTransaction,
 };
 
@@ -201,6 +202,26 @@ impl TransferWorkload {
             blocks: built,
         }
     }
+}
+
+/// Runs `f` on `block`'s signatures as raw ed25519 messages, the way `verify_batch` takes them:
+/// for benchmarks that set the ledger's verification beside the bare curve arithmetic.
+pub fn with_raw_signatures<R>(
+    block: &aifactory_types::Block,
+    f: impl FnOnce(&[SignedMessage<'_>]) -> R,
+) -> R {
+    let digests: Vec<Hash> = block.txs.iter().map(|t| t.tx.signing_digest()).collect();
+    let messages: Vec<SignedMessage<'_>> = block
+        .txs
+        .iter()
+        .zip(&digests)
+        .map(|(t, digest)| SignedMessage {
+            signer: &t.tx.sender,
+            digest,
+            signature: &t.signature,
+        })
+        .collect();
+    f(&messages)
 }
 
 /// Recomputes both checksums of `bytes` as if they were a snapshot, whatever they hold, so
