@@ -49,6 +49,12 @@ fn main() {
     }
     let batch = aifactory_node::gossip::encode_batch(txs.iter().map(|tx| tx.encode()).collect());
     write(&corpus, "gossip_batch", "two-txs", &batch);
+    write(
+        &corpus,
+        "validator_set_proof",
+        "four-validators",
+        &aifactory_fuzz::validator_set_proof_seed(),
+    );
     write_snapshots(&corpus, &chain);
     let built = chain.build(txs);
     write(

@@ -9,10 +9,12 @@
 mod ledger;
 mod network;
 mod snapshot;
+mod sync;
 
 pub use ledger::ledger;
 pub use network::{chain_block, gossip_batch};
 pub use snapshot::snapshot;
+pub use sync::{validator_set_proof, validator_set_proof_seed};
 
 use aifactory_secagg as secagg;
 use aifactory_secagg::RoundConfig;
@@ -29,6 +31,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("snapshot", snapshot),
     ("gossip_batch", gossip_batch),
     ("chain_block", chain_block),
+    ("validator_set_proof", validator_set_proof),
     ("secagg_messages", secagg_messages),
     ("secagg_transcript", secagg_transcript),
 ];
