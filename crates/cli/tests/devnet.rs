@@ -7,12 +7,18 @@
 //! while the node keeps serving; the fifth validator joins late and syncs the whole chain; a
 //! full node (a key outside the validator set) follows the same chain without voting;
 //! SIGTERM stops every node cleanly.
+//!
+//! Beside it, one validator started with a low per-client API rate limit: a client past its
+//! burst is refused with 429 while another client is served, and is served again once its
+//! bucket refills.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
 
 use aifactory_api::views::{BlockId, TxStatus};
 use aifactory_client::{Client, ClientError};
+use aifactory_node::config::NodeConfig;
 use aifactory_node::devnet::{DEVNET_CHAIN_ID, Devnet, DevnetSpec};
 use aifactory_node::supervisor::Supervisor;
 use aifactory_types::payload::Transfer;
@@ -26,9 +32,21 @@ const SENDERS: usize = 4;
 const TXS_PER_SENDER: u64 = 30;
 const TIMEOUT: Duration = Duration::from_secs(120);
 
-/// A base port unlikely to collide with another test run on the machine.
+/// The rate-limited node's sustained requests per second per client.
+const RATE_LIMIT_PER_S: u32 = 1;
+/// The rate-limited node's burst per client.
+const RATE_LIMIT_BURST: u32 = 3;
+/// Requests sent back to back before the limit must have refused one (far past the burst).
+const REQUESTS_PAST_BURST_MAX: usize = 50;
+/// Where the rate-limited node's ports start, past the main devnet's from the same base.
+const RATE_LIMITED_PORT_OFFSET: u16 = 50;
+
+/// A base port unlikely to collide with another test run on the machine. Every port a test
+/// binds (up to 220 above the base) stays below Linux's ephemeral range (32768 up), where an
+/// outgoing connection could take a node's port while it is down and the node would then
+/// fail to bind it on restart.
 fn base_port() -> u16 {
-    let spread = u16::try_from(std::process::id() % 100).unwrap();
+    let spread = u16::try_from(std::process::id() % 58).unwrap();
     20_000 + spread * 220
 }
 
@@ -256,4 +274,91 @@ async fn devnet_survives_a_kill_serves_bad_input_and_syncs_a_late_joiner() {
         let status = supervisor.terminate(node, Duration::from_secs(20)).unwrap();
         assert!(status.success(), "node {node} exited with {status}");
     }
+}
+
+/// An HTTP client whose connections come from `source`: any 127.0.0.0/8 address reaches a
+/// loopback listener, and the rate limit tells clients apart by address.
+fn client_from(source: Ipv4Addr) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(IpAddr::V4(source))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_past_the_rate_limit_gets_429_while_others_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = DevnetSpec {
+        validators: 1,
+        base_port: base_port() + RATE_LIMITED_PORT_OFFSET,
+        accounts: 0,
+        full_nodes: 0,
+    };
+    let devnet = Devnet::init(dir.path(), spec).unwrap();
+    let config_path = devnet.config_path(0);
+    let mut config = NodeConfig::load(&config_path).unwrap();
+    config.api.rate_limit_per_second = RATE_LIMIT_PER_S;
+    config.api.rate_limit_burst = RATE_LIMIT_BURST;
+    std::fs::write(&config_path, config.to_toml()).unwrap();
+    let mut supervisor = Supervisor::new(devnet, env!("CARGO_BIN_EXE_aifactory").as_ref());
+    supervisor.restart(0).unwrap();
+    supervisor.wait_ready(0, TIMEOUT).await.unwrap();
+    let status_url = format!("http://{}/v1/status", supervisor.devnet().spec.api(0));
+
+    // Back to back, one client soon spends its burst and is refused: 429, the JSON error,
+    // and a Retry-After saying when to come back.
+    let greedy = client_from(Ipv4Addr::LOCALHOST);
+    let mut refused = None;
+    for _ in 0..REQUESTS_PAST_BURST_MAX {
+        let response = greedy.get(&status_url).send().await.unwrap();
+        if response.status() == 429 {
+            refused = Some(response);
+            break;
+        }
+        assert_eq!(response.status(), 200);
+    }
+    let refused = refused.expect("a client far past its burst was never refused");
+    let retry_after_s: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after_s >= 1, "Retry-After: {retry_after_s}");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("at most 1 per second, bursts of 3"),
+        "{message}"
+    );
+
+    // Another client, from another address, is served meanwhile.
+    let other = client_from(Ipv4Addr::new(127, 0, 0, 2));
+    assert_eq!(other.get(&status_url).send().await.unwrap().status(), 200);
+
+    // Once its bucket refills, the first client is served again.
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let status = greedy.get(&status_url).send().await.unwrap().status();
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 429);
+        assert!(Instant::now() < deadline, "the bucket never refilled");
+        tokio::time::sleep(Duration::from_secs(retry_after_s)).await;
+    }
+
+    // The node kept serving throughout, and stops cleanly.
+    let served: serde_json::Value = other
+        .get(&status_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(served["chain_id"], DEVNET_CHAIN_ID);
+    assert!(supervisor.exited().is_empty(), "the node exited");
+    let exit = supervisor.terminate(0, Duration::from_secs(20)).unwrap();
+    assert!(exit.success(), "the node exited with {exit}");
 }
