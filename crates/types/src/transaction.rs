@@ -139,23 +139,7 @@ impl VerifiedTransaction {
 pub fn verify_transactions(
     txs: Vec<SignedTransaction>,
 ) -> Result<Vec<VerifiedTransaction>, (usize, SignatureError)> {
-    let digests: Vec<(Hash, Hash)> = txs.par_iter().map(SignedTransaction::digests).collect();
-    let messages: Vec<SignedMessage<'_>> = txs
-        .iter()
-        .zip(&digests)
-        .map(|(t, (signing, _))| SignedMessage {
-            signer: &t.tx.sender,
-            digest: signing,
-            signature: &t.signature,
-        })
-        .collect();
-    verify_batch(&messages)?;
-    let verified = txs
-        .into_iter()
-        .zip(digests)
-        .map(|(signed, (_, hash))| VerifiedTransaction { signed, hash })
-        .collect();
-    Ok(verified)
+    verify_transactions_except(txs, |_, _| false)
 }
 
 /// Like [`verify_transactions`], but trusts the signature of each transaction for which
