@@ -166,6 +166,27 @@ mod tests {
         }
     }
 
+    /// Key `key` stakes the validator minimum and stands for the set, a block each.
+    fn stand(chain: &mut TestChain, key: usize) {
+        let stake = min(chain);
+        run_ok(
+            chain,
+            &[
+                (key, TestChain::stake(stake)),
+                (key, Payload::JoinValidators),
+            ],
+        );
+    }
+
+    /// The height from which key `key` has sat in the set.
+    fn since_height(chain: &TestChain, key: usize) -> u64 {
+        chain
+            .state
+            .validator(&chain.address(key))
+            .unwrap()
+            .since_height
+    }
+
     fn set(chain: &TestChain) -> Vec<Address> {
         chain.state.validators().map(|(a, _)| a).collect()
     }
@@ -205,11 +226,7 @@ mod tests {
     #[test]
     fn the_set_changes_only_at_the_last_block_of_an_epoch() {
         let mut chain = chain();
-        let stake = min(&chain);
-        run_ok(
-            &mut chain,
-            &[(1, TestChain::stake(stake)), (1, Payload::JoinValidators)],
-        );
+        stand(&mut chain, 1);
         assert_eq!(set(&chain), [chain.address(0)], "height 2: not yet");
         let built = chain.build(vec![]);
         assert_eq!(chain.state.height(), 3);
@@ -221,22 +238,8 @@ mod tests {
             set(&chain),
             sorted(vec![chain.address(0), chain.address(1)])
         );
-        assert_eq!(
-            chain
-                .state
-                .validator(&chain.address(1))
-                .unwrap()
-                .since_height,
-            4
-        );
-        assert_eq!(
-            chain
-                .state
-                .validator(&chain.address(0))
-                .unwrap()
-                .since_height,
-            0
-        );
+        assert_eq!(since_height(&chain, 1), 4);
+        assert_eq!(since_height(&chain, 0), 0);
         assert_eq!(
             (chain.state.epoch(), chain.state.validator_set_epoch()),
             (0, 1)
@@ -246,15 +249,7 @@ mod tests {
         }
         let transition = finish_epoch(&mut chain);
         assert!(transition.joined.is_empty() && transition.left.is_empty());
-        assert_eq!(
-            chain
-                .state
-                .validator(&chain.address(0))
-                .unwrap()
-                .since_height,
-            0,
-            "stayers keep their height"
-        );
+        assert_eq!(since_height(&chain, 0), 0, "stayers keep their height");
     }
 
     #[test]
@@ -296,10 +291,7 @@ mod tests {
     fn unstaking_below_the_bar_keeps_the_seat_until_the_boundary() {
         let mut chain = chain();
         let stake = min(&chain);
-        run_ok(
-            &mut chain,
-            &[(1, TestChain::stake(stake)), (1, Payload::JoinValidators)],
-        );
+        stand(&mut chain, 1);
         finish_epoch(&mut chain);
         assert_eq!(set(&chain).len(), 2);
         // Unbonding stake does not count: half of it leaves bonded stake below the bar.
@@ -318,11 +310,7 @@ mod tests {
     #[test]
     fn leaving_takes_effect_at_the_boundary_but_never_empties_the_set() {
         let mut chain = chain();
-        let stake = min(&chain);
-        run_ok(
-            &mut chain,
-            &[(1, TestChain::stake(stake)), (1, Payload::JoinValidators)],
-        );
+        stand(&mut chain, 1);
         finish_epoch(&mut chain);
         run_ok(&mut chain, &[(0, Payload::LeaveValidators)]);
         assert_eq!(set(&chain).len(), 2);
