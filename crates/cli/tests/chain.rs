@@ -127,6 +127,22 @@ fn transfer<'a>(from: &'a str, to: &'a str, amount: &'a str, extra: &[&'a str]) 
     args
 }
 
+/// Runs a transaction command whose action must be final but failed: exit status 1, the
+/// receipt on standard output. Returns the receipt's text.
+fn final_but_failed(cli: &Cli, args: &[&str]) -> String {
+    let out = cli.run(args);
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+    assert!(
+        stderr.contains("is final but its action failed"),
+        "{stderr}"
+    );
+    stdout
+}
+
 /// The balance of `account` as `account show --json` reports it.
 fn balance(cli: &Cli, account: &str) -> u64 {
     cli.json(&["account", "show", account])["proof"]["account"]["balance"]
@@ -319,19 +335,10 @@ fn a_replayed_nonce_is_refused_with_the_nodes_message() {
 fn an_overdraft_is_final_but_failed_and_exits_non_zero() {
     let served = Served::new(TestNode::sealing());
     let cli = served.cli();
-    let out = cli.run(&transfer("alice", "bob", "5", &[]));
-    let (stdout, stderr) = (
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    );
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let receipt = final_but_failed(&cli, &transfer("alice", "bob", "5", &[]));
     assert!(
-        stdout.contains("outcome      failed: insufficient funds"),
-        "{stdout}"
-    );
-    assert!(
-        stderr.contains("is final but its action failed"),
-        "{stderr}"
+        receipt.contains("outcome      failed: insufficient funds"),
+        "{receipt}"
     );
     assert_eq!(balance(&cli, "bob"), BALANCE);
 }
@@ -428,22 +435,6 @@ fn sign_only_needs_no_node_but_needs_a_nonce() {
     assert_eq!(printed["transaction"]["nonce"], 4);
     assert_eq!(printed["transaction"]["chain_id"], "aifactory-devnet");
     assert_eq!(printed["transaction"]["sender"], address(1));
-}
-
-/// Runs a transaction command whose action must be final but failed: exit status 1, the
-/// receipt on standard output. Returns the receipt's text.
-fn final_but_failed(cli: &Cli, args: &[&str]) -> String {
-    let out = cli.run(args);
-    let (stdout, stderr) = (
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    );
-    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
-    assert!(
-        stderr.contains("is final but its action failed"),
-        "{stderr}"
-    );
-    stdout
 }
 
 #[test]
