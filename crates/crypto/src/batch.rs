@@ -26,6 +26,11 @@ pub struct SignedMessage<'a> {
 
 /// Checks all `messages`; on failure returns the index of the first bad one and why.
 pub fn verify_batch(messages: &[SignedMessage<'_>]) -> Result<(), (usize, SignatureError)> {
+    // One chunk runs on the caller's thread: handing it to the pool would only wake the pool's
+    // threads, which spin looking for more work, on cores the caller needs.
+    if messages.len() <= BATCH_CHUNK_SIZE {
+        return verify_chunk(messages);
+    }
     messages
         .par_chunks(BATCH_CHUNK_SIZE)
         .enumerate()

@@ -16,6 +16,9 @@ use crate::codec::{self, DecodeError};
 use crate::limits::{CHAIN_ID_BYTES_MAX, TX_BYTES_MAX};
 use crate::{Address, Amount, BoundedString, Hash, Payload, SecretKey, Signature, SignatureError};
 
+/// Fewest transactions whose digests [`verify_transactions_except`] computes across cores.
+const PARALLEL_DIGESTS_MIN: usize = 512;
+
 /// Domain of the digest a sender signs.
 pub static TX_SIGNING_DOMAIN: Domain = Domain::new("aifactory 2026-11 transaction signature v1");
 
@@ -151,7 +154,12 @@ pub fn verify_transactions_except(
     txs: Vec<SignedTransaction>,
     mut known: impl FnMut(&Hash, &SignedTransaction) -> bool,
 ) -> Result<Vec<VerifiedTransaction>, (usize, SignatureError)> {
-    let digests: Vec<(Hash, Hash)> = txs.par_iter().map(SignedTransaction::digests).collect();
+    // Hashing is a few microseconds a transaction: only a large batch repays waking the pool.
+    let digests: Vec<(Hash, Hash)> = if txs.len() < PARALLEL_DIGESTS_MIN {
+        txs.iter().map(SignedTransaction::digests).collect()
+    } else {
+        txs.par_iter().map(SignedTransaction::digests).collect()
+    };
     let unknown: Vec<usize> = txs
         .iter()
         .zip(&digests)
