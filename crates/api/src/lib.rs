@@ -1,9 +1,9 @@
 //! AI Factory's HTTP JSON API: the only crate that speaks HTTP.
 //!
 //! A node implements [`NodeService`]; [`router`] turns it into an axum router serving
-//! `/v1/txs`, `/v1/txs/{hash}`, `/v1/accounts/{address}`, `/v1/blocks/{id}`, `/v1/status`,
-//! `/v1/blobs/{hash}` (PUT and GET), `/v1/events` (server-sent events) and the OpenAPI 3.1
-//! document at `/v1/openapi.json`; [`serve`] runs it on a socket. Every error is a JSON
+//! `/v1/txs`, `/v1/txs/batch`, `/v1/txs/{hash}`, `/v1/accounts/{address}`, `/v1/blocks/{id}`,
+//! `/v1/status`, `/v1/blobs/{hash}` (PUT and GET), `/v1/events` (server-sent events) and the
+//! OpenAPI 3.1 document at `/v1/openapi.json`; [`serve`] runs it on a socket. Every error is a JSON
 //! body `{"error": {"code", "message", "details"?}}` with a fitting status; every body has a
 //! cap; each client IP has a token-bucket rate limit.
 //!
@@ -33,10 +33,15 @@ pub mod testing;
 #[cfg(feature = "server")]
 pub use error::ApiError;
 #[cfg(feature = "server")]
-pub use limits::{ApiConfig, BLOB_BYTES_MAX_DEFAULT, TX_BODY_BYTES_MAX, TX_JSON_OVERHEAD_BYTES};
+pub use limits::{
+    ApiConfig, BLOB_BYTES_MAX_DEFAULT, TX_BATCH_BODY_BYTES_MAX, TX_BATCH_ITEM_OVERHEAD_BYTES,
+    TX_BATCH_TXS_MAX, TX_BODY_BYTES_MAX, TX_JSON_OVERHEAD_BYTES,
+};
 #[cfg(feature = "server")]
 pub use rate_limit::RateLimitConfig;
 #[cfg(feature = "server")]
 pub use router::{openapi, router, serve};
 #[cfg(feature = "server")]
-pub use service::{BlobBody, BlobBodyError, BlobContent, BlobError, NodeService, SubmitError};
+pub use service::{
+    BlobBody, BlobBodyError, BlobContent, BlobError, NodeService, SnapshotContent, SubmitError,
+};

@@ -1,9 +1,10 @@
 //! The API's limits on what clients send, and reading a body under one.
 //!
 //! Each route that takes a body has its own cap: a transaction's is the ledger's
-//! [`TX_BYTES_MAX`] doubled for hex plus room for the JSON around it; a blob's is
-//! configurable. A `Content-Length` over the cap is refused before a byte is read; a body
-//! without one is counted as it streams and refused the moment it passes the cap.
+//! [`TX_BYTES_MAX`] doubled for hex plus room for the JSON around it; a batch's is that for
+//! each of at most [`TX_BATCH_TXS_MAX`] transactions; a blob's is configurable. A
+//! `Content-Length` over the cap is refused before a byte is read; a body without one is
+//! counted as it streams and refused the moment it passes the cap.
 
 use axum::body::Body;
 use axum::http::HeaderMap;
@@ -21,6 +22,19 @@ pub const TX_JSON_OVERHEAD_BYTES: usize = 1024;
 
 /// Largest body `POST /v1/txs` reads: a maximal transaction in hex, inside JSON.
 pub const TX_BODY_BYTES_MAX: usize = 2 * TX_BYTES_MAX + TX_JSON_OVERHEAD_BYTES;
+
+/// Most transactions in one `POST /v1/txs/batch`.
+pub const TX_BATCH_TXS_MAX: usize = 256;
+
+/// Room for the JSON around each transaction's hex in a batch (quotes, comma, whitespace).
+pub const TX_BATCH_ITEM_OVERHEAD_BYTES: usize = 16;
+
+/// Largest body `POST /v1/txs/batch` reads: [`TX_BATCH_TXS_MAX`] maximal transactions in hex,
+/// in a JSON array.
+pub const TX_BATCH_BODY_BYTES_MAX: usize =
+    TX_BATCH_TXS_MAX * (2 * TX_BYTES_MAX + TX_BATCH_ITEM_OVERHEAD_BYTES) + TX_JSON_OVERHEAD_BYTES;
+
+const _: () = assert!(TX_BATCH_TXS_MAX >= 1 && TX_BATCH_BODY_BYTES_MAX <= 4 * 1024 * 1024);
 
 /// Default cap on one blob: 256 MiB (a model's weights, a round's masked updates).
 pub const BLOB_BYTES_MAX_DEFAULT: u64 = 256 * 1024 * 1024;

@@ -23,6 +23,7 @@ use crate::views::ErrorBody;
         (name = "state", description = "Accounts with Merkle proofs"),
         (name = "chain", description = "Blocks, status and events"),
         (name = "blobs", description = "The content-addressed blob store"),
+        (name = "sync", description = "State sync: epoch boundaries and the latest ledger snapshot"),
         (name = "meta", description = "This document"),
     ),
 )]

@@ -6,6 +6,12 @@
 //! refilled completely (clients that went quiet) are dropped, and if none has, the new client
 //! is refused rather than letting an attacker with many addresses grow the table without
 //! bound.
+//!
+//! A batch (`POST /v1/txs/batch`) costs one token per transaction: the middleware takes the
+//! first, and the handler [charges](RateLimiter::charge) the rest once it has counted them. The
+//! charge may leave the bucket in debt, which the client's next requests wait out, so a batch
+//! larger than the burst still goes through once, and a client's sustained rate stays
+//! `requests_per_s` transactions however it sends them.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -13,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
+use axum::http::Extensions;
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -94,19 +101,40 @@ impl RateLimiter {
         }
         Err(Duration::from_secs_f64((1.0 - bucket.tokens) / rate))
     }
+
+    /// Takes `tokens` more from `client`, refilled to `now`, even into debt (see the module
+    /// docs); a client the table no longer tracks is not charged.
+    pub(crate) fn charge(&self, client: IpAddr, tokens: u32, now: Instant) {
+        let rate = f64::from(self.config.requests_per_s);
+        let burst = f64::from(self.config.burst);
+        let mut buckets = self
+            .buckets
+            .lock()
+            .expect("no panics while holding the lock");
+        let Some(bucket) = buckets.get_mut(&client) else {
+            return;
+        };
+        let refilled = bucket.tokens + now.duration_since(bucket.updated).as_secs_f64() * rate;
+        bucket.tokens = refilled.min(burst) - f64::from(tokens);
+        bucket.updated = now;
+    }
 }
 
-/// Middleware: refuses a request with 429 when its client is over the limit. Clients are
-/// told apart by peer IP; a server started without connection info counts everyone as one.
+/// The client a request comes from: its peer IP; a server started without connection info
+/// counts everyone as one.
+pub(crate) fn client_of(extensions: &Extensions) -> IpAddr {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+}
+
+/// Middleware: refuses a request with 429 when its client is over the limit.
 pub(crate) async fn limit(
     State(limiter): State<RateLimiter>,
     request: Request,
     next: Next,
 ) -> Response {
-    let client = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    let client = client_of(request.extensions());
     match limiter.take(client, Instant::now()) {
         Ok(()) => next.run(request).await,
         Err(wait) => {
@@ -147,6 +175,31 @@ mod tests {
         assert!(
             limiter.take(b, start).is_ok(),
             "clients have separate buckets"
+        );
+    }
+
+    #[test]
+    fn a_charge_goes_into_debt_that_later_requests_wait_out() {
+        let limiter = RateLimiter::new(RateLimitConfig {
+            requests_per_s: 10,
+            burst: 5,
+            clients_max: 2,
+        });
+        let start = Instant::now();
+        let a = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+        assert!(limiter.take(a, start).is_ok());
+        limiter.charge(a, 9, start);
+        let wait = limiter.take(a, start).unwrap_err();
+        assert!(
+            wait > Duration::from_millis(599) && wait <= Duration::from_millis(600),
+            "5 - 10 tokens: 6 to refill at 10/s, not {wait:?}"
+        );
+        assert!(limiter.take(a, start + Duration::from_millis(600)).is_ok());
+        let b = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+        limiter.charge(b, 100, start);
+        assert!(
+            limiter.take(b, start).is_ok(),
+            "an untracked client is not charged"
         );
     }
 

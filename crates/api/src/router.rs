@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::limits::ApiConfig;
 use crate::openapi::{self, ApiDoc};
 use crate::rate_limit::{self, RateLimiter};
-use crate::routes::{accounts, blobs, blocks, events, status, txs};
+use crate::routes::{accounts, blobs, blocks, events, status, sync, txs};
 use crate::service::{DynNode, NodeService};
 
 /// What every handler can reach.
@@ -27,18 +27,23 @@ pub(crate) struct AppState {
     pub(crate) node: Arc<dyn DynNode>,
     pub(crate) config: Arc<ApiConfig>,
     pub(crate) openapi: Arc<serde_json::Value>,
+    /// The rate limit's buckets, for handlers that charge more than one request's worth.
+    pub(crate) limiter: Option<RateLimiter>,
 }
 
 /// Every route with its documentation, before the state is attached.
 fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(txs::submit_tx))
+        .routes(routes!(txs::submit_tx_batch))
         .routes(routes!(txs::get_tx))
         .routes(routes!(accounts::get_account))
         .routes(routes!(blocks::get_block))
         .routes(routes!(status::get_status))
         .routes(routes!(blobs::put_blob, blobs::get_blob))
         .routes(routes!(events::events))
+        .routes(routes!(sync::get_sync_epochs))
+        .routes(routes!(sync::get_sync_snapshot))
         .routes(routes!(openapi::openapi_json))
         .split_for_parts()
 }
@@ -73,10 +78,12 @@ fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
 /// merged in under the same rate limit.
 pub fn router<N: NodeService>(node: N, config: ApiConfig, extra: Router) -> Router {
     let (routes, document) = documented_routes();
+    let limiter = config.rate_limit.map(RateLimiter::new);
     let state = AppState {
         node: Arc::new(node),
         config: Arc::new(config.clone()),
         openapi: Arc::new(serde_json::to_value(&document).expect("the document serialises")),
+        limiter: limiter.clone(),
     };
     let router = routes
         .with_state(state)
@@ -84,9 +91,9 @@ pub fn router<N: NodeService>(node: N, config: ApiConfig, extra: Router) -> Rout
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(CatchPanicLayer::custom(panic_response));
-    match config.rate_limit {
-        Some(limit) => router.layer(axum::middleware::from_fn_with_state(
-            RateLimiter::new(limit),
+    match limiter {
+        Some(limiter) => router.layer(axum::middleware::from_fn_with_state(
+            limiter,
             rate_limit::limit,
         )),
         None => router,

@@ -23,6 +23,12 @@ pub struct AddressText(#[allow(dead_code)] String);
 #[schema(value_type = String, pattern = "^[0-9a-fA-F]{128}$")]
 pub struct SignatureHex(#[allow(dead_code)] String);
 
+/// A batch of transactions to submit: a JSON array of at most 256 strings, each the hex of a
+/// `SignedTransaction`'s canonical Borsh encoding (as `tx_hex` in `SubmitTx`).
+#[derive(ToSchema)]
+#[schema(value_type = Vec<String>)]
+pub struct TxHexBatch(#[allow(dead_code)] Vec<String>);
+
 /// Raw bytes (`application/octet-stream`).
 #[derive(ToSchema)]
 #[schema(value_type = String, format = Binary)]

@@ -15,7 +15,9 @@ use tokio::sync::broadcast;
 
 use aifactory_types::{Address, Hash, TxError, VerifiedTransaction};
 
-use crate::views::{AccountView, BlobStored, BlockId, BlockView, ChainEvent, StatusView, TxStatus};
+use crate::views::{
+    AccountView, BlobStored, BlockId, BlockView, ChainEvent, StatusView, SyncEpochs, TxStatus,
+};
 
 /// Why a node would not take a transaction into its mempool.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -111,6 +113,21 @@ pub trait NodeService: Clone + Send + Sync + 'static {
         tx: VerifiedTransaction,
     ) -> impl Future<Output = Result<Hash, SubmitError>> + Send;
 
+    /// Offers signature-checked transactions in order; one result per transaction. The
+    /// default submits them one at a time; a node may take them under one lock.
+    fn submit_batch(
+        &self,
+        txs: Vec<VerifiedTransaction>,
+    ) -> impl Future<Output = Vec<Result<Hash, SubmitError>>> + Send {
+        async move {
+            let mut results = Vec::with_capacity(txs.len());
+            for tx in txs {
+                results.push(self.submit(tx).await);
+            }
+            results
+        }
+    }
+
     /// Where the transaction with this id is, or `None` if the node has never seen it.
     fn tx_status(&self, hash: Hash) -> impl Future<Output = Option<TxStatus>> + Send;
 
@@ -138,12 +155,38 @@ pub trait NodeService: Clone + Send + Sync + 'static {
 
     /// A new subscription to the chain's events, from now on.
     fn subscribe(&self) -> broadcast::Receiver<ChainEvent>;
+
+    /// Epoch boundaries from epoch `from` on (at most `SYNC_EPOCHS_MAX`), or `None` if this
+    /// node does not serve state sync. The default serves none.
+    fn sync_epochs(&self, from: u64) -> impl Future<Output = Option<SyncEpochs>> + Send {
+        let _ = from;
+        async { None }
+    }
+
+    /// The node's latest ledger snapshot, or `None` if it has none to serve. The default has
+    /// none.
+    fn sync_snapshot(&self) -> impl Future<Output = Option<SnapshotContent>> + Send {
+        async { None }
+    }
+}
+
+/// A ledger snapshot file as the node serves it.
+#[derive(Debug)]
+pub struct SnapshotContent {
+    /// The height of the state it holds (an epoch's last block).
+    pub height: u64,
+    /// Its bytes.
+    pub content: BlobContent,
 }
 
 /// [`NodeService`] made object-safe, so the router holds one `Arc<dyn DynNode>` and its
 /// handlers are plain functions.
 pub(crate) trait DynNode: Send + Sync {
     fn submit(&self, tx: VerifiedTransaction) -> BoxFuture<'_, Result<Hash, SubmitError>>;
+    fn submit_batch(
+        &self,
+        txs: Vec<VerifiedTransaction>,
+    ) -> BoxFuture<'_, Vec<Result<Hash, SubmitError>>>;
     fn tx_status(&self, hash: Hash) -> BoxFuture<'_, Option<TxStatus>>;
     fn account(&self, address: Address) -> BoxFuture<'_, Option<AccountView>>;
     fn block(&self, id: BlockId) -> BoxFuture<'_, Option<BlockView>>;
@@ -151,6 +194,8 @@ pub(crate) trait DynNode: Send + Sync {
     fn put_blob(&self, hash: Hash, body: BlobBody) -> BoxFuture<'_, Result<BlobStored, BlobError>>;
     fn get_blob(&self, hash: Hash) -> BoxFuture<'_, Result<Option<BlobContent>, BlobError>>;
     fn subscribe(&self) -> broadcast::Receiver<ChainEvent>;
+    fn sync_epochs(&self, from: u64) -> BoxFuture<'_, Option<SyncEpochs>>;
+    fn sync_snapshot(&self) -> BoxFuture<'_, Option<SnapshotContent>>;
 }
 
 fn boxed<'a, T>(future: impl Future<Output = T> + Send + 'a) -> BoxFuture<'a, T> {
@@ -160,6 +205,13 @@ fn boxed<'a, T>(future: impl Future<Output = T> + Send + 'a) -> BoxFuture<'a, T>
 impl<N: NodeService> DynNode for N {
     fn submit(&self, tx: VerifiedTransaction) -> BoxFuture<'_, Result<Hash, SubmitError>> {
         boxed(NodeService::submit(self, tx))
+    }
+
+    fn submit_batch(
+        &self,
+        txs: Vec<VerifiedTransaction>,
+    ) -> BoxFuture<'_, Vec<Result<Hash, SubmitError>>> {
+        boxed(NodeService::submit_batch(self, txs))
     }
 
     fn tx_status(&self, hash: Hash) -> BoxFuture<'_, Option<TxStatus>> {
@@ -188,5 +240,13 @@ impl<N: NodeService> DynNode for N {
 
     fn subscribe(&self) -> broadcast::Receiver<ChainEvent> {
         NodeService::subscribe(self)
+    }
+
+    fn sync_epochs(&self, from: u64) -> BoxFuture<'_, Option<SyncEpochs>> {
+        boxed(NodeService::sync_epochs(self, from))
+    }
+
+    fn sync_snapshot(&self) -> BoxFuture<'_, Option<SnapshotContent>> {
+        boxed(NodeService::sync_snapshot(self))
     }
 }

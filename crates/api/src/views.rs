@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use aifactory_types::{AccountProof, Address, Amount, Block, Hash, Receipt, TxError};
+use aifactory_types::{AccountProof, Address, Amount, Block, Hash, Header, Receipt, TxError};
 
 use crate::schemas;
 
@@ -25,6 +25,28 @@ pub struct TxAccepted {
     /// The transaction's id, to poll `GET /v1/txs/{hash}` with.
     #[schema(value_type = schemas::HashHex)]
     pub tx_hash: Hash,
+}
+
+/// What became of each transaction of a `POST /v1/txs/batch`, in the order they were sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TxBatchResults {
+    /// One result per transaction sent, in order.
+    pub results: Vec<TxBatchItem>,
+}
+
+/// One transaction of a batch: accepted with its id, or refused with the error that
+/// `POST /v1/txs` would have answered for it alone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TxBatchItem {
+    /// The HTTP status `POST /v1/txs` would have answered: 202 when accepted.
+    pub status: u16,
+    /// The transaction's id, when accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<schemas::HashHex>)]
+    pub tx_hash: Option<Hash>,
+    /// Why it was refused, when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorDetail>,
 }
 
 /// Where a transaction is in its life.
@@ -272,6 +294,49 @@ pub struct ErrorDetail {
     #[schema(value_type = Option<Object>)]
     pub details: Option<serde_json::Value>,
 }
+
+/// One epoch boundary, for a node that syncs from this one: the epoch's last block header,
+/// the finalization of it, and the proof of the validator set its state names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SyncEpoch {
+    /// The epoch whose last block this is.
+    pub epoch: u64,
+    /// The block's height: the last of the epoch.
+    pub height: u64,
+    /// The block's header.
+    #[schema(value_type = schemas::HeaderSchema)]
+    pub header: Header,
+    /// The block's finalization (commonware's encoding of simplex's `Finalization`), in hex;
+    /// signed by the epoch's validators.
+    pub finalization: String,
+    /// `borsh(ValidatorSetProof)` of the state after the block, in hex: the next epoch's set
+    /// against the header's state root.
+    pub proof: String,
+}
+
+/// Epoch boundaries in order, from the one asked for; at most `SYNC_EPOCHS_MAX` of them, and
+/// none past the node's latest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SyncEpochs {
+    /// The boundaries, epoch by epoch without gaps.
+    pub epochs: Vec<SyncEpoch>,
+}
+
+/// Most boundaries one `GET /v1/sync/epochs` returns.
+pub const SYNC_EPOCHS_MAX: usize = 64;
+
+/// Most proof bytes one `GET /v1/sync/epochs` carries past its first boundary: the server
+/// stops listing there, so the body stays under [`SYNC_EPOCHS_BODY_BYTES_MAX`].
+pub const SYNC_EPOCHS_PROOF_BYTES_BUDGET: usize = 16 << 20;
+
+/// Most bytes of a `GET /v1/sync/epochs` body a client reads: the budget plus one largest
+/// proof (`ValidatorSetProof`, at most 2^20 slots of 41 bytes), both in hex, with room for
+/// the headers and finalizations.
+pub const SYNC_EPOCHS_BODY_BYTES_MAX: usize =
+    2 * (SYNC_EPOCHS_PROOF_BYTES_BUDGET + (41 << 20)) + (1 << 20);
+
+/// The response header naming the height of the snapshot `GET /v1/sync/snapshot` sends.
+pub const SNAPSHOT_HEIGHT_HEADER: &str = "x-snapshot-height";
 
 #[cfg(test)]
 mod tests {

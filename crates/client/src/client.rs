@@ -8,7 +8,9 @@ use reqwest::{Method, RequestBuilder, Response, Url};
 use serde::de::DeserializeOwned;
 
 use aifactory_api::views::{
-    AccountView, BlobStored, BlockId, BlockView, StatusView, SubmitTx, TxAccepted, TxView,
+    AccountView, BlobStored, BlockId, BlockView, SNAPSHOT_HEIGHT_HEADER,
+    SYNC_EPOCHS_BODY_BYTES_MAX, StatusView, SubmitTx, SyncEpochs, TxAccepted, TxBatchItem,
+    TxBatchResults, TxView,
 };
 use aifactory_types::{Address, Hash, SignedTransaction};
 
@@ -74,6 +76,25 @@ impl Client {
             .header(CONTENT_TYPE, "application/octet-stream")
             .body(bytes);
         json(request).await
+    }
+
+    /// Submits up to 256 signed transactions (the server's `TX_BATCH_TXS_MAX`) in one request;
+    /// one result per transaction, in order: its id, or the error the node gave for it alone.
+    pub async fn submit_batch(
+        &self,
+        txs: &[SignedTransaction],
+    ) -> Result<Vec<Result<TxAccepted, ClientError>>, ClientError> {
+        let body: Vec<String> = txs.iter().map(|tx| hex::encode(tx.encode())).collect();
+        let answer: TxBatchResults =
+            json(self.request(Method::POST, "v1/txs/batch").json(&body)).await?;
+        if answer.results.len() != txs.len() {
+            return Err(ClientError::Decode(format!(
+                "{} results for a batch of {}",
+                answer.results.len(),
+                txs.len()
+            )));
+        }
+        answer.results.into_iter().map(batch_result).collect()
     }
 
     /// A transaction's status: pending, included with its receipt, or rejected.
@@ -148,6 +169,59 @@ impl Client {
     /// The node's OpenAPI document.
     pub async fn openapi(&self) -> Result<serde_json::Value, ClientError> {
         json(self.request(Method::GET, "v1/openapi.json")).await
+    }
+
+    /// Epoch boundaries from epoch `from` on, for state sync; a body over
+    /// [`SYNC_EPOCHS_BODY_BYTES_MAX`] is refused as it arrives.
+    pub async fn sync_epochs(&self, from: u64) -> Result<SyncEpochs, ClientError> {
+        let request = self.request(Method::GET, &format!("v1/sync/epochs?from={from}"));
+        let mut chunks = checked(request).await?.bytes_stream();
+        let mut body = Vec::new();
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk?;
+            if body.len().saturating_add(chunk.len()) > SYNC_EPOCHS_BODY_BYTES_MAX {
+                return Err(ClientError::Decode(format!(
+                    "the epoch list is over {SYNC_EPOCHS_BODY_BYTES_MAX} bytes"
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        serde_json::from_slice(&body).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    /// The node's latest ledger snapshot as it arrives, with the height it says it is at.
+    pub async fn sync_snapshot_stream(
+        &self,
+    ) -> Result<(u64, BoxStream<'static, Result<Bytes, ClientError>>), ClientError> {
+        let response = checked(self.request(Method::GET, "v1/sync/snapshot")).await?;
+        let height = response
+            .headers()
+            .get(SNAPSHOT_HEIGHT_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| ClientError::Decode(format!("no {SNAPSHOT_HEIGHT_HEADER} header")))?;
+        Ok((
+            height,
+            response.bytes_stream().map_err(ClientError::from).boxed(),
+        ))
+    }
+}
+
+/// One item of a batch's answer as the single-transaction call would have returned it; an
+/// item that is neither accepted nor refused means the answer cannot be read.
+fn batch_result(item: TxBatchItem) -> Result<Result<TxAccepted, ClientError>, ClientError> {
+    match (item.tx_hash, item.error) {
+        (Some(tx_hash), None) => Ok(Ok(TxAccepted { tx_hash })),
+        (None, Some(error)) => Ok(Err(ClientError::Api {
+            status: item.status,
+            code: error.code,
+            message: error.message,
+            details: error.details,
+            retry_after_s: None,
+        })),
+        _ => Err(ClientError::Decode(
+            "a batch item with neither or both of tx_hash and error".to_owned(),
+        )),
     }
 }
 

@@ -5,7 +5,8 @@
 //!
 //! - **propose** builds on the parent's post-state with `State::build_block` from the
 //!   mempool's candidates, stamped `max(local clock, parent + 1 ms)` and paid to our address.
-//! - **verify** checks the signatures, then executes the block on a copy of the parent's
+//! - **verify** checks the signatures (but not again those of transactions its mempool holds
+//!   verbatim: see [`Chain::execute`]), then executes the block on a copy of the parent's
 //!   post-state with `State::apply_block`, which checks height, parent, timestamp order, the
 //!   transactions root, admission of every transaction and the state root. Any failure is
 //!   permanent, so the answer is `false`. A timestamp too far ahead of the local clock is not
@@ -31,7 +32,7 @@ use futures::StreamExt;
 use tracing::{debug, warn};
 
 use crate::block::{ChainBlock, Digest};
-use crate::chain::{Chain, execute};
+use crate::chain::Chain;
 use crate::limits::{BLOCK_TIMESTAMP_DRIFT_MS_MAX, PROPOSAL_TXS_MAX};
 
 /// Builds and verifies ledger blocks for consensus.
@@ -75,7 +76,7 @@ impl LedgerApplication {
         };
         let mut state = base;
         for block in missing.into_iter().rev() {
-            let (next, outcome) = match execute(&state, block.inner()) {
+            let (next, outcome) = match self.chain.execute(&state, block.inner()) {
                 Ok(done) => done,
                 Err(error) => {
                     warn!(%error, "an ancestor does not execute");
@@ -114,7 +115,7 @@ impl<E: Clock> Application<E> for LedgerApplication {
         let parent_state = self.state_after(parent, ancestry).await?;
         let mut state = State::clone(&parent_state);
         let timestamp_ms = now_ms(&clock).max(state.timestamp_ms() + 1);
-        let candidates = self.chain.mempool().take(PROPOSAL_TXS_MAX);
+        let candidates = self.chain.mempool().take(&state, PROPOSAL_TXS_MAX);
         let built = state
             .build_block(self.proposer, timestamp_ms, candidates)
             .expect("the timestamp is after the parent's");
@@ -152,7 +153,7 @@ impl<E: Clock> Application<E> for LedgerApplication {
         let Some(parent_state) = self.state_after(block.parent(), ancestry).await else {
             return false;
         };
-        match execute(&parent_state, block.inner()) {
+        match self.chain.execute(&parent_state, block.inner()) {
             Ok((state, outcome)) => {
                 self.chain.insert_pending(block.digest(), state, outcome);
                 true

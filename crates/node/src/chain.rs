@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use aifactory_ledger::{BlockOutcome, State};
-use aifactory_types::{Hash, Receipt};
+use aifactory_types::{Hash, Receipt, SignedTransaction, VerifiedBlock, VerifiedTransaction};
 use tokio::sync::{broadcast, watch};
 
 use crate::block::{ChainBlock, Digest, to_digest};
@@ -165,7 +165,8 @@ impl Chain {
         let (state, receipts) = match pending {
             Some(p) => (p.state, p.receipts),
             None => {
-                let (state, outcome) = execute(&base, block)
+                let (state, outcome) = self
+                    .execute(&base, block)
                     .unwrap_or_else(|e| panic!("finalized block {height} does not apply: {e}"));
                 (Arc::new(state), outcome.receipts)
             }
@@ -176,14 +177,19 @@ impl Chain {
             inner.finalized = state.clone();
             inner.pending.retain(|_, p| p.height > height);
         }
-        lock(&self.mempool).prune(&state);
         let finalized = Arc::new(FinalizedBlock {
             block: block.clone(),
             state_root: state.root(),
             receipts,
         });
         lock(&self.recent).push(finalized.clone());
-        self.finalized_tx.send_replace(state);
+        {
+            // Published under the mempool lock: admission reads the state under the same
+            // lock, so it always judges against the state the pool was pruned with.
+            let mut mempool = lock(&self.mempool);
+            mempool.prune(&state);
+            self.finalized_tx.send_replace(state);
+        }
         // No subscriber is fine: the API may not be listening.
         let _ = self.blocks_tx.send(finalized);
         true
@@ -197,6 +203,37 @@ impl Chain {
     /// The mempool.
     pub fn mempool(&self) -> MutexGuard<'_, Mempool> {
         lock(&self.mempool)
+    }
+
+    /// Like [`execute`], but a transaction the mempool holds verbatim (same id, which commits
+    /// to the signature bytes, and same contents) keeps the signature check it passed on
+    /// admission; only the others are checked.
+    pub fn execute(
+        &self,
+        parent: &State,
+        block: &ChainBlock,
+    ) -> Result<(State, BlockOutcome), ExecuteError> {
+        let verified = block.block().clone().verify_except(|hash, tx| {
+            lock(&self.mempool)
+                .get(hash)
+                .is_some_and(|known| known.signed() == tx)
+        })?;
+        apply(parent, &verified)
+    }
+
+    /// Admits signature-checked transactions, each with its encoded size, into the mempool
+    /// under one lock, judged against the finalized state the pool was last pruned with (a
+    /// state read before the lock could be a block behind the pool, and see gaps or taken
+    /// nonces that are not there).
+    pub fn admit(
+        &self,
+        txs: impl IntoIterator<Item = (VerifiedTransaction, usize)>,
+    ) -> Vec<Result<Hash, Rejection>> {
+        let mut mempool = lock(&self.mempool);
+        let state = self.finalized_tx.borrow().clone();
+        txs.into_iter()
+            .map(|(tx, bytes)| mempool.insert(&state, tx, bytes))
+            .collect()
     }
 }
 
@@ -214,8 +251,12 @@ pub enum ExecuteError {
 /// Checks a block's signatures and executes it on a copy of `parent`.
 pub fn execute(parent: &State, block: &ChainBlock) -> Result<(State, BlockOutcome), ExecuteError> {
     let verified = block.block().clone().verify()?;
+    apply(parent, &verified)
+}
+
+fn apply(parent: &State, block: &VerifiedBlock) -> Result<(State, BlockOutcome), ExecuteError> {
     let mut state = parent.clone();
-    let outcome = state.apply_block(&verified)?;
+    let outcome = state.apply_block(block)?;
     Ok((state, outcome))
 }
 
@@ -238,8 +279,14 @@ impl NodeHandle {
 
     /// Admits a signed transaction (untrusted bytes) into the mempool.
     pub fn submit(&self, bytes: &[u8]) -> Result<Hash, Rejection> {
-        let state = self.finalized_state();
-        self.chain.mempool().submit(&state, bytes)
+        let verified = SignedTransaction::decode(bytes)?.verify()?;
+        self.admit(verified, bytes.len())
+    }
+
+    /// Admits a signature-checked transaction of `bytes` encoded bytes (see [`Chain::admit`]).
+    pub fn admit(&self, tx: VerifiedTransaction, bytes: usize) -> Result<Hash, Rejection> {
+        let mut results = self.chain.admit([(tx, bytes)]);
+        results.pop().expect("one result per transaction")
     }
 
     /// How many transactions wait in the mempool.
@@ -250,5 +297,46 @@ impl NodeHandle {
     /// The shared chain view behind this handle.
     pub fn chain(&self) -> &Chain {
         &self.chain
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aifactory_ledger::testing::TestChain;
+    use aifactory_types::BoundedVec;
+
+    use super::*;
+
+    #[test]
+    fn a_forged_signature_on_a_pooled_transaction_is_still_checked() {
+        let mut test = TestChain::new(3, 1_000_000_000);
+        let chain = Chain::new(test.state.clone(), MempoolConfig::default());
+        let pooled = test.tx(1, TestChain::transfer_to(test.address(2), 5));
+        chain.handle().submit(&pooled.encode()).unwrap();
+        let parent = test.state.clone();
+        let honest = ChainBlock::new(test.build(vec![pooled.clone()]).block.to_block());
+        chain
+            .execute(&parent, &honest)
+            .expect("the block with the pooled transaction executes");
+
+        // The pooled transaction's unsigned content, with the sender's signature of another.
+        let other = test.tx(1, TestChain::transfer_to(test.address(2), 6));
+        let forgery = SignedTransaction {
+            tx: pooled.tx.clone(),
+            signature: other.signature,
+        };
+        let mut forged = honest.block().clone();
+        forged.txs = BoundedVec::new(vec![forgery]).unwrap();
+        let forged = ChainBlock::new(forged);
+        assert!(chain.mempool().contains(&pooled.hash()));
+        assert!(matches!(
+            chain.execute(&parent, &forged),
+            Err(ExecuteError::Signature(_))
+        ));
+        assert_eq!(
+            chain.execute(&parent, &forged).unwrap_err(),
+            execute(&parent, &forged).unwrap_err(),
+            "refused exactly as without the mempool"
+        );
     }
 }

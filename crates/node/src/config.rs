@@ -41,6 +41,9 @@ pub struct NodeConfig {
     /// Ledger snapshots.
     #[serde(default)]
     pub snapshots: SnapshotSection,
+    /// State sync from a peer, for a new node.
+    #[serde(default)]
+    pub sync: SyncSection,
     /// Logging.
     #[serde(default)]
     pub log: LogSection,
@@ -190,8 +193,9 @@ impl Default for BlobSection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SnapshotSection {
-    /// Write a snapshot of the finalized state every this many blocks (0: never), so that a
-    /// restart replays at most this many blocks.
+    /// Write a snapshot of the finalized state at the first epoch boundary at least this many
+    /// blocks after the last one (0: never), so that a restart replays at most this many blocks
+    /// plus an epoch, and peers that sync from this node get a recent boundary.
     pub every_blocks: u64,
 }
 
@@ -201,6 +205,16 @@ impl Default for SnapshotSection {
             every_blocks: 1_000,
         }
     }
+}
+
+/// State sync: a node whose data directory holds no consensus state yet starts from a
+/// peer's latest snapshot, verified from genesis, instead of replaying the chain.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncSection {
+    /// The peer's API base URL (`http://host:port`); unset, the node replays from genesis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_peer: Option<String>,
 }
 
 /// The default log filter: our node at `info`, the consensus engine's per-view chatter at
@@ -371,6 +385,7 @@ mod tests {
             consensus: ConsensusSection::default(),
             blobs: BlobSection::default(),
             snapshots: SnapshotSection::default(),
+            sync: SyncSection::default(),
             log: LogSection::default(),
         }
     }

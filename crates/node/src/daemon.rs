@@ -31,6 +31,7 @@ use crate::metrics::NodeMetrics;
 use crate::p2p::{self, Peer};
 use crate::service::{ApiParts, NodeApi};
 use crate::snapshots::SnapshotPolicy;
+use crate::sync::{self, SyncError};
 use crate::{gossip, keys};
 
 /// The explorer: one page over the API (status, latest blocks, look-ups), live from
@@ -68,6 +69,12 @@ pub enum NodeError {
     /// The blob store could not be opened.
     #[error("cannot open the blob store: {0}")]
     Store(#[from] aifactory_store::StoreError),
+    /// The peer named in `[sync]` cannot be used.
+    #[error("[sync] from_peer: {0}")]
+    Sync(aifactory_client::ClientError),
+    /// State sync from the peer failed; nothing was written.
+    #[error("state sync failed: {0}")]
+    SyncFailed(#[from] SyncError),
 }
 
 fn file_error(path: &Path, message: impl ToString) -> NodeError {
@@ -129,11 +136,14 @@ pub fn run(config: NodeConfig) -> Result<(), NodeError> {
             addr: config.api.listen,
             source,
         })?;
+    // Decided before the runtime opens anything under the consensus directory.
+    let fresh = sync::is_fresh(&config.data_dir.join("consensus"));
     let runtime = RuntimeConfig::new()
         .with_storage_directory(config.data_dir.join("consensus"))
         .with_catch_panics(false);
-    Runner::new(runtime)
-        .start(async move |context| serve(context, config, key, genesis, store, api_listener).await)
+    Runner::new(runtime).start(async move |context| {
+        serve(context, config, key, genesis, store, api_listener, fresh).await
+    })
 }
 
 async fn serve(
@@ -143,6 +153,7 @@ async fn serve(
     genesis: Genesis,
     store: Store,
     api_listener: std::net::TcpListener,
+    fresh: bool,
 ) -> Result<(), NodeError> {
     let validators: Vec<_> = genesis.validators.iter().map(|v| v.address).collect();
     let mut peers: Vec<Peer> = config
@@ -163,6 +174,14 @@ async fn serve(
     let network = p2p::start(&context, keys::private_key(&key), config.p2p.listen, &peers)
         .map_err(StartError::from)?;
 
+    let snapshot_path = config.data_dir.join("ledger.snapshot");
+    let floor = match &config.sync.from_peer {
+        Some(url) if fresh => {
+            let peer = Client::new(url).map_err(NodeError::Sync)?;
+            Some(sync::sync_from_peer(&peer, &genesis, &snapshot_path).await?)
+        }
+        _ => None,
+    };
     let node_context = context.child("node");
     let validator = engine::start(
         node_context.child("engine"),
@@ -173,9 +192,10 @@ async fn serve(
             mempool: config.mempool.into(),
             timeouts: config.consensus.into(),
             snapshots: Some(SnapshotPolicy {
-                path: config.data_dir.join("ledger.snapshot"),
+                path: snapshot_path.clone(),
                 every_blocks: config.snapshots.every_blocks,
             }),
+            floor,
         },
         network.channels,
         network.oracle.clone(),
@@ -221,6 +241,7 @@ async fn serve(
             metrics,
             peers: peer_views,
             blob_sources,
+            snapshot_path: Some(snapshot_path),
         },
     );
     let publisher = api.clone();

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{
     ApiSection, BlobSection, ConsensusSection, LogSection, MempoolSection, NodeConfig, P2pConfig,
-    PeerConfig, SnapshotSection,
+    PeerConfig, SnapshotSection, SyncSection,
 };
 
 /// The devnet's chain id.
@@ -332,6 +332,7 @@ fn node_config(spec: &DevnetSpec, nodes: &[Address], index: usize) -> NodeConfig
         consensus: ConsensusSection::default(),
         blobs: BlobSection::default(),
         snapshots: SnapshotSection::default(),
+        sync: SyncSection::default(),
         log: LogSection::default(),
     }
 }
@@ -373,7 +374,10 @@ mod tests {
         }
         let full = devnet.keystore().load("full-0", None).unwrap();
         assert!(
-            genesis.validators.iter().all(|v| v.address != full.address()),
+            genesis
+                .validators
+                .iter()
+                .all(|v| v.address != full.address()),
             "a full node's key is not a genesis validator"
         );
         assert_eq!(genesis.validators.len(), 4);

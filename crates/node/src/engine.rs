@@ -51,6 +51,7 @@ use crate::finalizer;
 use crate::keys::{self, KeyError};
 use crate::mempool::MempoolConfig;
 use crate::snapshots::SnapshotPolicy;
+use crate::sync::SyncFloor;
 
 /// The consensus signing namespace: every vote and certificate is signed under it (the scheme
 /// appends its own per-message suffixes), and nothing else is.
@@ -117,6 +118,9 @@ pub struct Config {
     pub timeouts: Timeouts,
     /// Where to keep ledger snapshots, if anywhere (real nodes; simulations keep none).
     pub snapshots: Option<SnapshotPolicy>,
+    /// A verified epoch boundary to start marshal from instead of genesis (a node that
+    /// synced from a peer's snapshot, which `snapshots` must hold; see [`crate::sync`]).
+    pub floor: Option<SyncFloor>,
 }
 
 /// The five channels a validator uses, each a sender and receiver pair.
@@ -270,6 +274,14 @@ where
     .expect("the finalized blocks archive opens");
 
     let schemes = EpochSchemes::default();
+    let start = match config.floor {
+        None => Start::Genesis(Digested::precomputed(genesis_block, genesis_digest)),
+        Some(floor) => {
+            // marshal checks the floor's certificate against its epoch's participants.
+            schemes.register(floor.epoch(), floor.participants, &private_key);
+            Start::Floor(floor.finalization)
+        }
+    };
     let (marshal_actor, marshal_mailbox, floor) =
         Marshal::<_, Standard<ChainBlock>, _, _, _, _, _>::init(
             context.child("marshal"),
@@ -278,7 +290,7 @@ where
             marshal::Config {
                 provider: schemes.clone(),
                 epocher: epocher.clone(),
-                start: Start::Genesis(Digested::precomputed(genesis_block, genesis_digest)),
+                start,
                 partition_prefix: format!("{prefix}-marshal"),
                 mailbox_size: MAILBOX_SIZE,
                 view_retention: ViewDelta::new(VIEW_RETENTION),

@@ -139,10 +139,8 @@ where
                 continue;
             }
         };
-        let state = node.finalized_state();
-        let mut mempool = node.chain().mempool();
-        for (tx, bytes) in verified.into_iter().zip(sizes) {
-            match mempool.insert(&state, tx, bytes) {
+        for result in node.chain().admit(verified.into_iter().zip(sizes)) {
+            match result {
                 Ok(_) => {
                     metrics.gossip_admitted.inc();
                 }
@@ -151,7 +149,7 @@ where
         }
         metrics
             .mempool_size
-            .set(mempool.len().try_into().unwrap_or(i64::MAX));
+            .set(node.mempool_len().try_into().unwrap_or(i64::MAX));
     }
 }
 

@@ -38,6 +38,7 @@ pub mod recent;
 pub mod service;
 pub mod snapshots;
 pub mod supervisor;
+pub mod sync;
 
 pub use block::{BlockCodecConfig, ChainBlock, Digest};
 pub use chain::{Chain, FinalizedBlock, NodeHandle};

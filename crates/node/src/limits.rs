@@ -14,6 +14,15 @@ pub const MEMPOOL_BYTES_MAX: usize = 64 * 1024 * 1024;
 /// Most pending transactions from one sender (a contiguous run of nonces).
 pub const MEMPOOL_SENDER_TXS_MAX: usize = 64;
 
+/// The future queue (transactions behind a nonce gap) may hold at most `1 /
+/// MEMPOOL_FUTURE_SHARE` of the pool's count limit, and of each sender's: most of the pool
+/// stays for transactions that can execute now.
+pub const MEMPOOL_FUTURE_SHARE: usize = 4;
+
+/// Finalized blocks a transaction may wait behind a nonce gap before it is dropped (at a few
+/// blocks a second, about a minute): a gap that long is not being filled.
+pub const MEMPOOL_FUTURE_HEIGHTS_MAX: u64 = 256;
+
 /// Most transactions a proposer takes from the mempool for one block.
 pub const PROPOSAL_TXS_MAX: usize = 4_096;
 
@@ -27,14 +36,22 @@ pub const FINALIZED_SUBSCRIBERS_BACKLOG_MAX: usize = 1_024;
 /// How far ahead of the local clock a block's timestamp may be before a verifier waits.
 pub const BLOCK_TIMESTAMP_DRIFT_MS_MAX: u64 = 2_000;
 
+/// Chain events (a block's, then one per transaction) buffered for each `/v1/events`
+/// subscriber before it lags: a few full blocks' worth, so a subscriber that is merely slower
+/// than one block's burst of events misses none.
+pub const EVENTS_BACKLOG_MAX: usize = 4 * (BLOCK_TXS_MAX + 1);
+
 /// Finalized blocks whose receipts the node keeps for the API.
 pub const RECENT_BLOCKS_MAX: usize = 100_000;
 
 /// Most transactions in one gossip message.
 pub const GOSSIP_BATCH_TXS_MAX: usize = 512;
 
-/// How long a gossip batch waits for more transactions before it is sent.
-pub const GOSSIP_BATCH_DELAY_MS: u64 = 5;
+/// How long a gossip batch waits for more transactions before it is sent. It bounds the
+/// messages to each peer at 100 a second, half the transaction channel's quota in `p2p.rs`
+/// (200 a second): at 5 ms, batches sent at the quota itself were dropped by jitter, and peers
+/// saw nonce gaps.
+pub const GOSSIP_BATCH_DELAY_MS: u64 = 10;
 
 /// Most bytes of one gossip message (the batch's transactions plus length prefixes).
 pub const GOSSIP_MESSAGE_BYTES_MAX: usize = GOSSIP_BATCH_TXS_MAX * (TX_BYTES_MAX + 4) + 4;
@@ -49,5 +66,6 @@ pub const GOSSIP_QUEUE_MAX: usize = 65_536;
 const _: () = assert!(GOSSIP_MESSAGE_BYTES_MAX <= P2P_MESSAGE_BYTES_MAX);
 const _: () = assert!(MEMPOOL_BYTES_MAX >= 1_024 * TX_BYTES_MAX);
 const _: () = assert!(MEMPOOL_SENDER_TXS_MAX <= MEMPOOL_TXS_MAX);
+const _: () = assert!(MEMPOOL_FUTURE_SHARE >= 2 && MEMPOOL_SENDER_TXS_MAX >= MEMPOOL_FUTURE_SHARE);
 const _: () = assert!(PROPOSAL_TXS_MAX <= BLOCK_TXS_MAX);
 const _: () = assert!(PENDING_STATES_MAX >= 2);

@@ -2,20 +2,39 @@
 //!
 //! **Admission** decodes (capped at `TX_BYTES_MAX`), checks the signature, then runs the
 //! ledger's own pre-checks ([`State::admit`]: chain id, expiry, fee floor, known sender, fee
-//! payable) against the latest finalized state. Nonces: a sender's pending transactions are
-//! always a contiguous run starting at its account nonce, so a newcomer must carry exactly the
-//! next nonce after the run, and the balance must cover the fees of the whole run.
+//! payable) against the latest finalized state. The nonce is judged against what the sender
+//! already has pending, which sits in one of two queues:
 //!
-//! **Limits** ([`MempoolConfig`], defaults in [`crate::limits`]): total count, total bytes,
-//! and count per sender. When the pool is full the lowest fee goes: only a sender's *last*
-//! pending transaction may be evicted (evicting one in the middle would strand the rest), and a
-//! newcomer that does not pay strictly more than the cheapest evictable transaction is refused.
+//! - **ready**: a contiguous run of nonces starting at the account's nonce. Only these are
+//!   proposed ([`Mempool::take`]).
+//! - **future**: nonces past the ready run with a gap before them — a transaction that arrived
+//!   before its predecessor (reordered on the way, or racing a block's finalization). They are
+//!   held, never proposed, until the gap fills: when the missing nonce is admitted, or when a
+//!   finalized state shows it executed ([`Mempool::prune`]); then they join the ready run in
+//!   nonce order. A nonce `sender_txs_max` or more ahead of the account's is refused: the
+//!   sender could not have its predecessors pending beside it anyway.
+//!
+//! The sender's balance must cover the fees of everything it has pending, in both queues.
+//!
+//! **Limits** ([`MempoolConfig`], defaults in [`crate::limits`]): total count, total bytes and
+//! count per sender, each counting both queues; the future queue alone may hold at most a
+//! [`MEMPOOL_FUTURE_SHARE`] share of the total and of each sender's limit. When the pool is
+//! full something goes:
+//!
+//! - a future transaction is speculative, so a ready newcomer evicts future ones first (the
+//!   lowest fee first, a sender's highest nonce first), whatever they pay;
+//! - then the lowest fee among ready ones, but only a sender's *last* (evicting one in the
+//!   middle would strand the rest), and only if the newcomer pays strictly more;
+//! - a future newcomer may evict only future transactions that pay strictly less.
+//!
+//! A future transaction is also dropped once [`MEMPOOL_FUTURE_HEIGHTS_MAX`] blocks have been
+//! finalized since it was admitted without its gap filling.
 //!
 //! **Proposals** read [`Mempool::take`]: the highest fee first across senders, each sender in
 //! nonce order. Taking does not remove: a proposal may never be finalized. Entries leave when
 //! a finalized state shows them included or stale ([`Mempool::prune`]).
 //!
-//! Every refusal is a typed [`Rejection`].
+//! Every refusal is a typed [`Rejection`] with a stable [`Rejection::code`].
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -26,16 +45,19 @@ use aifactory_types::{
     VerifiedTransaction,
 };
 
-use crate::limits::{MEMPOOL_BYTES_MAX, MEMPOOL_SENDER_TXS_MAX, MEMPOOL_TXS_MAX};
+use crate::limits::{
+    MEMPOOL_BYTES_MAX, MEMPOOL_FUTURE_HEIGHTS_MAX, MEMPOOL_FUTURE_SHARE, MEMPOOL_SENDER_TXS_MAX,
+    MEMPOOL_TXS_MAX,
+};
 
 /// The mempool's limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MempoolConfig {
-    /// Most transactions held.
+    /// Most transactions held, both queues.
     pub txs_max: usize,
-    /// Most encoded bytes held.
+    /// Most encoded bytes held, both queues.
     pub bytes_max: usize,
-    /// Most pending transactions per sender.
+    /// Most pending transactions per sender, both queues.
     pub sender_txs_max: usize,
 }
 
@@ -46,6 +68,18 @@ impl Default for MempoolConfig {
             bytes_max: MEMPOOL_BYTES_MAX,
             sender_txs_max: MEMPOOL_SENDER_TXS_MAX,
         }
+    }
+}
+
+impl MempoolConfig {
+    /// Most transactions held in the future queue (gapped nonces), across senders.
+    pub fn future_txs_max(&self) -> usize {
+        self.txs_max / MEMPOOL_FUTURE_SHARE
+    }
+
+    /// Most transactions one sender may have in the future queue.
+    pub fn sender_future_txs_max(&self) -> usize {
+        (self.sender_txs_max / MEMPOOL_FUTURE_SHARE).max(1)
     }
 }
 
@@ -70,10 +104,10 @@ pub enum Rejection {
         /// The nonce.
         nonce: u64,
     },
-    /// The nonce skips ahead of the sender's pending run.
-    #[error("nonce {got} skips ahead: the next nonce after the pending ones is {expected}")]
+    /// The nonce is too far ahead of the account's to be held until the gap fills.
+    #[error("nonce {got} is too far ahead: the next nonce after the pending ones is {expected}")]
     NonceGap {
-        /// The nonce that would extend the run.
+        /// The nonce that would extend the ready run.
         expected: u64,
         /// The transaction's.
         got: u64,
@@ -84,18 +118,31 @@ pub enum Rejection {
         /// The per-sender limit.
         max: usize,
     },
+    /// The sender already has as many transactions waiting behind a nonce gap as allowed.
+    #[error("the sender already has {max} transactions waiting behind a nonce gap: fill it first")]
+    SenderFutureFull {
+        /// The per-sender limit of the future queue.
+        max: usize,
+    },
     /// The balance cannot pay the fees of the pending run plus this one.
     #[error("balance {balance} cannot pay {fees} base units of fees for the pending transactions")]
     CannotPayPending {
         /// The sender's balance.
         balance: Amount,
-        /// The fees of the pending run including this transaction.
+        /// The fees of everything pending from the sender, including this transaction.
         fees: Amount,
     },
     /// The pool is full and the transaction pays no more than the cheapest one it could evict.
     #[error("the mempool is full: pay a fee above {fee_to_beat} base units")]
     PoolFull {
         /// The fee a newcomer must exceed (`u64::MAX` when nothing is evictable).
+        fee_to_beat: Amount,
+    },
+    /// The future queue is full and the (gapped) transaction pays no more than the cheapest
+    /// gapped one it could evict.
+    #[error("too many transactions wait behind nonce gaps: pay a fee above {fee_to_beat}")]
+    FutureFull {
+        /// The fee a gapped newcomer must exceed (`u64::MAX` when nothing is evictable).
         fee_to_beat: Amount,
     },
 }
@@ -115,8 +162,10 @@ impl Rejection {
             Rejection::NonceTaken { .. } => "nonce_pending".to_owned(),
             Rejection::NonceGap { .. } => "nonce_gap".to_owned(),
             Rejection::SenderFull { .. } => "sender_full".to_owned(),
+            Rejection::SenderFutureFull { .. } => "sender_future_full".to_owned(),
             Rejection::CannotPayPending { .. } => "cannot_pay_pending".to_owned(),
             Rejection::PoolFull { .. } => "pool_full".to_owned(),
+            Rejection::FutureFull { .. } => "future_full".to_owned(),
         }
     }
 }
@@ -125,6 +174,8 @@ impl Rejection {
 struct Entry {
     tx: VerifiedTransaction,
     bytes: usize,
+    /// The finalized height when it was admitted (ages the future queue).
+    admitted_height: u64,
 }
 
 impl Entry {
@@ -133,13 +184,36 @@ impl Entry {
     }
 }
 
-/// Pending transactions by sender and nonce.
+/// Which queue a transaction waits in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Queue {
+    /// Extends the sender's contiguous run: may be proposed.
+    Ready,
+    /// Behind a nonce gap: held until it fills.
+    Future,
+}
+
+/// Each sender's transactions in one queue, by nonce.
+type Queued = BTreeMap<Address, BTreeMap<u64, Entry>>;
+
+/// A transaction that could make room: the last of `sender`'s in `queue`.
+#[derive(Debug, Clone, Copy)]
+struct Victim {
+    fee: Amount,
+    queue: Queue,
+    sender: Address,
+    bytes: usize,
+}
+
+/// Pending transactions by sender and nonce, in the ready and future queues.
 #[derive(Debug, Clone, Default)]
 pub struct Mempool {
     config: MempoolConfig,
-    senders: BTreeMap<Address, BTreeMap<u64, Entry>>,
+    ready: Queued,
+    future: Queued,
     ids: HashMap<Hash, (Address, u64)>,
     bytes: usize,
+    future_len: usize,
 }
 
 impl Mempool {
@@ -151,9 +225,14 @@ impl Mempool {
         }
     }
 
-    /// How many transactions are pending.
+    /// How many transactions are pending, both queues.
     pub fn len(&self) -> usize {
         self.ids.len()
+    }
+
+    /// How many pending transactions wait behind a nonce gap.
+    pub fn future_len(&self) -> usize {
+        self.future_len
     }
 
     /// Most transactions the pool holds.
@@ -176,6 +255,16 @@ impl Mempool {
         self.ids.contains_key(hash)
     }
 
+    /// The pending transaction with id `hash` (its signature was checked on admission), so a
+    /// block holding it need not check it again.
+    pub fn get(&self, hash: &Hash) -> Option<&VerifiedTransaction> {
+        let (sender, nonce) = self.ids.get(hash)?;
+        let entry = [&self.ready, &self.future]
+            .into_iter()
+            .find_map(|queued| queued.get(sender)?.get(nonce))?;
+        (entry.tx.hash() == *hash).then_some(&entry.tx)
+    }
+
     /// Decodes, verifies and admits untrusted bytes against `state` (the latest finalized).
     pub fn submit(&mut self, state: &State, bytes: &[u8]) -> Result<Hash, Rejection> {
         let signed = SignedTransaction::decode(bytes)?;
@@ -184,6 +273,7 @@ impl Mempool {
     }
 
     /// Admits a transaction whose signature was checked; `bytes` is its encoded size.
+    /// `state` must be the finalized state the pool was last pruned with.
     pub fn insert(
         &mut self,
         state: &State,
@@ -194,30 +284,41 @@ impl Mempool {
         if self.ids.contains_key(&hash) {
             return Err(Rejection::Duplicate(hash));
         }
-        self.check_admissible(state, &tx)?;
+        let queue = self.check_admissible(state, &tx)?;
         let sender = tx.tx().sender;
-        let pending = self.senders.get(&sender).map_or(0, BTreeMap::len);
-        if pending >= self.config.sender_txs_max {
-            return Err(Rejection::SenderFull {
-                max: self.config.sender_txs_max,
-            });
-        }
-        let victims = self.plan_eviction(&sender, tx.tx().fee, bytes)?;
+        self.check_sender_room(&sender, queue)?;
+        let victims = self.plan_eviction(&sender, tx.tx().fee, bytes, queue)?;
         for victim in victims {
-            self.remove_last(&victim);
+            self.remove_last(victim.queue, &victim.sender);
         }
         let nonce = tx.tx().nonce;
-        self.senders
-            .entry(sender)
-            .or_default()
-            .insert(nonce, Entry { tx, bytes });
+        let entry = Entry {
+            tx,
+            bytes,
+            admitted_height: state.height(),
+        };
         self.ids.insert(hash, (sender, nonce));
         self.bytes += bytes;
+        match queue {
+            Queue::Ready => {
+                self.ready.entry(sender).or_default().insert(nonce, entry);
+                self.promote(&sender, nonce + 1);
+            }
+            Queue::Future => {
+                self.future.entry(sender).or_default().insert(nonce, entry);
+                self.future_len += 1;
+            }
+        }
         Ok(hash)
     }
 
-    /// The ledger's checks, with the nonce and balance judged against the pending run.
-    fn check_admissible(&self, state: &State, tx: &VerifiedTransaction) -> Result<(), Rejection> {
+    /// The ledger's checks, with the nonce and balance judged against what is pending; says
+    /// which queue the transaction belongs in.
+    fn check_admissible(
+        &self,
+        state: &State,
+        tx: &VerifiedTransaction,
+    ) -> Result<Queue, Rejection> {
         let ctx = BlockContext {
             height: state.height() + 1,
             timestamp_ms: state.timestamp_ms() + 1,
@@ -230,22 +331,32 @@ impl Mempool {
         if tx.nonce < account.nonce {
             return Err(state.admit(&ctx, tx).expect_err("a used nonce").into());
         }
-        let run = self.senders.get(&tx.sender);
-        let next = account.nonce + run.map_or(0, |r| r.len() as u64);
-        if tx.nonce < next {
+        let ready = self.ready.get(&tx.sender);
+        let future = self.future.get(&tx.sender);
+        let next = account.nonce + ready.map_or(0, |r| r.len() as u64);
+        let taken = tx.nonce < next || future.is_some_and(|f| f.contains_key(&tx.nonce));
+        if taken {
             return Err(Rejection::NonceTaken { nonce: tx.nonce });
         }
-        if tx.nonce > next {
+        let window_end = account
+            .nonce
+            .saturating_add(self.config.sender_txs_max as u64);
+        if tx.nonce > next && tx.nonce >= window_end {
             return Err(Rejection::NonceGap {
                 expected: next,
                 got: tx.nonce,
             });
         }
-        // The ledger checks the nonce against the account; the run's nonces are checked above.
+        // The ledger checks the nonce against the account; the queues' nonces are checked above.
         let mut probe = tx.clone();
         probe.nonce = account.nonce;
         state.admit(&ctx, &probe)?;
-        let pending_fees: Amount = run.map_or(0, |r| r.values().map(Entry::fee).sum());
+        let pending_fees: Amount = [ready, future]
+            .into_iter()
+            .flatten()
+            .flat_map(BTreeMap::values)
+            .map(Entry::fee)
+            .fold(0, Amount::saturating_add);
         let fees = pending_fees.saturating_add(tx.fee);
         if fees > account.balance {
             return Err(Rejection::CannotPayPending {
@@ -253,57 +364,91 @@ impl Mempool {
                 fees,
             });
         }
+        Ok(if tx.nonce == next {
+            Queue::Ready
+        } else {
+            Queue::Future
+        })
+    }
+
+    /// The per-sender limits: both queues together, and the future queue alone.
+    fn check_sender_room(&self, sender: &Address, queue: Queue) -> Result<(), Rejection> {
+        let ready = self.ready.get(sender).map_or(0, BTreeMap::len);
+        let future = self.future.get(sender).map_or(0, BTreeMap::len);
+        if ready + future >= self.config.sender_txs_max {
+            return Err(Rejection::SenderFull {
+                max: self.config.sender_txs_max,
+            });
+        }
+        let future_max = self.config.sender_future_txs_max();
+        if queue == Queue::Future && future >= future_max {
+            return Err(Rejection::SenderFutureFull { max: future_max });
+        }
         Ok(())
     }
 
-    /// The senders whose last transactions must go to make room for `bytes` more, or why the
-    /// newcomer (from `sender`, paying `fee`) cannot have the room.
+    /// The transactions that must go to make room for a newcomer (from `sender`, paying
+    /// `fee`, `bytes` long, bound for `queue`), or why it cannot have the room.
     fn plan_eviction(
         &self,
         sender: &Address,
         fee: Amount,
         bytes: usize,
-    ) -> Result<Vec<Address>, Rejection> {
+        queue: Queue,
+    ) -> Result<Vec<Victim>, Rejection> {
         let mut count = self.len() + 1;
         let mut total = self.bytes + bytes;
-        let mut taken: BTreeMap<Address, usize> = BTreeMap::new();
+        let mut future = self.future_len + usize::from(queue == Queue::Future);
+        let mut taken: BTreeMap<(Queue, Address), usize> = BTreeMap::new();
         let mut victims = Vec::new();
-        while count > self.config.txs_max || total > self.config.bytes_max {
-            let cheapest = self
-                .senders
-                .iter()
-                .filter(|(address, _)| *address != sender)
-                .filter_map(|(address, run)| {
-                    let skip = taken.get(address).copied().unwrap_or(0);
-                    run.values()
-                        .rev()
-                        .nth(skip)
-                        .map(|entry| (entry.fee(), *address, entry.bytes))
-                })
-                .min_by_key(|(fee, address, _)| (*fee, Reverse(*address)));
-            let Some((victim_fee, victim, victim_bytes)) = cheapest else {
-                return Err(Rejection::PoolFull {
-                    fee_to_beat: Amount::MAX,
-                });
-            };
-            if victim_fee >= fee {
-                return Err(Rejection::PoolFull {
-                    fee_to_beat: victim_fee,
-                });
+        loop {
+            let future_over = future > self.config.future_txs_max();
+            if count <= self.config.txs_max && total <= self.config.bytes_max && !future_over {
+                return Ok(victims);
             }
-            *taken.entry(victim).or_default() += 1;
-            victims.push(victim);
+            let gapped = cheapest_last(&self.future, Queue::Future, sender, &taken);
+            let victim = match (queue, gapped) {
+                (Queue::Ready, Some(victim)) => victim,
+                (Queue::Ready, None) => {
+                    match cheapest_last(&self.ready, Queue::Ready, sender, &taken) {
+                        Some(victim) if victim.fee < fee => victim,
+                        other => {
+                            return Err(Rejection::PoolFull {
+                                fee_to_beat: other.map_or(Amount::MAX, |v| v.fee),
+                            });
+                        }
+                    }
+                }
+                (Queue::Future, Some(victim)) if victim.fee < fee => victim,
+                (Queue::Future, other) => {
+                    let fee_to_beat = other.map_or(Amount::MAX, |v| v.fee);
+                    return Err(if future_over {
+                        Rejection::FutureFull { fee_to_beat }
+                    } else {
+                        Rejection::PoolFull { fee_to_beat }
+                    });
+                }
+            };
+            *taken.entry((victim.queue, victim.sender)).or_default() += 1;
             count -= 1;
-            total -= victim_bytes;
+            total -= victim.bytes;
+            future -= usize::from(victim.queue == Queue::Future);
+            victims.push(victim);
         }
-        Ok(victims)
     }
 
-    fn remove_last(&mut self, sender: &Address) {
-        let run = self.senders.get_mut(sender).expect("a planned victim");
+    fn remove_last(&mut self, queue: Queue, sender: &Address) {
+        let queued = match queue {
+            Queue::Ready => &mut self.ready,
+            Queue::Future => &mut self.future,
+        };
+        let run = queued.get_mut(sender).expect("a planned victim");
         let (_, entry) = run.pop_last().expect("a planned victim has entries");
         if run.is_empty() {
-            self.senders.remove(sender);
+            queued.remove(sender);
+        }
+        if queue == Queue::Future {
+            self.future_len -= 1;
         }
         self.forget(&entry);
     }
@@ -313,42 +458,80 @@ impl Mempool {
         self.bytes -= entry.bytes;
     }
 
-    /// Up to `max` candidates for the next block: the highest fee first across senders, each
-    /// sender's in nonce order. They stay pending until [`Mempool::prune`] sees them included.
-    pub fn take(&self, max: usize) -> Vec<VerifiedTransaction> {
+    /// Moves `sender`'s future transactions from nonce `next` on, as long as they are
+    /// contiguous, to the end of its ready run (which must end just before `next`).
+    fn promote(&mut self, sender: &Address, mut next: u64) {
+        let Some(held) = self.future.get_mut(sender) else {
+            return;
+        };
+        let mut promoted = Vec::new();
+        while let Some(entry) = held.remove(&next) {
+            promoted.push((next, entry));
+            next += 1;
+        }
+        if held.is_empty() {
+            self.future.remove(sender);
+        }
+        if promoted.is_empty() {
+            return;
+        }
+        self.future_len -= promoted.len();
+        let run = self.ready.entry(*sender).or_default();
+        debug_assert!(
+            run.last_key_value()
+                .is_none_or(|(n, _)| *n + 1 == promoted[0].0)
+        );
+        run.extend(promoted);
+    }
+
+    /// Up to `max` candidates for a block on `parent` (the state it builds on, which may be
+    /// ahead of the finalized one) from the ready queue: each sender's from its nonce in
+    /// `parent` on (what `parent` executed is still pending here until it is finalized, and
+    /// would only crowd the block), in nonce order; across senders the highest fee first,
+    /// and among equal fees one per sender in turn, so no sender's run crowds out the rest.
+    /// They stay pending until [`Mempool::prune`] sees them included.
+    pub fn take(&self, parent: &State, max: usize) -> Vec<VerifiedTransaction> {
         let mut runs: BTreeMap<&Address, _> = self
-            .senders
+            .ready
             .iter()
-            .map(|(address, run)| (address, run.values().peekable()))
+            .map(|(address, run)| {
+                let nonce = parent.account(address).map_or(u64::MAX, |a| a.nonce);
+                (address, run.range(nonce..).map(|(_, e)| e).peekable())
+            })
             .collect();
-        // The heap holds each sender's next fee; ties go to the lower address.
-        let mut heads: BinaryHeap<(Amount, Reverse<&Address>)> = runs
+        // The heap holds each sender's next fee and how many of its were taken before it;
+        // remaining ties go to the lower address.
+        let mut heads: BinaryHeap<(Amount, Reverse<usize>, Reverse<&Address>)> = runs
             .iter_mut()
-            .filter_map(|(address, run)| run.peek().map(|e| (e.fee(), Reverse(*address))))
+            .filter_map(|(address, run)| {
+                run.peek().map(|e| (e.fee(), Reverse(0), Reverse(*address)))
+            })
             .collect();
         let mut out = Vec::with_capacity(max.min(self.len()));
         while out.len() < max {
-            let Some((_, Reverse(address))) = heads.pop() else {
+            let Some((_, Reverse(taken), Reverse(address))) = heads.pop() else {
                 break;
             };
             let run = runs.get_mut(address).expect("every head has a run");
             let entry = run.next().expect("a head was peeked");
             out.push(entry.tx.clone());
             if let Some(next) = run.peek() {
-                heads.push((next.fee(), Reverse(address)));
+                heads.push((next.fee(), Reverse(taken + 1), Reverse(address)));
             }
         }
         out
     }
 
-    /// Drops what `state` (a newly finalized state) shows included or stale: nonces already
-    /// used, and transactions expired by the next height (with the rest of their sender's run,
-    /// which could no longer execute).
+    /// Brings the pool up to `state` (a newly finalized state): drops nonces already used,
+    /// transactions expired by the next height (in the ready queue with the rest of their
+    /// sender's run, which could no longer execute), future transactions held too long, then
+    /// promotes the future transactions whose gap the state filled.
     pub fn prune(&mut self, state: &State) {
         let next_height = state.height() + 1;
+        let nonce_of = |address: &Address| state.account(address).map_or(u64::MAX, |a| a.nonce);
         let mut dropped = Vec::new();
-        self.senders.retain(|address, run| {
-            let nonce = state.account(address).map_or(u64::MAX, |a| a.nonce);
+        self.ready.retain(|address, run| {
+            let nonce = nonce_of(address);
             let stale: Vec<u64> = run.range(..nonce).map(|(n, _)| *n).collect();
             dropped.extend(stale.into_iter().filter_map(|n| run.remove(&n)));
             let expired = run
@@ -361,10 +544,56 @@ impl Mempool {
             }
             !run.is_empty()
         });
+        let mut future_dropped = 0;
+        self.future.retain(|address, held| {
+            let nonce = nonce_of(address);
+            let gone: Vec<u64> = held
+                .iter()
+                .filter(|(n, e)| {
+                    **n < nonce
+                        || e.tx.tx().expiry_height < next_height
+                        || e.admitted_height.saturating_add(MEMPOOL_FUTURE_HEIGHTS_MAX)
+                            < state.height()
+                })
+                .map(|(n, _)| *n)
+                .collect();
+            future_dropped += gone.len();
+            dropped.extend(gone.into_iter().filter_map(|n| held.remove(&n)));
+            !held.is_empty()
+        });
+        self.future_len -= future_dropped;
         for entry in &dropped {
             self.forget(entry);
         }
+        let gapped: Vec<Address> = self.future.keys().copied().collect();
+        for sender in gapped {
+            let run = self.ready.get(&sender).map_or(0, BTreeMap::len) as u64;
+            self.promote(&sender, nonce_of(&sender).saturating_add(run));
+        }
     }
+}
+
+/// The cheapest last transaction of a sender other than `exclude` in `queued`, skipping the
+/// ones already `taken` from the end of each sender's; ties go to the higher address.
+fn cheapest_last(
+    queued: &Queued,
+    queue: Queue,
+    exclude: &Address,
+    taken: &BTreeMap<(Queue, Address), usize>,
+) -> Option<Victim> {
+    queued
+        .iter()
+        .filter(|(address, _)| *address != exclude)
+        .filter_map(|(address, run)| {
+            let skip = taken.get(&(queue, *address)).copied().unwrap_or(0);
+            run.values().rev().nth(skip).map(|entry| Victim {
+                fee: entry.fee(),
+                queue,
+                sender: *address,
+                bytes: entry.bytes,
+            })
+        })
+        .min_by_key(|victim| (victim.fee, Reverse(victim.sender)))
 }
 
 #[cfg(test)]
@@ -419,13 +648,203 @@ mod tests {
             submit(&mut pool, &chain, &tx(&chain, 1, 1, fee + 1)),
             Err(Rejection::NonceTaken { nonce: 1 })
         );
+        let far = MEMPOOL_SENDER_TXS_MAX as u64;
         assert_eq!(
-            submit(&mut pool, &chain, &tx(&chain, 1, 5, fee)),
+            submit(&mut pool, &chain, &tx(&chain, 1, far, fee)),
             Err(Rejection::NonceGap {
                 expected: 3,
-                got: 5
+                got: far
+            }),
+            "a nonce the sender could not have pending beside its predecessors"
+        );
+        submit(&mut pool, &chain, &tx(&chain, 1, 5, fee)).unwrap();
+        assert_eq!(
+            submit(&mut pool, &chain, &tx(&chain, 1, 5, fee + 1)),
+            Err(Rejection::NonceTaken { nonce: 5 }),
+            "a held nonce is taken too"
+        );
+    }
+
+    fn hashes(txs: &[VerifiedTransaction]) -> Vec<Hash> {
+        txs.iter().map(VerifiedTransaction::hash).collect()
+    }
+
+    #[test]
+    fn a_gapped_nonce_is_held_then_promoted_when_the_gap_fills() {
+        let chain = chain();
+        let fee = fee_min(&chain);
+        let mut pool = Mempool::default();
+        let txs: Vec<SignedTransaction> = (0..4).map(|n| tx(&chain, 1, n, fee)).collect();
+        for t in [&txs[0], &txs[2], &txs[3]] {
+            submit(&mut pool, &chain, t).unwrap();
+        }
+        assert_eq!((pool.len(), pool.future_len()), (3, 2));
+        assert!(pool.contains(&txs[3].hash()), "held counts as pending");
+        assert_eq!(
+            hashes(&pool.take(&chain.state, 10)),
+            vec![txs[0].hash()],
+            "never proposed while gapped"
+        );
+        submit(&mut pool, &chain, &txs[1]).unwrap();
+        assert_eq!((pool.len(), pool.future_len()), (4, 0));
+        let all: Vec<Hash> = txs.iter().map(SignedTransaction::hash).collect();
+        assert_eq!(hashes(&pool.take(&chain.state, 10)), all);
+        // The ready run goes on from the promoted ones.
+        submit(&mut pool, &chain, &tx(&chain, 1, 4, fee)).unwrap();
+        assert_eq!(pool.future_len(), 0);
+    }
+
+    #[test]
+    fn the_balance_covers_held_transactions_too() {
+        let chain = TestChain::new(3, 2_500);
+        let fee = fee_min(&chain);
+        let mut pool = Mempool::default();
+        submit(&mut pool, &chain, &tx(&chain, 1, 1, fee)).unwrap();
+        submit(&mut pool, &chain, &tx(&chain, 1, 2, fee)).unwrap();
+        assert_eq!(
+            submit(&mut pool, &chain, &tx(&chain, 1, 0, fee)),
+            Err(Rejection::CannotPayPending {
+                balance: 2_500,
+                fees: 3 * fee
             })
         );
+    }
+
+    #[test]
+    fn the_future_queue_has_its_own_limits() {
+        let chain = chain();
+        let fee = fee_min(&chain);
+        // A sender may hold 8 / 4 = 2 gapped; the pool 8 / 4 = 2 in all.
+        let mut pool = Mempool::new(MempoolConfig {
+            txs_max: 8,
+            sender_txs_max: 8,
+            ..Default::default()
+        });
+        submit(&mut pool, &chain, &tx(&chain, 1, 2, fee)).unwrap();
+        submit(&mut pool, &chain, &tx(&chain, 1, 3, fee)).unwrap();
+        assert_eq!(
+            submit(&mut pool, &chain, &tx(&chain, 1, 4, fee)),
+            Err(Rejection::SenderFutureFull { max: 2 })
+        );
+        assert_eq!(
+            submit(&mut pool, &chain, &tx(&chain, 2, 1, fee)),
+            Err(Rejection::FutureFull { fee_to_beat: fee }),
+            "the pool's future share is full of transactions paying as much"
+        );
+        // Paying more evicts the cheapest held one: sender 1's highest nonce.
+        let rich = tx(&chain, 2, 1, fee + 1);
+        submit(&mut pool, &chain, &rich).unwrap();
+        assert_eq!(pool.future_len(), 2);
+        assert!(!pool.contains(&tx(&chain, 1, 3, fee).hash()));
+        assert!(pool.contains(&tx(&chain, 1, 2, fee).hash()));
+        // Ready transactions are not limited by the future share.
+        for nonce in 0..2 {
+            submit(&mut pool, &chain, &tx(&chain, 3, nonce, fee)).unwrap();
+        }
+        assert_eq!((pool.len(), pool.future_len()), (4, 2));
+    }
+
+    #[test]
+    fn eviction_takes_held_transactions_before_ready_ones() {
+        let chain = chain();
+        let fee = fee_min(&chain);
+        let mut pool = Mempool::new(MempoolConfig {
+            txs_max: 8,
+            ..Default::default()
+        });
+        let ready: Vec<SignedTransaction> = (0..7).map(|n| tx(&chain, 1, n, fee + 5)).collect();
+        for t in &ready {
+            submit(&mut pool, &chain, t).unwrap();
+        }
+        let held = tx(&chain, 2, 1, fee + 100);
+        submit(&mut pool, &chain, &held).unwrap();
+        assert_eq!(pool.len(), 8);
+        // A held newcomer may push out only a held transaction that pays less, never a ready
+        // one (these pay less than it does).
+        assert_eq!(
+            submit(&mut pool, &chain, &tx(&chain, 3, 1, fee + 50)),
+            Err(Rejection::PoolFull {
+                fee_to_beat: fee + 100
+            })
+        );
+        // A ready newcomer evicts the held one even though it pays less.
+        let newcomer = tx(&chain, 3, 0, fee);
+        submit(&mut pool, &chain, &newcomer).unwrap();
+        assert!(!pool.contains(&held.hash()));
+        assert_eq!((pool.len(), pool.future_len()), (8, 0));
+        // Then only a cheaper ready tail goes, for a newcomer paying strictly more.
+        assert_eq!(
+            submit(&mut pool, &chain, &tx(&chain, 4, 0, fee)),
+            Err(Rejection::PoolFull { fee_to_beat: fee })
+        );
+        submit(&mut pool, &chain, &tx(&chain, 4, 0, fee + 1)).unwrap();
+        assert!(!pool.contains(&newcomer.hash()));
+        assert!(ready.iter().all(|t| pool.contains(&t.hash())));
+    }
+
+    #[test]
+    fn prune_promotes_what_a_block_ungapped_and_drops_what_it_used() {
+        let mut chain = chain();
+        let fee = fee_min(&chain);
+        let mut pool = Mempool::default();
+        // Nonce 0 went to another node and into a block; 1 and 2 are held here, as is a 0
+        // that lost the race to it.
+        let included = tx(&chain, 1, 0, fee);
+        let loser = tx(&chain, 1, 0, fee + 1);
+        let held: Vec<SignedTransaction> = (1..3).map(|n| tx(&chain, 1, n, fee)).collect();
+        for t in &held {
+            submit(&mut pool, &chain, t).unwrap();
+        }
+        submit(&mut pool, &chain, &loser).unwrap();
+        assert_eq!(pool.future_len(), 0, "the loser filled the gap here");
+        chain.build(vec![included]);
+        pool.prune(&chain.state);
+        assert!(!pool.contains(&loser.hash()));
+        let expected: Vec<Hash> = held.iter().map(SignedTransaction::hash).collect();
+        assert_eq!(hashes(&pool.take(&chain.state, 10)), expected);
+
+        // Sender 2: only future ones here; a block with its first two promotes the third.
+        let own: Vec<SignedTransaction> = (0..4).map(|n| tx(&chain, 2, n, fee)).collect();
+        for t in &own[1..] {
+            submit(&mut pool, &chain, t).unwrap();
+        }
+        assert_eq!(pool.future_len(), 3);
+        chain.build(vec![own[0].clone(), own[1].clone()]);
+        pool.prune(&chain.state);
+        assert_eq!(pool.future_len(), 0);
+        assert!(!pool.contains(&own[1].hash()), "executed");
+        let taken = hashes(&pool.take(&chain.state, 10));
+        assert!(taken.contains(&own[2].hash()) && taken.contains(&own[3].hash()));
+        assert_eq!(pool.len(), 4);
+    }
+
+    #[test]
+    fn held_transactions_expire_and_age_out() {
+        let mut chain = chain();
+        let mut pool = Mempool::default();
+        let mut short = chain.unsigned(1, TestChain::transfer_to(chain.address(5), 1));
+        short.nonce = 1;
+        short.expiry_height = 1;
+        let short = chain.sign(1, short);
+        let mut long = chain.unsigned(2, TestChain::transfer_to(chain.address(5), 1));
+        long.nonce = 1;
+        long.expiry_height = u64::MAX;
+        let long = chain.sign(2, long);
+        submit(&mut pool, &chain, &short).unwrap();
+        submit(&mut pool, &chain, &long).unwrap();
+        chain.build(vec![]);
+        pool.prune(&chain.state);
+        assert!(!pool.contains(&short.hash()), "expired at height 2");
+        assert!(pool.contains(&long.hash()));
+        while chain.state.height() < MEMPOOL_FUTURE_HEIGHTS_MAX {
+            chain.build(vec![]);
+        }
+        pool.prune(&chain.state);
+        assert!(pool.contains(&long.hash()), "held for exactly the limit");
+        chain.build(vec![]);
+        pool.prune(&chain.state);
+        assert!(pool.is_empty(), "held too long");
+        assert_eq!((pool.future_len(), pool.bytes()), (0, 0));
     }
 
     #[test]
@@ -573,10 +992,40 @@ mod tests {
         for t in [&a0, &a1, &b0] {
             submit(&mut pool, &chain, t).unwrap();
         }
-        let taken: Vec<Hash> = pool.take(10).iter().map(|t| t.hash()).collect();
+        let taken: Vec<Hash> = pool
+            .take(&chain.state, 10)
+            .iter()
+            .map(|t| t.hash())
+            .collect();
         assert_eq!(taken, vec![b0.hash(), a0.hash(), a1.hash()]);
-        assert_eq!(pool.take(1).len(), 1);
+        assert_eq!(pool.take(&chain.state, 1).len(), 1);
         assert_eq!(pool.len(), 3, "taking does not remove");
+    }
+
+    #[test]
+    fn take_skips_what_the_parent_executed_and_takes_senders_in_turn() {
+        let mut chain = chain();
+        let fee = fee_min(&chain);
+        let mut pool = Mempool::default();
+        let a: Vec<SignedTransaction> = (0..3).map(|n| tx(&chain, 1, n, fee)).collect();
+        let b: Vec<SignedTransaction> = (0..2).map(|n| tx(&chain, 2, n, fee)).collect();
+        for t in a.iter().chain(&b) {
+            submit(&mut pool, &chain, t).unwrap();
+        }
+        let finalized = chain.state.clone();
+        let in_turn: Vec<Hash> = [&a[0], &b[0], &a[1], &b[1], &a[2]]
+            .iter()
+            .map(|t| t.hash())
+            .collect();
+        assert_eq!(hashes(&pool.take(&finalized, 10)), in_turn);
+        // A block not yet finalized executed a[0] and a[1]: a block on it skips them.
+        chain.build(vec![a[0].clone(), a[1].clone()]);
+        assert_eq!(pool.len(), 5, "still pending: not finalized");
+        let on_parent = [&a[2], &b[0], &b[1]]
+            .iter()
+            .map(|t| t.hash())
+            .collect::<Vec<_>>();
+        assert_eq!(hashes(&pool.take(&chain.state, 10)), on_parent);
     }
 
     #[test]

@@ -133,8 +133,8 @@ impl NodeMetrics {
         if submitted.at.is_empty() {
             return;
         }
-        for tx in txs.iter() {
-            if let Some(at) = submitted.at.remove(&tx.hash()) {
+        for receipt in &block.receipts {
+            if let Some(at) = submitted.at.remove(&receipt.tx_hash) {
                 let elapsed = now.duration_since(at).unwrap_or(Duration::ZERO);
                 self.time_to_finality.observe(elapsed.as_secs_f64());
             }

@@ -37,16 +37,19 @@ impl RecentBlocks {
             debug_assert_eq!(last.block.header().height + 1, height);
         }
         self.by_hash.insert(block.block.hash(), height);
-        for (index, tx) in block.block.block().txs.iter().enumerate() {
+        // The receipts carry the transactions' ids, in block order: no need to hash again.
+        debug_assert_eq!(block.receipts.len(), block.block.block().txs.len());
+        for (index, receipt) in block.receipts.iter().enumerate() {
             let index = u32::try_from(index).expect("blocks hold fewer than 2^32 transactions");
-            self.txs.insert(tx.hash(), TxLocation { height, index });
+            self.txs
+                .insert(receipt.tx_hash, TxLocation { height, index });
         }
         self.blocks.push_back(block);
         while self.blocks.len() > RECENT_BLOCKS_MAX {
             let old = self.blocks.pop_front().expect("the window is not empty");
             self.by_hash.remove(&old.block.hash());
-            for tx in old.block.block().txs.iter() {
-                self.txs.remove(&tx.hash());
+            for receipt in &old.receipts {
+                self.txs.remove(&receipt.tx_hash);
             }
         }
     }

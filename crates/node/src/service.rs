@@ -6,13 +6,18 @@
 //! threads through `block_in_place`, a piece (256 KiB) at a time. A blob missing here is
 //! fetched from the peers' APIs in turn and stored only if it hashes to its name.
 
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aifactory_api::views::{
-    AccountView, BlobStored, BlockId, BlockView, ChainEvent, PeerView, StatusView, TxStatus,
+    AccountView, BlobStored, BlockId, BlockView, ChainEvent, PeerView, SYNC_EPOCHS_MAX,
+    SYNC_EPOCHS_PROOF_BYTES_BUDGET, StatusView, SyncEpoch, SyncEpochs, TxStatus,
 };
-use aifactory_api::{BlobBody, BlobContent, BlobError, NodeService, SubmitError};
+use aifactory_api::{BlobBody, BlobContent, BlobError, NodeService, SnapshotContent, SubmitError};
 use aifactory_client::Client;
+use aifactory_ledger::read_snapshot_header;
 use aifactory_store::{BlobReader, Store, StoreError};
 use aifactory_types::{Address, Hash, TxError, VerifiedTransaction};
 use bytes::Bytes;
@@ -28,11 +33,11 @@ use crate::block::{ChainBlock, to_digest};
 use crate::chain::{FinalizedBlock, NodeHandle};
 use crate::engine::MarshalMailbox;
 use crate::gossip::GossipQueue;
+use crate::limits::EVENTS_BACKLOG_MAX;
 use crate::mempool::Rejection;
 use crate::metrics::NodeMetrics;
-
-/// Events buffered for each `/v1/events` subscriber before it lags.
-const EVENTS_BACKLOG: usize = 4_096;
+use crate::snapshots::proof_path;
+use crate::sync;
 
 /// What the API serves besides the chain.
 pub struct ApiParts {
@@ -46,6 +51,9 @@ pub struct ApiParts {
     pub peers: Vec<PeerView>,
     /// Peers' APIs, asked for blobs missing here.
     pub blob_sources: Vec<Client>,
+    /// The ledger snapshot file served to peers that sync from this node (the boundary
+    /// proofs beside it), if the node keeps snapshots.
+    pub snapshot_path: Option<PathBuf>,
 }
 
 /// The node as the API serves it; cheap to clone.
@@ -59,6 +67,7 @@ pub struct NodeApi<E: Clock + Send + Sync + 'static> {
     peers: Arc<Vec<PeerView>>,
     blob_sources: Arc<Vec<Client>>,
     events: broadcast::Sender<ChainEvent>,
+    snapshot_path: Option<Arc<PathBuf>>,
 }
 
 impl<E: Clock + Send + Sync + 'static> Clone for NodeApi<E> {
@@ -73,6 +82,7 @@ impl<E: Clock + Send + Sync + 'static> Clone for NodeApi<E> {
             peers: self.peers.clone(),
             blob_sources: self.blob_sources.clone(),
             events: self.events.clone(),
+            snapshot_path: self.snapshot_path.clone(),
         }
     }
 }
@@ -81,7 +91,7 @@ impl<E: Clock + Send + Sync + 'static> NodeApi<E> {
     /// The API's view of a node over `node`, its `archive`, `clock` and the `parts` beside
     /// the chain.
     pub fn new(node: NodeHandle, archive: MarshalMailbox, clock: E, parts: ApiParts) -> Self {
-        let (events, _) = broadcast::channel(EVENTS_BACKLOG);
+        let (events, _) = broadcast::channel(EVENTS_BACKLOG_MAX);
         NodeApi {
             node,
             archive,
@@ -92,6 +102,7 @@ impl<E: Clock + Send + Sync + 'static> NodeApi<E> {
             peers: Arc::new(parts.peers),
             blob_sources: Arc::new(parts.blob_sources),
             events,
+            snapshot_path: parts.snapshot_path.map(Arc::new),
         }
     }
 
@@ -123,6 +134,22 @@ impl<E: Clock + Send + Sync + 'static> NodeApi<E> {
             hash: block.hash(),
             block: block.block().clone(),
             receipts: None,
+        })
+    }
+
+    /// Epoch `epoch`'s boundary as a syncing peer needs it, if this node has all of it: the
+    /// block and finalization from marshal's archive, the proof from `epochs/`.
+    async fn boundary(&self, snapshot_path: &Path, length: u64, epoch: u64) -> Option<SyncEpoch> {
+        let height = sync::boundary_height(length, epoch)?;
+        let proof = blocking(|| std::fs::read(proof_path(snapshot_path, epoch))).ok()?;
+        let block = self.archive.get_block(Height::new(height)).await?;
+        let finalization = self.archive.get_finalization(Height::new(height)).await?;
+        Some(SyncEpoch {
+            epoch,
+            height,
+            header: block.inner().header().clone(),
+            finalization: sync::finalization_hex(&finalization),
+            proof: hex::encode(proof),
         })
     }
 
@@ -197,9 +224,9 @@ fn events_of(finalized: &FinalizedBlock) -> Vec<ChainEvent> {
         tx_count: u32::try_from(block.txs.len()).unwrap_or(u32::MAX),
         state_root: finalized.state_root,
     });
-    for (tx, receipt) in block.txs.iter().zip(&finalized.receipts) {
+    for receipt in &finalized.receipts {
         events.push(ChainEvent::TxIncluded {
-            tx_hash: tx.hash(),
+            tx_hash: receipt.tx_hash,
             height: block.header.height,
             success: receipt.outcome == aifactory_types::TxOutcome::Success,
         });
@@ -219,10 +246,13 @@ fn submit_error(rejection: Rejection, capacity: usize) -> SubmitError {
         Rejection::CannotPayPending { balance, fees } => {
             SubmitError::Rejected(TxError::CannotPayFee { balance, fee: fees })
         }
-        Rejection::PoolFull { .. } => SubmitError::MempoolFull { capacity },
-        other @ (Rejection::SenderFull { .. } | Rejection::Decode(_) | Rejection::Signature(_)) => {
-            SubmitError::Unavailable(other.to_string())
+        Rejection::PoolFull { .. } | Rejection::FutureFull { .. } => {
+            SubmitError::MempoolFull { capacity }
         }
+        other @ (Rejection::SenderFull { .. }
+        | Rejection::SenderFutureFull { .. }
+        | Rejection::Decode(_)
+        | Rejection::Signature(_)) => SubmitError::Unavailable(other.to_string()),
     }
 }
 
@@ -236,22 +266,30 @@ fn view_of(finalized: &FinalizedBlock) -> BlockView {
 
 impl<E: Clock + Send + Sync + 'static> NodeService for NodeApi<E> {
     async fn submit(&self, tx: VerifiedTransaction) -> Result<Hash, SubmitError> {
-        let bytes = tx.signed().encode();
-        let state = self.node.finalized_state();
-        let result = {
-            let mut mempool = self.node.chain().mempool();
-            let capacity = mempool.capacity();
-            mempool
-                .insert(&state, tx, bytes.len())
-                .map_err(|rejection| {
+        let mut results = self.submit_batch(vec![tx]).await;
+        results.pop().expect("one result per transaction")
+    }
+
+    async fn submit_batch(&self, txs: Vec<VerifiedTransaction>) -> Vec<Result<Hash, SubmitError>> {
+        let encoded: Vec<Vec<u8>> = txs.iter().map(|tx| tx.signed().encode()).collect();
+        let sizes = encoded.iter().map(Vec::len);
+        let results = self.node.chain().admit(txs.into_iter().zip(sizes));
+        let capacity = self.node.chain().mempool().capacity();
+        results
+            .into_iter()
+            .zip(encoded)
+            .map(|(result, bytes)| match result {
+                Ok(hash) => {
+                    self.metrics.accepted(hash, self.clock.as_ref());
+                    self.gossip.offer(bytes);
+                    Ok(hash)
+                }
+                Err(rejection) => {
                     self.metrics.reject(&rejection);
-                    submit_error(rejection, capacity)
-                })
-        };
-        let hash = result?;
-        self.metrics.accepted(hash, self.clock.as_ref());
-        self.gossip.offer(bytes);
-        Ok(hash)
+                    Err(submit_error(rejection, capacity))
+                }
+            })
+            .collect()
     }
 
     async fn tx_status(&self, hash: Hash) -> Option<TxStatus> {
@@ -302,15 +340,7 @@ impl<E: Clock + Send + Sync + 'static> NodeService for NodeApi<E> {
     }
 
     async fn status(&self) -> StatusView {
-        let state = self.node.finalized_state();
-        StatusView {
-            chain_id: state.chain_id().to_owned(),
-            height: state.height(),
-            finalized_height: state.height(),
-            last_block_hash: state.last_block_hash(),
-            state_root: state.root(),
-            peers: self.peers.as_ref().clone(),
-        }
+        StatusView::from_state(&self.node.finalized_state(), self.peers.as_ref().clone())
     }
 
     async fn put_blob(&self, hash: Hash, body: BlobBody) -> Result<BlobStored, BlobError> {
@@ -358,4 +388,72 @@ impl<E: Clock + Send + Sync + 'static> NodeService for NodeApi<E> {
     fn subscribe(&self) -> broadcast::Receiver<ChainEvent> {
         self.events.subscribe()
     }
+
+    async fn sync_epochs(&self, from: u64) -> Option<SyncEpochs> {
+        let snapshot_path = self.snapshot_path.as_ref()?;
+        let state = self.node.finalized_state();
+        let length = state.params().epoch_length_blocks;
+        let mut epochs = Vec::new();
+        let mut proof_bytes: usize = 0;
+        for epoch in (from..).take(SYNC_EPOCHS_MAX) {
+            if proof_bytes > SYNC_EPOCHS_PROOF_BYTES_BUDGET {
+                break;
+            }
+            let Some(height) = sync::boundary_height(length, epoch) else {
+                break;
+            };
+            if height > state.height() {
+                break;
+            }
+            let Some(boundary) = self.boundary(snapshot_path, length, epoch).await else {
+                break;
+            };
+            proof_bytes = proof_bytes.saturating_add(boundary.proof.len() / 2);
+            epochs.push(boundary);
+        }
+        Some(SyncEpochs { epochs })
+    }
+
+    async fn sync_snapshot(&self) -> Option<SnapshotContent> {
+        let path = self.snapshot_path.as_ref()?.as_ref().clone();
+        let (height, size, file) = blocking(|| open_snapshot(&path)).ok()?;
+        Some(SnapshotContent {
+            height,
+            content: BlobContent {
+                size,
+                body: file_chunks(file),
+            },
+        })
+    }
+}
+
+/// Bytes read from a snapshot file per chunk served.
+const SNAPSHOT_CHUNK_BYTES: usize = 256 * 1024;
+
+/// The snapshot file open at its start, with its height and length. The open file stays
+/// the same snapshot even if a newer one is renamed over the path meanwhile.
+fn open_snapshot(path: &Path) -> std::io::Result<(u64, u64, File)> {
+    let mut file = File::open(path)?;
+    let header = read_snapshot_header(&mut BufReader::new(&file))
+        .map_err(|error| std::io::Error::other(error.to_string()))?;
+    file.seek(SeekFrom::Start(0))?;
+    let size = file.metadata()?.len();
+    Ok((header.height, size, file))
+}
+
+/// A file's bytes, a chunk at a time, read on the runtime's blocking path.
+fn file_chunks(file: File) -> BoxStream<'static, Result<Bytes, std::io::Error>> {
+    futures::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let mut chunk = vec![0u8; SNAPSHOT_CHUNK_BYTES];
+        match blocking(|| file.read(&mut chunk)) {
+            Ok(0) => None,
+            Ok(read) => {
+                chunk.truncate(read);
+                Some((Ok(Bytes::from(chunk)), Some(file)))
+            }
+            Err(error) => Some((Err(error), None)),
+        }
+    })
+    .boxed()
 }

@@ -5,6 +5,7 @@ pub(crate) mod blobs;
 pub(crate) mod blocks;
 pub(crate) mod events;
 pub(crate) mod status;
+pub(crate) mod sync;
 pub(crate) mod txs;
 
 use axum::extract::{FromRequestParts, Path};

@@ -2,6 +2,7 @@
 //! over a single-process ledger that stands in for consensus (`aifactory_api::testing`,
 //! with a client attached in `fixture.rs`).
 
+mod batch;
 mod blobs;
 mod events;
 mod fixture;

@@ -14,6 +14,7 @@ use crate::schema::assert_valid;
 /// The routes the issue asks for, and the methods each takes.
 const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/txs"),
+    ("post", "/v1/txs/batch"),
     ("get", "/v1/txs/{hash}"),
     ("get", "/v1/accounts/{address}"),
     ("get", "/v1/blocks/{id}"),
@@ -21,6 +22,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("put", "/v1/blobs/{hash}"),
     ("get", "/v1/blobs/{hash}"),
     ("get", "/v1/events"),
+    ("get", "/v1/sync/epochs"),
+    ("get", "/v1/sync/snapshot"),
     ("get", "/v1/openapi.json"),
 ];
 

@@ -225,6 +225,7 @@ pub(crate) async fn start_node_on(
         mempool: MempoolConfig::default(),
         timeouts: Timeouts::default(),
         snapshots: None,
+        floor: None,
     };
     let validator = start(
         context.child("node").with_attribute("index", index),
