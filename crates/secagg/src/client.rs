@@ -9,13 +9,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use aifactory_types::{BoundedBytes, BoundedVec};
 use ed25519_zebra::SigningKey;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
 use crate::ClientId;
 use crate::agreement::{self, public_of};
-use crate::bounded::{BoundedBytes, BoundedVec};
 use crate::commit;
 use crate::config::Round;
 use crate::error::{Error, Result};
@@ -78,7 +78,7 @@ impl Client {
         secret: &[u8; 32],
     ) -> Result<Client> {
         round.check_client(me)?;
-        if <[u8; 32]>::from(key.verification_key()) != round.config.roster.0[me as usize] {
+        if <[u8; 32]>::from(key.verification_key()) != round.config.roster[me as usize] {
             return Err(Error::Config(format!(
                 "signing key of client {me} does not match its roster key"
             )));
@@ -183,8 +183,8 @@ impl Client {
             round: *id,
             sender: self.me,
             seed_commitment: commit::seed(id, self.me, &self.seeds.self_seed),
-            shares: BoundedVec(shares),
-            commitments: BoundedVec(commitments),
+            shares: BoundedVec::new(shares).expect("one share per neighbour"),
+            commitments: BoundedVec::new(commitments).expect("one commitment per roster client"),
         };
         self.peers = peers;
         self.cipher_keys = cipher_keys;
@@ -202,7 +202,7 @@ impl Client {
         let mut last = None;
         let mut peers = BTreeMap::new();
         let mut saw_me = false;
-        for signed in &list.adverts.0 {
+        for signed in list.adverts.iter() {
             let advert = &signed.body;
             if last.is_some_and(|l| l >= advert.sender) {
                 return Err(Error::Unexpected {
@@ -233,7 +233,7 @@ impl Client {
                 peers.insert(advert.sender, advert.clone());
             }
         }
-        let signed: Vec<&Signed<Advertise>> = list.adverts.0.iter().collect();
+        let signed: Vec<&Signed<Advertise>> = list.adverts.iter().collect();
         Signed::verify_all(&signed, &self.round)?;
         if !saw_me {
             return Err(Error::Unexpected {
@@ -281,8 +281,10 @@ impl Client {
         let body = MaskedInput {
             round: *id,
             sender: self.me,
-            masked_with: BoundedVec(opened.keys().copied().collect()),
-            masked: BoundedBytes(ring::pack(&values, self.round.modulus_bits)),
+            masked_with: BoundedVec::new(opened.keys().copied().collect())
+                .expect("one mask per neighbour"),
+            masked: BoundedBytes::new(ring::pack(&values, self.round.modulus_bits))
+                .expect("a validated round packs within PACKED_BYTES_MAX"),
         };
         self.held.extend(opened);
         self.phase = Phase::Unmask;
@@ -304,7 +306,7 @@ impl Client {
         }
         let mut opened = BTreeMap::new();
         let mut last = None;
-        for share in &bundle.shares.0 {
+        for share in bundle.shares.iter() {
             if share.to != self.me {
                 return Err(Error::Unexpected {
                     kind,
@@ -342,7 +344,7 @@ impl Client {
     pub fn unmask(&mut self, request: &UnmaskRequest) -> Result<Signed<UnmaskResponse>> {
         self.expect(Phase::Unmask, "unmask request")?;
         self.check_request(request)?;
-        let survivors = &request.survivors.0;
+        let survivors = &request.survivors[..];
         let mut revealed = Vec::with_capacity(self.held.len());
         for (owner, pair) in &self.held {
             let kind = if survivors.binary_search(owner).is_ok() {
@@ -372,7 +374,7 @@ impl Client {
         let body = UnmaskResponse {
             round: self.round.config.round,
             sender: self.me,
-            revealed: BoundedVec(revealed),
+            revealed: BoundedVec::new(revealed).expect("one share per roster client"),
         };
         Ok(Signed::sign(body, &self.round, &self.key))
     }
@@ -385,7 +387,7 @@ impl Client {
                 kind: "unmask request",
             });
         }
-        let survivors = &request.survivors.0;
+        let survivors = &request.survivors[..];
         if survivors.windows(2).any(|w| w[0] >= w[1]) {
             return Err(Error::BadRequest(
                 "survivors are not sorted and unique".into(),

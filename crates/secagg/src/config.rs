@@ -7,10 +7,10 @@
 
 use std::sync::Arc;
 
+use aifactory_types::BoundedVec;
 use borsh::{BorshDeserialize, BorshSerialize};
 use ed25519_zebra::VerificationKey;
 
-use crate::bounded::BoundedVec;
 use crate::dp::{self, DpConfig};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, GraphKind};
@@ -19,6 +19,13 @@ use crate::limits::{
 };
 use crate::quantize::levels;
 use crate::{ClientId, RoundId};
+
+/// The error for a roster of `clients` keys, outside what a round allows.
+pub(crate) fn roster_size_error(clients: usize) -> Error {
+    Error::Config(format!(
+        "roster has {clients} clients; a round needs 2 to {CLIENTS_MAX}"
+    ))
+}
 
 /// The public parameters of one round.
 #[derive(Debug, Clone, PartialEq, BorshSerialize, BorshDeserialize)]
@@ -52,7 +59,7 @@ pub fn threshold_min(holders: usize) -> usize {
 impl RoundConfig {
     /// Clients on the roster.
     pub fn clients(&self) -> usize {
-        self.roster.0.len()
+        self.roster.len()
     }
 
     /// Coordinates of a masked vector: the parameters plus one for the sample count.
@@ -89,9 +96,7 @@ impl RoundConfig {
         let fail = |reason: String| Err(Error::Config(reason));
         let n = self.clients();
         if !(2..=CLIENTS_MAX).contains(&n) {
-            return fail(format!(
-                "roster has {n} clients; a round needs 2 to {CLIENTS_MAX}"
-            ));
+            return Err(roster_size_error(n));
         }
         if self.params == 0 || self.params as usize > PARAMS_MAX {
             return fail(format!("params {} outside 1..={PARAMS_MAX}", self.params));
@@ -144,13 +149,13 @@ impl RoundConfig {
         if crate::ring::packed_len(self.vector_len(), k) + 4096 > MESSAGE_BYTES_MAX {
             return fail("masked vector would exceed the message size limit".into());
         }
-        for (id, key) in self.roster.0.iter().enumerate() {
+        for (id, key) in self.roster.iter().enumerate() {
             if VerificationKey::try_from(*key).is_err() {
                 return fail(format!(
                     "roster key of client {id} is not a valid ed25519 key"
                 ));
             }
-            if self.roster.0[..id].contains(key) {
+            if self.roster[..id].contains(key) {
                 return fail(format!("roster key of client {id} appears twice"));
             }
         }

@@ -69,7 +69,6 @@
 
 mod aggregate;
 mod agreement;
-mod bounded;
 mod client;
 mod commit;
 mod config;
@@ -92,7 +91,7 @@ mod transcript;
 use borsh::{BorshDeserialize, BorshSerialize};
 
 pub use aggregate::Aggregate;
-pub use bounded::{BoundedBytes, BoundedVec};
+pub use aifactory_types::{BoundedBytes, BoundedVec};
 pub use client::Client;
 pub use config::{Round, RoundConfig, threshold_min};
 pub use error::{Error, Result};

@@ -17,10 +17,10 @@
 //! caps every variable-length field by a `*_MAX` limit, refuses trailing bytes and
 //! non-canonical field elements, and returns an error — never panics — on anything else.
 
+use aifactory_types::{BoundedBytes, BoundedVec};
 use borsh::{BorshDeserialize, BorshSerialize};
 use ed25519_zebra::{Signature, SigningKey, VerificationKey, VerificationKeyBytes};
 
-use crate::bounded::{BoundedBytes, BoundedVec};
 use crate::config::Round;
 use crate::error::{Error, Result};
 use crate::limits::{CLIENTS_MAX, MESSAGE_BYTES_MAX, NEIGHBOURS_MAX, PACKED_BYTES_MAX};
@@ -70,7 +70,7 @@ impl<T: Body> Signed<T> {
 
     /// Checks the round and the signature against the sender's roster key.
     pub fn verify(&self, round: &Round) -> Result<()> {
-        let roster = &round.config.roster.0;
+        let roster = &round.config.roster;
         if *self.body.round() != round.config.round {
             return Err(Error::WrongRound { kind: T::KIND });
         }
@@ -95,7 +95,7 @@ impl<T: Body> Signed<T> {
     /// The batch's random coefficients come from the OS; they affect only how fast a bad
     /// batch is caught, never the outcome.
     pub fn verify_all(messages: &[&Signed<T>], round: &Round) -> Result<()> {
-        let roster = &round.config.roster.0;
+        let roster = &round.config.roster;
         let mut batch = ed25519_zebra::batch::Verifier::new();
         let signed: Vec<Vec<u8>> = messages
             .iter()
@@ -339,7 +339,6 @@ pub fn decode_unmask_response(bytes: &[u8]) -> Result<Signed<UnmaskResponse>> {
     if response
         .body
         .revealed
-        .0
         .iter()
         .any(|r| !shamir::is_canonical(&r.share))
     {

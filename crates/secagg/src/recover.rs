@@ -44,7 +44,7 @@ pub(crate) fn aggregate(round: &Round, accepted: &Accepted<'_>) -> Result<Aggreg
     let inputs: Vec<&[u8]> = accepted
         .inputs
         .values()
-        .map(|m| &m.body.masked.0[..])
+        .map(|m| &m.body.masked[..])
         .collect();
     let sum_inputs = inputs
         .par_iter()
@@ -144,7 +144,7 @@ fn reconstruct(
         .responses
         .iter()
         .filter_map(|(holder, response)| {
-            let revealed = &response.body.revealed.0;
+            let revealed = &response.body.revealed[..];
             let at = revealed.binary_search_by_key(&owner, |r| r.owner).ok()?;
             (revealed[at].kind == kind).then(|| (shamir::x_of(*holder), revealed[at].share))
         })

@@ -9,13 +9,15 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use aifactory_types::{BoundedBytes, BoundedVec};
+
 use crate::ClientId;
 use crate::aggregate::Aggregate;
 use crate::agreement;
-use crate::bounded::{BoundedBytes, BoundedVec};
 use crate::commit;
 use crate::config::Round;
 use crate::error::{Error, Result};
+use crate::limits::CLIENTS_MAX;
 use crate::messages::{
     Advertise, AdvertiseList, Body, MaskedInput, ShareBundle, ShareKeys, ShareKind, Signed,
     UnmaskRequest, UnmaskResponse,
@@ -144,7 +146,7 @@ impl Server {
                     *client,
                     AdvertiseList {
                         round: self.round.config.round,
-                        adverts: BoundedVec(adverts),
+                        adverts: BoundedVec::new(adverts).expect("one advert per roster client"),
                     },
                 )
             })
@@ -183,14 +185,14 @@ impl Server {
         )?;
         let body = &message.body;
         let neighbours = self.live_neighbours(sender, &self.adverts);
-        let recipients: Vec<ClientId> = body.shares.0.iter().map(|s| s.to).collect();
+        let recipients: Vec<ClientId> = body.shares.iter().map(|s| s.to).collect();
         let bad = |reason: String| {
             Err(Error::Unexpected {
                 kind: ShareKeys::KIND,
                 reason,
             })
         };
-        if body.shares.0.iter().any(|s| s.from != sender) {
+        if body.shares.iter().any(|s| s.from != sender) {
             return bad(format!(
                 "client {sender} sent shares authored by another client"
             ));
@@ -200,7 +202,7 @@ impl Server {
                 "client {sender} must seal shares to exactly its live neighbours {neighbours:?}"
             ));
         }
-        let holders: Vec<ClientId> = body.commitments.0.iter().map(|c| c.holder).collect();
+        let holders: Vec<ClientId> = body.commitments.iter().map(|c| c.holder).collect();
         if holders
             != self
                 .round
@@ -231,15 +233,18 @@ impl Server {
                     ShareBundle {
                         round: id,
                         to: *c,
-                        shares: BoundedVec(Vec::new()),
+                        shares: BoundedVec::default(),
                     },
                 )
             })
             .collect();
         for message in self.share_keys.values() {
-            for share in &message.body.shares.0 {
+            for share in message.body.shares.iter() {
                 if let Some(bundle) = bundles.get_mut(&share.to) {
-                    bundle.shares.0.push(share.clone());
+                    bundle
+                        .shares
+                        .push(share.clone())
+                        .expect("a bundle holds one share per neighbour");
                 }
             }
         }
@@ -257,7 +262,7 @@ impl Server {
             &self.inputs,
         )?;
         let neighbours = self.live_neighbours(sender, &self.share_keys);
-        if message.body.masked_with.0 != neighbours {
+        if message.body.masked_with[..] != neighbours[..] {
             return Err(Error::Unexpected {
                 kind: MaskedInput::KIND,
                 reason: format!(
@@ -266,7 +271,7 @@ impl Server {
             });
         }
         ring::unpack(
-            &message.body.masked.0,
+            &message.body.masked,
             self.round.modulus_bits,
             self.round.config.vector_len(),
         )?;
@@ -280,7 +285,8 @@ impl Server {
         self.check_enough("masked-input", self.inputs.len())?;
         let request = UnmaskRequest {
             round: self.round.config.round,
-            survivors: BoundedVec(self.inputs.keys().copied().collect()),
+            survivors: BoundedVec::new(self.inputs.keys().copied().collect())
+                .expect("one input per roster client"),
         };
         self.request = Some(request.clone());
         self.phase = Phase::Responses;
@@ -299,7 +305,7 @@ impl Server {
         let id = &self.round.config.round;
         let mut owners: Vec<ClientId> = self.live_neighbours(sender, &self.share_keys);
         owners.insert(owners.partition_point(|o| *o < sender), sender);
-        let revealed = &message.body.revealed.0;
+        let revealed = &message.body.revealed[..];
         if revealed.iter().map(|r| r.owner).ne(owners.iter().copied()) {
             return Err(Error::Unexpected {
                 kind: UnmaskResponse::KIND,
@@ -323,7 +329,7 @@ impl Server {
                     ),
                 });
             }
-            let commitments = &self.share_keys[&share.owner].body.commitments.0;
+            let commitments = &self.share_keys[&share.owner].body.commitments;
             let at = commitments
                 .binary_search_by_key(&sender, |c| c.holder)
                 .expect("holders checked in phase 1");
@@ -365,15 +371,22 @@ impl Server {
         );
         Transcript {
             config: self.round.config.clone(),
-            adverts: BoundedVec(self.adverts.values().cloned().collect()),
-            share_keys: BoundedVec(self.share_keys.values().cloned().collect()),
-            masked_inputs: BoundedVec(self.inputs.values().cloned().collect()),
+            adverts: per_client(&self.adverts),
+            share_keys: per_client(&self.share_keys),
+            masked_inputs: per_client(&self.inputs),
             request: self
                 .request
                 .clone()
                 .expect("finished rounds have a request"),
-            responses: BoundedVec(self.responses.values().cloned().collect()),
-            result: BoundedBytes(aggregate.packed()),
+            responses: per_client(&self.responses),
+            result: BoundedBytes::new(aggregate.packed())
+                .expect("a validated round packs within PACKED_BYTES_MAX"),
         }
     }
+}
+
+/// One message of each client, in client order, for the transcript.
+fn per_client<T: Clone, const MAX: usize>(messages: &BTreeMap<ClientId, T>) -> BoundedVec<T, MAX> {
+    const { assert!(MAX >= CLIENTS_MAX) };
+    BoundedVec::new(messages.values().cloned().collect()).expect("one message per roster client")
 }

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use aifactory_types::BoundedVec;
 use ed25519_zebra::SigningKey;
 use rand::Rng;
 use rand::seq::SliceRandom;
@@ -15,9 +16,8 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
 use crate::aggregate::Aggregate;
-use crate::bounded::BoundedVec;
 use crate::client::Client;
-use crate::config::{Round, RoundConfig, threshold_min};
+use crate::config::{Round, RoundConfig, roster_size_error, threshold_min};
 use crate::dp::DpConfig;
 use crate::error::{Error, Result};
 use crate::graph::{Graph, GraphKind};
@@ -197,7 +197,7 @@ impl Simulation {
         let holders = Graph::new(&graph, self.clients)?.degree() + 1;
         let config = RoundConfig {
             round: RoundId(derived(self.seed, "round", 0)),
-            roster: BoundedVec(roster),
+            roster: BoundedVec::new(roster).map_err(|e| roster_size_error(e.len))?,
             params: u32::try_from(self.params)
                 .map_err(|_| Error::Config("too many params".into()))?,
             threshold: self.threshold.unwrap_or_else(|| threshold_min(holders)) as u32,
@@ -367,7 +367,9 @@ impl Simulation {
         }
 
         // Phase 3: unmask.
-        let survivors = messages::decode_unmask_request(&request)?.survivors.0;
+        let survivors = messages::decode_unmask_request(&request)?
+            .survivors
+            .into_inner();
         let mut responses = Vec::new();
         for id in &survivors {
             let party = parties.get_mut(id).expect("survivors are roster clients");

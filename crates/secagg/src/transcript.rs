@@ -8,10 +8,10 @@
 //! machine, which re-verifies every signature, every shape, every revealed share against its
 //! owner's commitment, and re-derives every mask: the result must match to the last bit.
 
+use aifactory_types::{BoundedBytes, BoundedVec};
 use borsh::{BorshDeserialize, BorshSerialize};
 
 use crate::aggregate::Aggregate;
-use crate::bounded::{BoundedBytes, BoundedVec};
 use crate::config::{Round, RoundConfig};
 use crate::error::{Error, Result};
 use crate::limits::{CLIENTS_MAX, PACKED_BYTES_MAX, TRANSCRIPT_BYTES_MAX};
@@ -72,22 +72,22 @@ impl Transcript {
     pub fn commitment(&self) -> RoundCommitment {
         let mut unmasking =
             blake3::Hasher::new_derive_key("aifactory secagg v1 unmasking commitment");
-        for response in &self.responses.0 {
+        for response in self.responses.iter() {
             unmasking.update(&response.body.sender.to_le_bytes());
             unmasking.update(&messages::digest(&response.body));
         }
         RoundCommitment {
             round: self.config.round,
             config: *blake3::hash(&self.config.encode()).as_bytes(),
-            masked_inputs: BoundedVec(
+            masked_inputs: BoundedVec::new(
                 self.masked_inputs
-                    .0
                     .iter()
                     .map(|m| (m.body.sender, messages::digest(&m.body)))
                     .collect(),
-            ),
+            )
+            .expect("one digest per masked input"),
             unmasking: *unmasking.finalize().as_bytes(),
-            result: *blake3::hash(&self.result.0).as_bytes(),
+            result: *blake3::hash(&self.result).as_bytes(),
         }
     }
 
@@ -96,15 +96,15 @@ impl Transcript {
     pub fn verify(&self) -> Result<Aggregate> {
         let round = Round::new(self.config.clone())?;
         let mut server = Server::new(round);
-        for advert in &self.adverts.0 {
+        for advert in self.adverts.iter() {
             server.receive_advertise(advert.clone())?;
         }
         server.close_advertise()?;
-        for share_keys in &self.share_keys.0 {
+        for share_keys in self.share_keys.iter() {
             server.receive_share_keys(share_keys.clone())?;
         }
         server.close_share_keys()?;
-        for input in &self.masked_inputs.0 {
+        for input in self.masked_inputs.iter() {
             server.receive_masked_input(input.clone())?;
         }
         if server.close_masked_input()? != self.request {
@@ -112,11 +112,11 @@ impl Transcript {
                 "the survivor list does not match the masked inputs".into(),
             ));
         }
-        for response in &self.responses.0 {
+        for response in self.responses.iter() {
             server.receive_unmask_response(response.clone())?;
         }
         let aggregate = server.finish()?;
-        if aggregate.packed() != self.result.0 {
+        if aggregate.packed()[..] != self.result[..] {
             return Err(Error::Transcript(
                 "the recorded result differs from the recomputed aggregate".into(),
             ));

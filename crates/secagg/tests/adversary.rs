@@ -20,11 +20,12 @@ fn key(i: usize) -> SigningKey {
 fn config(n: usize, params: u32, round: u8) -> RoundConfig {
     RoundConfig {
         round: RoundId([round; 32]),
-        roster: BoundedVec(
+        roster: BoundedVec::new(
             (0..n)
                 .map(|i| <[u8; 32]>::from(key(i).verification_key()))
                 .collect(),
-        ),
+        )
+        .unwrap(),
         params,
         threshold: threshold_min(n) as u32,
         graph: GraphKind::Complete,
@@ -99,7 +100,6 @@ fn honest_client_refuses_to_reveal_both_shares_of_one_peer() {
         first
             .body
             .revealed
-            .0
             .iter()
             .all(|r| r.kind == ShareKind::SelfSeed)
     );
@@ -108,7 +108,7 @@ fn honest_client_refuses_to_reveal_both_shares_of_one_peer() {
     // Now the trainer claims client 1 dropped, to get its mask-key share too.
     let lie = UnmaskRequest {
         round: d.request.round,
-        survivors: BoundedVec(vec![0, 2, 3, 4]),
+        survivors: BoundedVec::new(vec![0, 2, 3, 4]).unwrap(),
     };
     assert_eq!(
         d.clients[0].unmask(&lie),
@@ -126,7 +126,7 @@ fn malformed_unmask_requests_are_refused() {
     let id = d.request.round;
     let request = |survivors: Vec<ClientId>| UnmaskRequest {
         round: id,
-        survivors: BoundedVec(survivors),
+        survivors: BoundedVec::new(survivors).unwrap(),
     };
     let refuse = |c: &mut Client, r: &UnmaskRequest| match c.unmask(r) {
         Err(Error::BadRequest(reason)) => reason,
@@ -246,7 +246,7 @@ fn reordered_and_duplicate_messages_are_rejected() {
     );
     let early = UnmaskRequest {
         round: round.config.round,
-        survivors: BoundedVec(vec![0, 1, 2]),
+        survivors: BoundedVec::new(vec![0, 1, 2]).unwrap(),
     };
     assert_eq!(
         client.unmask(&early).map(|_| ()),
@@ -288,9 +288,9 @@ fn share_keys_from_a_client_that_did_not_advertise_are_rejected() {
     let lists = server.close_advertise().unwrap();
     // Client 3's advert never reached the trainer; it builds shares from a list of its own making.
     let mut own_list = lists[&0].clone();
-    own_list.adverts.0.push(adverts[3].clone());
+    own_list.adverts.push(adverts[3].clone()).unwrap();
     let mut others = own_list.clone();
-    others.adverts.0.retain(|a| a.body.sender != 0);
+    others.adverts.retain(|a| a.body.sender != 0);
     let shares = clients[3].share_keys(&others);
     assert!(shares.is_ok());
     assert!(matches!(
@@ -320,7 +320,7 @@ fn altered_sealed_share_is_caught_by_its_recipient() {
     }
     let mut bundles = server.close_share_keys().unwrap();
     let bundle = bundles.get_mut(&0).unwrap();
-    bundle.shares.0[0].sealed[5] ^= 0x40;
+    bundle.shares[0].sealed[5] ^= 0x40;
     assert_eq!(
         clients[0].masked_input(bundle, &[0.0; 4], 1).map(|_| ()),
         Err(Error::Decrypt { from: 1, to: 0 })
@@ -332,7 +332,7 @@ fn altered_revealed_share_is_caught_and_its_holder_named() {
     let mut d = drive(5, 4, &zeros(4));
     let mut response = d.clients[2].unmask(&d.request).unwrap();
     // Client 2 lies about its share of client 4 and signs the lie with its own key.
-    response.body.revealed.0[4].share[0] ^= 1;
+    response.body.revealed[4].share[0] ^= 1;
     let lie = Signed::sign(response.body, &d.round, &key(2));
     assert_eq!(
         d.server.receive_unmask_response(lie),
@@ -382,14 +382,14 @@ fn trainer_without_t_shares_cannot_unmask_any_client() {
     // gives a wrong seed, and stripping that mask leaves client 0's input hidden.
     let points: Vec<(u64, shamir::Share)> = responses[..t - 1]
         .iter()
-        .map(|r| (shamir::x_of(r.body.sender), r.body.revealed.0[0].share))
+        .map(|r| (shamir::x_of(r.body.sender), r.body.revealed[0].share))
         .collect();
     let true_seed = ClientSeeds::derive(&secret(0), &d.round.config.round).self_seed;
     assert_ne!(shamir::combine(&points), Some(true_seed));
     // With t shares the seed comes back.
     let points: Vec<_> = responses[..t]
         .iter()
-        .map(|r| (shamir::x_of(r.body.sender), r.body.revealed.0[0].share))
+        .map(|r| (shamir::x_of(r.body.sender), r.body.revealed[0].share))
         .collect();
     assert_eq!(shamir::combine(&points), Some(true_seed));
 }
@@ -415,7 +415,7 @@ fn a_masked_input_alone_is_indistinguishable_from_uniform() {
     let bits = d.round.modulus_bits;
     let len = d.round.config.vector_len();
     for input in &d.inputs {
-        let values = ring::unpack(&input.body.masked.0, bits, len).unwrap();
+        let values = ring::unpack(&input.body.masked, bits, len).unwrap();
         // Every bit position is set about half the time (5 standard deviations).
         let sigma = 0.5 / (len as f64).sqrt();
         for bit in 0..bits {
@@ -432,7 +432,7 @@ fn a_masked_input_alone_is_indistinguishable_from_uniform() {
         .unwrap();
     assert!(chi_square_top_bits(&plain, bits) > 1000.0);
     // And stripping only the self mask (no pairwise masks) still leaves it uniform.
-    let mut partly = ring::unpack(&d.inputs[0].body.masked.0, bits, len).unwrap();
+    let mut partly = ring::unpack(&d.inputs[0].body.masked, bits, len).unwrap();
     mask::apply(&mut partly, &seeds.self_seed, Sign::Minus);
     ring::reduce(&mut partly, bits);
     assert!(chi_square_top_bits(&partly, bits) < 44.3);

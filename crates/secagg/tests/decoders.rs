@@ -25,19 +25,19 @@ fn decoders_with_samples() -> Vec<(&'static str, Decoder, Vec<u8>)> {
     let bundle = ShareBundle {
         round: t.config.round,
         to: 1,
-        shares: BoundedVec(
+        shares: BoundedVec::new(
             t.share_keys
-                .0
                 .iter()
-                .flat_map(|s| s.body.shares.0.iter().filter(|e| e.to == 1).cloned())
+                .flat_map(|s| s.body.shares.iter().filter(|e| e.to == 1).cloned())
                 .collect(),
-        ),
+        )
+        .unwrap(),
     };
     vec![
         (
             "advertise",
             |b| decode_advertise(b).map(drop),
-            t.adverts.0[0].encode(),
+            t.adverts[0].encode(),
         ),
         (
             "advertise list",
@@ -47,7 +47,7 @@ fn decoders_with_samples() -> Vec<(&'static str, Decoder, Vec<u8>)> {
         (
             "share-keys",
             |b| decode_share_keys(b).map(drop),
-            t.share_keys.0[0].encode(),
+            t.share_keys[0].encode(),
         ),
         (
             "share bundle",
@@ -57,7 +57,7 @@ fn decoders_with_samples() -> Vec<(&'static str, Decoder, Vec<u8>)> {
         (
             "masked-input",
             |b| decode_masked_input(b).map(drop),
-            t.masked_inputs.0[0].encode(),
+            t.masked_inputs[0].encode(),
         ),
         (
             "unmask request",
@@ -67,7 +67,7 @@ fn decoders_with_samples() -> Vec<(&'static str, Decoder, Vec<u8>)> {
         (
             "unmask-response",
             |b| decode_unmask_response(b).map(drop),
-            t.responses.0[0].encode(),
+            t.responses[0].encode(),
         ),
         (
             "round config",

@@ -210,13 +210,13 @@ fn tampered_transcripts_are_refused() {
     let commitment = transcript.commitment();
 
     let mut result = transcript.clone();
-    result.result.0[3] ^= 1;
+    result.result[3] ^= 1;
     assert!(
         matches!(result.verify(), Err(Error::Transcript(reason)) if reason.contains("recorded result"))
     );
 
     let mut fewer_inputs = transcript.clone();
-    fewer_inputs.masked_inputs.0.pop();
+    fewer_inputs.masked_inputs.pop();
     assert!(
         matches!(fewer_inputs.verify(), Err(Error::Transcript(reason)) if reason.contains("survivor list"))
     );
@@ -224,7 +224,7 @@ fn tampered_transcripts_are_refused() {
     // Dropping one of 7 responses still leaves t = 5 shares per secret, so the sum
     // recomputes — but the transcript no longer opens the recorded commitment.
     let mut fewer_responses = transcript.clone();
-    fewer_responses.responses.0.pop();
+    fewer_responses.responses.pop();
     assert!(fewer_responses.verify().is_ok());
     assert!(matches!(
         fewer_responses.verify_against(&commitment),
@@ -244,7 +244,7 @@ fn tampered_transcripts_are_refused() {
     ));
 
     let mut forged = transcript.clone();
-    forged.masked_inputs.0[0].body.masked.0[0] ^= 1;
+    forged.masked_inputs[0].body.masked[0] ^= 1;
     assert!(matches!(
         forged.verify(),
         Err(Error::BadSignature {
@@ -257,7 +257,7 @@ fn tampered_transcripts_are_refused() {
     other.seed = 99;
     let replayed_from = check(&other).transcript.unwrap();
     let mut replayed = transcript.clone();
-    replayed.masked_inputs.0[0] = replayed_from.masked_inputs.0[0].clone();
+    replayed.masked_inputs[0] = replayed_from.masked_inputs[0].clone();
     assert_eq!(
         replayed.verify(),
         Err(Error::WrongRound {
