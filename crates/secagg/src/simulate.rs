@@ -150,6 +150,18 @@ fn derived(seed: u64, purpose: &str, index: usize) -> [u8; 32] {
     *hasher.finalize().as_bytes()
 }
 
+/// What a run measures besides the aggregate.
+struct Tally {
+    /// Every client, with its costs.
+    parties: BTreeMap<ClientId, Party>,
+    /// The trainer's time.
+    trainer: Duration,
+    /// The messages a client refused, and why.
+    refusals: Vec<(ClientId, Error)>,
+    /// The plain sum of the masked inputs the trainer received (empty before phase 2 ends).
+    expected: Vec<u64>,
+}
+
 /// One simulated client with its private inputs and accounting.
 struct Party {
     client: Client,
@@ -232,16 +244,42 @@ impl Simulation {
         let config = self.config()?;
         let round = Round::new(config.clone())?;
         let dropped = self.dropouts();
+        let mut server = Server::new(round.clone());
+        let mut tally = Tally {
+            parties: self.parties(&round)?,
+            trainer: Duration::ZERO,
+            refusals: Vec::new(),
+            expected: Vec::new(),
+        };
+        let aggregate = self.phases(&round, &dropped, &mut server, &mut tally)?;
+        let transcript = match (&aggregate, self.keep_transcript) {
+            (Ok(a), true) => Some(server.transcript(a)),
+            _ => None,
+        };
+        Ok(self.outcome(config, aggregate, transcript, dropped, tally, &round))
+    }
+
+    /// Runs the four phases, every message through its encoder and decoder; `Ok(Err(_))` is a
+    /// round the trainer aborted, `tally` holding what was measured up to the abort.
+    fn phases(
+        &self,
+        round: &Round,
+        dropped: &[Vec<ClientId>; 4],
+        server: &mut Server,
+        tally: &mut Tally,
+    ) -> Result<Result<Aggregate>> {
         let drops_at =
             |phase: Phase, id: ClientId| dropped[phase as usize].binary_search(&id).is_ok();
-        let mut parties = self.parties(&round)?;
-        let mut server = Server::new(round.clone());
-        let mut trainer = Duration::ZERO;
-        let mut refusals = Vec::new();
+        let Tally {
+            parties,
+            trainer,
+            refusals,
+            expected,
+        } = tally;
         let mut timed = |f: &mut dyn FnMut()| {
             let start = Instant::now();
             f();
-            trainer += start.elapsed();
+            *trainer += start.elapsed();
         };
 
         // Phase 0: advertise.
@@ -249,8 +287,7 @@ impl Simulation {
             .values_mut()
             .filter(|p| !drops_at(Phase::Advertise, p.client.id()))
         {
-            let Some(bytes) = party.step(&mut refusals, |c| c.advertise().map(|m| m.encode()))
-            else {
+            let Some(bytes) = party.step(refusals, |c| c.advertise().map(|m| m.encode())) else {
                 continue;
             };
             party.sent += bytes.len();
@@ -266,17 +303,7 @@ impl Simulation {
             Err(e) => abort = Some(e),
         });
         if let Some(e) = abort {
-            return Ok(self.outcome(
-                config,
-                Err(e),
-                None,
-                Vec::new(),
-                dropped,
-                refusals,
-                &parties,
-                trainer,
-                &round,
-            ));
+            return Ok(Err(e));
         }
 
         // Phase 1: share keys.
@@ -287,7 +314,7 @@ impl Simulation {
             if drops_at(Phase::ShareKeys, *id) {
                 continue;
             }
-            if let Some(out) = party.step(&mut refusals, |c| {
+            if let Some(out) = party.step(refusals, |c| {
                 c.share_keys(&messages::decode_advertise_list(bytes)?)
                     .map(|m| m.encode())
             }) {
@@ -307,17 +334,7 @@ impl Simulation {
             }
         });
         if let Some(e) = abort {
-            return Ok(self.outcome(
-                config,
-                Err(e),
-                None,
-                Vec::new(),
-                dropped,
-                refusals,
-                &parties,
-                trainer,
-                &round,
-            ));
+            return Ok(Err(e));
         }
 
         // Phase 2: masked input.
@@ -330,7 +347,7 @@ impl Simulation {
                 continue;
             }
             let (update, samples) = (party.update.clone(), party.samples);
-            if let Some(out) = party.step(&mut refusals, |c| {
+            if let Some(out) = party.step(refusals, |c| {
                 c.masked_input(&messages::decode_share_bundle(bytes)?, &update, samples)
                     .map(|m| m.encode())
             }) {
@@ -339,7 +356,7 @@ impl Simulation {
                 senders.push(*id);
             }
         }
-        let expected = self.expected(&round, &parties, &senders)?;
+        *expected = self.expected(round, parties, &senders)?;
         let mut request = Vec::new();
         timed(&mut || {
             for bytes in &messages {
@@ -353,17 +370,7 @@ impl Simulation {
         });
         drop(messages);
         if let Some(e) = abort {
-            return Ok(self.outcome(
-                config,
-                Err(e),
-                None,
-                expected,
-                dropped,
-                refusals,
-                &parties,
-                trainer,
-                &round,
-            ));
+            return Ok(Err(e));
         }
 
         // Phase 3: unmask.
@@ -377,7 +384,7 @@ impl Simulation {
             if drops_at(Phase::Unmask, *id) {
                 continue;
             }
-            if let Some(out) = party.step(&mut refusals, |c| {
+            if let Some(out) = party.step(refusals, |c| {
                 c.unmask(&messages::decode_unmask_request(&request)?)
                     .map(|m| m.encode())
             }) {
@@ -394,13 +401,7 @@ impl Simulation {
             }
             aggregate = server.finish();
         });
-        let transcript = match (&aggregate, self.keep_transcript) {
-            (Ok(a), true) => Some(server.transcript(a)),
-            _ => None,
-        };
-        Ok(self.outcome(
-            config, aggregate, transcript, expected, dropped, refusals, &parties, trainer, &round,
-        ))
+        Ok(aggregate)
     }
 
     /// The roster's clients with their seeded keys, secrets, updates and sample counts.
@@ -458,20 +459,17 @@ impl Simulation {
         Ok(sum)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn outcome(
         &self,
         config: RoundConfig,
         aggregate: Result<Aggregate>,
         transcript: Option<Transcript>,
-        expected: Vec<u64>,
         dropped: [Vec<ClientId>; 4],
-        refusals: Vec<(ClientId, Error)>,
-        parties: &BTreeMap<ClientId, Party>,
-        trainer_time: Duration,
+        tally: Tally,
         round: &Round,
     ) -> Outcome {
         // Costs are those of clients that went through every phase, when any did.
+        let parties = &tally.parties;
         let completed: Vec<&Party> = parties.values().filter(|p| p.completed).collect();
         let active = if completed.is_empty() {
             parties.values().filter(|p| p.sent > 0).collect()
@@ -481,7 +479,7 @@ impl Simulation {
         let count = active.len().max(1);
         let cost = Cost {
             client_time: active.iter().map(|p| p.time).sum::<Duration>() / count as u32,
-            trainer_time,
+            trainer_time: tally.trainer,
             client_bytes_sent: active.iter().map(|p| p.sent).sum::<usize>() / count,
             client_bytes_received: active.iter().map(|p| p.received).sum::<usize>() / count,
             degree: round.graph.degree(),
@@ -490,9 +488,9 @@ impl Simulation {
             config,
             aggregate,
             transcript,
-            expected,
+            expected: tally.expected,
             dropped,
-            refusals,
+            refusals: tally.refusals,
             cost,
         }
     }
