@@ -1,10 +1,10 @@
 //! The key store directory: one `NAME.json` per key.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use aifactory_crypto::{Address, SecretKey};
+use aifactory_store::durable::{Access, write_durably};
 
 use crate::WalletError;
 use crate::file::{KdfParams, KeyFile};
@@ -135,7 +135,8 @@ impl Keystore {
         fs::create_dir_all(&self.dir).map_err(io_error(&self.dir))?;
         let file = KeyFile::seal(name, key, protection.passphrase(), self.kdf);
         let json = serde_json::to_vec_pretty(&file).expect("key files serialise");
-        write_durably(&path, &json)?;
+        // Owner-only from the start: the file may hold the key in the clear.
+        write_durably(&path, &json, Access::OwnerOnly).map_err(io_error(&path))?;
         Ok(KeyInfo {
             name: name.to_owned(),
             address: file.address,
@@ -191,26 +192,6 @@ impl Keystore {
         names.sort();
         names.iter().map(|name| self.show(name)).collect()
     }
-}
-
-/// Writes to a temporary file, syncs it, renames it into place and syncs the directory, so a
-/// crash leaves either no file or the whole file.
-fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), WalletError> {
-    let temporary = path.with_extension("json.tmp");
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&temporary).map_err(io_error(&temporary))?;
-    file.write_all(bytes).map_err(io_error(&temporary))?;
-    file.sync_all().map_err(io_error(&temporary))?;
-    fs::rename(&temporary, path).map_err(io_error(path))?;
-    if let Some(dir) = path.parent() {
-        fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_error(dir))?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
