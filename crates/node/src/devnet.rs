@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use aifactory_store::durable::{self, Access};
 use aifactory_types::amount::BASE_UNITS_PER_AIF;
 use aifactory_types::{Address, Genesis, GenesisAccount, GenesisValidator, Params};
 use aifactory_wallet::{Keystore, Protection};
@@ -337,15 +338,10 @@ fn node_config(spec: &DevnetSpec, nodes: &[Address], index: usize) -> NodeConfig
     }
 }
 
-/// Writes a file durably (temporary file, fsync, rename), so a crash mid-layout never leaves a
-/// torn file behind.
+/// Writes a file durably (`store::durable`), so a crash mid-layout never leaves a torn file
+/// behind.
 fn write(path: &Path, bytes: &[u8]) -> Result<(), DevnetError> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&tmp).map_err(|e| file_error(&tmp, e))?;
-    file.write_all(bytes).map_err(|e| file_error(&tmp, e))?;
-    file.sync_all().map_err(|e| file_error(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| file_error(path, e))
+    durable::write_durably(path, bytes, Access::Default).map_err(|e| file_error(path, e))
 }
 
 #[cfg(test)]
