@@ -53,6 +53,19 @@ struct Bucket {
     updated: Instant,
 }
 
+impl Bucket {
+    /// The tokens it holds at `now` at `rate` per second, before the burst caps them.
+    fn tokens_at(&self, now: Instant, rate: f64) -> f64 {
+        self.tokens + now.duration_since(self.updated).as_secs_f64() * rate
+    }
+
+    /// Brings it up to `now`: the tokens earned since its last update, up to `burst`.
+    fn refill(&mut self, now: Instant, rate: f64, burst: f64) {
+        self.tokens = self.tokens_at(now, rate).min(burst);
+        self.updated = now;
+    }
+}
+
 /// The buckets of every client seen recently.
 #[derive(Debug, Clone)]
 pub(crate) struct RateLimiter {
@@ -81,9 +94,7 @@ impl RateLimiter {
             .lock()
             .expect("no panics while holding the lock");
         if !buckets.contains_key(&client) && buckets.len() >= self.config.clients_max {
-            buckets.retain(|_, b| {
-                b.tokens + now.duration_since(b.updated).as_secs_f64() * rate < burst
-            });
+            buckets.retain(|_, b| b.tokens_at(now, rate) < burst);
             if buckets.len() >= self.config.clients_max {
                 return Err(Duration::from_secs(1));
             }
@@ -92,9 +103,7 @@ impl RateLimiter {
             tokens: burst,
             updated: now,
         });
-        let refilled = bucket.tokens + now.duration_since(bucket.updated).as_secs_f64() * rate;
-        bucket.tokens = refilled.min(burst);
-        bucket.updated = now;
+        bucket.refill(now, rate, burst);
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
             return Ok(());
@@ -114,9 +123,8 @@ impl RateLimiter {
         let Some(bucket) = buckets.get_mut(&client) else {
             return;
         };
-        let refilled = bucket.tokens + now.duration_since(bucket.updated).as_secs_f64() * rate;
-        bucket.tokens = refilled.min(burst) - f64::from(tokens);
-        bucket.updated = now;
+        bucket.refill(now, rate, burst);
+        bucket.tokens -= f64::from(tokens);
     }
 }
 
@@ -156,22 +164,32 @@ pub(crate) async fn limit(
 mod tests {
     use super::*;
 
+    /// A limiter of `requests_per_s` and `burst` that tracks two clients at most.
+    fn limiter(requests_per_s: u32, burst: u32) -> RateLimiter {
+        RateLimiter::new(RateLimitConfig {
+            requests_per_s,
+            burst,
+            clients_max: 2,
+        })
+    }
+
+    /// Client `n`'s address.
+    fn ip(n: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(10, 0, 0, n))
+    }
+
     #[test]
     fn a_bucket_allows_a_burst_then_refills() {
-        let limiter = RateLimiter::new(RateLimitConfig {
-            requests_per_s: 10,
-            burst: 3,
-            clients_max: 2,
-        });
+        let limiter = limiter(10, 3);
         let start = Instant::now();
-        let a = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+        let a = ip(1);
         for _ in 0..3 {
             assert!(limiter.take(a, start).is_ok());
         }
         let wait = limiter.take(a, start).unwrap_err();
         assert!(wait <= Duration::from_millis(100) && wait > Duration::ZERO);
         assert!(limiter.take(a, start + Duration::from_millis(100)).is_ok());
-        let b = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+        let b = ip(2);
         assert!(
             limiter.take(b, start).is_ok(),
             "clients have separate buckets"
@@ -180,13 +198,9 @@ mod tests {
 
     #[test]
     fn a_charge_goes_into_debt_that_later_requests_wait_out() {
-        let limiter = RateLimiter::new(RateLimitConfig {
-            requests_per_s: 10,
-            burst: 5,
-            clients_max: 2,
-        });
+        let limiter = limiter(10, 5);
         let start = Instant::now();
-        let a = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+        let a = ip(1);
         assert!(limiter.take(a, start).is_ok());
         limiter.charge(a, 9, start);
         let wait = limiter.take(a, start).unwrap_err();
@@ -195,7 +209,7 @@ mod tests {
             "5 - 10 tokens: 6 to refill at 10/s, not {wait:?}"
         );
         assert!(limiter.take(a, start + Duration::from_millis(600)).is_ok());
-        let b = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+        let b = ip(2);
         limiter.charge(b, 100, start);
         assert!(
             limiter.take(b, start).is_ok(),
@@ -205,13 +219,8 @@ mod tests {
 
     #[test]
     fn the_table_is_capped_and_quiet_clients_make_room() {
-        let limiter = RateLimiter::new(RateLimitConfig {
-            requests_per_s: 1,
-            burst: 2,
-            clients_max: 2,
-        });
+        let limiter = limiter(1, 2);
         let start = Instant::now();
-        let ip = |n| IpAddr::V4(Ipv4Addr::new(10, 0, 0, n));
         assert!(limiter.take(ip(1), start).is_ok());
         assert!(limiter.take(ip(2), start).is_ok());
         assert!(
