@@ -44,6 +44,21 @@ pub fn test_genesis(keys: &[SecretKey], balance: Amount) -> Genesis {
     }
 }
 
+/// [`test_genesis`] with every key a validator, each with `validator_stake_min` bonded: a set
+/// of several validators, for certificate and sync tests.
+pub fn test_genesis_all_validators(keys: &[SecretKey], balance: Amount) -> Genesis {
+    let mut genesis = test_genesis(keys, balance);
+    let stake = genesis.params.validator_stake_min;
+    genesis.validators = keys
+        .iter()
+        .map(|key| GenesisValidator {
+            address: key.address(),
+            stake,
+        })
+        .collect();
+    genesis
+}
+
 /// A state with funded keys, and helpers to drive it.
 #[derive(Debug, Clone)]
 pub struct TestChain {

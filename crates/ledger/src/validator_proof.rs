@@ -153,23 +153,13 @@ impl ValidatorSetProof {
 
 #[cfg(test)]
 mod tests {
-    use aifactory_types::GenesisValidator;
-
     use super::*;
-    use crate::testing::{test_genesis, test_key};
+    use crate::testing::{test_genesis_all_validators, test_key};
 
     /// A genesis state with four validators.
     fn genesis_state() -> State {
         let keys: Vec<_> = (0..4).map(test_key).collect();
-        let mut genesis = test_genesis(&keys, 1_000_000);
-        let stake = genesis.params.validator_stake_min;
-        genesis.validators = keys
-            .iter()
-            .map(|key| GenesisValidator {
-                address: key.address(),
-                stake,
-            })
-            .collect();
+        let genesis = test_genesis_all_validators(&keys, 1_000_000);
         State::from_genesis(&genesis).expect("the test genesis is valid")
     }
 

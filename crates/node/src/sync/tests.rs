@@ -1,9 +1,9 @@
 //! The verifier against a real chain: honest boundaries pass, every lie a peer could tell is
 //! named.
 
-use aifactory_ledger::testing::{TestChain, test_genesis, test_key};
+use aifactory_ledger::testing::{TestChain, test_genesis_all_validators, test_key};
 use aifactory_ledger::{State, ValidatorSetProofError, save_snapshot};
-use aifactory_types::{Genesis, GenesisValidator, Hash, Header, SecretKey};
+use aifactory_types::{Genesis, Hash, Header, SecretKey};
 use commonware_consensus::simplex::types::{Finalize, Proposal};
 use commonware_consensus::types::{Round, View};
 use commonware_cryptography::Signer as _;
@@ -25,16 +25,8 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let keys: Vec<SecretKey> = (0..4).map(test_key).collect();
-    let mut genesis = test_genesis(&keys, 1_000_000);
+    let mut genesis = test_genesis_all_validators(&keys, 1_000_000);
     genesis.params.epoch_length_blocks = EPOCH;
-    let stake = genesis.params.validator_stake_min;
-    genesis.validators = keys
-        .iter()
-        .map(|key| GenesisValidator {
-            address: key.address(),
-            stake,
-        })
-        .collect();
     let genesis_file = genesis.clone();
     let mut chain = TestChain::from_genesis(keys.clone(), genesis);
     let genesis_state = chain.state.clone();
@@ -123,16 +115,8 @@ fn a_verifier_with_other_participants_refuses_an_honest_certificate() {
     // A genesis with one of the four validators replaced.
     let mut keys = f.keys.clone();
     keys[3] = test_key(20);
-    let mut genesis = test_genesis(&keys, 1_000_000);
+    let mut genesis = test_genesis_all_validators(&keys, 1_000_000);
     genesis.params.epoch_length_blocks = EPOCH;
-    let stake = genesis.params.validator_stake_min;
-    genesis.validators = keys
-        .iter()
-        .map(|key| GenesisValidator {
-            address: key.address(),
-            stake,
-        })
-        .collect();
     let other = State::from_genesis(&genesis).unwrap();
     let result = BoundaryVerifier::new(&other).unwrap().verify(&honest(&f));
     assert!(
