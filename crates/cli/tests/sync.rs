@@ -67,28 +67,38 @@ async fn a_fresh_node_syncs_from_a_peers_snapshot_and_follows() {
         .await
         .unwrap();
     let peer = supervisor.client(0);
-    let (snapshot_height, _) = peer.sync_snapshot_stream().await.unwrap();
-    assert!(snapshot_height >= 2 * EPOCH_BLOCKS - 1);
+    // Snapshots are written on their own thread: wait for one at least two epochs in.
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    let snapshot_height = loop {
+        let (height, _) = peer.sync_snapshot_stream().await.unwrap();
+        if height >= 2 * EPOCH_BLOCKS - 1 {
+            break height;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no snapshot past {height}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!((snapshot_height + 1) % EPOCH_BLOCKS, 0, "on a boundary");
     let listed = peer.sync_epochs(0).await.unwrap().epochs;
     assert!(listed.len() >= 2, "{listed:?}");
     assert!(listed.iter().enumerate().all(|(e, b)| b.epoch == e as u64));
 
     supervisor.restart(FULL_NODE).unwrap();
-    let target = supervisor
-        .client(0)
-        .status()
+    // It starts at whatever boundary snapshot the peer had when it asked; compare the blocks
+    // it finalized after that.
+    let started = supervisor
+        .wait_height(FULL_NODE, 1, TIMEOUT)
         .await
         .unwrap()
-        .finalized_height
-        + 2;
+        .finalized_height;
+    let target = started + 2;
     supervisor
         .wait_height(FULL_NODE, target, TIMEOUT)
         .await
         .unwrap();
     let synced = supervisor.client(FULL_NODE);
-    // (The peer may have taken a newer snapshot by the time the node asked for one, so only
-    // heights past the node's start are compared.)
     for height in [target - 1, target] {
         let ours = synced.block(BlockId::Height(height)).await.unwrap();
         let theirs = peer.block(BlockId::Height(height)).await.unwrap();
