@@ -37,18 +37,12 @@ fn setting(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// CPU seconds (user + system) a process has used, from `/proc`.
-fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
-    let ticks: u64 = fields
-        .get(11..13)
-        .map_or(0, |f| f.iter().filter_map(|t| t.parse::<u64>().ok()).sum());
-    ticks as f64 / 100.0
+/// CPU seconds (user + system) the validators have used.
+fn cpu_seconds(supervisor: &Supervisor) -> f64 {
+    (0..VALIDATORS)
+        .filter_map(|i| supervisor.cpu_time(i))
+        .map(|t| t.as_secs_f64())
+        .sum()
 }
 
 /// The same error again, for every item of a batch that failed as a whole.
@@ -156,7 +150,6 @@ async fn main() {
             .await
             .expect("the devnet makes blocks");
     }
-    let pids: Vec<u32> = (0..VALIDATORS).filter_map(|i| supervisor.pid(i)).collect();
 
     // Finality as node 0 sees it: the time each transaction's inclusion event arrives.
     let finalized: Arc<Mutex<BTreeMap<Hash, Instant>>> = Arc::default();
@@ -184,7 +177,7 @@ async fn main() {
     });
 
     let clients: Vec<Client> = (0..VALIDATORS).map(|i| supervisor.client(i)).collect();
-    let cpu_before: f64 = pids.iter().map(|&p| cpu_seconds(p)).sum();
+    let cpu_before = cpu_seconds(&supervisor);
     let start = Instant::now();
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let due = move |i: usize| start + interval * u32::try_from(i).expect("fits");
@@ -247,7 +240,7 @@ async fn main() {
     while finalized.lock().await.len() < accepted && Instant::now() < drain_deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let cpu_after: f64 = pids.iter().map(|&p| cpu_seconds(p)).sum();
+    let cpu_after = cpu_seconds(&supervisor);
     let finalized = finalized.lock().await.clone();
     let submitted = submitted.lock().await.clone();
     let mut latencies: Vec<Duration> = submitted

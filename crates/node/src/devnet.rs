@@ -216,6 +216,11 @@ impl Devnet {
         self.dir.join(format!("node-{index}")).join("node.toml")
     }
 
+    /// Node `i`'s data directory (chain, snapshots, blobs).
+    pub fn data_dir(&self, index: usize) -> PathBuf {
+        self.dir.join(format!("node-{index}")).join("data")
+    }
+
     /// Node `i`'s log file.
     pub fn log_path(&self, index: usize) -> PathBuf {
         self.dir.join(format!("node-{index}")).join("node.log")

@@ -17,6 +17,25 @@ use crate::devnet::{Devnet, DevnetError};
 /// How often readiness and exits are polled.
 const POLL: Duration = Duration::from_millis(100);
 
+/// Linux's clock ticks per second for `/proc/<pid>/stat` times (`USER_HZ`, 100 on every
+/// architecture Linux runs on).
+const CLOCK_TICKS_PER_S: u64 = 100;
+
+/// Bytes of the regular files under `dir`, recursively (0 for what cannot be read).
+fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(meta) if meta.is_dir() => dir_bytes(&entry.path()),
+            Ok(meta) => meta.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
 /// The running node processes of a devnet.
 #[derive(Debug)]
 pub struct Supervisor {
@@ -59,6 +78,27 @@ impl Supervisor {
     /// Node `index`'s process id, if it is running.
     pub fn pid(&self, index: usize) -> Option<u32> {
         self.children[index].as_ref().map(Child::id)
+    }
+
+    /// The CPU time (user and system) node `index` has used, if it runs (read from Linux's
+    /// `/proc`): what the benches report as the nodes' load.
+    pub fn cpu_time(&self, index: usize) -> Option<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid(index)?)).ok()?;
+        // Fields after the command name (which may hold spaces) in parentheses; utime and
+        // stime are the 14th and 15th fields of the line, in clock ticks.
+        let (_, rest) = stat.rsplit_once(')')?;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 = fields
+            .get(11..13)?
+            .iter()
+            .map(|t| t.parse::<u64>().ok())
+            .sum::<Option<u64>>()?;
+        Some(Duration::from_millis(ticks * 1_000 / CLOCK_TICKS_PER_S))
+    }
+
+    /// Bytes of the files under node `index`'s data directory.
+    pub fn data_bytes(&self, index: usize) -> u64 {
+        dir_bytes(&self.devnet.data_dir(index))
     }
 
     /// Whether node `index` is running (as far as this supervisor knows).
