@@ -169,6 +169,12 @@ impl From<BlobError> for ApiError {
             BlobError::Store(_) => {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store_failed", message)
             }
+            BlobError::PeersBusy => {
+                let mut error =
+                    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "blob_fetch_busy", message);
+                error.retry_after_s = Some(1);
+                error
+            }
         }
     }
 }

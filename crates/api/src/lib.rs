@@ -34,8 +34,8 @@ pub mod testing;
 pub use error::ApiError;
 #[cfg(feature = "server")]
 pub use limits::{
-    ApiConfig, BLOB_BYTES_MAX_DEFAULT, TX_BATCH_BODY_BYTES_MAX, TX_BATCH_ITEM_OVERHEAD_BYTES,
-    TX_BATCH_TXS_MAX, TX_BODY_BYTES_MAX, TX_JSON_OVERHEAD_BYTES,
+    ApiConfig, BLOB_BYTES_MAX_DEFAULT, SHUTDOWN_DRAIN_MS_MAX, TX_BATCH_BODY_BYTES_MAX,
+    TX_BATCH_ITEM_OVERHEAD_BYTES, TX_BATCH_TXS_MAX, TX_BODY_BYTES_MAX, TX_JSON_OVERHEAD_BYTES,
 };
 #[cfg(feature = "server")]
 pub use rate_limit::RateLimitConfig;
@@ -43,5 +43,6 @@ pub use rate_limit::RateLimitConfig;
 pub use router::{openapi, router, serve};
 #[cfg(feature = "server")]
 pub use service::{
-    BlobBody, BlobBodyError, BlobContent, BlobError, NodeService, SnapshotContent, SubmitError,
+    BlobBody, BlobBodyError, BlobContent, BlobError, BlobLookup, NodeService, SnapshotContent,
+    SubmitError,
 };

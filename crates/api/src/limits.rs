@@ -20,6 +20,10 @@ use crate::rate_limit::RateLimitConfig;
 /// Room for the JSON around a transaction's hex (`{"tx_hex": "..."}`, whitespace).
 pub const TX_JSON_OVERHEAD_BYTES: usize = 1024;
 
+/// How long the server lets open connections (an event stream, a blob download) run on after
+/// it is told to stop before it drops them.
+pub const SHUTDOWN_DRAIN_MS_MAX: u64 = 2_000;
+
 /// Largest body `POST /v1/txs` reads: a maximal transaction in hex, inside JSON.
 pub const TX_BODY_BYTES_MAX: usize = 2 * TX_BYTES_MAX + TX_JSON_OVERHEAD_BYTES;
 

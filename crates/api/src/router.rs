@@ -3,11 +3,14 @@
 
 use std::any::Any;
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use futures::future::{self, Either};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::OpenApi;
@@ -15,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
-use crate::limits::ApiConfig;
+use crate::limits::{ApiConfig, SHUTDOWN_DRAIN_MS_MAX};
 use crate::openapi::{self, ApiDoc};
 use crate::rate_limit::{self, RateLimiter};
 use crate::routes::{accounts, blobs, blocks, events, status, sync, txs};
@@ -101,16 +104,31 @@ pub fn router<N: NodeService>(node: N, config: ApiConfig, extra: Router) -> Rout
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, telling handlers each client's
-/// address (the rate limit needs it).
+/// address (the rate limit needs it). After `shutdown` the server takes no new connection and
+/// gives open ones up to [`SHUTDOWN_DRAIN_MS_MAX`] to finish; then it returns and drops them,
+/// so a client holding an event stream open cannot keep a node from stopping.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
-    .await
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stopping_tx.send(());
+    });
+    let drained = async move {
+        if stopping_rx.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(Duration::from_millis(SHUTDOWN_DRAIN_MS_MAX)).await;
+    };
+    match future::select(pin!(server.into_future()), pin!(drained)).await {
+        Either::Left((result, _)) => result,
+        Either::Right(((), _)) => Ok(()),
+    }
 }

@@ -86,6 +86,20 @@ pub enum BlobError {
     /// The node's store failed (disk error); the blob was not stored.
     #[error("the blob store failed: {0}")]
     Store(String),
+    /// The blob is not here and the node is already asking its peers for as many blobs as
+    /// it allows; the client may retry shortly.
+    #[error("the node is busy fetching other blobs from its peers; retry shortly")]
+    PeersBusy,
+}
+
+/// Where a node looks for a blob it is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobLookup {
+    /// Its own store, then (once, never forwarded further) its peers'.
+    AskPeers,
+    /// Its own store only: what a node asks of a peer, so a request for a blob nobody has
+    /// ends after one hop instead of circling between nodes.
+    Local,
 }
 
 /// A stored blob's bytes, as the node streams them out.
@@ -147,10 +161,12 @@ pub trait NodeService: Clone + Send + Sync + 'static {
         body: BlobBody,
     ) -> impl Future<Output = Result<BlobStored, BlobError>> + Send;
 
-    /// A stored blob's bytes, or `None` if the node does not have it.
+    /// A stored blob's bytes, or `None` if the node does not have it (after asking its
+    /// peers, if `lookup` allows).
     fn get_blob(
         &self,
         hash: Hash,
+        lookup: BlobLookup,
     ) -> impl Future<Output = Result<Option<BlobContent>, BlobError>> + Send;
 
     /// A new subscription to the chain's events, from now on.
@@ -192,7 +208,11 @@ pub(crate) trait DynNode: Send + Sync {
     fn block(&self, id: BlockId) -> BoxFuture<'_, Option<BlockView>>;
     fn status(&self) -> BoxFuture<'_, StatusView>;
     fn put_blob(&self, hash: Hash, body: BlobBody) -> BoxFuture<'_, Result<BlobStored, BlobError>>;
-    fn get_blob(&self, hash: Hash) -> BoxFuture<'_, Result<Option<BlobContent>, BlobError>>;
+    fn get_blob(
+        &self,
+        hash: Hash,
+        lookup: BlobLookup,
+    ) -> BoxFuture<'_, Result<Option<BlobContent>, BlobError>>;
     fn subscribe(&self) -> broadcast::Receiver<ChainEvent>;
     fn sync_epochs(&self, from: u64) -> BoxFuture<'_, Option<SyncEpochs>>;
     fn sync_snapshot(&self) -> BoxFuture<'_, Option<SnapshotContent>>;
@@ -234,8 +254,12 @@ impl<N: NodeService> DynNode for N {
         boxed(NodeService::put_blob(self, hash, body))
     }
 
-    fn get_blob(&self, hash: Hash) -> BoxFuture<'_, Result<Option<BlobContent>, BlobError>> {
-        boxed(NodeService::get_blob(self, hash))
+    fn get_blob(
+        &self,
+        hash: Hash,
+        lookup: BlobLookup,
+    ) -> BoxFuture<'_, Result<Option<BlobContent>, BlobError>> {
+        boxed(NodeService::get_blob(self, hash, lookup))
     }
 
     fn subscribe(&self) -> broadcast::Receiver<ChainEvent> {

@@ -20,7 +20,7 @@ use aifactory_ledger::testing::TestChain;
 use aifactory_types::{Address, Hash, TxOutcome, VerifiedTransaction};
 
 use crate::views::{AccountView, BlobStored, BlockId, BlockView, ChainEvent, StatusView, TxStatus};
-use crate::{ApiConfig, BlobBody, BlobContent, BlobError, NodeService, SubmitError};
+use crate::{ApiConfig, BlobBody, BlobContent, BlobError, BlobLookup, NodeService, SubmitError};
 
 /// Accounts in the test chain (keys `aifactory_ledger::testing::test_key(0..ACCOUNTS)`), each
 /// funded with [`BALANCE`]. Key 0 proposes every block.
@@ -145,7 +145,7 @@ fn seal(chain: &mut Chain, events: &broadcast::Sender<ChainEvent>) {
     let height = built.block.header.height;
     let hash = built.outcome.block_hash;
     for (tx_hash, error) in built.rejected {
-        chain.statuses.insert(tx_hash, TxStatus::Rejected { error });
+        chain.statuses.insert(tx_hash, TxStatus::Dropped { error });
     }
     for (index, receipt) in built.outcome.receipts.iter().enumerate() {
         let status = TxStatus::Included {
@@ -254,7 +254,7 @@ impl NodeService for TestNode {
         })
     }
 
-    async fn get_blob(&self, hash: Hash) -> Result<Option<BlobContent>, BlobError> {
+    async fn get_blob(&self, hash: Hash, _: BlobLookup) -> Result<Option<BlobContent>, BlobError> {
         let Some(content) = self.lock().blobs.get(&hash).cloned() else {
             return Ok(None);
         };

@@ -68,8 +68,9 @@ pub enum TxStatus {
         #[schema(value_type = schemas::ReceiptSchema)]
         receipt: Receipt,
     },
-    /// Dropped from the mempool without being included (it became inadmissible).
-    Rejected {
+    /// Left the mempool without being included: it became inadmissible (expired, its nonce
+    /// taken by another transaction, stuck behind a nonce gap too long).
+    Dropped {
         /// Why.
         #[schema(value_type = schemas::TxErrorSchema)]
         error: TxError,

@@ -10,7 +10,9 @@
 //!
 //! Beside it, one validator started with a low per-client API rate limit: a client past its
 //! burst is refused with 429 while another client is served, and is served again once its
-//! bucket refills.
+//! bucket refills. And a four-validator devnet asked, by anyone, for blobs nobody has: each
+//! node asks its peers once and no request is forwarded on, so every node keeps finalizing
+//! with its open file descriptors flat, and stops on SIGTERM with event streams open.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
@@ -40,6 +42,18 @@ const RATE_LIMIT_BURST: u32 = 3;
 const REQUESTS_PAST_BURST_MAX: usize = 50;
 /// Where the rate-limited node's ports start, past the main devnet's from the same base.
 const RATE_LIMITED_PORT_OFFSET: u16 = 50;
+
+/// Where the blob-flood devnet's ports start, past the rate-limited node's.
+const BLOB_FLOOD_PORT_OFFSET: u16 = 60;
+/// Requests for missing blobs in the burst, spread over the nodes.
+const MISSING_BLOB_BURST: usize = 200;
+/// How many more descriptors than before the flood a node may hold after it (pooled
+/// connections to peers come and go); a request loop grows by thousands.
+const FD_GROWTH_MAX: usize = 64;
+
+/// How long a node may take to stop after SIGTERM, event-stream clients connected or not,
+/// before the test kills it (and fails).
+const SIGTERM_GRACE: Duration = Duration::from_secs(10);
 
 /// A base port unlikely to collide with another test run on the machine. Every port a test
 /// binds (up to 220 above the base) stays below Linux's ephemeral range (32768 up), where an
@@ -361,4 +375,107 @@ async fn a_client_past_the_rate_limit_gets_429_while_others_are_served() {
     assert!(supervisor.exited().is_empty(), "the node exited");
     let exit = supervisor.terminate(0, Duration::from_secs(20)).unwrap();
     assert!(exit.success(), "the node exited with {exit}");
+}
+
+/// How many file descriptors process `pid` holds open.
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap_or_else(|e| panic!("cannot list the descriptors of {pid}: {e}"))
+        .count()
+}
+
+/// A hash nobody stored (64 hex digits made of a tag, a counter and this process's id).
+fn missing_hash(tag: u64, n: usize) -> String {
+    format!(
+        "{tag:016x}{n:016x}{:016x}{:016x}",
+        std::process::id(),
+        u64::MAX
+    )
+}
+
+/// Regression: one GET of a blob nobody has made the nodes forward the request to each other
+/// in a loop until they ran out of file descriptors and two validators panicked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_for_missing_blobs_are_not_forwarded_and_finality_goes_on() {
+    const NODES: usize = 4;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = DevnetSpec {
+        validators: NODES,
+        base_port: base_port() + BLOB_FLOOD_PORT_OFFSET,
+        accounts: 0,
+        full_nodes: 0,
+    };
+    let devnet = Devnet::init(dir.path(), spec).unwrap();
+    let mut supervisor = Supervisor::new(devnet, env!("CARGO_BIN_EXE_aifactory").as_ref());
+    for node in 0..NODES {
+        supervisor.restart(node).unwrap();
+    }
+    for node in 0..NODES {
+        supervisor.wait_height(node, 2, TIMEOUT).await.unwrap();
+    }
+    let pids: Vec<u32> = (0..NODES).map(|n| supervisor.pid(n).unwrap()).collect();
+    let fds_before: Vec<usize> = pids.iter().map(|&pid| open_fds(pid)).collect();
+    let urls: Vec<String> = (0..NODES)
+        .map(|n| format!("http://{}/v1/blobs/", supervisor.devnet().spec.api(n)))
+        .collect();
+    let http = reqwest::Client::builder().timeout(TIMEOUT).build().unwrap();
+
+    // One request, as a stranger would send it: a clear 404, soon.
+    let response = http
+        .get(format!("{}{}", urls[0], missing_hash(1, 0)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "blob_not_found", "{body}");
+
+    // A burst of them, all at once over every node: each answered 404 or, when the node is
+    // already asking its peers for as many blobs as it allows, 503.
+    let requests = (0..MISSING_BLOB_BURST).map(|n| {
+        let url = format!("{}{}", urls[n % NODES], missing_hash(2, n));
+        let http = http.clone();
+        async move { http.get(url).send().await.map(|r| r.status().as_u16()) }
+    });
+    for status in futures::future::join_all(requests).await {
+        let status = status.expect("a node did not answer a request for a missing blob");
+        assert!(matches!(status, 404 | 503), "status {status}");
+    }
+    // Close the burst's connections, so the nodes' counts show only what they hold on
+    // their own.
+    drop(http);
+
+    // Every node is alive, still finalizing, and holds about as many descriptors as before.
+    let height = supervisor
+        .client(0)
+        .status()
+        .await
+        .unwrap()
+        .finalized_height;
+    for node in 0..NODES {
+        supervisor
+            .wait_height(node, height + 5, TIMEOUT)
+            .await
+            .unwrap();
+    }
+    assert!(supervisor.exited().is_empty(), "a node exited");
+    for (node, (&pid, &before)) in pids.iter().zip(&fds_before).enumerate() {
+        let after = open_fds(pid);
+        assert!(
+            after <= before + FD_GROWTH_MAX,
+            "node {node} held {before} descriptors before the flood and {after} after"
+        );
+    }
+
+    // Regression: a node waited forever on its event-stream clients before it stopped. With
+    // a subscriber connected to each, SIGTERM still stops every node cleanly and soon.
+    let mut streams = Vec::new();
+    for node in 0..NODES {
+        streams.push(supervisor.client(node).events().await.unwrap());
+    }
+    for node in 0..NODES {
+        let status = supervisor.terminate(node, SIGTERM_GRACE).unwrap();
+        assert!(status.success(), "node {node} exited with {status}");
+    }
+    drop(streams);
 }

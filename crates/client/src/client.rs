@@ -7,6 +7,7 @@ use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, Response, Url};
 use serde::de::DeserializeOwned;
 
+use aifactory_api::BlobLookup;
 use aifactory_api::views::{
     AccountView, BlobStored, BlockId, BlockView, SNAPSHOT_HEIGHT_HEADER,
     SYNC_EPOCHS_BODY_BYTES_MAX, StatusView, SubmitTx, SyncEpochs, TxAccepted, TxBatchItem,
@@ -15,6 +16,9 @@ use aifactory_api::views::{
 use aifactory_types::{Address, Hash, SignedTransaction};
 
 use crate::{ClientError, EventStream};
+
+/// Most idle connections a [`Client::with_timeouts`] client keeps open to its node.
+pub const IDLE_CONNECTIONS_MAX: usize = 2;
 
 /// A connection to one node's API. Cheap to clone; clones share a connection pool.
 #[derive(Debug, Clone)]
@@ -27,6 +31,22 @@ impl Client {
     /// A client of the node at `base_url` (e.g. `http://127.0.0.1:8080`).
     pub fn new(base_url: &str) -> Result<Self, ClientError> {
         let http = reqwest::Client::builder().build()?;
+        Self::with_http(base_url, http)
+    }
+
+    /// A client that gives up on a node that does not accept the connection within `connect`
+    /// or goes silent mid-answer for `read`, and keeps at most [`IDLE_CONNECTIONS_MAX`] idle
+    /// connections to it: what a node uses to ask its peers.
+    pub fn with_timeouts(
+        base_url: &str,
+        connect: std::time::Duration,
+        read: std::time::Duration,
+    ) -> Result<Self, ClientError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(connect)
+            .read_timeout(read)
+            .pool_max_idle_per_host(IDLE_CONNECTIONS_MAX)
+            .build()?;
         Self::with_http(base_url, http)
     }
 
@@ -142,19 +162,28 @@ impl Client {
         json(request).await
     }
 
-    /// A blob's bytes as they arrive.
+    /// A blob's bytes as they arrive; `lookup` says whether the node may ask its peers.
     pub async fn get_blob_stream(
         &self,
         hash: &Hash,
+        lookup: BlobLookup,
     ) -> Result<BoxStream<'static, Result<Bytes, ClientError>>, ClientError> {
-        let response = checked(self.request(Method::GET, &format!("v1/blobs/{hash}"))).await?;
+        let response = checked(self.blob_request(hash, lookup)).await?;
         Ok(response.bytes_stream().map_err(ClientError::from).boxed())
     }
 
-    /// A blob's bytes, all at once.
+    /// A blob's bytes, all at once, from the node or (through it) its peers.
     pub async fn get_blob(&self, hash: &Hash) -> Result<Bytes, ClientError> {
-        let response = checked(self.request(Method::GET, &format!("v1/blobs/{hash}"))).await?;
+        let response = checked(self.blob_request(hash, BlobLookup::AskPeers)).await?;
         Ok(response.bytes().await?)
+    }
+
+    fn blob_request(&self, hash: &Hash, lookup: BlobLookup) -> RequestBuilder {
+        let query = match lookup {
+            BlobLookup::AskPeers => "",
+            BlobLookup::Local => "?local=true",
+        };
+        self.request(Method::GET, &format!("v1/blobs/{hash}{query}"))
     }
 
     /// Subscribes to the chain's events (new blocks, included transactions).

@@ -7,6 +7,6 @@ mod error;
 mod events;
 
 pub use aifactory_api::views;
-pub use client::Client;
+pub use client::{Client, IDLE_CONNECTIONS_MAX};
 pub use error::ClientError;
 pub use events::EventStream;

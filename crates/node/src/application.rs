@@ -5,6 +5,9 @@
 //!
 //! - **propose** builds on the parent's post-state with `State::build_block` from the
 //!   mempool's candidates, stamped `max(local clock, parent + 1 ms)` and paid to our address.
+//!   With no candidates it waits for one to arrive, or for the empty-block interval since
+//!   the parent's timestamp to pass, before it builds an empty block: an idle chain makes one
+//!   block per interval, a busy one as fast as consensus goes.
 //! - **verify** checks the signatures (but not again those of transactions its mempool holds
 //!   verbatim: see [`Chain::execute`]), then executes the block on a copy of the parent's
 //!   post-state with `State::apply_block`, which checks height, parent, timestamp order, the
@@ -16,11 +19,12 @@
 //!   state is missing (pruned, or after a restart) it is rebuilt by replaying the ancestry
 //!   from the nearest known state.
 
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use aifactory_ledger::State;
-use aifactory_types::Address;
+use aifactory_types::{Address, VerifiedTransaction};
 use commonware_consensus::marshal::ancestry::Ancestry;
 use commonware_consensus::simplex::scheme::ed25519::Scheme;
 use commonware_consensus::simplex::types::Context;
@@ -29,6 +33,7 @@ use commonware_cryptography::ed25519::PublicKey;
 use commonware_cryptography::{Digested, Digestible};
 use commonware_runtime::Clock;
 use futures::StreamExt;
+use futures::future;
 use tracing::{debug, warn};
 
 use crate::block::{ChainBlock, Digest};
@@ -40,12 +45,38 @@ use crate::limits::{BLOCK_TIMESTAMP_DRIFT_MS_MAX, PROPOSAL_TXS_MAX};
 pub struct LedgerApplication {
     chain: Chain,
     proposer: Address,
+    empty_block_interval: Duration,
 }
 
 impl LedgerApplication {
-    /// An application over `chain` that proposes as `proposer` (our validator address).
-    pub fn new(chain: Chain, proposer: Address) -> Self {
-        LedgerApplication { chain, proposer }
+    /// An application over `chain` that proposes as `proposer` (our validator address), at
+    /// most one empty block per `empty_block_interval`.
+    pub fn new(chain: Chain, proposer: Address, empty_block_interval: Duration) -> Self {
+        LedgerApplication {
+            chain,
+            proposer,
+            empty_block_interval,
+        }
+    }
+
+    /// The mempool's candidates for a block on `parent`. While there are none it waits for
+    /// one to be admitted or for the empty-block interval after the parent to pass.
+    async fn paced_candidates(
+        &self,
+        clock: &impl Clock,
+        parent: &State,
+    ) -> Vec<VerifiedTransaction> {
+        let interval_ms = u64::try_from(self.empty_block_interval.as_millis()).unwrap_or(u64::MAX);
+        let due_ms = parent.timestamp_ms().saturating_add(interval_ms);
+        loop {
+            let admitted = self.chain.next_admission();
+            let candidates = self.chain.mempool().take(parent, PROPOSAL_TXS_MAX);
+            if !candidates.is_empty() || now_ms(clock) >= due_ms {
+                return candidates;
+            }
+            let due = clock.sleep_until(UNIX_EPOCH + Duration::from_millis(due_ms));
+            future::select(pin!(admitted), pin!(due)).await;
+        }
     }
 
     /// The post-state of `digest`, replaying blocks from `ancestry` (which yields `digest`'s
@@ -114,8 +145,8 @@ impl<E: Clock> Application<E> for LedgerApplication {
         let parent = ancestry.peek()?.digest();
         let parent_state = self.state_after(parent, ancestry).await?;
         let mut state = State::clone(&parent_state);
+        let candidates = self.paced_candidates(&clock, &state).await;
         let timestamp_ms = now_ms(&clock).max(state.timestamp_ms() + 1);
-        let candidates = self.chain.mempool().take(&state, PROPOSAL_TXS_MAX);
         let built = state
             .build_block(self.proposer, timestamp_ms, candidates)
             .expect("the timestamp is after the parent's");

@@ -11,12 +11,13 @@
 //! **Locking:** one short `std::sync::Mutex` for the maps, never held across an `.await` and
 //! never while executing a block; states are shared as `Arc<State>` and cloned outside it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use aifactory_ledger::{BlockOutcome, State};
 use aifactory_types::{Hash, Receipt, SignedTransaction, VerifiedBlock, VerifiedTransaction};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::futures::OwnedNotified;
+use tokio::sync::{Notify, broadcast, watch};
 
 use crate::block::{ChainBlock, Digest, to_digest};
 use crate::limits::{FINALIZED_SUBSCRIBERS_BACKLOG_MAX, PENDING_STATES_MAX};
@@ -55,6 +56,9 @@ pub struct Chain {
     recent: Arc<Mutex<RecentBlocks>>,
     finalized_tx: Arc<watch::Sender<Arc<State>>>,
     blocks_tx: broadcast::Sender<Arc<FinalizedBlock>>,
+    /// Woken whenever the mempool admits a transaction: a proposer holding back an empty
+    /// block waits on it.
+    admitted: Arc<Notify>,
 }
 
 /// What the rest of the node (the HTTP API) reads and writes: the latest finalized state,
@@ -86,6 +90,7 @@ impl Chain {
             recent: Arc::default(),
             finalized_tx: Arc::new(finalized_tx),
             blocks_tx,
+            admitted: Arc::new(Notify::new()),
         }
     }
 
@@ -186,8 +191,9 @@ impl Chain {
         {
             // Published under the mempool lock: admission reads the state under the same
             // lock, so it always judges against the state the pool was pruned with.
+            let included: HashSet<Hash> = finalized.receipts.iter().map(|r| r.tx_hash).collect();
             let mut mempool = lock(&self.mempool);
-            mempool.prune(&state);
+            mempool.prune(&state, &included);
             self.finalized_tx.send_replace(state);
         }
         // No subscriber is fine: the API may not be listening.
@@ -231,9 +237,20 @@ impl Chain {
     ) -> Vec<Result<Hash, Rejection>> {
         let mut mempool = lock(&self.mempool);
         let state = self.finalized_tx.borrow().clone();
-        txs.into_iter()
+        let results: Vec<_> = txs
+            .into_iter()
             .map(|(tx, bytes)| mempool.insert(&state, tx, bytes))
-            .collect()
+            .collect();
+        if results.iter().any(Result::is_ok) {
+            self.admitted.notify_waiters();
+        }
+        results
+    }
+
+    /// Resolves at the next admission into the mempool after this call (take it before
+    /// looking at the mempool, so an admission in between is not missed).
+    pub fn next_admission(&self) -> OwnedNotified {
+        self.admitted.clone().notified_owned()
     }
 }
 

@@ -132,6 +132,9 @@ impl From<MempoolSection> for MempoolConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConsensusSection {
+    /// Least time between a block and an empty child (an idle chain's block interval); less
+    /// than the leader timeout.
+    pub empty_block_interval_ms: u64,
     /// How long to wait for the leader's proposal.
     pub leader_timeout_ms: u64,
     /// How long to wait for a notarization to certify (more than the leader timeout).
@@ -149,6 +152,7 @@ impl Default for ConsensusSection {
         let defaults = Timeouts::default();
         let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         ConsensusSection {
+            empty_block_interval_ms: ms(defaults.empty_block),
             leader_timeout_ms: ms(defaults.leader),
             certification_timeout_ms: ms(defaults.certification),
             timeout_retry_ms: ms(defaults.retry),
@@ -161,6 +165,7 @@ impl Default for ConsensusSection {
 impl From<ConsensusSection> for Timeouts {
     fn from(section: ConsensusSection) -> Self {
         Timeouts {
+            empty_block: Duration::from_millis(section.empty_block_interval_ms),
             leader: Duration::from_millis(section.leader_timeout_ms),
             certification: Duration::from_millis(section.certification_timeout_ms),
             retry: Duration::from_millis(section.timeout_retry_ms),
@@ -331,6 +336,11 @@ impl NodeConfig {
         if c.leader_timeout_ms == 0 || c.fetch_timeout_ms == 0 {
             return Err(ConfigError::Invalid(
                 "consensus timeouts must be positive".to_owned(),
+            ));
+        }
+        if c.empty_block_interval_ms >= c.leader_timeout_ms {
+            return Err(ConfigError::Invalid(
+                "consensus.empty_block_interval_ms must be less than leader_timeout_ms".to_owned(),
             ));
         }
         if c.certification_timeout_ms <= c.leader_timeout_ms {

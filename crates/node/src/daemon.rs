@@ -27,6 +27,7 @@ use tracing::{error, info};
 
 use crate::config::{LogFormat, LogSection, NodeConfig};
 use crate::engine::{self, StartError};
+use crate::limits::{BLOB_PEER_CONNECT_TIMEOUT_MS, BLOB_PEER_READ_TIMEOUT_MS};
 use crate::metrics::NodeMetrics;
 use crate::p2p::{self, Peer};
 use crate::service::{ApiParts, NodeApi};
@@ -229,7 +230,11 @@ async fn serve(
         .peers
         .iter()
         .filter_map(|p| p.api)
-        .filter_map(|addr| Client::new(&format!("http://{addr}")).ok())
+        .filter_map(|addr| {
+            let connect = Duration::from_millis(BLOB_PEER_CONNECT_TIMEOUT_MS);
+            let read = Duration::from_millis(BLOB_PEER_READ_TIMEOUT_MS);
+            Client::with_timeouts(&format!("http://{addr}"), connect, read).ok()
+        })
         .collect();
     let api = NodeApi::new(
         validator.handle.clone(),

@@ -64,14 +64,18 @@ pub const P2P_NAMESPACE: &[u8] = b"aifactory-2026-11_P2P";
 fn epoch_length(genesis: &State) -> NonZeroU64 {
     NonZeroU64::new(genesis.params().epoch_length_blocks).expect("genesis checks the epoch length")
 }
-const MAILBOX_SIZE: NonZeroUsize = NZUsize!(1024);
+/// Capacity of every actor mailbox (marshal, broadcast, simplex).
+pub(crate) const MAILBOX_SIZE: NonZeroUsize = NZUsize!(1024);
 const PAGE_SIZE: NonZeroU16 = NZU16!(4096);
 const PAGE_CACHE_PAGES: NonZeroUsize = NZUsize!(1024);
-const WRITE_BUFFER: NonZeroUsize = NZUsize!(64 * 1024);
-const REPLAY_BUFFER: NonZeroUsize = NZUsize!(64 * 1024);
+/// Write buffer of every journal and archive (marshal's and simplex's).
+pub(crate) const WRITE_BUFFER: NonZeroUsize = NZUsize!(64 * 1024);
+/// Replay buffer of every journal and archive (marshal's and simplex's).
+pub(crate) const REPLAY_BUFFER: NonZeroUsize = NZUsize!(64 * 1024);
 const ARCHIVE_ITEMS_PER_SECTION: NonZeroU64 = NZU64!(1024);
 const CACHE_ITEMS_PER_SECTION: NonZeroU64 = NZU64!(64);
-const VIEW_RETENTION: u64 = 16;
+/// Views of activity marshal and simplex keep behind the finalized one.
+pub(crate) const VIEW_RETENTION: u64 = 16;
 const BROADCAST_DEQUE_SIZE: usize = 16;
 const MAX_REPAIR: NonZeroUsize = NZUsize!(16);
 const MAX_PENDING_ACKS: NonZeroUsize = NZUsize!(16);
@@ -79,6 +83,10 @@ const MAX_PENDING_ACKS: NonZeroUsize = NZUsize!(16);
 /// Consensus timeouts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
+    /// Least time between a block and an empty child: a leader with nothing to include
+    /// waits this long after its parent's timestamp (or until a transaction arrives), so an
+    /// idle chain does not spin. Less than `leader`, or the leader's own view times out.
+    pub empty_block: Duration,
     /// How long to wait for the leader's proposal.
     pub leader: Duration,
     /// How long to wait for a notarization to certify (must exceed `leader`).
@@ -94,8 +102,9 @@ pub struct Timeouts {
 impl Default for Timeouts {
     fn default() -> Self {
         Timeouts {
-            leader: Duration::from_secs(1),
-            certification: Duration::from_secs(2),
+            empty_block: Duration::from_secs(1),
+            leader: Duration::from_secs(2),
+            certification: Duration::from_secs(3),
             retry: Duration::from_secs(10),
             skip: Duration::from_secs(11),
             fetch: Duration::from_secs(1),
@@ -377,7 +386,11 @@ where
 
     let application = Inline::new(
         context.child("application"),
-        LedgerApplication::new(chain.clone(), config.key.address()),
+        LedgerApplication::new(
+            chain.clone(),
+            config.key.address(),
+            config.timeouts.empty_block,
+        ),
         marshal_mailbox.clone(),
         epocher.clone(),
     );

@@ -16,7 +16,9 @@
 //!   orchestrator asks marshal for the current epoch's boundary finalization from that peer, and
 //!   the chain of boundaries then carries the node forward one epoch at a time.
 //! - **Storage.** Each epoch's simplex journal is its own partition (`{prefix}-simplex-{epoch}`),
-//!   so a restart resumes the current epoch's journal and never replays an old one.
+//!   so a restart resumes the current epoch's journal and never replays an old one. Entering
+//!   epoch `e` deletes epoch `e − 1`'s journal: its blocks and certificates are in marshal's
+//!   archives, and a crash before the delete repeats it when the node enters `e` again.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -37,23 +39,20 @@ use commonware_parallel::Sequential;
 use commonware_runtime::buffer::paged::CacheRef;
 use commonware_runtime::telemetry::metrics::MetricsExt;
 use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage};
+use commonware_utils::NonZeroDuration;
 use commonware_utils::ordered::Set;
 use commonware_utils::vec::NonEmptyVec;
-use commonware_utils::{NZUsize, NonZeroDuration};
 use futures::StreamExt;
 use futures::channel::mpsc;
 use rand_core_0_10::CryptoRng;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::application::LedgerApplication;
 use crate::block::{ChainBlock, Digest};
-use crate::engine::{CONSENSUS_NAMESPACE, MarshalMailbox, Timeouts};
-
-/// Views of simplex's activity kept per epoch engine.
-const VIEW_RETENTION: u64 = 16;
-const REPLAY_BUFFER: usize = 64 * 1024;
-const WRITE_BUFFER: usize = 64 * 1024;
-const MAILBOX_SIZE: usize = 1024;
+use crate::engine::{
+    CONSENSUS_NAMESPACE, MAILBOX_SIZE, MarshalMailbox, REPLAY_BUFFER, Timeouts, VIEW_RETENTION,
+    WRITE_BUFFER,
+};
 
 /// The participant set of every epoch this node has entered, for marshal's certificate checks.
 #[derive(Debug, Clone, Default)]
@@ -78,14 +77,6 @@ impl EpochSchemes {
             .expect("a thread panicked holding the epoch schemes")
             .insert(epoch, scheme.clone());
         scheme
-    }
-
-    /// Whether `epoch` has been entered.
-    pub fn contains(&self, epoch: Epoch) -> bool {
-        self.schemes
-            .lock()
-            .expect("a thread panicked holding the epoch schemes")
-            .contains_key(&epoch)
     }
 }
 
@@ -268,6 +259,9 @@ where
                     handle.abort();
                     debug!(epoch = %old, "left epoch");
                 }
+                if let Some(previous) = start.epoch.get().checked_sub(1) {
+                    remove_journal(&context, self.journal_partition(previous)).await;
+                }
                 hinted.clear();
                 epoch_gauge.set(i64::try_from(start.epoch.get()).unwrap_or(i64::MAX));
                 set_gauge.set(i64::try_from(start.participants.len()).unwrap_or(i64::MAX));
@@ -295,6 +289,11 @@ where
         }
     }
 
+    /// The partition of epoch `epoch`'s simplex journal.
+    fn journal_partition(&self, epoch: impl std::fmt::Display) -> String {
+        format!("{}-simplex-{epoch}", self.partition_prefix)
+    }
+
     fn engine_config(&self, epoch: Epoch, scheme: Scheme, anchor: Digest) -> EngineConfig<E, B> {
         let timeouts = self.timeouts;
         simplex::Config {
@@ -305,12 +304,12 @@ where
             relay: self.application.clone(),
             reporter: self.application.clone(),
             strategy: Sequential,
-            partition: format!("{}-simplex-{epoch}", self.partition_prefix),
-            mailbox_size: NZUsize!(MAILBOX_SIZE),
+            partition: self.journal_partition(epoch),
+            mailbox_size: MAILBOX_SIZE,
             epoch,
             floor: simplex::Floor::Genesis(anchor),
-            replay_buffer: NZUsize!(REPLAY_BUFFER),
-            write_buffer: NZUsize!(WRITE_BUFFER),
+            replay_buffer: REPLAY_BUFFER,
+            write_buffer: WRITE_BUFFER,
             page_cache: self.page_cache.clone(),
             leader_timeout: timeouts.leader,
             certification_timeout: timeouts.certification,
@@ -325,6 +324,15 @@ where
             forward: ForwardPolicy::Disabled,
             track_historical_votes: false,
         }
+    }
+}
+
+/// Deletes a finished epoch's simplex journal `partition` (nothing if it is already gone).
+async fn remove_journal(storage: &impl Storage, partition: String) {
+    match storage.remove(&partition, None).await {
+        Ok(()) => debug!(partition, "deleted a finished epoch's journal"),
+        Err(commonware_runtime::Error::PartitionMissing(_)) => {}
+        Err(error) => warn!(partition, %error, "could not delete a finished epoch's journal"),
     }
 }
 

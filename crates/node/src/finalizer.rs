@@ -18,7 +18,7 @@ use futures::StreamExt;
 use futures::channel::mpsc;
 use tracing::debug;
 
-use commonware_consensus::types::{Epoch, FixedEpocher};
+use commonware_consensus::types::FixedEpocher;
 use tracing::warn;
 
 use crate::block::{ChainBlock, to_digest};
@@ -119,5 +119,4 @@ fn enter_next(
         }),
         Err(error) => warn!(%error, epoch = %epoch, "the next validator set has an invalid key"),
     }
-    let _: Epoch = epoch;
 }

@@ -23,6 +23,10 @@ pub const MEMPOOL_FUTURE_SHARE: usize = 4;
 /// blocks a second, about a minute): a gap that long is not being filled.
 pub const MEMPOOL_FUTURE_HEIGHTS_MAX: u64 = 256;
 
+/// Transactions dropped from the mempool whose reason the node remembers for clients asking
+/// after them; older records are forgotten.
+pub const MEMPOOL_DROPPED_RECORDS_MAX: usize = 65_536;
+
 /// Most transactions a proposer takes from the mempool for one block.
 pub const PROPOSAL_TXS_MAX: usize = 4_096;
 
@@ -43,6 +47,17 @@ pub const EVENTS_BACKLOG_MAX: usize = 4 * (BLOCK_TXS_MAX + 1);
 
 /// Finalized blocks whose receipts the node keeps for the API.
 pub const RECENT_BLOCKS_MAX: usize = 100_000;
+
+/// Most blobs a node fetches from its peers at once on its clients' behalf; a client asking
+/// for another missing blob meanwhile is told to retry. Each fetch holds one connection to
+/// one peer at a time.
+pub const BLOB_PEER_FETCHES_MAX: usize = 8;
+
+/// How long a node waits to connect to a peer's API when fetching a blob.
+pub const BLOB_PEER_CONNECT_TIMEOUT_MS: u64 = 2_000;
+
+/// How long a peer's API may go silent mid-answer before a blob fetch from it is abandoned.
+pub const BLOB_PEER_READ_TIMEOUT_MS: u64 = 10_000;
 
 /// Most transactions in one gossip message.
 pub const GOSSIP_BATCH_TXS_MAX: usize = 512;

@@ -37,7 +37,7 @@
 //! Every refusal is a typed [`Rejection`] with a stable [`Rejection::code`].
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
 
 use aifactory_ledger::{BlockContext, State};
 use aifactory_types::{
@@ -46,8 +46,8 @@ use aifactory_types::{
 };
 
 use crate::limits::{
-    MEMPOOL_BYTES_MAX, MEMPOOL_FUTURE_HEIGHTS_MAX, MEMPOOL_FUTURE_SHARE, MEMPOOL_SENDER_TXS_MAX,
-    MEMPOOL_TXS_MAX,
+    MEMPOOL_BYTES_MAX, MEMPOOL_DROPPED_RECORDS_MAX, MEMPOOL_FUTURE_HEIGHTS_MAX,
+    MEMPOOL_FUTURE_SHARE, MEMPOOL_SENDER_TXS_MAX, MEMPOOL_TXS_MAX,
 };
 
 /// The mempool's limits.
@@ -214,6 +214,28 @@ pub struct Mempool {
     ids: HashMap<Hash, (Address, u64)>,
     bytes: usize,
     future_len: usize,
+    dropped: DroppedLog,
+}
+
+/// Why recent transactions left the pool without being included (their nonce taken by
+/// another, expired, or stuck behind a gap), so a client asking after one is told; the
+/// oldest records go first past [`MEMPOOL_DROPPED_RECORDS_MAX`].
+#[derive(Debug, Clone, Default)]
+struct DroppedLog {
+    order: VecDeque<Hash>,
+    reasons: HashMap<Hash, TxError>,
+}
+
+impl DroppedLog {
+    fn record(&mut self, hash: Hash, reason: TxError) {
+        if self.reasons.insert(hash, reason).is_none() {
+            self.order.push_back(hash);
+        }
+        while self.order.len() > MEMPOOL_DROPPED_RECORDS_MAX {
+            let oldest = self.order.pop_front().expect("longer than the limit");
+            self.reasons.remove(&oldest);
+        }
+    }
 }
 
 impl Mempool {
@@ -253,6 +275,12 @@ impl Mempool {
     /// Whether the transaction with id `hash` is pending.
     pub fn contains(&self, hash: &Hash) -> bool {
         self.ids.contains_key(hash)
+    }
+
+    /// Why the transaction with id `hash` left the pool without being included, if it did
+    /// recently (one included since shows as included: ask the chain first).
+    pub fn dropped(&self, hash: &Hash) -> Option<&TxError> {
+        self.dropped.reasons.get(hash)
     }
 
     /// The pending transaction with id `hash` (its signature was checked on admission), so a
@@ -525,8 +553,9 @@ impl Mempool {
     /// Brings the pool up to `state` (a newly finalized state): drops nonces already used,
     /// transactions expired by the next height (in the ready queue with the rest of their
     /// sender's run, which could no longer execute), future transactions held too long, then
-    /// promotes the future transactions whose gap the state filled.
-    pub fn prune(&mut self, state: &State) {
+    /// promotes the future transactions whose gap the state filled. Those dropped without
+    /// being `included` in the block that led to `state` are remembered with the reason.
+    pub fn prune(&mut self, state: &State, included: &HashSet<Hash>) {
         let next_height = state.height() + 1;
         let nonce_of = |address: &Address| state.account(address).map_or(u64::MAX, |a| a.nonce);
         let mut dropped = Vec::new();
@@ -564,6 +593,28 @@ impl Mempool {
         self.future_len -= future_dropped;
         for entry in &dropped {
             self.forget(entry);
+            if included.contains(&entry.tx.hash()) {
+                continue;
+            }
+            let tx = entry.tx.tx();
+            let expected = nonce_of(&tx.sender);
+            let reason = if tx.nonce < expected {
+                TxError::NonceReplayed {
+                    expected,
+                    got: tx.nonce,
+                }
+            } else if tx.expiry_height < next_height {
+                TxError::Expired {
+                    expiry_height: tx.expiry_height,
+                    height: next_height,
+                }
+            } else {
+                TxError::NonceFromFuture {
+                    expected,
+                    got: tx.nonce,
+                }
+            };
+            self.dropped.record(entry.tx.hash(), reason);
         }
         let gapped: Vec<Address> = self.future.keys().copied().collect();
         for sender in gapped {
@@ -797,9 +848,17 @@ mod tests {
         }
         submit(&mut pool, &chain, &loser).unwrap();
         assert_eq!(pool.future_len(), 0, "the loser filled the gap here");
-        chain.build(vec![included]);
-        pool.prune(&chain.state);
+        chain.build(vec![included.clone()]);
+        pool.prune(&chain.state, &HashSet::from([included.hash()]));
         assert!(!pool.contains(&loser.hash()));
+        assert_eq!(
+            pool.dropped(&loser.hash()),
+            Some(&TxError::NonceReplayed {
+                expected: 1,
+                got: 0
+            }),
+            "a client asking after the loser learns why it is gone"
+        );
         let expected: Vec<Hash> = held.iter().map(SignedTransaction::hash).collect();
         assert_eq!(hashes(&pool.take(&chain.state, 10)), expected);
 
@@ -810,9 +869,10 @@ mod tests {
         }
         assert_eq!(pool.future_len(), 3);
         chain.build(vec![own[0].clone(), own[1].clone()]);
-        pool.prune(&chain.state);
+        pool.prune(&chain.state, &HashSet::from([own[0].hash(), own[1].hash()]));
         assert_eq!(pool.future_len(), 0);
         assert!(!pool.contains(&own[1].hash()), "executed");
+        assert_eq!(pool.dropped(&own[1].hash()), None, "included, not dropped");
         let taken = hashes(&pool.take(&chain.state, 10));
         assert!(taken.contains(&own[2].hash()) && taken.contains(&own[3].hash()));
         assert_eq!(pool.len(), 4);
@@ -833,18 +893,32 @@ mod tests {
         submit(&mut pool, &chain, &short).unwrap();
         submit(&mut pool, &chain, &long).unwrap();
         chain.build(vec![]);
-        pool.prune(&chain.state);
+        pool.prune(&chain.state, &HashSet::new());
         assert!(!pool.contains(&short.hash()), "expired at height 2");
+        assert_eq!(
+            pool.dropped(&short.hash()),
+            Some(&TxError::Expired {
+                expiry_height: 1,
+                height: 2
+            })
+        );
         assert!(pool.contains(&long.hash()));
         while chain.state.height() < MEMPOOL_FUTURE_HEIGHTS_MAX {
             chain.build(vec![]);
         }
-        pool.prune(&chain.state);
+        pool.prune(&chain.state, &HashSet::new());
         assert!(pool.contains(&long.hash()), "held for exactly the limit");
         chain.build(vec![]);
-        pool.prune(&chain.state);
+        pool.prune(&chain.state, &HashSet::new());
         assert!(pool.is_empty(), "held too long");
         assert_eq!((pool.future_len(), pool.bytes()), (0, 0));
+        assert_eq!(
+            pool.dropped(&long.hash()),
+            Some(&TxError::NonceFromFuture {
+                expected: 0,
+                got: 1
+            })
+        );
     }
 
     #[test]
@@ -1044,7 +1118,7 @@ mod tests {
         }
         let other = tx(&chain, 3, 0, fee);
         chain.build(vec![included.clone(), other]);
-        pool.prune(&chain.state);
+        pool.prune(&chain.state, &HashSet::new());
         assert!(!pool.contains(&included.hash()));
         assert!(pool.contains(&follower.hash()));
         assert!(!pool.contains(&short.hash()), "expired at height 2");

@@ -3,8 +3,13 @@
 //! blob store, and transaction gossip.
 //!
 //! Blobs: the store is synchronous (plain files, fsync); its calls run on the runtime's
-//! threads through `block_in_place`, a piece (256 KiB) at a time. A blob missing here is
-//! fetched from the peers' APIs in turn and stored only if it hashes to its name.
+//! threads through `block_in_place`, a piece (256 KiB) at a time. A blob a client asks for
+//! and this node lacks is fetched from the peers' APIs in turn and stored only if it hashes
+//! to its name. Peers are asked with `?local=true`, so they look only in their own stores: a
+//! request for a blob nobody has ends after one hop instead of circling between nodes. At
+//! most [`BLOB_PEER_FETCHES_MAX`] such fetches run at once; past that a client is told to
+//! retry (503), so a flood of requests for made-up hashes costs each node a bounded number of
+//! connections.
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -15,7 +20,9 @@ use aifactory_api::views::{
     AccountView, BlobStored, BlockId, BlockView, ChainEvent, PeerView, SYNC_EPOCHS_MAX,
     SYNC_EPOCHS_PROOF_BYTES_BUDGET, StatusView, SyncEpoch, SyncEpochs, TxStatus,
 };
-use aifactory_api::{BlobBody, BlobContent, BlobError, NodeService, SnapshotContent, SubmitError};
+use aifactory_api::{
+    BlobBody, BlobContent, BlobError, BlobLookup, NodeService, SnapshotContent, SubmitError,
+};
 use aifactory_client::Client;
 use aifactory_ledger::read_snapshot_header;
 use aifactory_store::{BlobReader, Store, StoreError};
@@ -26,14 +33,14 @@ use commonware_consensus::types::Height;
 use commonware_runtime::Clock;
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use tokio::sync::broadcast;
+use tokio::sync::{Semaphore, broadcast};
 use tracing::{debug, warn};
 
 use crate::block::{ChainBlock, to_digest};
 use crate::chain::{FinalizedBlock, NodeHandle};
 use crate::engine::MarshalMailbox;
 use crate::gossip::GossipQueue;
-use crate::limits::EVENTS_BACKLOG_MAX;
+use crate::limits::{BLOB_PEER_FETCHES_MAX, EVENTS_BACKLOG_MAX};
 use crate::mempool::Rejection;
 use crate::metrics::NodeMetrics;
 use crate::snapshots::proof_path;
@@ -66,6 +73,7 @@ pub struct NodeApi<E: Clock + Send + Sync + 'static> {
     clock: Arc<E>,
     peers: Arc<Vec<PeerView>>,
     blob_sources: Arc<Vec<Client>>,
+    blob_fetches: Arc<Semaphore>,
     events: broadcast::Sender<ChainEvent>,
     snapshot_path: Option<Arc<PathBuf>>,
 }
@@ -81,6 +89,7 @@ impl<E: Clock + Send + Sync + 'static> Clone for NodeApi<E> {
             clock: self.clock.clone(),
             peers: self.peers.clone(),
             blob_sources: self.blob_sources.clone(),
+            blob_fetches: self.blob_fetches.clone(),
             events: self.events.clone(),
             snapshot_path: self.snapshot_path.clone(),
         }
@@ -101,6 +110,7 @@ impl<E: Clock + Send + Sync + 'static> NodeApi<E> {
             clock: Arc::new(clock),
             peers: Arc::new(parts.peers),
             blob_sources: Arc::new(parts.blob_sources),
+            blob_fetches: Arc::new(Semaphore::new(BLOB_PEER_FETCHES_MAX)),
             events,
             snapshot_path: parts.snapshot_path.map(Arc::new),
         }
@@ -165,10 +175,17 @@ impl<E: Clock + Send + Sync + 'static> NodeApi<E> {
         Ok(size)
     }
 
-    /// Fetches a missing blob from the peers' APIs; whether one delivered it.
-    async fn fetch_from_peers(&self, hash: Hash) -> bool {
+    /// Fetches a missing blob from the peers' stores (never theirs' peers); whether one
+    /// delivered it, or `PeersBusy` if as many fetches as allowed are already running.
+    async fn fetch_from_peers(&self, hash: Hash) -> Result<bool, BlobError> {
+        if self.blob_sources.is_empty() {
+            return Ok(false);
+        }
+        let Ok(_permit) = self.blob_fetches.try_acquire() else {
+            return Err(BlobError::PeersBusy);
+        };
         for peer in self.blob_sources.iter() {
-            let stream = match peer.get_blob_stream(&hash).await {
+            let stream = match peer.get_blob_stream(&hash, BlobLookup::Local).await {
                 Ok(stream) => stream,
                 Err(error) => {
                     debug!(peer = %peer.base_url(), %error, "peer does not serve the blob");
@@ -183,14 +200,14 @@ impl<E: Clock + Send + Sync + 'static> NodeApi<E> {
             match self.write_blob(hash, body).await {
                 Ok(size) => {
                     debug!(%hash, size, peer = %peer.base_url(), "fetched a blob from a peer");
-                    return true;
+                    return Ok(true);
                 }
                 Err(error) => {
                     warn!(%hash, peer = %peer.base_url(), %error, "a peer's blob was refused")
                 }
             }
         }
-        false
+        Ok(false)
     }
 }
 
@@ -302,11 +319,12 @@ impl<E: Clock + Send + Sync + 'static> NodeService for NodeApi<E> {
                 receipt,
             });
         }
-        self.node
-            .chain()
-            .mempool()
-            .contains(&hash)
-            .then_some(TxStatus::Pending)
+        let mempool = self.node.chain().mempool();
+        if mempool.contains(&hash) {
+            return Some(TxStatus::Pending);
+        }
+        let error = mempool.dropped(&hash)?.clone();
+        Some(TxStatus::Dropped { error })
     }
 
     async fn account(&self, address: Address) -> Option<AccountView> {
@@ -360,11 +378,15 @@ impl<E: Clock + Send + Sync + 'static> NodeService for NodeApi<E> {
         })
     }
 
-    async fn get_blob(&self, hash: Hash) -> Result<Option<BlobContent>, BlobError> {
+    async fn get_blob(
+        &self,
+        hash: Hash,
+        lookup: BlobLookup,
+    ) -> Result<Option<BlobContent>, BlobError> {
         let reader = match blocking(|| self.store.reader(&hash)) {
             Ok(reader) => reader,
             Err(StoreError::NotFound { .. }) => {
-                if !self.fetch_from_peers(hash).await {
+                if lookup == BlobLookup::Local || !self.fetch_from_peers(hash).await? {
                     return Ok(None);
                 }
                 blocking(|| self.store.reader(&hash)).map_err(store_error)?

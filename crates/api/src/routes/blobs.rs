@@ -8,7 +8,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -20,8 +20,8 @@ use aifactory_types::Hash;
 use crate::error::ApiError;
 use crate::limits::check_declared;
 use crate::router::AppState;
-use crate::routes::{PathParam, parse};
-use crate::service::{BlobBody, BlobBodyError};
+use crate::routes::{PathParam, parse, query_value};
+use crate::service::{BlobBody, BlobBodyError, BlobLookup};
 use crate::views::{BlobStored, ErrorBody};
 
 /// The upload's progress while it streams through.
@@ -120,20 +120,34 @@ pub(crate) async fn put_blob(
     get,
     path = "/v1/blobs/{hash}",
     tag = "blobs",
-    params(("hash" = String, Path, description = "The plain BLAKE3 hash of the content, 64 hex digits")),
+    params(
+        ("hash" = String, Path, description = "The plain BLAKE3 hash of the content, 64 hex digits"),
+        ("local" = Option<bool>, Query, description = "`true`: look only in this node's store; otherwise a blob missing here is asked of the node's peers once (never forwarded further)"),
+    ),
     responses(
         (status = 200, description = "The blob's bytes", content_type = "application/octet-stream", body = crate::schemas::BinaryBody),
-        (status = 400, description = "Not a hash", body = ErrorBody),
-        (status = 404, description = "Not stored here", body = ErrorBody),
+        (status = 400, description = "Not a hash, or `local` not a boolean", body = ErrorBody),
+        (status = 404, description = "Neither this node nor (unless `local`) its peers have it", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 503, description = "Not here, and the node is already fetching as many blobs from its peers as it allows; retry after `Retry-After`", body = ErrorBody),
     ),
 )]
 pub(crate) async fn get_blob(
     State(state): State<AppState>,
     PathParam(text): PathParam,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let hash: Hash = parse(&text, "malformed_hash", "the blob hash")?;
-    let content = state.node.get_blob(hash).await?.ok_or_else(|| {
+    let local = match query_value(query.as_deref(), "local") {
+        None => false,
+        Some(text) => parse(text, "malformed_query", "the query parameter `local`")?,
+    };
+    let lookup = if local {
+        BlobLookup::Local
+    } else {
+        BlobLookup::AskPeers
+    };
+    let content = state.node.get_blob(hash, lookup).await?.ok_or_else(|| {
         ApiError::not_found("blob_not_found", format!("no blob {hash} on this node"))
     })?;
     let mut response = Body::from_stream(content.body).into_response();

@@ -28,6 +28,15 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParam {
     }
 }
 
+/// The value of query parameter `name` in a raw query string, if present (the first one;
+/// other parameters are ignored).
+pub(crate) fn query_value<'q>(query: Option<&'q str>, name: &str) -> Option<&'q str> {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+}
+
 /// Parses a path parameter, naming what it should have been on failure.
 pub(crate) fn parse<T: std::str::FromStr>(text: &str, code: &str, what: &str) -> Result<T, ApiError>
 where

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
 use crate::router::AppState;
-use crate::routes::parse;
+use crate::routes::{parse, query_value};
 use crate::views::{ErrorBody, SNAPSHOT_HEIGHT_HEADER, SyncEpochs};
 
 /// Epoch boundaries, each with its finalization and the proof of the next validator set.
@@ -71,11 +71,7 @@ fn unavailable() -> ApiError {
 
 /// The `from` query parameter (0 when absent); other parameters are ignored.
 fn from_epoch(query: Option<&str>) -> Result<u64, ApiError> {
-    let value = query
-        .unwrap_or_default()
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("from="));
-    match value {
+    match query_value(query, "from") {
         None => Ok(0),
         Some(text) => parse(text, "malformed_epoch", "the epoch `from`"),
     }

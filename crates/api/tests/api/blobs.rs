@@ -1,6 +1,7 @@
 //! The blob store over HTTP: round trips, idempotent puts, and content that does not match
 //! its name.
 
+use aifactory_api::BlobLookup;
 use aifactory_types::Hash;
 use bytes::Bytes;
 use futures::StreamExt;
@@ -33,7 +34,11 @@ async fn put_then_get_round_trips() {
     );
 
     let mut streamed = Vec::new();
-    let mut chunks = server.client.get_blob_stream(&hash).await.unwrap();
+    let mut chunks = server
+        .client
+        .get_blob_stream(&hash, BlobLookup::Local)
+        .await
+        .unwrap();
     while let Some(chunk) = chunks.next().await {
         streamed.extend_from_slice(&chunk.unwrap());
     }
@@ -69,6 +74,11 @@ async fn content_that_does_not_match_its_hash_is_422_and_not_stored() {
         (missing.status(), missing.code()),
         (Some(404), Some("blob_not_found"))
     );
+    let url = format!("{}v1/blobs/{wrong}?local=perhaps", server.client.base_url());
+    let response = reqwest::get(url).await.unwrap();
+    assert_eq!(response.status(), 400);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "malformed_query", "{body}");
 
     let empty = Bytes::new();
     let empty_hash = Hash::from(blake3::hash(&empty));

@@ -399,7 +399,7 @@ fn wait_finalized(
                 }
                 spinner.set_message(format!("in block {height}, waiting for it to be finalized"));
             }
-            TxStatus::Rejected { error } => {
+            TxStatus::Dropped { error } => {
                 bail!("the node dropped transaction {tx_hash} without including it: {error}")
             }
         }
@@ -418,7 +418,7 @@ fn describe(view: &TxView) -> String {
     let head = format!("transaction  {}\n", view.tx_hash);
     let body = match &view.status {
         TxStatus::Pending => "status       pending (in the mempool, not yet in a block)".to_owned(),
-        TxStatus::Rejected { error } => {
+        TxStatus::Dropped { error } => {
             format!("status       dropped without being included: {error}")
         }
         TxStatus::Included {

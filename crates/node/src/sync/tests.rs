@@ -243,6 +243,7 @@ impl aifactory_api::NodeService for Peer {
     async fn get_blob(
         &self,
         _: Hash,
+        _: aifactory_api::BlobLookup,
     ) -> Result<Option<aifactory_api::BlobContent>, aifactory_api::BlobError> {
         Ok(None)
     }

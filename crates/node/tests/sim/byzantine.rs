@@ -23,8 +23,9 @@
 //! runs twice and must give the same [`Outcome`].
 
 use crate::fixture::{
-    Node, SimOracle, USERS, VALIDATORS, epoch_zero_channel, genesis, height, link, network,
-    public_keys, quota, runner, start_node_on, unlink, user_keys, validator_keys, wait_for_height,
+    Node, SimOracle, USERS, VALIDATORS, assert_frozen, epoch_zero_channel, genesis, height, link,
+    network, public_keys, quota, runner, start_node_on, unlink, user_keys, validator_keys,
+    wait_for_height,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -609,30 +610,47 @@ fn check_refusals(context: &Context, attacks: &Attacks) {
     attacks.insert("refusals by honest validators", refused);
 }
 
+/// The three honest validators and the invalid leader, all linked.
+async fn start_with_invalid_leader(context: &Context, oracle: &SimOracle) -> (Vec<Node>, Attacks) {
+    let mut nodes = Vec::new();
+    for index in HONEST {
+        nodes.push(start_honest(context, oracle, index).await);
+    }
+    let attacks = start_invalid_leader(context, oracle, nodes[0].validator.chain.clone()).await;
+    link(oracle, &[0, 1, 2, 3], &[0, 1, 2, 3]).await;
+    (nodes, attacks)
+}
+
+/// Once `submitted` is finalized: the honest validators agree and never finalized the
+/// invalid leader's blocks, which they refused as invalid.
+async fn invalid_leader_outcome(
+    context: &Context,
+    oracle: &SimOracle,
+    nodes: &[&Node],
+    submitted: &BTreeSet<Hash>,
+    attacks: &Attacks,
+) -> Outcome {
+    wait_for_txs(context, nodes[0], submitted).await;
+    let chain = check_honest(nodes, Proposers::HonestOnly);
+    check_refusals(context, attacks);
+    let attacks = attacks.lock().unwrap().clone();
+    Outcome {
+        chain,
+        blocked: blocked(oracle).await,
+        attacks,
+        audit: context.auditor().state(),
+    }
+}
+
 fn run_invalid_blocks(seed: u64) -> Outcome {
     runner(seed, Duration::from_secs(120)).start(|context| async move {
         let oracle = network(&context, VALIDATORS).await;
-        let mut nodes = Vec::new();
-        for index in HONEST {
-            nodes.push(start_honest(&context, &oracle, index).await);
-        }
-        let attacks =
-            start_invalid_leader(&context, &oracle, nodes[0].validator.chain.clone()).await;
-        link(&oracle, &[0, 1, 2, 3], &[0, 1, 2, 3]).await;
+        let (nodes, attacks) = start_with_invalid_leader(&context, &oracle).await;
         let refs: Vec<&Node> = nodes.iter().collect();
         let submitted = submit(&refs, &transfers(0));
         // Enough views for the Byzantine leader to try every forgery.
         wait_for_height(&context, &refs, 16).await;
-        wait_for_txs(&context, &nodes[0], &submitted).await;
-        let chain = check_honest(&refs, Proposers::HonestOnly);
-        check_refusals(&context, &attacks);
-        let attacks = attacks.lock().unwrap().clone();
-        Outcome {
-            chain,
-            blocked: blocked(&oracle).await,
-            attacks,
-            audit: context.auditor().state(),
-        }
+        invalid_leader_outcome(&context, &oracle, &refs, &submitted, &attacks).await
     })
 }
 
@@ -805,39 +823,20 @@ fn wrong_key_backfill_is_refused_and_late_validator_catches_up() {
 fn run_partition(seed: u64) -> Outcome {
     runner(seed, Duration::from_secs(180)).start(|context| async move {
         let oracle = network(&context, VALIDATORS).await;
-        let mut nodes = Vec::new();
-        for index in HONEST {
-            nodes.push(start_honest(&context, &oracle, index).await);
-        }
-        let attacks =
-            start_invalid_leader(&context, &oracle, nodes[0].validator.chain.clone()).await;
-        link(&oracle, &[0, 1, 2, 3], &[0, 1, 2, 3]).await;
+        let (nodes, attacks) = start_with_invalid_leader(&context, &oracle).await;
         let refs: Vec<&Node> = nodes.iter().collect();
         wait_for_height(&context, &refs, 4).await;
 
         // Two and two: the Byzantine validator never votes for an honest block, so neither
         // side holds a quorum of three honest votes.
         unlink(&oracle, &[0, 3], &[1, 2]).await;
-        context.sleep(Duration::from_secs(2)).await;
-        let frozen: Vec<u64> = nodes.iter().map(height).collect();
-        context.sleep(Duration::from_secs(20)).await;
-        let after: Vec<u64> = nodes.iter().map(height).collect();
-        assert_eq!(frozen, after, "no finality without an honest quorum");
+        let after = assert_frozen(&context, &refs, Duration::from_secs(20)).await;
 
         link(&oracle, &[0, 3], &[1, 2]).await;
         let submitted = submit(&refs, &transfers(0));
         let target = after.iter().max().unwrap() + 12;
         wait_for_height(&context, &refs, target).await;
-        wait_for_txs(&context, &nodes[0], &submitted).await;
-        let chain = check_honest(&refs, Proposers::HonestOnly);
-        check_refusals(&context, &attacks);
-        let attacks = attacks.lock().unwrap().clone();
-        Outcome {
-            chain,
-            blocked: blocked(&oracle).await,
-            attacks,
-            audit: context.auditor().state(),
-        }
+        invalid_leader_outcome(&context, &oracle, &refs, &submitted, &attacks).await
     })
 }
 

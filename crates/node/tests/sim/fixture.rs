@@ -199,14 +199,45 @@ pub(crate) fn quota() -> Quota {
     Quota::per_second(NZU32!(100_000))
 }
 
-/// Starts node `index` (key `index` of [`node_keys`]) on `genesis`; its backfill goes over
-/// `backfill_channel` (4 for every honest node).
+/// The simulations' consensus timings: the defaults without block pacing, so a test waiting
+/// for heights does not wait out empty-block intervals (pacing has its own test).
+pub(crate) fn unpaced_timeouts() -> Timeouts {
+    Timeouts {
+        empty_block: Duration::ZERO,
+        leader: Duration::from_secs(1),
+        certification: Duration::from_secs(2),
+        ..Timeouts::default()
+    }
+}
+
+/// Starts node `index` (key `index` of [`node_keys`]) on `genesis`, without block pacing;
+/// its backfill goes over `backfill_channel` (4 for every honest node).
 pub(crate) async fn start_node_on(
     context: &Context,
     oracle: &SimOracle,
     index: usize,
     genesis: Genesis,
     backfill_channel: u64,
+) -> Node {
+    start_node_timed(
+        context,
+        oracle,
+        index,
+        genesis,
+        backfill_channel,
+        unpaced_timeouts(),
+    )
+    .await
+}
+
+/// [`start_node_on`] with the given consensus `timeouts`.
+pub(crate) async fn start_node_timed(
+    context: &Context,
+    oracle: &SimOracle,
+    index: usize,
+    genesis: Genesis,
+    backfill_channel: u64,
+    timeouts: Timeouts,
 ) -> Node {
     let key = node_keys()[index].clone();
     let control = oracle.control(node_public_key(index));
@@ -223,7 +254,7 @@ pub(crate) async fn start_node_on(
         genesis,
         partition_prefix: format!("node-{index}"),
         mempool: MempoolConfig::default(),
-        timeouts: Timeouts::default(),
+        timeouts,
         snapshots: None,
         floor: None,
     };
@@ -265,4 +296,15 @@ pub(crate) async fn wait_for_height(context: &Context, nodes: &[&Node], target: 
     while nodes.iter().any(|n| height(n) < target) {
         context.sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// After a partition: once in-flight rounds settle (2 s), no node in `nodes` finalizes
+/// anything for `wait`. Returns their heights.
+pub(crate) async fn assert_frozen(context: &Context, nodes: &[&Node], wait: Duration) -> Vec<u64> {
+    context.sleep(Duration::from_secs(2)).await;
+    let frozen: Vec<u64> = nodes.iter().map(|n| height(n)).collect();
+    context.sleep(wait).await;
+    let after: Vec<u64> = nodes.iter().map(|n| height(n)).collect();
+    assert_eq!(frozen, after, "no finality without a quorum");
+    after
 }

@@ -4,14 +4,14 @@
 //! storage survives). Each test fails on its own seed with the same trace every time.
 
 use crate::fixture::{
-    Node, SimOracle, USERS, VALIDATORS, genesis, height, link, link_with, network, runner,
-    start_node, unlink, user_keys, wait_for_height,
+    Node, SimOracle, USERS, VALIDATORS, assert_frozen, genesis, height, link, link_with, network,
+    runner, start_node, start_node_timed, unlink, user_keys, wait_for_height,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use aifactory_ledger::testing::{TEST_CHAIN_ID, TestChain};
-use aifactory_node::ChainBlock;
+use aifactory_node::{ChainBlock, Timeouts};
 use aifactory_types::transaction::ChainId;
 use aifactory_types::{Hash, Params, SignedTransaction, Transaction};
 use commonware_p2p::simulated::Link;
@@ -142,6 +142,54 @@ fn same_seed_same_outcome() {
     assert_eq!(first, second);
 }
 
+/// Regression: an idle devnet made about 110 empty blocks a second. With pacing, an idle
+/// chain makes one block per empty-block interval, and a transaction still goes into the
+/// next block at once instead of waiting out the interval.
+#[test]
+fn an_idle_chain_makes_one_block_per_interval_and_a_transaction_does_not_wait() {
+    const IDLE: Duration = Duration::from_secs(30);
+    runner(11, Duration::from_secs(120)).start(|context| async move {
+        let timeouts = Timeouts::default();
+        let interval = timeouts.empty_block;
+        let oracle = network(&context, VALIDATORS).await;
+        let mut nodes = Vec::new();
+        for i in 0..VALIDATORS {
+            nodes.push(start_node_timed(&context, &oracle, i, genesis(), 4, timeouts).await);
+        }
+        link(&oracle, &[0, 1, 2, 3], &[0, 1, 2, 3]).await;
+        let refs: Vec<&Node> = nodes.iter().collect();
+        wait_for_height(&context, &refs, 2).await;
+
+        let before = height(&nodes[0]);
+        context.sleep(IDLE).await;
+        let idle_blocks = height(&nodes[0]) - before;
+        let intervals = u64::try_from(IDLE.as_millis() / interval.as_millis()).unwrap();
+        assert!(
+            idle_blocks <= intervals + 1,
+            "{idle_blocks} blocks in {IDLE:?} of idling at one per {interval:?}"
+        );
+        assert!(
+            idle_blocks >= intervals / 2,
+            "only {idle_blocks} blocks in {IDLE:?}"
+        );
+
+        let submitted = submit(&nodes, &transfers(0, 1));
+        let start = context.current();
+        loop {
+            let seen = nodes[0].seen.lock().unwrap().clone();
+            if included_once(&seen) == submitted {
+                break;
+            }
+            context.sleep(Duration::from_millis(10)).await;
+        }
+        let waited = context.current().duration_since(start).unwrap();
+        assert!(
+            waited < interval,
+            "transactions waited {waited:?}, longer than the empty-block interval"
+        );
+    });
+}
+
 #[test]
 fn slow_lossy_links_still_finalize() {
     runner(3, Duration::from_secs(300)).start(|context| async move {
@@ -178,11 +226,7 @@ fn partition_halts_finality_and_healing_resumes_it() {
 
         // Two and two: neither side has a quorum of three.
         unlink(&oracle, &[0, 1], &[2, 3]).await;
-        context.sleep(Duration::from_secs(2)).await;
-        let frozen: Vec<u64> = nodes.iter().map(height).collect();
-        context.sleep(Duration::from_secs(15)).await;
-        let after: Vec<u64> = nodes.iter().map(height).collect();
-        assert_eq!(frozen, after, "no finality without a quorum");
+        let after = assert_frozen(&context, &refs, Duration::from_secs(15)).await;
 
         link(&oracle, &[0, 1], &[2, 3]).await;
         let target = after.iter().max().unwrap() + 3;
