@@ -18,6 +18,8 @@ mod error;
 #[cfg(feature = "server")]
 mod limits;
 #[cfg(feature = "server")]
+mod listener;
+#[cfg(feature = "server")]
 mod openapi;
 #[cfg(feature = "server")]
 mod rate_limit;
@@ -34,13 +36,16 @@ pub mod testing;
 pub use error::ApiError;
 #[cfg(feature = "server")]
 pub use limits::{
-    ApiConfig, BLOB_BYTES_MAX_DEFAULT, SHUTDOWN_DRAIN_MS_MAX, TX_BATCH_BODY_BYTES_MAX,
+    API_CONNECTION_IDLE_MS_MAX, API_CONNECTIONS_MAX, ApiConfig, BLOB_BYTES_MAX_DEFAULT,
+    EVENT_SUBSCRIBERS_MAX_DEFAULT, SHUTDOWN_DRAIN_MS_MAX, TX_BATCH_BODY_BYTES_MAX,
     TX_BATCH_ITEM_OVERHEAD_BYTES, TX_BATCH_TXS_MAX, TX_BODY_BYTES_MAX, TX_JSON_OVERHEAD_BYTES,
 };
 #[cfg(feature = "server")]
+pub use listener::ConnectionLimits;
+#[cfg(feature = "server")]
 pub use rate_limit::RateLimitConfig;
 #[cfg(feature = "server")]
-pub use router::{openapi, router, serve};
+pub use router::{openapi, router, serve, serve_with};
 #[cfg(feature = "server")]
 pub use service::{
     BlobBody, BlobBodyError, BlobContent, BlobError, BlobLookup, NodeService, SnapshotContent,

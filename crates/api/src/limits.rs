@@ -20,6 +20,14 @@ use crate::rate_limit::RateLimitConfig;
 /// Room for the JSON around a transaction's hex (`{"tx_hex": "..."}`, whitespace).
 pub const TX_JSON_OVERHEAD_BYTES: usize = 1024;
 
+/// Most API connections open at once (well under a process's usual 1,024 descriptors, which
+/// the node's journals and peers share).
+pub const API_CONNECTIONS_MAX: usize = 512;
+
+/// How long an API connection may move no byte before it is closed (event streams send a
+/// keep-alive every 15 s).
+pub const API_CONNECTION_IDLE_MS_MAX: u64 = 60_000;
+
 /// How long the server lets open connections (an event stream, a blob download) run on after
 /// it is told to stop before it drops them.
 pub const SHUTDOWN_DRAIN_MS_MAX: u64 = 2_000;
@@ -50,6 +58,8 @@ pub struct ApiConfig {
     pub blob_bytes_max: u64,
     /// Per-client rate limit, or `None` for none (tests, a node behind its own proxy).
     pub rate_limit: Option<RateLimitConfig>,
+    /// Most `/v1/events` streams open at once; past it a subscriber gets 503.
+    pub event_subscribers_max: usize,
 }
 
 impl Default for ApiConfig {
@@ -57,9 +67,14 @@ impl Default for ApiConfig {
         ApiConfig {
             blob_bytes_max: BLOB_BYTES_MAX_DEFAULT,
             rate_limit: Some(RateLimitConfig::default()),
+            event_subscribers_max: EVENT_SUBSCRIBERS_MAX_DEFAULT,
         }
     }
 }
+
+/// The default cap on `/v1/events` streams open at once: each holds a connection and a
+/// buffer of events, so an unbounded number of them is a way to exhaust a node.
+pub const EVENT_SUBSCRIBERS_MAX_DEFAULT: usize = 256;
 
 /// The declared `Content-Length`, if present and numeric.
 pub(crate) fn content_length(headers: &HeaderMap) -> Option<u64> {

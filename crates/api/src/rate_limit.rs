@@ -14,7 +14,7 @@
 //! `requests_per_s` transactions however it sends them.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -128,12 +128,28 @@ impl RateLimiter {
     }
 }
 
-/// The client a request comes from: its peer IP; a server started without connection info
-/// counts everyone as one.
+/// The client a request comes from: its peer's IPv4 address, or its IPv6 /64 network (one
+/// host is usually given a whole /64, so counting addresses would give it 2^64 buckets); a
+/// server started without connection info counts everyone as one.
 pub(crate) fn client_of(extensions: &Extensions) -> IpAddr {
     extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| client_key(c.0.ip()))
+}
+
+/// The bucket an address counts against: an IPv4 address (also when mapped into IPv6) as
+/// is, an IPv6 address by its /64 prefix.
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let network = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(Ipv6Addr::from(network))
+            }
+        },
+    }
 }
 
 /// Middleware: refuses a request with 429 when its client is over the limit.
@@ -176,6 +192,27 @@ mod tests {
     /// Client `n`'s address.
     fn ip(n: u8) -> IpAddr {
         IpAddr::V4(Ipv4Addr::new(10, 0, 0, n))
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_64_network_and_mapped_ipv4_as_ipv4() {
+        let host: Ipv6Addr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let same_network: Ipv6Addr = "2001:db8:1:2:ffff:eeee:dddd:cccc".parse().unwrap();
+        let other_network: Ipv6Addr = "2001:db8:1:3::1".parse().unwrap();
+        let key = |ip: Ipv6Addr| client_key(IpAddr::V6(ip));
+        assert_eq!(key(host), key(same_network));
+        assert_ne!(key(host), key(other_network));
+        assert_eq!(key(Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped()), ip(1));
+
+        // Addresses from one /64 share a bucket: rotating them does not escape the limit.
+        let limiter = limiter(1, 2);
+        let now = Instant::now();
+        let mut refused = false;
+        for suffix in 1..=3u128 {
+            let rotated = Ipv6Addr::from(u128::from(host) + suffix);
+            refused |= limiter.take(client_key(IpAddr::V6(rotated)), now).is_err();
+        }
+        assert!(refused, "three requests from one /64 passed a burst of two");
     }
 
     #[test]

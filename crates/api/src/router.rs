@@ -10,8 +10,10 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt;
 use futures::future::{self, Either};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -19,6 +21,7 @@ use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::limits::{ApiConfig, SHUTDOWN_DRAIN_MS_MAX};
+use crate::listener::{CappedListener, ConnectionLimits};
 use crate::openapi::{self, ApiDoc};
 use crate::rate_limit::{self, RateLimiter};
 use crate::routes::{accounts, blobs, blocks, events, status, sync, txs};
@@ -32,6 +35,8 @@ pub(crate) struct AppState {
     pub(crate) openapi: Arc<serde_json::Value>,
     /// The rate limit's buckets, for handlers that charge more than one request's worth.
     pub(crate) limiter: Option<RateLimiter>,
+    /// One permit per open `/v1/events` stream.
+    pub(crate) event_streams: Arc<Semaphore>,
 }
 
 /// Every route with its documentation, before the state is attached.
@@ -87,6 +92,7 @@ pub fn router<N: NodeService>(node: N, config: ApiConfig, extra: Router) -> Rout
         config: Arc::new(config.clone()),
         openapi: Arc::new(serde_json::to_value(&document).expect("the document serialises")),
         limiter: limiter.clone(),
+        event_streams: Arc::new(Semaphore::new(config.event_subscribers_max)),
     };
     let router = routes
         .with_state(state)
@@ -112,7 +118,19 @@ pub async fn serve(
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, router, ConnectionLimits::default(), shutdown).await
+}
+
+/// [`serve`] under the given connection `limits`.
+pub async fn serve_with(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    // `tap_io` only to get axum's client-address plumbing for a listener of our own.
+    let listener = CappedListener::new(listener, limits).tap_io(|_| {});
     let server = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

@@ -308,6 +308,7 @@ pub fn unlimited() -> ApiConfig {
     ApiConfig {
         blob_bytes_max: 1024 * 1024,
         rate_limit: None,
+        ..ApiConfig::default()
     }
 }
 

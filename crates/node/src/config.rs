@@ -73,6 +73,13 @@ pub struct PeerConfig {
     pub api: Option<SocketAddr>,
 }
 
+/// The default requests per second per client: enough for a person, an explorer tab or an
+/// agent on a public node, not for one client to saturate it.
+pub const PUBLIC_RATE_LIMIT_PER_S: u32 = 50;
+
+/// The default burst per client above its rate.
+pub const PUBLIC_RATE_LIMIT_BURST: u32 = 200;
+
 /// The HTTP API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -89,8 +96,8 @@ impl Default for ApiSection {
     fn default() -> Self {
         ApiSection {
             listen: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8700)),
-            rate_limit_per_second: 2_000,
-            rate_limit_burst: 4_000,
+            rate_limit_per_second: PUBLIC_RATE_LIMIT_PER_S,
+            rate_limit_burst: PUBLIC_RATE_LIMIT_BURST,
         }
     }
 }

@@ -287,6 +287,7 @@ async fn serve(
             burst: config.api.rate_limit_burst.max(1),
             ..RateLimitConfig::default()
         }),
+        ..ApiConfig::default()
     };
     let router = aifactory_api::router(api, api_config, extra);
     let listener =

@@ -307,6 +307,12 @@ fn genesis(validators: &[Address], faucet: Address, funded: &[Address]) -> Genes
     }
 }
 
+/// A devnet node's requests per second per client.
+const DEVNET_RATE_LIMIT_PER_S: u32 = 2_000;
+
+/// A devnet node's burst per client.
+const DEVNET_RATE_LIMIT_BURST: u32 = 4_000;
+
 /// Node `index`'s configuration; `nodes` holds every node's address (validators first).
 fn node_config(spec: &DevnetSpec, nodes: &[Address], index: usize) -> NodeConfig {
     let key_name = match index.checked_sub(spec.validators) {
@@ -332,7 +338,10 @@ fn node_config(spec: &DevnetSpec, nodes: &[Address], index: usize) -> NodeConfig
         },
         api: ApiSection {
             listen: spec.api(index),
-            ..ApiSection::default()
+            // Everything on a devnet comes from one machine (the CLI, agents, load tests),
+            // so the per-client limit is a public node's many times over.
+            rate_limit_per_second: DEVNET_RATE_LIMIT_PER_S,
+            rate_limit_burst: DEVNET_RATE_LIMIT_BURST,
         },
         mempool: MempoolSection::default(),
         consensus: ConsensusSection::default(),

@@ -1,9 +1,13 @@
-//! Body caps (413) and the per-client rate limit (429).
+//! Body caps (413), the per-client rate limit (429), and the connection cap and idle timeout.
 
-use aifactory_api::{ApiConfig, RateLimitConfig, TX_BODY_BYTES_MAX};
+use std::time::Duration;
+
+use aifactory_api::{ApiConfig, ConnectionLimits, RateLimitConfig, TX_BODY_BYTES_MAX, serve_with};
 use aifactory_client::ClientError;
 use aifactory_types::Hash;
 use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use crate::fixture::{TestNode, start, unlimited};
 
@@ -96,4 +100,79 @@ async fn a_client_over_its_rate_is_429_with_retry_after() {
         429,
         "every route is limited"
     );
+}
+
+/// Serves the API over a fresh test node under `limits`; returns its address.
+async fn serve_limited(limits: ConnectionLimits) -> std::net::SocketAddr {
+    let router = aifactory_api::router(TestNode::sealing(), unlimited(), axum::Router::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(serve_with(listener, router, limits, std::future::pending()));
+    address
+}
+
+/// Sends a status request on `stream` and reads the start of the answer.
+async fn ask_status(stream: &mut TcpStream) -> String {
+    stream
+        .write_all(b"GET /v1/status HTTP/1.1\r\nhost: test\r\n\r\n")
+        .await
+        .unwrap();
+    status_line(stream).await
+}
+
+/// The start of the next answer on `stream`.
+async fn status_line(stream: &mut TcpStream) -> String {
+    let mut answer = [0u8; 12];
+    stream.read_exact(&mut answer).await.unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn connections_past_the_cap_wait_until_one_closes() {
+    let limits = ConnectionLimits {
+        connections_max: 2,
+        idle_timeout: Duration::from_secs(60),
+    };
+    let address = serve_limited(limits).await;
+    let mut first = TcpStream::connect(address).await.unwrap();
+    let mut second = TcpStream::connect(address).await.unwrap();
+    assert_eq!(ask_status(&mut first).await, "HTTP/1.1 200");
+    assert_eq!(ask_status(&mut second).await, "HTTP/1.1 200");
+
+    // The third is not served while both slots are held...
+    let mut third = TcpStream::connect(address).await.unwrap();
+    third
+        .write_all(b"GET /v1/status HTTP/1.1\r\nhost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let waiting = tokio::time::timeout(Duration::from_millis(500), status_line(&mut third)).await;
+    assert!(
+        waiting.is_err(),
+        "a third connection was served past a cap of two"
+    );
+    // ...and is once one of them closes.
+    drop(first);
+    let answer = tokio::time::timeout(Duration::from_secs(10), status_line(&mut third))
+        .await
+        .expect("served once a slot freed");
+    assert_eq!(answer, "HTTP/1.1 200");
+}
+
+#[tokio::test]
+async fn an_idle_connection_is_closed_and_gives_its_slot_back() {
+    let limits = ConnectionLimits {
+        connections_max: 1,
+        idle_timeout: Duration::from_millis(300),
+    };
+    let address = serve_limited(limits).await;
+    // A client that connects and sends nothing holds the only slot, until the idle timeout.
+    let mut silent = TcpStream::connect(address).await.unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), silent.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "an idle connection was never closed");
+    let mut next = TcpStream::connect(address).await.unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(10), ask_status(&mut next))
+        .await
+        .expect("the slot came back");
+    assert_eq!(answer, "HTTP/1.1 200");
 }
