@@ -9,6 +9,7 @@ use super::checksum::{CHECKSUM_BYTES, SNAPSHOT_CHECKSUM, header_len};
 use super::write::{header_bytes, write_table};
 use super::*;
 use crate::State;
+use crate::state::{Candidate, Validator};
 use crate::testing::{
     TestChain, TransferWorkload, filler_address, reseal_snapshot, test_genesis, test_key,
 };
@@ -56,6 +57,14 @@ fn assert_same(restored: &State, original: &State) {
         );
     }
     assert_eq!(snapshot(restored), snapshot(original));
+}
+
+/// The error restoring `bytes` gives; panics, without printing the state, if it restores.
+fn refused(bytes: &[u8]) -> SnapshotError {
+    match restore(bytes) {
+        Ok(state) => panic!("restored, with root {}", state.root()),
+        Err(error) => error,
+    }
 }
 
 fn round_trip(state: &State) -> State {
@@ -324,7 +333,7 @@ fn wrong_magic_and_version_are_refused() {
         restore(&bytes),
         Err(SnapshotError::UnsupportedVersion {
             got: 1,
-            supported: 2
+            supported: SNAPSHOT_VERSION
         })
     ));
     assert!(matches!(
@@ -511,4 +520,57 @@ fn candidates_and_an_elected_set_round_trip_mid_epoch() {
         "keys 0 and 1 left at height 5"
     );
     assert_same(&restored, &chain.state);
+}
+
+/// Regression: the state root did not commit to each table's slot count, so a snapshot with
+/// an empty slot added to (or removed from) the end of a table, checksums resealed, restored
+/// with the same root, and that table's next new entry then landed in another slot than on an
+/// honest replica: a different root from the same blocks.
+#[test]
+fn padded_or_truncated_trailing_slots_are_refused() {
+    let mut state = busy_chain(3).state;
+    // Leave an empty slot at the end of every table that can have one.
+    let ghost = filler_address(9_999);
+    let start = state.savepoint();
+    state.credit(ghost, 1);
+    state
+        .validators
+        .insert(ghost, Validator { since_height: 0 });
+    state
+        .candidates
+        .insert(ghost, Candidate { since_height: 0 });
+    state.sync_tree(start);
+    state.seal();
+    let start = state.savepoint();
+    state.accounts.remove(&ghost);
+    state.validators.remove(&ghost);
+    state.candidates.remove(&ghost);
+    state.sync_tree(start);
+    state.seal();
+    round_trip(&state);
+    let trailing_empty = [tag::ACCOUNTS, tag::VALIDATORS, tag::CANDIDATES];
+
+    for (tag, count, body) in sections(&state) {
+        let mut padded = body.clone();
+        padded.push(0);
+        let error = refused(&with_section(&state, tag, count + 1, &padded));
+        if trailing_empty.contains(&tag) {
+            assert!(
+                matches!(error, SnapshotError::RootMismatch { .. }),
+                "table {tag} padded: {error}"
+            );
+            assert_eq!(body.last(), Some(&0), "table {tag} ends with an empty slot");
+            let truncated = &body[..body.len() - 1];
+            let error = refused(&with_section(&state, tag, count - 1, truncated));
+            assert!(
+                matches!(error, SnapshotError::RootMismatch { .. }),
+                "table {tag} truncated: {error}"
+            );
+        } else {
+            assert!(
+                matches!(error, SnapshotError::TooMany { .. }),
+                "table {tag} padded: {error}"
+            );
+        }
+    }
 }

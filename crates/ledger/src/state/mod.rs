@@ -246,6 +246,7 @@ impl State {
             account,
             proof: SlotProof {
                 slot,
+                slot_count: self.accounts.slot_count(),
                 siblings,
                 table_roots: self.table_roots().to_vec(),
             },

@@ -15,6 +15,7 @@ use foldhash::fast::RandomState;
 use std::hash::Hash as StdHash;
 
 use aifactory_crypto::Hash;
+use aifactory_crypto::merkle::table_root;
 use aifactory_types::state_key::leaf_hash_with;
 use borsh::BorshSerialize;
 
@@ -166,9 +167,15 @@ where
         })
     }
 
-    /// The slot tree's root as of the last commit.
+    /// How many slots the table has used, empty ones included: where its next new key goes.
+    pub(crate) fn slot_count(&self) -> u32 {
+        u32::try_from(self.slots.len()).expect("a table holds at most 2^32 rows")
+    }
+
+    /// The table's root as of the last commit: its slot tree's root and its slot count
+    /// (`aifactory_crypto::merkle::table_root`).
     pub(crate) fn root(&self) -> Hash {
-        self.tree.root()
+        table_root(&self.tree.root(), self.slot_count())
     }
 
     /// `key`'s slot and the siblings of its leaf, as of the last commit.
@@ -204,9 +211,10 @@ pub(crate) trait Journaled {
     fn mark(&self) -> usize;
     /// Undoes every change after `mark`.
     fn rollback_to(&mut self, mark: usize);
-    /// Writes every change after `mark` into the tree and returns its root.
+    /// Writes every change after `mark` into the tree and returns the table's root.
     fn commit_tree(&mut self, mark: usize) -> Hash;
-    /// Undoes every change after `mark` that was already committed to the tree, in both.
+    /// Undoes every change after `mark` that was already committed to the tree, in both;
+    /// returns the table's root.
     fn revert_committed(&mut self, mark: usize) -> Hash;
     /// Forgets the undo log: the changes are final.
     fn seal(&mut self);
@@ -248,14 +256,16 @@ where
     fn commit_tree(&mut self, mark: usize) -> Hash {
         let slots = self.touched_slots(mark);
         self.write_leaves(&slots);
-        self.tree.commit()
+        self.tree.commit();
+        self.root()
     }
 
     fn revert_committed(&mut self, mark: usize) -> Hash {
         let slots = self.touched_slots(mark);
         self.rollback_to(mark);
         self.write_leaves(&slots);
-        self.tree.commit()
+        self.tree.commit();
+        self.root()
     }
 
     fn seal(&mut self) {
