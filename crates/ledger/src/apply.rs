@@ -156,7 +156,7 @@ impl State {
     /// then the new height and time.
     fn end_block(&mut self, ctx: &BlockContext) -> Option<EpochTransition> {
         let transition = self.end_epoch_if_last(ctx);
-        self.meta.insert(
+        self.tables.meta.insert(
             (),
             ChainMeta {
                 height: ctx.height,

@@ -81,7 +81,7 @@ pub const SNAPSHOT_VALIDATOR_SLOTS_MAX: u32 = 1 << 20;
 pub const SNAPSHOT_CANDIDATE_SLOTS_MAX: u32 = SNAPSHOT_ACCOUNT_SLOTS_MAX;
 
 /// Slots of the metadata and parameters tables: one each, under the key `()`.
-const SINGLETON_SLOTS_MAX: u32 = 1;
+pub(crate) const SINGLETON_SLOTS_MAX: u32 = 1;
 
 /// Slots reserved before any is read; growth beyond doubles, capped at the declared count.
 const SLOTS_RESERVED_FIRST: usize = 4096;
