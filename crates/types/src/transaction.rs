@@ -81,6 +81,11 @@ impl SignedTransaction {
         codec::encode(self)
     }
 
+    /// How many bytes [`SignedTransaction::encode`] gives, without allocating them.
+    pub fn encoded_len(&self) -> usize {
+        borsh::object_length(self).expect("counting bytes cannot fail")
+    }
+
     /// Decodes untrusted bytes, refusing more than [`TX_BYTES_MAX`].
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         codec::decode("transaction", bytes, TX_BYTES_MAX)
@@ -211,6 +216,7 @@ mod tests {
         let signed = transfer(&key, 0);
         let decoded = SignedTransaction::decode(&signed.encode()).unwrap();
         assert_eq!(decoded, signed);
+        assert_eq!(signed.encoded_len(), signed.encode().len());
         assert_eq!(decoded.clone().verify().unwrap().hash(), signed.hash());
     }
 
