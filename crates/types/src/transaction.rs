@@ -273,6 +273,27 @@ mod tests {
         assert_eq!(seen, vec![(txs[0].hash(), txs[0].clone())]);
     }
 
+    /// Regression: a small-order sender's "signature" (R = identity, s = 0) verified on any
+    /// transaction, so anyone could spend from, or stake as, such an address.
+    #[test]
+    fn small_order_senders_are_refused() {
+        let mut forged = transfer(&SecretKey::from_bytes([3; 32]), 0);
+        forged.tx.sender = Address([0; 32]);
+        forged.tx.payload = Payload::Stake(crate::payload::Stake { amount: 1 });
+        let mut signature = [0u8; 64];
+        signature[0] = 1;
+        forged.signature = Signature(signature);
+        assert_eq!(
+            forged.clone().verify().unwrap_err(),
+            SignatureError::SmallOrderKey
+        );
+        let honest = transfer(&SecretKey::from_bytes([4; 32]), 0);
+        assert_eq!(
+            verify_transactions(vec![honest, forged]).unwrap_err(),
+            (1, SignatureError::SmallOrderKey)
+        );
+    }
+
     #[test]
     fn oversized_bytes_are_refused_before_decoding() {
         let bytes = vec![0u8; TX_BYTES_MAX + 1];
