@@ -97,6 +97,7 @@ impl From<SignatureError> for ApiError {
     fn from(error: SignatureError) -> Self {
         let code = match error {
             SignatureError::InvalidKey => "invalid_sender_key",
+            SignatureError::SmallOrderKey => "small_order_sender_key",
             SignatureError::Mismatch => "bad_signature",
         };
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, error.to_string())

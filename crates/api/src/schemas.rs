@@ -182,6 +182,8 @@ pub struct AccountSchema {
 pub struct SlotProofSchema {
     /// The leaf's slot.
     slot: u32,
+    /// How many slots the leaf's table has used (committed in its table root).
+    slot_count: u32,
     /// Sibling hashes, leaf level first.
     siblings: Vec<HashHex>,
     /// Table roots, in tag order.

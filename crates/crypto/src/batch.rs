@@ -7,7 +7,7 @@
 use ed25519_zebra::batch;
 use rayon::prelude::*;
 
-use crate::{Address, Hash, Signature, SignatureError};
+use crate::{Address, Hash, Signature, SignatureError, is_small_order};
 
 /// Signatures per batch: large enough to amortise the batch's fixed cost, small enough that
 /// both cores get work on a modest block.
@@ -43,6 +43,10 @@ pub fn verify_batch(messages: &[SignedMessage<'_>]) -> Result<(), (usize, Signat
 }
 
 fn verify_chunk(chunk: &[SignedMessage<'_>]) -> Result<(), (usize, SignatureError)> {
+    // The batch would accept a small-order key's forgeries; one by one, they are refused.
+    if chunk.iter().any(|message| is_small_order(message.signer)) {
+        return verify_one_by_one(chunk);
+    }
     let mut verifier = batch::Verifier::new();
     for message in chunk {
         let key = ed25519_zebra::VerificationKeyBytes::from(message.signer.0);
@@ -52,14 +56,20 @@ fn verify_chunk(chunk: &[SignedMessage<'_>]) -> Result<(), (usize, SignatureErro
     if verifier.verify(rand_core::OsRng).is_ok() {
         return Ok(());
     }
+    verify_one_by_one(chunk)?;
+    // ZIP-215 guarantees batch and single checks agree; reaching here would break that.
+    unreachable!("batch verification failed but every signature verified alone")
+}
+
+/// Checks each signature alone; names the first bad one.
+fn verify_one_by_one(chunk: &[SignedMessage<'_>]) -> Result<(), (usize, SignatureError)> {
     for (index, message) in chunk.iter().enumerate() {
         message
             .signature
             .verify(message.signer, message.digest)
             .map_err(|error| (index, error))?;
     }
-    // ZIP-215 guarantees batch and single checks agree; reaching here would break that.
-    unreachable!("batch verification failed but every signature verified alone")
+    Ok(())
 }
 
 #[cfg(test)]
@@ -95,6 +105,17 @@ mod tests {
         let items = signed(600);
         assert_eq!(verify_batch(&views(&items)), Ok(()));
         assert_eq!(verify_batch(&[]), Ok(()));
+    }
+
+    #[test]
+    fn small_order_forgeries_are_refused_in_a_batch() {
+        let mut items = signed(600);
+        let forged = crate::keys::tests::small_order_addresses()[3];
+        items[420] = (forged, items[420].1, crate::keys::tests::forgery());
+        assert_eq!(
+            verify_batch(&views(&items)),
+            Err((420, SignatureError::SmallOrderKey))
+        );
     }
 
     #[test]

@@ -3,11 +3,17 @@
 //! Verification follows ZIP-215 (the `ed25519-zebra` crate): every node, whether it checks
 //! one signature or a batch, accepts exactly the same set of signatures, so a crafted signature
 //! cannot split the network.
+//!
+//! ZIP-215 accepts public keys of small order (the eight torsion points, in any of their
+//! encodings), and for such a key the signature (R = identity, s = 0) verifies on *every*
+//! message: anyone can sign for it. We refuse them ([`SignatureError::SmallOrderKey`]), which
+//! also makes them provable burn addresses: tokens sent to one can never move again.
 
 use std::fmt;
 use std::str::FromStr;
 
 use borsh::{BorshDeserialize, BorshSerialize};
+use curve25519_dalek::edwards::CompressedEdwardsY;
 use ed25519_zebra::{SigningKey, VerificationKey};
 use rand_core::{CryptoRng, RngCore};
 use zeroize::Zeroize;
@@ -63,15 +69,29 @@ pub enum SignatureError {
     /// The signer's address is not a valid ed25519 public key.
     #[error("the signer's address is not a valid ed25519 public key")]
     InvalidKey,
+    /// The signer's key has small order: anyone can forge its signatures, so none counts.
+    #[error("the signer's address is a small-order key, for which anyone can sign")]
+    SmallOrderKey,
     /// The signature does not match the message and key: tampered data or the wrong key.
     #[error("signature does not verify against the signer's key")]
     Mismatch,
+}
+
+/// Whether `address` is an ed25519 point of small order (ZIP-215 decoding: non-canonical
+/// encodings included); see the module docs.
+pub fn is_small_order(address: &Address) -> bool {
+    CompressedEdwardsY(address.0)
+        .decompress()
+        .is_some_and(|point| point.is_small_order())
 }
 
 impl Signature {
     /// Checks that `address`'s key signed `digest`.
     pub fn verify(&self, address: &Address, digest: &Hash) -> Result<(), SignatureError> {
         let key = VerificationKey::try_from(address.0).map_err(|_| SignatureError::InvalidKey)?;
+        if is_small_order(address) {
+            return Err(SignatureError::SmallOrderKey);
+        }
         let signature = ed25519_zebra::Signature::from(self.0);
         key.verify(&signature, digest.as_bytes())
             .map_err(|_| SignatureError::Mismatch)
@@ -103,7 +123,7 @@ impl FromStr for Signature {
 crate::text::serde_as_text!(Signature);
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::Domain;
 
@@ -131,6 +151,57 @@ mod tests {
         assert_eq!(
             signature.verify(&other.address(), &digest),
             Err(SignatureError::Mismatch)
+        );
+    }
+
+    /// Encodings of small-order points: the identity (canonical and not), the point of order
+    /// 2, the all-zero bytes (order 4), and one of order 8.
+    pub(crate) fn small_order_addresses() -> Vec<Address> {
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut identity_noncanonical = [0xff; 32]; // p + 1
+        identity_noncanonical[0] = 0xee;
+        identity_noncanonical[31] = 0x7f;
+        let mut minus_one = [0xff; 32]; // p - 1
+        minus_one[0] = 0xec;
+        minus_one[31] = 0x7f;
+        let mut order_8 = [0u8; 32];
+        hex::decode_to_slice(
+            "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+            &mut order_8,
+        )
+        .unwrap();
+        [identity, identity_noncanonical, minus_one, [0; 32], order_8]
+            .map(Address)
+            .to_vec()
+    }
+
+    /// The signature that verifies under every small-order key, on every message.
+    pub(crate) fn forgery() -> Signature {
+        let mut bytes = [0u8; 64];
+        bytes[0] = 1; // R = the identity, s = 0
+        Signature(bytes)
+    }
+
+    /// Regression: ZIP-215 accepts small-order keys, and for them one signature verifies on
+    /// every message; such a key signed for anyone who asked.
+    #[test]
+    fn small_order_keys_are_refused() {
+        let digest = TEST.hash(&[b"anything"]);
+        for address in small_order_addresses() {
+            assert!(is_small_order(&address), "{address}");
+            assert_eq!(
+                forgery().verify(&address, &digest),
+                Err(SignatureError::SmallOrderKey),
+                "{address}"
+            );
+        }
+        let key = SecretKey::from_bytes([1; 32]);
+        assert!(!is_small_order(&key.address()));
+        assert_eq!(
+            Address([0; 32]).to_string(),
+            "aif1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq8499jj",
+            "the burn address docs/encoding.md names"
         );
     }
 

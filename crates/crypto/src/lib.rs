@@ -16,4 +16,4 @@ mod text;
 pub use address::{ADDRESS_HRP, Address, AddressError};
 pub use batch::{SignedMessage, verify_batch};
 pub use hash::{Domain, Hash, HashParseError};
-pub use keys::{SecretKey, Signature, SignatureError};
+pub use keys::{SecretKey, Signature, SignatureError, is_small_order};

@@ -9,6 +9,11 @@
 //! `left ‖ right` in the domain of height `h`. The leaf of an entry is defined by its table
 //! (see `aifactory_types::state_key`).
 //!
+//! **A table's root** hashes its slot tree's root and its slot count (`u32`, little-endian: how
+//! many slots the table has ever used, empty ones included) in the table-root domain. The
+//! count decides where the table's next new entry goes, so it is state: two tables with the
+//! same rows but different counts must not hash alike.
+//!
 //! **The state root** hashes the tables' roots, in tag order, in the state-root domain.
 //!
 //! **A list root** (the transactions of a block) pairs neighbours level by level, carrying an
@@ -25,6 +30,7 @@ use crate::{Domain, Hash};
 pub const SLOT_TREE_DEPTH: usize = 32;
 
 static STATE_ROOT: Domain = Domain::new("aifactory 2026-11 state root v1");
+static TABLE_ROOT: Domain = Domain::new("aifactory 2026-11 table root v1");
 static LIST_NODE: Domain = Domain::new("aifactory 2026-11 list tree node v1");
 
 fn node_domain_keys() -> &'static [[u8; 32]; SLOT_TREE_DEPTH + 1] {
@@ -48,7 +54,12 @@ pub fn node_hash(height: usize, left: &Hash, right: &Hash) -> Hash {
     Hash::from(blake3::keyed_hash(&node_domain_keys()[height], &both))
 }
 
-/// The state root over the tables' roots, in tag order.
+/// A table's root: its slot tree's root and how many slots it has used.
+pub fn table_root(tree_root: &Hash, slot_count: u32) -> Hash {
+    TABLE_ROOT.hash(&[&tree_root.0, &slot_count.to_le_bytes()])
+}
+
+/// The state root over the tables' roots ([`table_root`]), in tag order.
 pub fn state_root(table_roots: &[Hash]) -> Hash {
     let mut hasher = STATE_ROOT.hasher();
     for root in table_roots {
@@ -62,6 +73,8 @@ pub fn state_root(table_roots: &[Hash]) -> Hash {
 pub struct SlotProof {
     /// The leaf's slot.
     pub slot: u32,
+    /// How many slots the leaf's table has used (more than `slot`).
+    pub slot_count: u32,
     /// The siblings from the leaf's up to the root's children ([`SLOT_TREE_DEPTH`] of them).
     pub siblings: Vec<Hash>,
     /// The root of every table, in tag order; one of them is the tree the leaf is in.
@@ -69,9 +82,13 @@ pub struct SlotProof {
 }
 
 impl SlotProof {
-    /// The root of the slot tree implied by `leaf`, or `None` if the proof is malformed.
+    /// The root of the table implied by `leaf` (its slot tree's root with the slot count), or
+    /// `None` if the proof is malformed.
     pub fn table_root(&self, leaf: &Hash) -> Option<Hash> {
-        if self.siblings.len() != SLOT_TREE_DEPTH || *leaf == Hash::ZERO {
+        if self.siblings.len() != SLOT_TREE_DEPTH
+            || *leaf == Hash::ZERO
+            || self.slot >= self.slot_count
+        {
             return None;
         }
         let mut hash = *leaf;
@@ -82,7 +99,7 @@ impl SlotProof {
                 node_hash(level + 1, &hash, sibling)
             };
         }
-        Some(hash)
+        Some(table_root(&hash, self.slot_count))
     }
 
     /// Whether `leaf` is in table number `table` of the state whose root is `root`.
@@ -149,10 +166,10 @@ mod tests {
     fn single_leaf_proof() {
         let slot = 5;
         let leaf = h(9);
-        let table_root = single_leaf_root(slot, leaf);
-        let table_roots = vec![h(100), table_root];
+        let table_roots = vec![h(100), table_root(&single_leaf_root(slot, leaf), 6)];
         let proof = SlotProof {
             slot,
+            slot_count: 6,
             siblings: vec![Hash::ZERO; SLOT_TREE_DEPTH],
             table_roots: table_roots.clone(),
         };
@@ -165,6 +182,16 @@ mod tests {
             ..proof.clone()
         };
         assert!(!moved.verify(&root, 1, &leaf), "wrong slot");
+        let recounted = SlotProof {
+            slot_count: 7,
+            ..proof.clone()
+        };
+        assert!(!recounted.verify(&root, 1, &leaf), "wrong slot count");
+        let outside = SlotProof {
+            slot_count: 5,
+            ..proof.clone()
+        };
+        assert!(!outside.verify(&root, 1, &leaf), "a slot past the count");
         let short = SlotProof {
             siblings: vec![],
             ..proof

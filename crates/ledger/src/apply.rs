@@ -4,7 +4,7 @@
 //! epoch, then the new height and time.
 
 use aifactory_types::block::txs_root;
-use aifactory_types::limits::BLOCK_TXS_MAX;
+use aifactory_types::limits::{BLOCK_BYTES_MAX, BLOCK_TXS_MAX};
 use aifactory_types::{
     Address, Hash, Header, Receipt, TxError, VerifiedBlock, VerifiedTransaction,
 };
@@ -38,6 +38,43 @@ pub struct BuiltBlock {
     pub rejected: Vec<(Hash, TxError)>,
 }
 
+/// What a block must fit in: a count of transactions and a size in encoded bytes. Both
+/// matter: [`BLOCK_TXS_MAX`] transactions of up to `TX_BYTES_MAX` each can exceed
+/// [`BLOCK_BYTES_MAX`], and a proposer that built such a block could not encode it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BlockCaps {
+    /// Most transactions.
+    pub(crate) txs_max: usize,
+    /// Most encoded bytes, header included.
+    pub(crate) bytes_max: usize,
+}
+
+impl BlockCaps {
+    /// The protocol's caps.
+    pub(crate) const LIMITS: BlockCaps = BlockCaps {
+        txs_max: BLOCK_TXS_MAX,
+        bytes_max: BLOCK_BYTES_MAX,
+    };
+
+    /// Whether `block` fits.
+    fn check(&self, block: &VerifiedBlock) -> Result<(), BlockError> {
+        if block.txs.len() > self.txs_max {
+            return Err(BlockError::TooManyTransactions {
+                count: block.txs.len(),
+                max: self.txs_max,
+            });
+        }
+        let bytes = block.encoded_len();
+        if bytes > self.bytes_max {
+            return Err(BlockError::TooLarge {
+                bytes,
+                max: self.bytes_max,
+            });
+        }
+        Ok(())
+    }
+}
+
 impl State {
     /// Applies a block proposed by someone else, checking its header against the result.
     pub fn apply_block(&mut self, block: &VerifiedBlock) -> Result<BlockOutcome, BlockError> {
@@ -55,12 +92,7 @@ impl State {
                 got: header.parent,
             });
         }
-        if block.txs.len() > BLOCK_TXS_MAX {
-            return Err(BlockError::TooManyTransactions {
-                count: block.txs.len(),
-                max: BLOCK_TXS_MAX,
-            });
-        }
+        BlockCaps::LIMITS.check(block)?;
         let computed = block.computed_txs_root();
         if computed != header.txs_root {
             return Err(BlockError::TxsRootMismatch {
@@ -91,10 +123,23 @@ impl State {
         Ok(self.finish(header.hash(), receipts, epoch_transition))
     }
 
-    /// Builds the next block from `candidates` (in order, at most the block limit), applies
-    /// it, and returns it with the candidates it left out.
+    /// Builds the next block from `candidates` (in order, until the next one would take the
+    /// block past [`BLOCK_TXS_MAX`] transactions or [`BLOCK_BYTES_MAX`] bytes), applies it,
+    /// and returns it with the candidates it refused. Candidates after the block filled up are
+    /// neither included nor refused: they wait for a later block.
     pub fn build_block(
         &mut self,
+        proposer: Address,
+        timestamp_ms: u64,
+        candidates: impl IntoIterator<Item = VerifiedTransaction>,
+    ) -> Result<BuiltBlock, BlockError> {
+        self.build_block_within(BlockCaps::LIMITS, proposer, timestamp_ms, candidates)
+    }
+
+    /// [`State::build_block`] under `caps`.
+    pub(crate) fn build_block_within(
+        &mut self,
+        caps: BlockCaps,
         proposer: Address,
         timestamp_ms: u64,
         candidates: impl IntoIterator<Item = VerifiedTransaction>,
@@ -104,14 +149,17 @@ impl State {
         let mut included = Vec::new();
         let mut receipts = Vec::new();
         let mut rejected = Vec::new();
+        let mut bytes = VerifiedBlock::EMPTY_BYTES;
         for tx in candidates {
-            if included.len() == BLOCK_TXS_MAX {
+            let tx_bytes = tx.signed().encoded_len();
+            if included.len() == caps.txs_max || bytes + tx_bytes > caps.bytes_max {
                 break;
             }
             match self.execute(&ctx, &tx) {
                 Ok(receipt) => {
                     receipts.push(receipt);
                     included.push(tx);
+                    bytes += tx_bytes;
                 }
                 Err(error) => rejected.push((tx.hash(), error)),
             }
@@ -126,6 +174,7 @@ impl State {
             state_root: self.sync_tree(start),
         };
         let outcome = self.finish(header.hash(), receipts, epoch_transition);
+        assert!(bytes <= caps.bytes_max && included.len() <= caps.txs_max);
         Ok(BuiltBlock {
             block: VerifiedBlock::from_verified(header, included),
             outcome,
@@ -156,7 +205,7 @@ impl State {
     /// then the new height and time.
     fn end_block(&mut self, ctx: &BlockContext) -> Option<EpochTransition> {
         let transition = self.end_epoch_if_last(ctx);
-        self.meta.insert(
+        self.tables.meta.insert(
             (),
             ChainMeta {
                 height: ctx.height,
@@ -282,6 +331,89 @@ mod tests {
         assert_eq!(
             replica.apply_block(&block).map(|o| o.block_hash),
             Ok(block.header.hash())
+        );
+    }
+
+    /// A transfer from key `sender` with the largest memo: about 500 bytes encoded.
+    fn large_transfer(chain: &TestChain, sender: usize, nonce: u64) -> VerifiedTransaction {
+        let memo = vec![0xab; aifactory_types::limits::MEMO_BYTES_MAX];
+        let payload = aifactory_types::Payload::Transfer(aifactory_types::payload::Transfer {
+            to: chain.address(0),
+            amount: 1,
+            memo: aifactory_types::BoundedBytes::new(memo).unwrap(),
+        });
+        let mut tx = chain.unsigned(sender, payload);
+        tx.nonce = nonce;
+        chain.sign(sender, tx).verify().unwrap()
+    }
+
+    /// Regression: blocks were capped by count only, so enough large transactions made a
+    /// block the proposer could not encode within `BLOCK_BYTES_MAX`.
+    #[test]
+    fn build_block_caps_a_block_by_encoded_bytes() {
+        let mut chain = TestChain::new(3, 1_000_000_000);
+        let candidates: Vec<_> = (0..40)
+            .map(|i| large_transfer(&chain, 1 + (i % 2) as usize, i / 2))
+            .collect();
+        let tx_bytes = candidates[0].signed().encoded_len();
+        assert!(tx_bytes > 400, "large transactions: {tx_bytes} bytes");
+        let caps = BlockCaps {
+            txs_max: 1_000,
+            bytes_max: VerifiedBlock::EMPTY_BYTES + 10 * tx_bytes + tx_bytes / 2,
+        };
+        let mut replica = chain.state.clone();
+        let timestamp_ms = chain.next_timestamp_ms();
+        let built = chain
+            .state
+            .build_block_within(caps, chain.address(0), timestamp_ms, candidates.clone())
+            .unwrap();
+        assert_eq!(built.block.txs.len(), 10, "ten fit, the eleventh does not");
+        assert!(
+            built.rejected.is_empty(),
+            "the rest wait; they are not refused"
+        );
+        assert_eq!(
+            built.block.encoded_len(),
+            built.block.to_block().encode().len()
+        );
+        assert!(built.block.encoded_len() <= caps.bytes_max);
+        assert_eq!(replica.apply_block(&built.block).unwrap(), built.outcome);
+
+        // At the protocol's caps, a block of the largest transactions stays encodable.
+        let built = chain.build(
+            candidates[10..]
+                .iter()
+                .map(|t| t.signed().clone())
+                .collect(),
+        );
+        assert_eq!(built.block.txs.len(), 30);
+        assert!(built.block.to_block().encode().len() <= BLOCK_BYTES_MAX);
+    }
+
+    #[test]
+    fn blocks_over_either_cap_are_refused() {
+        let (_, _, block) = chain_and_block();
+        let bytes = block.encoded_len();
+        let fits = BlockCaps {
+            txs_max: 2,
+            bytes_max: bytes,
+        };
+        assert_eq!(fits.check(&block), Ok(()));
+        let fewer = BlockCaps { txs_max: 1, ..fits };
+        assert!(matches!(
+            fewer.check(&block),
+            Err(BlockError::TooManyTransactions { count: 2, max: 1 })
+        ));
+        let smaller = BlockCaps {
+            bytes_max: bytes - 1,
+            ..fits
+        };
+        assert_eq!(
+            smaller.check(&block),
+            Err(BlockError::TooLarge {
+                bytes,
+                max: bytes - 1
+            })
         );
     }
 

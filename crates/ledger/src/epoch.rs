@@ -68,7 +68,7 @@ impl State {
         dropped.sort_unstable();
         let candidates_dropped: Vec<Address> = dropped.iter().map(|&(a, _)| a).collect();
         for address in &candidates_dropped {
-            self.candidates.remove(address);
+            self.tables.candidates.remove(address);
         }
 
         ranked.sort_unstable_by(|(a, a_bonded), (b, b_bonded)| {
@@ -107,15 +107,15 @@ impl State {
         next: &BTreeSet<Address>,
         first_height: u64,
     ) -> (Vec<Address>, Vec<Address>) {
-        let current: BTreeSet<Address> = self.validators.iter().map(|(a, _)| *a).collect();
+        let current: BTreeSet<Address> = self.tables.validators.iter().map(|(a, _)| *a).collect();
         let left: Vec<Address> = current.difference(next).copied().collect();
         let joined: Vec<Address> = next.difference(&current).copied().collect();
         for address in &left {
-            self.validators.remove(address);
+            self.tables.validators.remove(address);
         }
         // In address order, so newcomers take the same slots on every node.
         for &address in &joined {
-            self.validators.insert(
+            self.tables.validators.insert(
                 address,
                 Validator {
                     since_height: first_height,

@@ -45,6 +45,14 @@ pub enum BlockError {
         /// The limit.
         max: usize,
     },
+    /// The block's encoding is larger than allowed.
+    #[error("block takes {bytes} bytes encoded, more than {max}")]
+    TooLarge {
+        /// How many.
+        bytes: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A transaction in the block is inadmissible; a proposer must never include one.
     #[error("transaction {index} is inadmissible: {error}")]
     InadmissibleTransaction {

@@ -99,7 +99,7 @@ impl State {
     }
 
     fn charge_fee(&mut self, ctx: &BlockContext, tx: &Transaction) -> Event {
-        self.accounts.upsert(tx.sender, |account| {
+        self.tables.accounts.upsert(tx.sender, |account| {
             account.balance -= tx.fee; // admit() checked the balance covers the fee
             account.nonce += 1;
         });
@@ -113,7 +113,7 @@ impl State {
 
     /// Adds `amount` to an account's balance, creating the account if needed.
     pub(crate) fn credit(&mut self, address: Address, amount: u64) {
-        self.accounts.upsert(address, |account| {
+        self.tables.accounts.upsert(address, |account| {
             account.balance = account
                 .balance
                 .checked_add(amount)

@@ -41,7 +41,10 @@ pub use snapshot::{
     SNAPSHOT_VERSION, SnapshotError, SnapshotHeader, SnapshotLimits, load_snapshot,
     read_snapshot_header, save_snapshot,
 };
-pub use state::{Candidate, ChainMeta, Savepoint, SlotTree, State, Validator};
+pub use state::{
+    AccountsTable, Candidate, CandidatesTable, ChainMeta, MetaTable, ParamsTable, Savepoint,
+    SlotTree, State, TableDef, Tables, Validator, ValidatorsTable,
+};
 pub use validator_proof::{
     VALIDATOR_SET_PROOF_BYTES_MAX, VALIDATOR_SET_PROOF_SLOTS_MAX, ValidatorSetProof,
     ValidatorSetProofError,

@@ -21,7 +21,7 @@ use aifactory_types::state_key::tag;
 use aifactory_types::{Address, Hash};
 
 use crate::SNAPSHOT_VALIDATOR_SLOTS_MAX;
-use crate::state::{State, Table, Validator};
+use crate::state::{Journaled, State, Table, TableDef, Validator, ValidatorsTable};
 
 /// Most validator slots a proof may carry: as many as a snapshot may.
 pub const VALIDATOR_SET_PROOF_SLOTS_MAX: u32 = SNAPSHOT_VALIDATOR_SLOTS_MAX;
@@ -89,12 +89,12 @@ impl State {
         let other_roots = roots
             .iter()
             .enumerate()
-            .filter(|(table, _)| *table != usize::from(tag::VALIDATORS))
+            .filter(|(table, _)| *table != usize::from(ValidatorsTable::TAG))
             .map(|(_, root)| *root)
             .collect();
         ValidatorSetProof {
             other_roots,
-            slots: self.validators.slots().to_vec(),
+            slots: self.tables.validators.slots().to_vec(),
         }
     }
 }
@@ -117,10 +117,10 @@ impl ValidatorSetProof {
     /// The validator set, in address order, if the proof hashes to `root`.
     pub fn verify(&self, root: Hash) -> Result<Vec<Address>, ValidatorSetProofError> {
         self.check_shape()?;
-        let table = Table::restore(tag::VALIDATORS, self.slots.clone())
+        let table = Table::restore(ValidatorsTable::TAG, self.slots.clone())
             .map_err(|slot| ValidatorSetProofError::DuplicateSlot { slot })?;
         let mut roots = self.other_roots.clone();
-        roots.insert(usize::from(tag::VALIDATORS), table.root());
+        roots.insert(usize::from(ValidatorsTable::TAG), table.root());
         let actual = state_root(&roots);
         if actual != root {
             return Err(ValidatorSetProofError::RootMismatch {

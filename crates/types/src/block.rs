@@ -35,6 +35,9 @@ pub struct Header {
 }
 
 impl Header {
+    /// Bytes of an encoded header: height, parent, timestamp, proposer, two roots.
+    pub const ENCODED_BYTES: usize = 8 + 32 + 8 + 32 + 32 + 32;
+
     /// The block's hash.
     pub fn hash(&self) -> Hash {
         BLOCK_HASH_DOMAIN.hash(&[&codec::encode(self)])
@@ -107,6 +110,17 @@ pub struct VerifiedBlock {
 }
 
 impl VerifiedBlock {
+    /// Bytes of an encoded block with no transactions: the header and the count.
+    pub const EMPTY_BYTES: usize = Header::ENCODED_BYTES + 4;
+
+    /// How many bytes the block's encoding takes, without encoding it.
+    pub fn encoded_len(&self) -> usize {
+        self.txs
+            .iter()
+            .map(|tx| tx.signed().encoded_len())
+            .fold(Self::EMPTY_BYTES, |sum, len| sum.saturating_add(len))
+    }
+
     /// Assembles a block from transactions verified earlier (by the mempool, say).
     pub fn from_verified(header: Header, txs: Vec<VerifiedTransaction>) -> Self {
         VerifiedBlock { header, txs }
@@ -131,4 +145,36 @@ impl VerifiedBlock {
 pub fn txs_root(txs: &[VerifiedTransaction]) -> Hash {
     let ids: Vec<Hash> = txs.iter().map(VerifiedTransaction::hash).collect();
     merkle::list_root(&ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::Transfer;
+    use crate::transaction::ChainId;
+    use crate::{Payload, SecretKey, Transaction};
+
+    #[test]
+    fn encoded_len_is_the_encoding_length() {
+        let key = SecretKey::from_bytes([5; 32]);
+        let tx = Transaction {
+            chain_id: ChainId::new("test").unwrap(),
+            sender: key.address(),
+            nonce: 0,
+            fee: 1,
+            expiry_height: 9,
+            payload: Payload::Transfer(Transfer {
+                to: Address([1; 32]),
+                amount: 3,
+                memo: crate::BoundedBytes::new(vec![7; 100]).unwrap(),
+            }),
+        }
+        .sign(&key)
+        .verify()
+        .unwrap();
+        let empty = VerifiedBlock::from_verified(Header::default(), vec![]);
+        assert_eq!(empty.encoded_len(), empty.to_block().encode().len());
+        let block = VerifiedBlock::from_verified(Header::default(), vec![tx.clone(), tx]);
+        assert_eq!(block.encoded_len(), block.to_block().encode().len());
+    }
 }

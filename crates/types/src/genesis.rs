@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
-use aifactory_crypto::Domain;
+use aifactory_crypto::{Domain, is_small_order};
 
 use crate::codec;
 use crate::limits::{
@@ -114,6 +114,12 @@ pub enum GenesisError {
     /// The parameters break their own rules.
     #[error("invalid params: {0}")]
     Params(#[from] ParamsError),
+    /// A validator's address is a small-order key, for which anyone could sign.
+    #[error("validator {address} is a small-order key: anyone could sign for it")]
+    SmallOrderValidator {
+        /// The validator.
+        address: Address,
+    },
 }
 
 impl Genesis {
@@ -153,6 +159,9 @@ impl Genesis {
         }
         check_unique("accounts", self.accounts.iter().map(|a| a.address))?;
         check_unique("validators", self.validators.iter().map(|v| v.address))?;
+        if let Some(v) = self.validators.iter().find(|v| is_small_order(&v.address)) {
+            return Err(GenesisError::SmallOrderValidator { address: v.address });
+        }
         // Genesis validators must qualify for re-election, or the first boundary would drop
         // them; `validator_stake_min >= stake_min`, so their stake is a valid stake too.
         let min = self.params.validator_stake_min;
@@ -249,6 +258,15 @@ mod tests {
             below.validate(),
             Err(GenesisError::StakeBelowMinimum { min, .. }) if min == 3 * below.params.stake_min
         ));
+
+        let mut burn_staker = genesis(2);
+        burn_staker.validators[1].address = Address([0; 32]);
+        assert_eq!(
+            burn_staker.validate(),
+            Err(GenesisError::SmallOrderValidator {
+                address: Address([0; 32])
+            })
+        );
 
         let mut bad_params = genesis(1);
         bad_params.params.epoch_length_blocks = 1;

@@ -81,6 +81,11 @@ impl SignedTransaction {
         codec::encode(self)
     }
 
+    /// How many bytes [`SignedTransaction::encode`] gives, without allocating them.
+    pub fn encoded_len(&self) -> usize {
+        borsh::object_length(self).expect("counting bytes cannot fail")
+    }
+
     /// Decodes untrusted bytes, refusing more than [`TX_BYTES_MAX`].
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         codec::decode("transaction", bytes, TX_BYTES_MAX)
@@ -211,6 +216,7 @@ mod tests {
         let signed = transfer(&key, 0);
         let decoded = SignedTransaction::decode(&signed.encode()).unwrap();
         assert_eq!(decoded, signed);
+        assert_eq!(signed.encoded_len(), signed.encode().len());
         assert_eq!(decoded.clone().verify().unwrap().hash(), signed.hash());
     }
 
@@ -265,6 +271,27 @@ mod tests {
         })
         .unwrap();
         assert_eq!(seen, vec![(txs[0].hash(), txs[0].clone())]);
+    }
+
+    /// Regression: a small-order sender's "signature" (R = identity, s = 0) verified on any
+    /// transaction, so anyone could spend from, or stake as, such an address.
+    #[test]
+    fn small_order_senders_are_refused() {
+        let mut forged = transfer(&SecretKey::from_bytes([3; 32]), 0);
+        forged.tx.sender = Address([0; 32]);
+        forged.tx.payload = Payload::Stake(crate::payload::Stake { amount: 1 });
+        let mut signature = [0u8; 64];
+        signature[0] = 1;
+        forged.signature = Signature(signature);
+        assert_eq!(
+            forged.clone().verify().unwrap_err(),
+            SignatureError::SmallOrderKey
+        );
+        let honest = transfer(&SecretKey::from_bytes([4; 32]), 0);
+        assert_eq!(
+            verify_transactions(vec![honest, forged]).unwrap_err(),
+            (1, SignatureError::SmallOrderKey)
+        );
     }
 
     #[test]

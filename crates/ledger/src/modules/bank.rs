@@ -1,21 +1,36 @@
 //! Transfers between accounts.
 
 use aifactory_types::payload::Transfer;
-use aifactory_types::{Address, Event, TxError};
+use aifactory_types::{Address, Event, Payload, TxError};
 
+use super::Module;
+use crate::execute::BlockContext;
 use crate::state::State;
 
+/// Transfers.
+pub(crate) struct Bank;
+
+impl Module for Bank {
+    fn execute(
+        state: &mut State,
+        _ctx: &BlockContext,
+        sender: Address,
+        payload: &Payload,
+    ) -> Option<Result<Event, TxError>> {
+        match payload {
+            Payload::Transfer(t) => Some(transfer(state, sender, t)),
+            _ => None,
+        }
+    }
+}
+
 /// Moves `transfer.amount` from `sender` to `transfer.to`, creating the recipient if needed.
-pub(crate) fn transfer(
-    state: &mut State,
-    sender: Address,
-    transfer: &Transfer,
-) -> Result<Event, TxError> {
+fn transfer(state: &mut State, sender: Address, transfer: &Transfer) -> Result<Event, TxError> {
     if transfer.amount == 0 {
         return Err(TxError::ZeroAmount);
     }
     // One lookup for check and debit; on error the caller rolls the (unchanged) row back.
-    state.accounts.upsert(sender, |account| {
+    state.tables.accounts.upsert(sender, |account| {
         account.balance =
             account
                 .balance

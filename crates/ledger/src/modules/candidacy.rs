@@ -6,10 +6,29 @@
 //! address is a usable consensus key: the transaction's signature verified under it with the
 //! same ZIP-215 rules that commonware's ed25519 keys use, so it decodes as one.
 
-use aifactory_types::{Address, Event, TxError};
+use aifactory_types::{Address, Event, Payload, TxError};
 
+use super::Module;
 use crate::execute::BlockContext;
 use crate::state::{Candidate, State};
+
+/// Joining and leaving the validator candidates.
+pub(crate) struct Candidacy;
+
+impl Module for Candidacy {
+    fn execute(
+        state: &mut State,
+        ctx: &BlockContext,
+        sender: Address,
+        payload: &Payload,
+    ) -> Option<Result<Event, TxError>> {
+        Some(match payload {
+            Payload::JoinValidators => join(state, ctx, sender),
+            Payload::LeaveValidators => leave(state, ctx, sender),
+            _ => return None,
+        })
+    }
+}
 
 /// The epoch after the one `ctx`'s block belongs to: when a change of candidacy can first
 /// show in the validator set.
@@ -22,11 +41,7 @@ fn next_epoch(state: &State, ctx: &BlockContext) -> u64 {
 }
 
 /// Makes the sender a candidate.
-pub(crate) fn join(
-    state: &mut State,
-    ctx: &BlockContext,
-    sender: Address,
-) -> Result<Event, TxError> {
+fn join(state: &mut State, ctx: &BlockContext, sender: Address) -> Result<Event, TxError> {
     if state.candidate(&sender).is_some() {
         return Err(TxError::AlreadyCandidate);
     }
@@ -35,7 +50,7 @@ pub(crate) fn join(
     if bonded < min {
         return Err(TxError::ValidatorStakeTooLow { min, bonded });
     }
-    state.candidates.insert(
+    state.tables.candidates.insert(
         sender,
         Candidate {
             since_height: ctx.height,
@@ -49,12 +64,9 @@ pub(crate) fn join(
 }
 
 /// Withdraws the sender's candidacy; a sitting validator keeps its seat until the boundary.
-pub(crate) fn leave(
-    state: &mut State,
-    ctx: &BlockContext,
-    sender: Address,
-) -> Result<Event, TxError> {
+fn leave(state: &mut State, ctx: &BlockContext, sender: Address) -> Result<Event, TxError> {
     state
+        .tables
         .candidates
         .remove(&sender)
         .ok_or(TxError::NotCandidate)?;

@@ -6,17 +6,37 @@
 
 use aifactory_types::limits::UNBONDING_ENTRIES_MAX;
 use aifactory_types::payload::{Stake, Unstake};
-use aifactory_types::{Account, Address, Event, TxError, Unbonding};
+use aifactory_types::{Account, Address, Event, Payload, TxError, Unbonding};
 
+use super::Module;
 use crate::execute::BlockContext;
 use crate::state::State;
+
+/// Stake, unstake, withdraw.
+pub(crate) struct Staking;
+
+impl Module for Staking {
+    fn execute(
+        state: &mut State,
+        ctx: &BlockContext,
+        sender: Address,
+        payload: &Payload,
+    ) -> Option<Result<Event, TxError>> {
+        Some(match payload {
+            Payload::Stake(s) => stake(state, sender, s),
+            Payload::Unstake(u) => unstake(state, ctx, sender, u),
+            Payload::Withdraw => withdraw(state, ctx, sender),
+            _ => return None,
+        })
+    }
+}
 
 fn account(state: &State, address: &Address) -> Account {
     state.account(address).cloned().unwrap_or_default()
 }
 
 /// Bonds `stake.amount` of the sender's balance.
-pub(crate) fn stake(state: &mut State, sender: Address, stake: &Stake) -> Result<Event, TxError> {
+fn stake(state: &mut State, sender: Address, stake: &Stake) -> Result<Event, TxError> {
     if stake.amount == 0 {
         return Err(TxError::ZeroAmount);
     }
@@ -35,7 +55,7 @@ pub(crate) fn stake(state: &mut State, sender: Address, stake: &Stake) -> Result
     if resulting < min {
         return Err(TxError::StakeBelowMinimum { min, resulting });
     }
-    state.accounts.upsert(sender, |a| {
+    state.tables.accounts.upsert(sender, |a| {
         a.balance -= stake.amount;
         a.bonded = resulting;
     });
@@ -46,7 +66,7 @@ pub(crate) fn stake(state: &mut State, sender: Address, stake: &Stake) -> Result
 }
 
 /// Starts unbonding `unstake.amount` of the sender's stake.
-pub(crate) fn unstake(
+fn unstake(
     state: &mut State,
     ctx: &BlockContext,
     sender: Address,
@@ -79,7 +99,7 @@ pub(crate) fn unstake(
     let release_height = ctx
         .height
         .saturating_add(state.params().unbonding_period_blocks);
-    state.accounts.upsert(sender, |a| {
+    state.tables.accounts.upsert(sender, |a| {
         a.bonded = remaining;
         a.unbonding
             .push(Unbonding {
@@ -96,11 +116,7 @@ pub(crate) fn unstake(
 }
 
 /// Returns every matured unbonding entry to the sender's balance.
-pub(crate) fn withdraw(
-    state: &mut State,
-    ctx: &BlockContext,
-    sender: Address,
-) -> Result<Event, TxError> {
+fn withdraw(state: &mut State, ctx: &BlockContext, sender: Address) -> Result<Event, TxError> {
     let current = account(state, &sender);
     let matured = |entry: &Unbonding| entry.release_height <= ctx.height;
     let amount = current
@@ -113,7 +129,7 @@ pub(crate) fn withdraw(
         let next_release = current.unbonding.iter().map(|e| e.release_height).min();
         return Err(TxError::NothingToWithdraw { next_release });
     }
-    state.accounts.upsert(sender, |a| {
+    state.tables.accounts.upsert(sender, |a| {
         a.unbonding.retain(|e| !matured(e));
         a.balance = a
             .balance

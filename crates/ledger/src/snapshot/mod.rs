@@ -2,11 +2,11 @@
 //! node replays only the blocks after its last snapshot, and a new node can start from a
 //! peer's snapshot instead of from genesis.
 //!
-//! ## Format, version 2 (all integers little-endian)
+//! ## Format, version 3 (all integers little-endian)
 //!
 //! ```text
 //! header   magic       8 bytes  89 41 49 46 53 4e 41 50   ("\x89AIFSNAP")
-//!          version     u32      2
+//!          version     u32      3
 //!          chain id    u32 length (at most 64) + UTF-8
 //!          height      u64      height of the last applied block
 //!          block hash  32 bytes hash of the last applied block (the genesis hash at 0)
@@ -62,8 +62,10 @@ pub(crate) use checksum::reseal;
 /// The first bytes of every snapshot.
 const MAGIC: [u8; 8] = *b"\x89AIFSNAP";
 
-/// The format version this build writes and reads: 2 added the candidates table.
-pub const SNAPSHOT_VERSION: u32 = 2;
+/// The format version this build writes and reads: 2 added the candidates table; 3 has the
+/// same bytes but a state root that commits to each table's slot count, so a version 2
+/// snapshot's recorded root can no longer match.
+pub const SNAPSHOT_VERSION: u32 = 3;
 
 /// Default [`SnapshotLimits::account_slots_max`]: 16 Mi accounts. A slot costs about 200 bytes
 /// of memory before the root can be checked, so a lying peer can cost us about 3 GiB.
@@ -79,7 +81,7 @@ pub const SNAPSHOT_VALIDATOR_SLOTS_MAX: u32 = 1 << 20;
 pub const SNAPSHOT_CANDIDATE_SLOTS_MAX: u32 = SNAPSHOT_ACCOUNT_SLOTS_MAX;
 
 /// Slots of the metadata and parameters tables: one each, under the key `()`.
-const SINGLETON_SLOTS_MAX: u32 = 1;
+pub(crate) const SINGLETON_SLOTS_MAX: u32 = 1;
 
 /// Slots reserved before any is read; growth beyond doubles, capped at the declared count.
 const SLOTS_RESERVED_FIRST: usize = 4096;

@@ -11,29 +11,37 @@ use std::io::{self, Read};
 use borsh::BorshDeserialize;
 
 use aifactory_types::limits::CHAIN_ID_BYTES_MAX;
-use aifactory_types::state_key::tag;
-use aifactory_types::{Account, Address, Hash, Params};
+use aifactory_types::{Account, Address, Hash};
 
 use super::checksum::{
     CHECKSUM_BYTES, ChecksumReader, HEADER_CHECKSUM, HEADER_PREFIX_BYTES, HEADER_SUFFIX_BYTES,
     SNAPSHOT_CHECKSUM,
 };
 use super::{
-    MAGIC, SINGLETON_SLOTS_MAX, SLOTS_RESERVED_FIRST, SNAPSHOT_VERSION, SnapshotError,
-    SnapshotHeader, SnapshotLimits,
+    MAGIC, SLOTS_RESERVED_FIRST, SNAPSHOT_VERSION, SnapshotError, SnapshotHeader, SnapshotLimits,
 };
-use crate::state::{Candidate, ChainMeta, State, Table, Validator};
+use crate::state::{Build, State, Table, TableDef, Tables};
 
 /// A table's slots as read, before the table is rebuilt from them.
 type Slots<K, V> = Vec<Option<(K, V)>>;
 
-/// Every table's slots, as read.
-struct Tables {
-    meta: Slots<(), ChainMeta>,
-    params: Slots<(), Params>,
-    accounts: Slots<Address, Account>,
-    validators: Slots<Address, Validator>,
-    candidates: Slots<Address, Candidate>,
+/// Reads every table's section from a stream, in tag order, into tables whose trees are not
+/// hashed yet.
+struct TableReader<'a, R, F> {
+    reader: &'a mut ChecksumReader<R, F>,
+    limits: &'a SnapshotLimits,
+}
+
+impl<R: Read, F: FnMut(&[u8])> Build for TableReader<'_, R, F> {
+    type Error = SnapshotError;
+
+    fn build<T: TableDef>(&mut self) -> Result<Table<T::Key, T::Value>, SnapshotError> {
+        let slots_max = T::snapshot_slots_max(self.limits);
+        let slots = read_slots(self.reader, T::TAG, T::NAME, slots_max)?;
+        Table::from_slots(T::TAG, slots).map_err(|slot| SnapshotError::Invalid {
+            reason: format!("{}: slot {slot} repeats an earlier slot's key", T::NAME),
+        })
+    }
 }
 
 impl State {
@@ -52,7 +60,10 @@ impl State {
             hasher.update(bytes);
         });
         let header = read_header(&mut reader)?;
-        let tables = read_tables(&mut reader, limits)?;
+        let tables = Tables::build(&mut TableReader {
+            reader: &mut reader,
+            limits,
+        })?;
         let end = reader.offset();
         let recorded = reader
             .read_unabsorbed::<CHECKSUM_BYTES>()
@@ -169,34 +180,6 @@ fn read_header<R: Read, F: FnMut(&[u8])>(
     })
 }
 
-fn read_tables<R: Read, F: FnMut(&[u8])>(
-    reader: &mut ChecksumReader<R, F>,
-    limits: &SnapshotLimits,
-) -> Result<Tables, SnapshotError> {
-    Ok(Tables {
-        meta: read_slots(reader, tag::META, "metadata slots", SINGLETON_SLOTS_MAX)?,
-        params: read_slots(reader, tag::PARAMS, "parameter slots", SINGLETON_SLOTS_MAX)?,
-        accounts: read_slots(
-            reader,
-            tag::ACCOUNTS,
-            "account slots",
-            limits.account_slots_max,
-        )?,
-        validators: read_slots(
-            reader,
-            tag::VALIDATORS,
-            "validator slots",
-            limits.validator_slots_max,
-        )?,
-        candidates: read_slots(
-            reader,
-            tag::CANDIDATES,
-            "candidate slots",
-            limits.candidate_slots_max,
-        )?,
-    })
-}
-
 /// One table's slots. The vector grows by doubling, never past the declared count, so a
 /// lying count costs at most twice what the bytes actually read justify.
 fn read_slots<K, V, R, F>(
@@ -258,9 +241,9 @@ where
     Ok((key, value))
 }
 
-/// Rebuilds the tables from checksummed slots and checks the state they make.
-fn restore(header: SnapshotHeader, tables: Tables) -> Result<State, SnapshotError> {
-    let height = singleton(&tables.meta, "chain metadata")?.height;
+/// Hashes the trees of checksummed tables and checks the state they make.
+fn restore(header: SnapshotHeader, mut tables: Tables) -> Result<State, SnapshotError> {
+    let height = singleton(tables.meta.slots(), "chain metadata")?.height;
     if height != header.height {
         return Err(SnapshotError::Invalid {
             reason: format!(
@@ -269,20 +252,15 @@ fn restore(header: SnapshotHeader, tables: Tables) -> Result<State, SnapshotErro
             ),
         });
     }
-    let params = singleton(&tables.params, "parameters")?;
+    let params = singleton(tables.params.slots(), "parameters")?;
     params.validate().map_err(|e| SnapshotError::Invalid {
         reason: format!("the parameters are invalid: {e}"),
     })?;
-    supply_fits(&tables.accounts)?;
-    let state = State::from_tables(
-        header.chain_id,
-        header.last_block_hash,
-        rebuild(tag::META, tables.meta)?,
-        rebuild(tag::PARAMS, tables.params)?,
-        rebuild(tag::ACCOUNTS, tables.accounts)?,
-        rebuild(tag::VALIDATORS, tables.validators)?,
-        rebuild(tag::CANDIDATES, tables.candidates)?,
-    );
+    supply_fits(tables.accounts.slots())?;
+    for table in tables.journaled_mut() {
+        table.rebuild_tree();
+    }
+    let state = State::from_tables(header.chain_id, header.last_block_hash, tables);
     if state.root() != header.state_root {
         return Err(SnapshotError::RootMismatch {
             expected: header.state_root,
@@ -293,8 +271,8 @@ fn restore(header: SnapshotHeader, tables: Tables) -> Result<State, SnapshotErro
 }
 
 /// The only row of a table keyed by `()`, which every state has from genesis on.
-fn singleton<'a, V>(slots: &'a Slots<(), V>, what: &str) -> Result<&'a V, SnapshotError> {
-    match slots.as_slice() {
+fn singleton<'a, V>(slots: &'a [Option<((), V)>], what: &str) -> Result<&'a V, SnapshotError> {
+    match slots {
         [Some(((), value))] => Ok(value),
         _ => Err(SnapshotError::Invalid {
             reason: format!("the {what} table must hold exactly one row"),
@@ -303,7 +281,7 @@ fn singleton<'a, V>(slots: &'a Slots<(), V>, what: &str) -> Result<&'a V, Snapsh
 }
 
 /// Every token fits in an amount, as the ledger's arithmetic relies on.
-fn supply_fits(accounts: &Slots<Address, Account>) -> Result<(), SnapshotError> {
+fn supply_fits(accounts: &[Option<(Address, Account)>]) -> Result<(), SnapshotError> {
     accounts
         .iter()
         .flatten()
@@ -312,14 +290,4 @@ fn supply_fits(accounts: &Slots<Address, Account>) -> Result<(), SnapshotError> 
         .ok_or_else(|| SnapshotError::Invalid {
             reason: "the accounts hold more tokens than an amount can count".into(),
         })
-}
-
-fn rebuild<K, V>(tag: u8, slots: Slots<K, V>) -> Result<Table<K, V>, SnapshotError>
-where
-    K: Eq + std::hash::Hash + Clone + borsh::BorshSerialize,
-    V: Clone + Default + borsh::BorshSerialize,
-{
-    Table::restore(tag, slots).map_err(|slot| SnapshotError::Invalid {
-        reason: format!("table {tag}: slot {slot} repeats an earlier slot's key"),
-    })
 }

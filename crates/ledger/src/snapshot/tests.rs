@@ -9,6 +9,7 @@ use super::checksum::{CHECKSUM_BYTES, SNAPSHOT_CHECKSUM, header_len};
 use super::write::{header_bytes, write_table};
 use super::*;
 use crate::State;
+use crate::state::{Candidate, Validator};
 use crate::testing::{
     TestChain, TransferWorkload, filler_address, reseal_snapshot, test_genesis, test_key,
 };
@@ -43,10 +44,19 @@ fn assert_same(restored: &State, original: &State) {
     assert_eq!(restored.snapshot_header(), original.snapshot_header());
     assert_eq!(restored.timestamp_ms(), original.timestamp_ms());
     assert_eq!(restored.params(), original.params());
-    assert_eq!(restored.meta.slots(), original.meta.slots());
-    assert_eq!(restored.accounts.slots(), original.accounts.slots());
-    assert_eq!(restored.validators.slots(), original.validators.slots());
-    assert_eq!(restored.candidates.slots(), original.candidates.slots());
+    assert_eq!(restored.tables.meta.slots(), original.tables.meta.slots());
+    assert_eq!(
+        restored.tables.accounts.slots(),
+        original.tables.accounts.slots()
+    );
+    assert_eq!(
+        restored.tables.validators.slots(),
+        original.tables.validators.slots()
+    );
+    assert_eq!(
+        restored.tables.candidates.slots(),
+        original.tables.candidates.slots()
+    );
     assert!(restored.validators().eq(original.validators()));
     assert!(restored.candidates().eq(original.candidates()));
     for (address, _) in original.accounts() {
@@ -56,6 +66,14 @@ fn assert_same(restored: &State, original: &State) {
         );
     }
     assert_eq!(snapshot(restored), snapshot(original));
+}
+
+/// The error restoring `bytes` gives; panics, without printing the state, if it restores.
+fn refused(bytes: &[u8]) -> SnapshotError {
+    match restore(bytes) {
+        Ok(state) => panic!("restored, with root {}", state.root()),
+        Err(error) => error,
+    }
 }
 
 fn round_trip(state: &State) -> State {
@@ -121,15 +139,26 @@ fn craft(header: &SnapshotHeader, tables: &[(u8, u32, &[u8])]) -> Vec<u8> {
     bytes
 }
 
-/// `state`'s five table sections: tag, slot count, and the slots' bytes.
+/// `state`'s table sections, in tag order: tag, slot count, and the slots' bytes.
 fn sections(state: &State) -> Vec<(u8, u32, Vec<u8>)> {
-    let mut raw = [Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new()];
-    write_table(&mut raw[0], tag::META, state.meta.slots()).unwrap();
-    write_table(&mut raw[1], tag::PARAMS, state.params.slots()).unwrap();
-    write_table(&mut raw[2], tag::ACCOUNTS, state.accounts.slots()).unwrap();
-    write_table(&mut raw[3], tag::VALIDATORS, state.validators.slots()).unwrap();
-    write_table(&mut raw[4], tag::CANDIDATES, state.candidates.slots()).unwrap();
-    raw.into_iter()
+    /// Each table's section, written alone.
+    struct Sections(Vec<Vec<u8>>);
+    impl crate::state::Visit for Sections {
+        type Error = std::io::Error;
+        fn visit<T: crate::state::TableDef>(
+            &mut self,
+            table: &crate::state::Table<T::Key, T::Value>,
+        ) -> std::io::Result<()> {
+            let mut bytes = Vec::new();
+            write_table(&mut bytes, T::TAG, table.slots())?;
+            self.0.push(bytes);
+            Ok(())
+        }
+    }
+    let mut raw = Sections(Vec::new());
+    state.tables.visit(&mut raw).unwrap();
+    raw.0
+        .into_iter()
         .map(|bytes| {
             let count = u32::from_le_bytes(bytes[1..5].try_into().unwrap());
             (bytes[0], count, bytes[5..].to_vec())
@@ -192,12 +221,16 @@ fn deleted_slots_keep_their_place() {
     let mut chain = TestChain::new(4, 1_000_000);
     for removed in [chain.address(2), chain.address(3)] {
         let start = chain.state.savepoint();
-        chain.state.accounts.remove(&removed);
+        chain.state.tables.accounts.remove(&removed);
         chain.state.sync_tree(start);
         chain.state.seal();
     }
     let mut restored = round_trip(&chain.state);
-    assert_eq!(restored.accounts.slots().len(), 4, "empty slots are kept");
+    assert_eq!(
+        restored.tables.accounts.slots().len(),
+        4,
+        "empty slots are kept"
+    );
     let newcomer = test_key(40).address();
     for state in [&mut chain.state, &mut restored] {
         let start = state.savepoint();
@@ -324,7 +357,7 @@ fn wrong_magic_and_version_are_refused() {
         restore(&bytes),
         Err(SnapshotError::UnsupportedVersion {
             got: 1,
-            supported: 2
+            supported: SNAPSHOT_VERSION
         })
     ));
     assert!(matches!(
@@ -336,7 +369,7 @@ fn wrong_magic_and_version_are_refused() {
 #[test]
 fn oversized_counts_are_refused_before_allocating() {
     let state = busy_chain(3).state;
-    let accounts = state.accounts.slots().len() as u32;
+    let accounts = state.tables.accounts.slots().len() as u32;
     let limits = SnapshotLimits {
         account_slots_max: accounts - 1,
         ..SnapshotLimits::default()
@@ -441,6 +474,7 @@ fn states_that_cannot_happen_are_refused_even_with_a_matching_root() {
     let mut state = chain.state.clone();
     let start = state.savepoint();
     state
+        .tables
         .accounts
         .upsert(chain.address(1), |a| a.balance = u64::MAX);
     state.sync_tree(start);
@@ -511,4 +545,59 @@ fn candidates_and_an_elected_set_round_trip_mid_epoch() {
         "keys 0 and 1 left at height 5"
     );
     assert_same(&restored, &chain.state);
+}
+
+/// Regression: the state root did not commit to each table's slot count, so a snapshot with
+/// an empty slot added to (or removed from) the end of a table, checksums resealed, restored
+/// with the same root, and that table's next new entry then landed in another slot than on an
+/// honest replica: a different root from the same blocks.
+#[test]
+fn padded_or_truncated_trailing_slots_are_refused() {
+    let mut state = busy_chain(3).state;
+    // Leave an empty slot at the end of every table that can have one.
+    let ghost = filler_address(9_999);
+    let start = state.savepoint();
+    state.credit(ghost, 1);
+    state
+        .tables
+        .validators
+        .insert(ghost, Validator { since_height: 0 });
+    state
+        .tables
+        .candidates
+        .insert(ghost, Candidate { since_height: 0 });
+    state.sync_tree(start);
+    state.seal();
+    let start = state.savepoint();
+    state.tables.accounts.remove(&ghost);
+    state.tables.validators.remove(&ghost);
+    state.tables.candidates.remove(&ghost);
+    state.sync_tree(start);
+    state.seal();
+    round_trip(&state);
+    let trailing_empty = [tag::ACCOUNTS, tag::VALIDATORS, tag::CANDIDATES];
+
+    for (tag, count, body) in sections(&state) {
+        let mut padded = body.clone();
+        padded.push(0);
+        let error = refused(&with_section(&state, tag, count + 1, &padded));
+        if trailing_empty.contains(&tag) {
+            assert!(
+                matches!(error, SnapshotError::RootMismatch { .. }),
+                "table {tag} padded: {error}"
+            );
+            assert_eq!(body.last(), Some(&0), "table {tag} ends with an empty slot");
+            let truncated = &body[..body.len() - 1];
+            let error = refused(&with_section(&state, tag, count - 1, truncated));
+            assert!(
+                matches!(error, SnapshotError::RootMismatch { .. }),
+                "table {tag} truncated: {error}"
+            );
+        } else {
+            assert!(
+                matches!(error, SnapshotError::TooMany { .. }),
+                "table {tag} padded: {error}"
+            );
+        }
+    }
 }

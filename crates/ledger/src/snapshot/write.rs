@@ -6,11 +6,21 @@ use std::io::{self, Write};
 use borsh::BorshSerialize;
 
 use aifactory_types::limits::CHAIN_ID_BYTES_MAX;
-use aifactory_types::state_key::tag;
 
 use super::checksum::{ChecksumWriter, HEADER_CHECKSUM, SNAPSHOT_CHECKSUM};
 use super::{MAGIC, SNAPSHOT_VERSION, SnapshotHeader};
-use crate::state::State;
+use crate::state::{State, Table, TableDef, Visit};
+
+/// Writes every table's section to a stream, in tag order.
+pub(super) struct TableWriter<W>(pub(super) W);
+
+impl<W: Write> Visit for TableWriter<W> {
+    type Error = io::Error;
+
+    fn visit<T: TableDef>(&mut self, table: &Table<T::Key, T::Value>) -> io::Result<()> {
+        write_table(&mut self.0, T::TAG, table.slots())
+    }
+}
 
 impl State {
     /// Writes the state's snapshot to `out` (format in `docs/snapshot.md`) and flushes it;
@@ -22,12 +32,9 @@ impl State {
             hasher.update(chunk);
         });
         writer.write_all(&header_bytes(&self.snapshot_header()))?;
-        write_table(&mut writer, tag::META, self.meta.slots())?;
-        write_table(&mut writer, tag::PARAMS, self.params.slots())?;
-        write_table(&mut writer, tag::ACCOUNTS, self.accounts.slots())?;
-        write_table(&mut writer, tag::VALIDATORS, self.validators.slots())?;
-        write_table(&mut writer, tag::CANDIDATES, self.candidates.slots())?;
-        let (out, written) = writer.finish()?;
+        let mut tables = TableWriter(writer);
+        self.tables.visit(&mut tables)?;
+        let (out, written) = tables.0.finish()?;
         out.write_all(hasher.finalize().as_bytes())?;
         out.flush()?;
         Ok(written + 32)

@@ -1,23 +1,26 @@
-//! The ledger's state: journaled tables (chain metadata, parameters, accounts, validators,
-//! candidates), each with a Merkle tree over its slots, and the state root over the tables'
-//! roots.
+//! The ledger's state: journaled tables (declared once, in `tables.rs`), each with a Merkle
+//! tree over its slots, and the state root over the tables' roots.
 //!
 //! Changes go into the tables at once and into the undo logs; the trees learn of them only
 //! at the end of a block, when each touched entry is rehashed once. A savepoint is the length
 //! of every undo log, so a failed transaction or a rejected block rolls back exactly.
 
 mod table;
+mod tables;
 mod tree;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 
 use aifactory_crypto::merkle::{SlotProof, state_root};
-use aifactory_types::state_key::tag;
 use aifactory_types::{
     Account, AccountProof, Address, Amount, Genesis, GenesisError, Hash, Params,
 };
 
 pub(crate) use table::{Journaled, Table};
+pub use tables::{
+    AccountsTable, CandidatesTable, MetaTable, ParamsTable, TableDef, Tables, ValidatorsTable,
+};
+pub(crate) use tables::{Build, TABLE_COUNT, Visit};
 pub use tree::SlotTree;
 
 /// Height and time of the last applied block; part of the state root.
@@ -44,9 +47,6 @@ pub struct Candidate {
     pub since_height: u64,
 }
 
-/// How many journaled tables the state has.
-const TABLE_COUNT: usize = tag::COUNT;
-
 /// A point the state can roll back to: the length of each table's undo log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Savepoint([usize; TABLE_COUNT]);
@@ -57,11 +57,7 @@ pub struct State {
     chain_id: String,
     last_block_hash: Hash,
     root: Hash,
-    pub(crate) meta: Table<(), ChainMeta>,
-    pub(crate) params: Table<(), Params>,
-    pub(crate) accounts: Table<Address, Account>,
-    pub(crate) validators: Table<Address, Validator>,
-    pub(crate) candidates: Table<Address, Candidate>,
+    pub(crate) tables: Tables,
 }
 
 impl State {
@@ -72,34 +68,34 @@ impl State {
             chain_id: genesis.chain_id.clone(),
             last_block_hash: genesis.hash(),
             root: Hash::ZERO,
-            meta: Table::new(tag::META),
-            params: Table::new(tag::PARAMS),
-            accounts: Table::new(tag::ACCOUNTS),
-            validators: Table::new(tag::VALIDATORS),
-            candidates: Table::new(tag::CANDIDATES),
+            tables: Tables::new(),
         };
         let start = state.savepoint();
-        state.meta.insert(
+        state.tables.meta.insert(
             (),
             ChainMeta {
                 height: 0,
                 timestamp_ms: genesis.genesis_time_ms,
             },
         );
-        state.params.insert((), genesis.params.clone());
+        state.tables.params.insert((), genesis.params.clone());
         for account in &genesis.accounts {
             state
+                .tables
                 .accounts
                 .upsert(account.address, |a| a.balance = account.balance);
         }
         for validator in &genesis.validators {
             state
+                .tables
                 .accounts
                 .upsert(validator.address, |a| a.bonded = validator.stake);
             state
+                .tables
                 .validators
                 .insert(validator.address, Validator { since_height: 0 });
             state
+                .tables
                 .candidates
                 .insert(validator.address, Candidate { since_height: 0 });
         }
@@ -108,28 +104,16 @@ impl State {
         Ok(state)
     }
 
-    /// A state from tables restored from a snapshot; its root is recomputed from them.
-    pub(crate) fn from_tables(
-        chain_id: String,
-        last_block_hash: Hash,
-        meta: Table<(), ChainMeta>,
-        params: Table<(), Params>,
-        accounts: Table<Address, Account>,
-        validators: Table<Address, Validator>,
-        candidates: Table<Address, Candidate>,
-    ) -> Self {
-        let mut state = State {
+    /// A state from sealed, committed tables restored from a snapshot; its root is
+    /// recomputed from them.
+    pub(crate) fn from_tables(chain_id: String, last_block_hash: Hash, tables: Tables) -> Self {
+        let root = state_root(&tables.roots());
+        State {
             chain_id,
             last_block_hash,
-            root: Hash::ZERO,
-            meta,
-            params,
-            accounts,
-            validators,
-            candidates,
-        };
-        state.root = state_root(&state.table_roots());
-        state
+            root,
+            tables,
+        }
     }
 
     /// The chain's id.
@@ -159,22 +143,25 @@ impl State {
 
     /// The ledger's parameters.
     pub fn params(&self) -> &Params {
-        self.params.get(&()).expect("params are written at genesis")
+        self.tables
+            .params
+            .get(&())
+            .expect("params are written at genesis")
     }
 
     /// An account, if it exists.
     pub fn account(&self, address: &Address) -> Option<&Account> {
-        self.accounts.get(address)
+        self.tables.accounts.get(address)
     }
 
     /// Every account, in address order.
     pub fn accounts(&self) -> impl Iterator<Item = (&Address, &Account)> {
-        self.accounts.iter()
+        self.tables.accounts.iter()
     }
 
     /// How many accounts exist.
     pub fn account_count(&self) -> usize {
-        self.accounts.len()
+        self.tables.accounts.len()
     }
 
     /// The epoch of the last applied block (see [`Params::epoch_of`]).
@@ -195,33 +182,33 @@ impl State {
     /// The validator set for the next block, in address order, with each one's bonded stake
     /// now. It changes only when the last block of an epoch is applied.
     pub fn validators(&self) -> impl Iterator<Item = (Address, Amount)> + '_ {
-        self.with_bonded(self.validators.iter().map(|(address, _)| *address))
+        self.with_bonded(self.tables.validators.iter().map(|(address, _)| *address))
     }
 
     /// A member of the validator set, if `address` is one.
     pub fn validator(&self, address: &Address) -> Option<&Validator> {
-        self.validators.get(address)
+        self.tables.validators.get(address)
     }
 
     /// How many validators the set holds.
     pub fn validator_count(&self) -> usize {
-        self.validators.len()
+        self.tables.validators.len()
     }
 
     /// The candidates for the next election, in address order, with each one's bonded stake
     /// now (which may have fallen below `validator_stake_min` since it joined).
     pub fn candidates(&self) -> impl Iterator<Item = (Address, Amount)> + '_ {
-        self.with_bonded(self.candidates.iter().map(|(address, _)| *address))
+        self.with_bonded(self.tables.candidates.iter().map(|(address, _)| *address))
     }
 
     /// A candidate, if `address` is one.
     pub fn candidate(&self, address: &Address) -> Option<&Candidate> {
-        self.candidates.get(address)
+        self.tables.candidates.get(address)
     }
 
     /// An account's bonded stake (0 if it has no account).
     pub(crate) fn bonded(&self, address: &Address) -> Amount {
-        self.accounts.get(address).map_or(0, |a| a.bonded)
+        self.tables.accounts.get(address).map_or(0, |a| a.bonded)
     }
 
     /// `addresses` sorted, each with its bonded stake. Tables iterate in slot order, which is
@@ -239,13 +226,15 @@ impl State {
 
     /// An account with a proof against [`State::root`], if it exists.
     pub fn account_proof(&self, address: &Address) -> Option<AccountProof> {
-        let account = self.accounts.get(address)?.clone();
-        let (slot, siblings) = self.accounts.siblings(address)?;
+        let accounts = self.table::<AccountsTable>();
+        let account = accounts.get(address)?.clone();
+        let (slot, siblings) = accounts.siblings(address)?;
         Some(AccountProof {
             address: *address,
             account,
             proof: SlotProof {
                 slot,
+                slot_count: accounts.slot_count(),
                 siblings,
                 table_roots: self.table_roots().to_vec(),
             },
@@ -254,7 +243,8 @@ impl State {
 
     /// Every token in existence: balances, bonded and unbonding stake.
     pub fn total_supply(&self) -> Amount {
-        self.accounts
+        self.tables
+            .accounts
             .iter()
             .map(|(_, account)| account.total().expect("an account's total fits the supply"))
             .try_fold(0u64, |sum, total| sum.checked_add(total))
@@ -262,7 +252,11 @@ impl State {
     }
 
     pub(crate) fn meta(&self) -> ChainMeta {
-        *self.meta.get(&()).expect("meta is written at genesis")
+        *self
+            .tables
+            .meta
+            .get(&())
+            .expect("meta is written at genesis")
     }
 
     pub(crate) fn set_last_block_hash(&mut self, hash: Hash) {
@@ -271,39 +265,22 @@ impl State {
 
     /// Every table's root, in tag order: what the state root hashes.
     pub(crate) fn table_roots(&self) -> [Hash; TABLE_COUNT] {
-        [
-            self.meta.root(),
-            self.params.root(),
-            self.accounts.root(),
-            self.validators.root(),
-            self.candidates.root(),
-        ]
+        self.tables.roots()
     }
 
-    fn tables(&mut self) -> [&mut dyn Journaled; TABLE_COUNT] {
-        [
-            &mut self.meta,
-            &mut self.params,
-            &mut self.accounts,
-            &mut self.validators,
-            &mut self.candidates,
-        ]
+    /// The table `T`.
+    pub(crate) fn table<T: TableDef>(&self) -> &Table<T::Key, T::Value> {
+        T::of(&self.tables)
     }
 
     /// A point to roll back to.
     pub(crate) fn savepoint(&self) -> Savepoint {
-        Savepoint([
-            self.meta.mark(),
-            self.params.mark(),
-            self.accounts.mark(),
-            self.validators.mark(),
-            self.candidates.mark(),
-        ])
+        Savepoint(self.tables.journaled().map(|table| table.mark()))
     }
 
     /// Undoes every change since `savepoint` (not yet committed to the trees).
     pub(crate) fn rollback(&mut self, savepoint: Savepoint) {
-        for (table, mark) in self.tables().into_iter().zip(savepoint.0) {
+        for (table, mark) in self.tables.journaled_mut().into_iter().zip(savepoint.0) {
             table.rollback_to(mark);
         }
     }
@@ -311,7 +288,8 @@ impl State {
     /// Commits every change since `savepoint` to the trees and returns the new state root.
     pub(crate) fn sync_tree(&mut self, savepoint: Savepoint) -> Hash {
         let roots: Vec<Hash> = self
-            .tables()
+            .tables
+            .journaled_mut()
             .into_iter()
             .zip(savepoint.0)
             .map(|(table, mark)| table.commit_tree(mark))
@@ -323,7 +301,8 @@ impl State {
     /// Undoes every change since `savepoint`, in the tables and in the trees.
     pub(crate) fn revert_synced(&mut self, savepoint: Savepoint) {
         let roots: Vec<Hash> = self
-            .tables()
+            .tables
+            .journaled_mut()
             .into_iter()
             .zip(savepoint.0)
             .map(|(table, mark)| table.revert_committed(mark))
@@ -338,7 +317,7 @@ impl State {
 
     /// Makes every change final.
     pub(crate) fn seal(&mut self) {
-        for table in self.tables() {
+        for table in self.tables.journaled_mut() {
             table.seal();
         }
     }

@@ -15,6 +15,7 @@ use foldhash::fast::RandomState;
 use std::hash::Hash as StdHash;
 
 use aifactory_crypto::Hash;
+use aifactory_crypto::merkle::table_root;
 use aifactory_types::state_key::leaf_hash_with;
 use borsh::BorshSerialize;
 
@@ -30,7 +31,7 @@ struct Undo<K, V> {
 
 /// A map from keys to values with slots, an undo log, and a Merkle tree.
 #[derive(Debug, Clone)]
-pub(crate) struct Table<K, V> {
+pub struct Table<K, V> {
     tag: u8,
     /// Each key's slot.
     index: HashMap<K, u32, RandomState>,
@@ -140,35 +141,32 @@ where
     /// A committed, sealed table holding exactly `slots` (as [`Table::slots`] gave them),
     /// its index and tree rebuilt; or the first slot whose key repeats an earlier slot's.
     pub(crate) fn restore(tag: u8, slots: Vec<Option<(K, V)>>) -> Result<Self, u32> {
+        let mut table = Self::from_slots(tag, slots)?;
+        table.rebuild_tree();
+        Ok(table)
+    }
+
+    /// A sealed table holding exactly `slots`, its index built but its tree still empty
+    /// (hashing waits until the input is known to be whole: [`Journaled::rebuild_tree`]); or
+    /// the first slot whose key repeats an earlier slot's.
+    pub(crate) fn from_slots(tag: u8, slots: Vec<Option<(K, V)>>) -> Result<Self, u32> {
         let occupied = slots.iter().flatten().count();
         let mut index = HashMap::with_capacity_and_hasher(occupied, RandomState::default());
-        let mut leaves = Vec::with_capacity(slots.len());
-        let mut scratch = Vec::with_capacity(256);
         for (slot, entry) in slots.iter().enumerate() {
             let slot = u32::try_from(slot).expect("a table holds at most 2^32 rows");
-            let leaf = match entry {
-                Some((key, value)) => {
-                    if index.insert(key.clone(), slot).is_some() {
-                        return Err(slot);
-                    }
-                    leaf_hash_with(&mut scratch, tag, key, value)
-                }
-                None => Hash::ZERO,
-            };
-            leaves.push(leaf);
+            if let Some((key, _)) = entry
+                && index.insert(key.clone(), slot).is_some()
+            {
+                return Err(slot);
+            }
         }
         Ok(Table {
             tag,
             index,
             slots,
             undo: Vec::new(),
-            tree: SlotTree::from_leaves(leaves),
+            tree: SlotTree::new(),
         })
-    }
-
-    /// The slot tree's root as of the last commit.
-    pub(crate) fn root(&self) -> Hash {
-        self.tree.root()
     }
 
     /// `key`'s slot and the siblings of its leaf, as of the last commit.
@@ -200,13 +198,21 @@ where
 /// What the state needs from every table, whatever its types: savepoints, rollback, and
 /// committing changes to the tree.
 pub(crate) trait Journaled {
+    /// How many slots the table has used, empty ones included: where its next new key goes.
+    fn slot_count(&self) -> u32;
+    /// The table's root as of the last commit: its slot tree's root and its slot count
+    /// (`aifactory_crypto::merkle::table_root`).
+    fn root(&self) -> Hash;
+    /// Hashes the whole tree from the slots (a table restored with [`Table::from_slots`]).
+    fn rebuild_tree(&mut self);
     /// The undo log's length: a savepoint.
     fn mark(&self) -> usize;
     /// Undoes every change after `mark`.
     fn rollback_to(&mut self, mark: usize);
-    /// Writes every change after `mark` into the tree and returns its root.
+    /// Writes every change after `mark` into the tree and returns the table's root.
     fn commit_tree(&mut self, mark: usize) -> Hash;
-    /// Undoes every change after `mark` that was already committed to the tree, in both.
+    /// Undoes every change after `mark` that was already committed to the tree, in both;
+    /// returns the table's root.
     fn revert_committed(&mut self, mark: usize) -> Hash;
     /// Forgets the undo log: the changes are final.
     fn seal(&mut self);
@@ -217,6 +223,27 @@ where
     K: Eq + StdHash + Clone + BorshSerialize,
     V: Clone + Default + BorshSerialize,
 {
+    fn slot_count(&self) -> u32 {
+        u32::try_from(self.slots.len()).expect("a table holds at most 2^32 rows")
+    }
+
+    fn root(&self) -> Hash {
+        table_root(&self.tree.root(), self.slot_count())
+    }
+
+    fn rebuild_tree(&mut self) {
+        let mut scratch = Vec::with_capacity(256);
+        let leaves = self
+            .slots
+            .iter()
+            .map(|entry| match entry {
+                Some((key, value)) => leaf_hash_with(&mut scratch, self.tag, key, value),
+                None => Hash::ZERO,
+            })
+            .collect();
+        self.tree = SlotTree::from_leaves(leaves);
+    }
+
     fn mark(&self) -> usize {
         self.undo.len()
     }
@@ -248,14 +275,16 @@ where
     fn commit_tree(&mut self, mark: usize) -> Hash {
         let slots = self.touched_slots(mark);
         self.write_leaves(&slots);
-        self.tree.commit()
+        self.tree.commit();
+        self.root()
     }
 
     fn revert_committed(&mut self, mark: usize) -> Hash {
         let slots = self.touched_slots(mark);
         self.rollback_to(mark);
         self.write_leaves(&slots);
-        self.tree.commit()
+        self.tree.commit();
+        self.root()
     }
 
     fn seal(&mut self) {

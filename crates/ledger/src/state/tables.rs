@@ -1,0 +1,170 @@
+//! The state's tables, declared once: each line of [`tables!`] names a table's field, marker
+//! type, tag, name, key and value types and snapshot cap, and everything that walks the tables
+//! (the state root, savepoints and rollback, snapshot writing and reading, proofs) is generated
+//! from that one list, in tag order. A table declared out of tag order, or with a tag that is
+//! not in `aifactory_types::state_key::tag`, does not compile.
+//!
+//! Adding a table: its tag in `state_key::tag` (the public, documented part: proofs name it),
+//! then one line here. Snapshots, roots and rollback follow.
+
+use std::fmt::Debug;
+use std::hash::Hash as StdHash;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+
+use aifactory_crypto::Hash;
+use aifactory_types::state_key::tag;
+use aifactory_types::{Account, Address, Params};
+
+use super::table::{Journaled, Table};
+use super::{Candidate, ChainMeta, Validator};
+use crate::SnapshotLimits;
+use crate::snapshot::SINGLETON_SLOTS_MAX;
+
+/// A table of the state: its tag (its position in the state root and the first byte of its
+/// leaves), its name, and the types of its keys and values. Implemented by [`tables!`] only.
+pub trait TableDef: 'static {
+    /// The table's tag.
+    const TAG: u8;
+    /// The table's name, for errors and logs.
+    const NAME: &'static str;
+    /// Its keys.
+    type Key: Eq + StdHash + Clone + Debug + PartialEq + BorshSerialize + BorshDeserialize;
+    /// Its values.
+    type Value: Clone + Default + Debug + PartialEq + BorshSerialize + BorshDeserialize;
+    /// Most slots a snapshot may declare for the table under `limits`.
+    fn snapshot_slots_max(limits: &SnapshotLimits) -> u32;
+    /// The table in `tables`.
+    #[doc(hidden)]
+    fn of(tables: &Tables) -> &Table<Self::Key, Self::Value>;
+    /// The table in `tables`, for writing.
+    #[doc(hidden)]
+    fn of_mut(tables: &mut Tables) -> &mut Table<Self::Key, Self::Value>;
+}
+
+/// Something done to every table in tag order, with its types known ([`Tables::visit`]).
+pub(crate) trait Visit {
+    /// What stops the walk.
+    type Error;
+    /// Visits table `T`.
+    fn visit<T: TableDef>(&mut self, table: &Table<T::Key, T::Value>) -> Result<(), Self::Error>;
+}
+
+/// Makes every table in tag order, with its types known ([`Tables::build`]).
+pub(crate) trait Build {
+    /// What stops the building.
+    type Error;
+    /// Makes table `T`.
+    fn build<T: TableDef>(&mut self) -> Result<Table<T::Key, T::Value>, Self::Error>;
+}
+
+/// Declares the tables: see the module docs.
+macro_rules! tables {
+    ($(
+        $(#[$doc:meta])*
+        $field:ident: $marker:ident = $tag:path, $name:literal, $key:ty => $value:ty,
+            snapshot_slots_max: |$limits:ident| $slots_max:expr;
+    )+) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+            pub struct $marker;
+
+            impl TableDef for $marker {
+                const TAG: u8 = $tag;
+                const NAME: &'static str = $name;
+                type Key = $key;
+                type Value = $value;
+                fn snapshot_slots_max($limits: &SnapshotLimits) -> u32 {
+                    $slots_max
+                }
+                fn of(tables: &Tables) -> &Table<$key, $value> {
+                    &tables.$field
+                }
+                fn of_mut(tables: &mut Tables) -> &mut Table<$key, $value> {
+                    &mut tables.$field
+                }
+            }
+        )+
+
+        /// Every table of the state, in tag order.
+        #[derive(Debug, Clone)]
+        pub struct Tables {
+            $(
+                $(#[$doc])*
+                pub(crate) $field: Table<$key, $value>,
+            )+
+        }
+
+        /// The tags, in declaration order.
+        const TAGS: &[u8] = &[$($tag),+];
+
+        impl Tables {
+            /// Every table, empty.
+            pub(crate) fn new() -> Self {
+                Tables { $($field: Table::new($tag),)+ }
+            }
+
+            /// Calls `visitor` on every table, in tag order.
+            pub(crate) fn visit<V: Visit>(&self, visitor: &mut V) -> Result<(), V::Error> {
+                $(visitor.visit::<$marker>(&self.$field)?;)+
+                Ok(())
+            }
+
+            /// Makes every table with `builder`, in tag order.
+            pub(crate) fn build<B: Build>(builder: &mut B) -> Result<Self, B::Error> {
+                // Struct fields are evaluated in the order written: tag order.
+                Ok(Tables { $($field: builder.build::<$marker>()?,)+ })
+            }
+
+            /// Every table, in tag order, for what does not need their types.
+            pub(crate) fn journaled(&self) -> [&dyn Journaled; TABLE_COUNT] {
+                [$(&self.$field),+]
+            }
+
+            /// Every table, in tag order, for writing.
+            pub(crate) fn journaled_mut(&mut self) -> [&mut dyn Journaled; TABLE_COUNT] {
+                [$(&mut self.$field),+]
+            }
+        }
+    };
+}
+
+tables! {
+    /// Chain metadata: height and time of the last block, under `()`.
+    meta: MetaTable = tag::META, "chain metadata", () => ChainMeta,
+        snapshot_slots_max: |_limits| SINGLETON_SLOTS_MAX;
+    /// The ledger's parameters, under `()`.
+    params: ParamsTable = tag::PARAMS, "parameters", () => Params,
+        snapshot_slots_max: |_limits| SINGLETON_SLOTS_MAX;
+    /// Accounts by address.
+    accounts: AccountsTable = tag::ACCOUNTS, "accounts", Address => Account,
+        snapshot_slots_max: |limits| limits.account_slots_max;
+    /// The current validator set, by address.
+    validators: ValidatorsTable = tag::VALIDATORS, "validators", Address => Validator,
+        snapshot_slots_max: |limits| limits.validator_slots_max;
+    /// Candidates for the validator set, by address.
+    candidates: CandidatesTable = tag::CANDIDATES, "candidates", Address => Candidate,
+        snapshot_slots_max: |limits| limits.candidate_slots_max;
+}
+
+/// How many tables the state has.
+pub(crate) const TABLE_COUNT: usize = tag::COUNT;
+
+// Tags are dense, in declaration order, and as many as `state_key::tag` says: the state root
+// hashes the tables' roots by position, so a table out of place would shift every other one.
+const _: () = {
+    assert!(TAGS.len() == TABLE_COUNT);
+    let mut i = 0;
+    while i < TAGS.len() {
+        assert!(TAGS[i] as usize == i, "tables are declared in tag order");
+        i += 1;
+    }
+};
+
+impl Tables {
+    /// Every table's root, in tag order: what the state root hashes.
+    pub(crate) fn roots(&self) -> [Hash; TABLE_COUNT] {
+        self.journaled().map(|table| table.root())
+    }
+}
