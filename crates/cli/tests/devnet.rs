@@ -116,17 +116,23 @@ async fn assert_same_chain(supervisor: &Supervisor, nodes: &[usize], height: u64
     }
 }
 
-/// Node `index`'s `voting` gauge (1 while it is in the current validator set).
-async fn voting(supervisor: &Supervisor, index: usize) -> String {
+/// Node `index`'s metric whose name ends with `_{suffix}` (one without labels).
+async fn metric(supervisor: &Supervisor, index: usize, suffix: &str) -> String {
     let url = format!("http://{}/metrics", supervisor.devnet().spec.api(index));
     let metrics = reqwest::get(url).await.unwrap().text().await.unwrap();
+    let ending = format!("_{suffix}");
     metrics
         .lines()
         .find_map(|line| {
             let (name, value) = line.split_once(' ')?;
-            name.ends_with("_voting").then(|| value.to_owned())
+            name.ends_with(&ending).then(|| value.to_owned())
         })
-        .unwrap_or_else(|| panic!("no voting gauge in {metrics}"))
+        .unwrap_or_else(|| panic!("no {suffix} metric in {metrics}"))
+}
+
+/// Node `index`'s `voting` gauge (1 while it is in the current validator set).
+async fn voting(supervisor: &Supervisor, index: usize) -> String {
+    metric(supervisor, index, "voting").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -203,6 +209,12 @@ async fn devnet_survives_a_kill_serves_bad_input_and_syncs_a_late_joiner() {
         );
     }
     assert_same_chain(&supervisor, &first_four, height).await;
+    // Regression: the counter of blocks a restarted node replays stayed at zero.
+    let replayed: u64 = metric(&supervisor, 1, "blocks_replayed_total")
+        .await
+        .parse()
+        .unwrap();
+    assert!(replayed > 0, "the restarted node replayed no block");
     let account = supervisor
         .client(1)
         .account(&senders[0].address())

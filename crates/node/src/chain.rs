@@ -12,6 +12,7 @@
 //! never while executing a block; states are shared as `Arc<State>` and cloned outside it.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use aifactory_ledger::{BlockOutcome, State};
@@ -59,6 +60,8 @@ pub struct Chain {
     /// Woken whenever the mempool admits a transaction: a proposer holding back an empty
     /// block waits on it.
     admitted: Arc<Notify>,
+    /// Finalized blocks executed only when applied (see [`Chain::replayed_blocks`]).
+    replayed: Arc<AtomicU64>,
 }
 
 /// What the rest of the node (the HTTP API) reads and writes: the latest finalized state,
@@ -91,6 +94,7 @@ impl Chain {
             finalized_tx: Arc::new(finalized_tx),
             blocks_tx,
             admitted: Arc::new(Notify::new()),
+            replayed: Arc::default(),
         }
     }
 
@@ -141,6 +145,13 @@ impl Chain {
         );
     }
 
+    /// How many finalized blocks this node executed only when it applied them (replayed from
+    /// its archive after a restart, or fetched while catching up) rather than when it
+    /// verified them in consensus.
+    pub fn replayed_blocks(&self) -> u64 {
+        self.replayed.load(Ordering::Relaxed)
+    }
+
     /// How many pending states are kept.
     pub fn pending_len(&self) -> usize {
         lock(&self.inner).pending.len()
@@ -173,6 +184,7 @@ impl Chain {
                 let (state, outcome) = self
                     .execute(&base, block)
                     .unwrap_or_else(|e| panic!("finalized block {height} does not apply: {e}"));
+                self.replayed.fetch_add(1, Ordering::Relaxed);
                 (Arc::new(state), outcome.receipts)
             }
         };

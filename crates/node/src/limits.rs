@@ -48,6 +48,13 @@ pub const EVENTS_BACKLOG_MAX: usize = 4 * (BLOCK_TXS_MAX + 1);
 /// Finalized blocks whose receipts the node keeps for the API.
 pub const RECENT_BLOCKS_MAX: usize = 100_000;
 
+/// Most estimated bytes of finalized blocks and receipts the node keeps for the API (the
+/// oldest go first; the newest block always stays).
+pub const RECENT_BLOCKS_BYTES_MAX: usize = 256 * 1024 * 1024;
+
+/// The memory a kept receipt and its index entries are reckoned at.
+pub const RECENT_BLOCK_RECEIPT_BYTES: usize = 256;
+
 /// Most blobs a node fetches from its peers at once on its clients' behalf; a client asking
 /// for another missing blob meanwhile is told to retry. Each fetch holds one connection to
 /// one peer at a time.

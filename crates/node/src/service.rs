@@ -123,6 +123,7 @@ impl<E: Clock + Send + Sync + 'static> NodeApi<E> {
             match blocks.recv().await {
                 Ok(block) => {
                     self.metrics.finalized(&block, self.clock.as_ref());
+                    self.metrics.replayed(self.node.chain().replayed_blocks());
                     self.metrics
                         .mempool_size
                         .set(i64::try_from(self.node.mempool_len()).unwrap_or(i64::MAX));
