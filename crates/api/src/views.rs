@@ -159,7 +159,7 @@ impl std::fmt::Display for BlockId {
 /// A peer this node is connected to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PeerView {
-    /// The peer's public key, as the node's p2p layer names it.
+    /// The peer's address (its ed25519 public key, which names it in p2p).
     pub id: String,
     /// Its socket address, if known.
     pub addr: Option<String>,

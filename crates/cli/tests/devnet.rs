@@ -262,6 +262,27 @@ async fn devnet_survives_a_kill_serves_bad_input_and_syncs_a_late_joiner() {
     );
     assert!(client.status().await.unwrap().finalized_height >= height);
 
+    // Regression: status listed the configured peers, not the live ones. Node 2 is
+    // connected to the three other running validators and the full node, not to the fifth
+    // validator, which has not started yet.
+    let live: BTreeSet<String> = client
+        .status()
+        .await
+        .unwrap()
+        .peers
+        .into_iter()
+        .map(|peer| peer.id)
+        .collect();
+    let keystore = supervisor.devnet().keystore();
+    let address = |name: &str| keystore.load(name, None).unwrap().address().to_string();
+    assert!(
+        !live.contains(&address("validator-4")),
+        "a stopped node is listed: {live:?}"
+    );
+    for name in ["validator-0", "validator-1", "validator-3", "full-0"] {
+        assert!(live.contains(&address(name)), "{name} missing: {live:?}");
+    }
+
     // The fifth validator joins late and syncs every block from its peers.
     supervisor.restart(4).unwrap();
     supervisor.wait_height(4, height, TIMEOUT).await.unwrap();

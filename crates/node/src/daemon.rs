@@ -245,6 +245,10 @@ async fn serve(
             gossip: gossip_queue,
             metrics,
             peers: peer_views,
+            live_peers: Some(Arc::new({
+                let registry = context.child("peers");
+                move || p2p::connected_peers(&registry.encode())
+            })),
             blob_sources,
             snapshot_path: Some(snapshot_path),
         },

@@ -183,3 +183,45 @@ pub async fn follow_validators(
         );
     }
 }
+
+/// The peers connected now, read from the p2p layer's `connected` gauges in `metrics` (the
+/// Prometheus text of the node's registry): commonware keeps one series per live connection,
+/// labelled with the peer's public key, and removes it when the connection drops.
+pub fn connected_peers(metrics: &str) -> BTreeSet<Address> {
+    metrics
+        .lines()
+        .filter_map(|line| {
+            let (series, _) = line.split_once(' ')?;
+            let (name, labels) = series.split_once('{')?;
+            if !name.ends_with("_connected") {
+                return None;
+            }
+            let key = labels.split("peer=\"").nth(1)?.split('"').next()?;
+            let bytes: [u8; 32] = hex::decode(key).ok()?.try_into().ok()?;
+            Some(Address(bytes))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connected_peers_are_read_from_the_connected_gauges() {
+        let a = Address([1; 32]);
+        let b = Address([2; 32]);
+        let text = format!(
+            "# HELP network_tracker_connected Unix timestamp ...\n\
+             network_tracker_connected{{peer=\"{}\"}} 1765000000000\n\
+             network_tracker_connected{{peer=\"{}\"}} 1765000000001\n\
+             network_tracker_blocked{{peer=\"{}\"}} 1765000000002\n\
+             network_tracker_connected{{peer=\"not hex\"}} 1\n\
+             node_finalized_height 7\n",
+            hex::encode(a.as_bytes()),
+            hex::encode(b.as_bytes()),
+            hex::encode([3; 32]),
+        );
+        assert_eq!(connected_peers(&text), BTreeSet::from([a, b]));
+    }
+}

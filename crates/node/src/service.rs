@@ -11,6 +11,7 @@
 //! retry (503), so a flood of requests for made-up hashes costs each node a bounded number of
 //! connections.
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -54,14 +55,20 @@ pub struct ApiParts {
     pub gossip: GossipQueue,
     /// The node's metrics.
     pub metrics: NodeMetrics,
-    /// The peers listed in the status.
+    /// The configured peers, for their socket addresses.
     pub peers: Vec<PeerView>,
+    /// The peers connected now (see [`crate::p2p::connected_peers`]); `None` lists the
+    /// configured peers instead (a node without a real network).
+    pub live_peers: Option<LivePeers>,
     /// Peers' APIs, asked for blobs missing here.
     pub blob_sources: Vec<Client>,
     /// The ledger snapshot file served to peers that sync from this node (the boundary
     /// proofs beside it), if the node keeps snapshots.
     pub snapshot_path: Option<PathBuf>,
 }
+
+/// Where the status learns which peers are connected now.
+pub type LivePeers = Arc<dyn Fn() -> BTreeSet<Address> + Send + Sync>;
 
 /// The node as the API serves it; cheap to clone.
 pub struct NodeApi<E: Clock + Send + Sync + 'static> {
@@ -72,6 +79,7 @@ pub struct NodeApi<E: Clock + Send + Sync + 'static> {
     metrics: NodeMetrics,
     clock: Arc<E>,
     peers: Arc<Vec<PeerView>>,
+    live_peers: Option<LivePeers>,
     blob_sources: Arc<Vec<Client>>,
     blob_fetches: Arc<Semaphore>,
     events: broadcast::Sender<ChainEvent>,
@@ -88,6 +96,7 @@ impl<E: Clock + Send + Sync + 'static> Clone for NodeApi<E> {
             metrics: self.metrics.clone(),
             clock: self.clock.clone(),
             peers: self.peers.clone(),
+            live_peers: self.live_peers.clone(),
             blob_sources: self.blob_sources.clone(),
             blob_fetches: self.blob_fetches.clone(),
             events: self.events.clone(),
@@ -109,6 +118,7 @@ impl<E: Clock + Send + Sync + 'static> NodeApi<E> {
             metrics: parts.metrics,
             clock: Arc::new(clock),
             peers: Arc::new(parts.peers),
+            live_peers: parts.live_peers,
             blob_sources: Arc::new(parts.blob_sources),
             blob_fetches: Arc::new(Semaphore::new(BLOB_PEER_FETCHES_MAX)),
             events,
@@ -162,6 +172,27 @@ impl<E: Clock + Send + Sync + 'static> NodeApi<E> {
             finalization: sync::finalization_hex(&finalization),
             proof: hex::encode(proof),
         })
+    }
+
+    /// The peers connected now, each with its configured socket address if it has one (a
+    /// peer that dialled in from outside the configuration has none); without a live source,
+    /// the configured peers.
+    fn peer_views(&self) -> Vec<PeerView> {
+        let Some(live) = &self.live_peers else {
+            return self.peers.as_ref().clone();
+        };
+        live()
+            .into_iter()
+            .map(|address| {
+                let id = address.to_string();
+                let addr = self
+                    .peers
+                    .iter()
+                    .find(|peer| peer.id == id)
+                    .and_then(|peer| peer.addr.clone());
+                PeerView { id, addr }
+            })
+            .collect()
     }
 
     /// Stores `body` as blob `hash` (blocking file writes, a chunk at a time).
@@ -359,7 +390,7 @@ impl<E: Clock + Send + Sync + 'static> NodeService for NodeApi<E> {
     }
 
     async fn status(&self) -> StatusView {
-        StatusView::from_state(&self.node.finalized_state(), self.peers.as_ref().clone())
+        StatusView::from_state(&self.node.finalized_state(), self.peer_views())
     }
 
     async fn put_blob(&self, hash: Hash, body: BlobBody) -> Result<BlobStored, BlobError> {
