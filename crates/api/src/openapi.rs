@@ -7,7 +7,7 @@ use axum::extract::State;
 use utoipa::OpenApi;
 
 use crate::router::AppState;
-use crate::views::ErrorBody;
+use crate::views::{ChainEvent, ErrorBody};
 
 /// The document's fixed parts.
 #[derive(OpenApi)]
@@ -17,7 +17,7 @@ use crate::views::ErrorBody;
         description = "Submit transactions, read chain state with proofs, store blobs and follow \
                        events. Every error is `{\"error\": {\"code\", \"message\", \"details\"?}}`.",
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, ChainEvent)),
     tags(
         (name = "transactions", description = "Submitting transactions and following them"),
         (name = "state", description = "Accounts with Merkle proofs"),

@@ -29,6 +29,31 @@ pub struct SignatureHex(#[allow(dead_code)] String);
 #[schema(value_type = Vec<String>)]
 pub struct TxHexBatch(#[allow(dead_code)] Vec<String>);
 
+/// One server-sent event of `GET /v1/events`, as a client's SSE parser hands it over: `event`
+/// names the kind and `data` is the `ChainEvent` itself as JSON text.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ChainEventMessage {
+    /// The kind of event (the `type` inside `data`).
+    #[schema(inline)]
+    event: ChainEventName,
+    /// The `ChainEvent` as JSON.
+    data: String,
+}
+
+/// The kinds of chain event.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ChainEventName {
+    /// A block was applied.
+    Block,
+    /// A transaction was included.
+    TxIncluded,
+    /// The subscriber fell behind and missed events.
+    Lagged,
+}
+
 /// Raw bytes (`application/octet-stream`).
 #[derive(ToSchema)]
 #[schema(value_type = String, format = Binary)]

@@ -15,7 +15,7 @@ use crate::schemas;
 #[serde(deny_unknown_fields)]
 pub struct SubmitTx {
     /// `borsh(SignedTransaction)` as lowercase or uppercase hex, at most 4096 bytes decoded.
-    #[schema(example = "0e000000616966...")]
+    #[schema(pattern = "^([0-9a-fA-F]{2})+$", max_length = 8192)]
     pub tx_hex: String,
 }
 

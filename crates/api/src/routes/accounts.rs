@@ -16,7 +16,7 @@ use crate::views::{AccountView, ErrorBody};
     get,
     path = "/v1/accounts/{address}",
     tag = "state",
-    params(("address" = String, Path, description = "The account's bech32m address (aif1...)")),
+    params(("address" = String, Path, pattern = "^aif1[02-9ac-hj-np-z]{58}$", description = "The account's bech32m address (aif1...)")),
     responses(
         (status = 200, description = "The account and its proof", body = AccountView),
         (status = 400, description = "Not an address", body = ErrorBody),

@@ -82,7 +82,7 @@ async fn next_item(upload: &mut Upload) -> Option<Result<Bytes, BlobBodyError>> 
     put,
     path = "/v1/blobs/{hash}",
     tag = "blobs",
-    params(("hash" = String, Path, description = "The plain BLAKE3 hash of the content, 64 hex digits")),
+    params(("hash" = String, Path, pattern = "^[0-9a-fA-F]{64}$", description = "The plain BLAKE3 hash of the content, 64 hex digits")),
     request_body(content((crate::schemas::BinaryBody = "application/octet-stream")), description = "The blob's bytes"),
     responses(
         (status = 201, description = "Stored", body = BlobStored),
@@ -121,7 +121,7 @@ pub(crate) async fn put_blob(
     path = "/v1/blobs/{hash}",
     tag = "blobs",
     params(
-        ("hash" = String, Path, description = "The plain BLAKE3 hash of the content, 64 hex digits"),
+        ("hash" = String, Path, pattern = "^[0-9a-fA-F]{64}$", description = "The plain BLAKE3 hash of the content, 64 hex digits"),
         ("local" = Option<bool>, Query, description = "`true`: look only in this node's store; otherwise a blob missing here is asked of the node's peers once (never forwarded further)"),
     ),
     responses(

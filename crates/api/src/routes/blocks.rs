@@ -13,7 +13,7 @@ use crate::views::{BlockId, BlockView, ErrorBody};
     get,
     path = "/v1/blocks/{id}",
     tag = "chain",
-    params(("id" = String, Path, description = "A height (decimal), a block hash (64 hex digits) or `latest`")),
+    params(("id" = String, Path, pattern = "^([0-9]{1,19}|[0-9a-fA-F]{64}|latest)$", description = "A height (decimal), a block hash (64 hex digits) or `latest`")),
     responses(
         (status = 200, description = "The block and its receipts", body = BlockView),
         (status = 400, description = "Neither a height, a hash nor `latest`", body = ErrorBody),

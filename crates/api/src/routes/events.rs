@@ -28,8 +28,8 @@ fn sse_event(event: &ChainEvent) -> Event {
     path = "/v1/events",
     tag = "chain",
     responses(
-        (status = 200, description = "A text/event-stream of chain events; each event's data is a ChainEvent",
-         content_type = "text/event-stream", body = ChainEvent),
+        (status = 200, description = "A text/event-stream of chain events; each event's data is a ChainEvent as JSON",
+         content_type = "text/event-stream", body = crate::schemas::ChainEventMessage),
         (status = 429, description = "Rate limited", body = ErrorBody),
         (status = 503, description = "As many event streams are open as the node allows", body = ErrorBody),
     ),

@@ -71,10 +71,21 @@ fn unavailable() -> ApiError {
 
 /// The `from` query parameter (0 when absent); other parameters are ignored.
 fn from_epoch(query: Option<&str>) -> Result<u64, ApiError> {
-    match query_value(query, "from") {
-        None => Ok(0),
-        Some(text) => parse(text, "malformed_epoch", "the epoch `from`"),
+    let from: u64 = match query_value(query, "from") {
+        None => return Ok(0),
+        Some(text) => parse(text, "malformed_epoch", "the epoch `from`")?,
+    };
+    // The document declares an int64, as JSON clients read integers: keep to what it says.
+    if i64::try_from(from).is_err() {
+        return Err(ApiError::bad_request(
+            "malformed_epoch",
+            format!(
+                "the epoch `from` is {from}, beyond the largest epoch {}",
+                i64::MAX
+            ),
+        ));
     }
+    Ok(from)
 }
 
 #[cfg(test)]
@@ -89,5 +100,7 @@ mod tests {
         assert_eq!(from_epoch(Some("x=1&from=3")).ok(), Some(3));
         assert!(from_epoch(Some("from=-1")).is_err());
         assert!(from_epoch(Some("from=")).is_err());
+        assert!(from_epoch(Some("from=9223372036854775807")).is_ok());
+        assert!(from_epoch(Some("from=9223372036854775808")).is_err());
     }
 }

@@ -248,7 +248,7 @@ fn batch_item(result: Result<Hash, ApiError>) -> TxBatchItem {
     get,
     path = "/v1/txs/{hash}",
     tag = "transactions",
-    params(("hash" = String, Path, description = "The transaction's id, 64 hex digits")),
+    params(("hash" = String, Path, pattern = "^[0-9a-fA-F]{64}$", description = "The transaction's id, 64 hex digits")),
     responses(
         (status = 200, description = "The transaction's status", body = TxView),
         (status = 400, description = "Not a hash", body = ErrorBody),
