@@ -14,7 +14,7 @@ use aifactory_types::payload::Stake;
 use aifactory_types::transaction::ChainId;
 use aifactory_types::{Address, Genesis, GenesisAccount, Payload, SecretKey, Transaction};
 use commonware_runtime::deterministic::{self, Context};
-use commonware_runtime::{Clock, Runner};
+use commonware_runtime::{Clock, Runner, Storage};
 
 use crate::fixture::{
     BALANCE, Node, SimOracle, VALIDATORS, genesis, height, link, network, node_keys, runner,
@@ -136,6 +136,29 @@ fn run(seed: u64) {
         wait_for_height(&context, &live, cut_at + 2 * EPOCH_LENGTH).await;
         assert_agree(&live);
         assert_eq!(validators(&nodes[JOINER]), new_set(), "no further change");
+
+        // Regression: every epoch's consensus journal stayed on disk forever. Past two
+        // boundaries, node 1 keeps only the journal of the epoch it is in.
+        let epoch = nodes[1]
+            .validator
+            .handle
+            .finalized_state()
+            .validator_set_epoch();
+        assert!(epoch >= 2, "only reached epoch {epoch}");
+        let journal = |e: u64| format!("node-1-simplex-{e}");
+        assert!(
+            context.scan(&journal(epoch)).await.is_ok(),
+            "the current journal"
+        );
+        for old in 0..epoch - 1 {
+            assert!(
+                matches!(
+                    context.scan(&journal(old)).await,
+                    Err(commonware_runtime::Error::PartitionMissing(_))
+                ),
+                "epoch {old}'s journal is still there in epoch {epoch}"
+            );
+        }
     })
 }
 
