@@ -13,7 +13,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 
 use aifactory_crypto::merkle::{SlotProof, state_root};
 use aifactory_types::{
-    Account, AccountProof, Address, Amount, Genesis, GenesisError, Hash, Params,
+    Account, AccountProof, Address, Amount, EntryProof, Genesis, GenesisError, Hash, Params,
 };
 
 pub(crate) use table::{Journaled, Table};
@@ -226,15 +226,24 @@ impl State {
 
     /// An account with a proof against [`State::root`], if it exists.
     pub fn account_proof(&self, address: &Address) -> Option<AccountProof> {
-        let accounts = self.table::<AccountsTable>();
-        let account = accounts.get(address)?.clone();
-        let (slot, siblings) = accounts.siblings(address)?;
-        Some(AccountProof {
-            address: *address,
-            account,
+        self.proof::<AccountsTable>(address).map(AccountProof::from)
+    }
+
+    /// The entry under `key` in table `T`, with a proof against [`State::root`] (check it
+    /// with [`TableDef::verify`]), if it exists.
+    ///
+    /// # Panics
+    /// If changes are pending: proofs are only served between blocks.
+    pub fn proof<T: TableDef>(&self, key: &T::Key) -> Option<EntryProof<T::Key, T::Value>> {
+        let table = self.table::<T>();
+        let value = table.get(key)?.clone();
+        let (slot, siblings) = table.siblings(key)?;
+        Some(EntryProof {
+            key: key.clone(),
+            value,
             proof: SlotProof {
                 slot,
-                slot_count: accounts.slot_count(),
+                slot_count: table.slot_count(),
                 siblings,
                 table_roots: self.table_roots().to_vec(),
             },
@@ -320,5 +329,64 @@ impl State {
         for table in self.tables.journaled_mut() {
             table.seal();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aifactory_types::Payload;
+
+    use super::*;
+    use crate::testing::{TestChain, test_key};
+
+    /// Every table's entries prove against the root, each only in its own table.
+    #[test]
+    fn every_table_proves_its_entries() {
+        let mut chain = TestChain::new(3, 1_000_000);
+        chain.build(vec![
+            chain.tx(1, TestChain::transfer_to(chain.address(2), 5)),
+        ]);
+        let state = &chain.state;
+        let root = state.root();
+        let meta = state.proof::<MetaTable>(&()).unwrap();
+        assert_eq!(meta.value.height, 1);
+        assert!(MetaTable::verify(&meta, &root));
+        let params = state.proof::<ParamsTable>(&()).unwrap();
+        assert!(ParamsTable::verify(&params, &root));
+        let account = state.proof::<AccountsTable>(&chain.address(2)).unwrap();
+        assert!(AccountsTable::verify(&account, &root));
+        assert_eq!(
+            state.account_proof(&chain.address(2)),
+            Some(AccountProof::from(account.clone()))
+        );
+        let candidate = state.proof::<CandidatesTable>(&chain.address(0)).unwrap();
+        assert!(CandidatesTable::verify(&candidate, &root));
+
+        // Key 0 stops being a candidate but keeps its seat until the epoch ends.
+        chain.build(vec![chain.tx(0, Payload::LeaveValidators)]);
+        let state = &chain.state;
+        let root = state.root();
+        assert!(state.proof::<CandidatesTable>(&chain.address(0)).is_none());
+        let validator = state.proof::<ValidatorsTable>(&chain.address(0)).unwrap();
+        assert!(ValidatorsTable::verify(&validator, &root));
+        // Validators and candidates share key and value types: the table is the verifier's.
+        let as_candidate = EntryProof {
+            key: validator.key,
+            value: Candidate {
+                since_height: validator.value.since_height,
+            },
+            proof: validator.proof.clone(),
+        };
+        assert!(!CandidatesTable::verify(&as_candidate, &root));
+        assert!(!ValidatorsTable::verify(&validator, &Hash::ZERO));
+
+        let account = state.proof::<AccountsTable>(&chain.address(2)).unwrap();
+        let mut tampered = account.clone();
+        tampered.value.balance += 1;
+        assert!(AccountsTable::verify(&account, &root));
+        assert!(!AccountsTable::verify(&tampered, &root));
+        let stranger = test_key(77).address();
+        assert!(state.proof::<AccountsTable>(&stranger).is_none());
+        assert!(state.proof::<ValidatorsTable>(&chain.address(1)).is_none());
     }
 }

@@ -14,7 +14,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 
 use aifactory_crypto::Hash;
 use aifactory_types::state_key::tag;
-use aifactory_types::{Account, Address, Params};
+use aifactory_types::{Account, Address, EntryProof, Params};
 
 use super::table::{Journaled, Table};
 use super::{Candidate, ChainMeta, Validator};
@@ -34,6 +34,10 @@ pub trait TableDef: 'static {
     type Value: Clone + Default + Debug + PartialEq + BorshSerialize + BorshDeserialize;
     /// Most slots a snapshot may declare for the table under `limits`.
     fn snapshot_slots_max(limits: &SnapshotLimits) -> u32;
+    /// Whether `proof` shows its entry in this table of the state whose root is `root`.
+    fn verify(proof: &EntryProof<Self::Key, Self::Value>, root: &Hash) -> bool {
+        proof.verify(Self::TAG, root)
+    }
     /// The table in `tables`.
     #[doc(hidden)]
     fn of(tables: &Tables) -> &Table<Self::Key, Self::Value>;
