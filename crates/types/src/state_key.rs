@@ -29,8 +29,10 @@ pub mod tag {
     pub const VALIDATORS: u8 = 3;
     /// Candidates for the validator set, by address.
     pub const CANDIDATES: u8 = 4;
+    /// Work due at a height, by (height, kind, id).
+    pub const DEADLINES: u8 = 5;
     /// How many tables there are.
-    pub const COUNT: usize = 5;
+    pub const COUNT: usize = 6;
 }
 
 /// The leaf of `key` holding `value` in the table tagged `tag`.

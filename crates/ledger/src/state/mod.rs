@@ -18,7 +18,8 @@ use aifactory_types::{
 
 pub(crate) use table::{Journaled, Table};
 pub use tables::{
-    AccountsTable, CandidatesTable, MetaTable, ParamsTable, TableDef, Tables, ValidatorsTable,
+    AccountsTable, CandidatesTable, DeadlinesTable, MetaTable, ParamsTable, TableDef, Tables,
+    ValidatorsTable,
 };
 pub(crate) use tables::{Build, TABLE_COUNT, Visit};
 pub use tree::SlotTree;
@@ -45,6 +46,30 @@ pub struct Validator {
 pub struct Candidate {
     /// The height of the block in which it became a candidate (0 at genesis).
     pub since_height: u64,
+}
+
+/// Work a module asked for at a height: the key of the deadlines table, so the queue runs in
+/// order of height, then kind, then id (see `modules::run_due`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    BorshSerialize,
+    BorshDeserialize,
+)]
+pub struct Deadline {
+    /// The first height at which the work is due.
+    pub height: u64,
+    /// Which kind of work: each module claims its own kinds.
+    pub kind: u8,
+    /// What the work is about (a job, a round, a channel...).
+    pub id: Hash,
 }
 
 /// A point the state can roll back to: the length of each table's undo log.
@@ -248,6 +273,29 @@ impl State {
                 table_roots: self.table_roots().to_vec(),
             },
         })
+    }
+
+    /// Schedules `deadline`: its module's work runs at the start of a block at or after its
+    /// height (see `modules::run_due`). Scheduling it twice schedules it once.
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "the lifecycle modules (jobs, rounds) will schedule"
+        )
+    )]
+    pub(crate) fn schedule(&mut self, deadline: Deadline) {
+        self.tables.deadlines.insert(deadline, ());
+    }
+
+    /// Cancels `deadline`; whether it was scheduled.
+    pub(crate) fn unschedule(&mut self, deadline: &Deadline) -> bool {
+        self.tables.deadlines.remove(deadline).is_some()
+    }
+
+    /// How many deadlines are scheduled, due or not.
+    pub fn deadline_count(&self) -> usize {
+        self.tables.deadlines.len()
     }
 
     /// Every token in existence: balances, bonded and unbonding stake.
