@@ -367,6 +367,17 @@ impl State {
         self.root = state_root(&roots);
     }
 
+    /// Bytes of state added since `savepoint`, over every table (see
+    /// [`Journaled::bytes_added`]).
+    pub(crate) fn bytes_added(&self, savepoint: Savepoint) -> u64 {
+        self.tables
+            .journaled()
+            .into_iter()
+            .zip(savepoint.0)
+            .map(|(table, mark)| table.bytes_added(mark))
+            .sum()
+    }
+
     /// Whether every change is final and committed: no undo log (what a snapshot needs).
     pub(crate) fn is_sealed(&self) -> bool {
         self.savepoint() == Savepoint([0; TABLE_COUNT])

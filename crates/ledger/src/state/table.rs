@@ -251,6 +251,9 @@ pub(crate) trait Journaled {
     fn revert_committed(&mut self, mark: usize) -> Hash;
     /// Forgets the undo log: the changes are final.
     fn seal(&mut self);
+    /// Bytes of state added after `mark`: for each entry changed since, how much longer its
+    /// encoded key and value are than before (an absent entry counts 0; shrinking counts 0).
+    fn bytes_added(&self, mark: usize) -> u64;
 }
 
 impl<K, V> Journaled for Table<K, V>
@@ -331,6 +334,31 @@ where
     fn seal(&mut self) {
         self.undo.clear();
     }
+
+    fn bytes_added(&self, mark: usize) -> u64 {
+        let size = |key: &K, value: &V| -> u64 {
+            let bytes =
+                borsh::object_length(key).and_then(|k| Ok(k + borsh::object_length(value)?));
+            bytes.expect("counting bytes cannot fail") as u64
+        };
+        // Each slot's size before its first change after `mark`.
+        let mut before: BTreeMap<u32, u64> = BTreeMap::new();
+        for undo in &self.undo[mark..] {
+            before
+                .entry(undo.slot)
+                .or_insert_with(|| undo.previous.as_ref().map_or(0, |v| size(&undo.key, v)));
+        }
+        before
+            .into_iter()
+            .map(|(slot, before)| {
+                let after = match self.slots.get(slot as usize) {
+                    Some(Some((key, value))) => size(key, value),
+                    _ => 0,
+                };
+                after.saturating_sub(before)
+            })
+            .sum()
+    }
 }
 
 #[cfg(test)]
@@ -398,6 +426,28 @@ mod tests {
         assert_eq!(keys(&table, 0), [1, 3, 5, 9]);
         let restored = Table::from_slots(0, true, table.slots().to_vec()).unwrap();
         assert_eq!(keys(&restored, 2), [3, 5, 9]);
+    }
+
+    #[test]
+    fn bytes_added_counts_growth_not_churn() {
+        let mut table: Table<u8, Vec<u8>> = Table::new(0, false);
+        table.insert(1, vec![0; 10]);
+        table.commit_tree(0);
+        table.seal();
+        let mark = table.mark();
+        assert_eq!(table.bytes_added(mark), 0);
+        table.insert(2, vec![0; 3]); // 1 + 4 + 3 new
+        table.upsert(1, |v| v.extend([0; 5])); // 5 longer
+        table.insert(2, vec![0; 4]); // 1 longer than when created: counted once
+        assert_eq!(table.bytes_added(mark), 9 + 5);
+        table.remove(&1);
+        assert_eq!(
+            table.bytes_added(mark),
+            9,
+            "deleting refunds nothing, adds nothing"
+        );
+        table.rollback_to(mark);
+        assert_eq!(table.bytes_added(mark), 0);
     }
 
     #[test]
