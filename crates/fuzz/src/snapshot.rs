@@ -11,6 +11,7 @@ const LIMITS: SnapshotLimits = SnapshotLimits {
     account_slots_max: 1 << 12,
     validator_slots_max: 1 << 8,
     candidate_slots_max: 1 << 8,
+    deadline_slots_max: 1 << 8,
 };
 
 /// Runs the snapshot target on `data`.

@@ -1,7 +1,8 @@
 //! Blocks: applying a block someone proposed, and building one to propose. Both are all or
-//! nothing: a block that fails any check leaves the state exactly as it was. Both end the
-//! same way ([`State::end_block`]): the epoch's election if the block is the last of its
-//! epoch, then the new height and time.
+//! nothing: a block that fails any check leaves the state exactly as it was. Both begin the
+//! same way (the modules' due deadlines and `begin_block` hooks, `modules/mod.rs`) and end the
+//! same way ([`State::end_block`]): the modules' `end_block` hooks, the epoch's election if
+//! the block is the last of its epoch, then the new height and time.
 
 use aifactory_types::block::txs_root;
 use aifactory_types::limits::{BLOCK_BYTES_MAX, BLOCK_TXS_MAX};
@@ -12,6 +13,7 @@ use aifactory_types::{
 use crate::epoch::EpochTransition;
 use crate::error::BlockError;
 use crate::execute::BlockContext;
+use crate::modules;
 use crate::state::{ChainMeta, State};
 
 /// What applying a block produced.
@@ -101,6 +103,7 @@ impl State {
             });
         }
         let start = self.savepoint();
+        modules::begin_block(self, &ctx);
         let mut receipts = Vec::with_capacity(block.txs.len());
         for (index, tx) in block.txs.iter().enumerate() {
             match self.execute(&ctx, tx) {
@@ -146,6 +149,7 @@ impl State {
     ) -> Result<BuiltBlock, BlockError> {
         let ctx = self.next_block_context(proposer, timestamp_ms)?;
         let start = self.savepoint();
+        modules::begin_block(self, &ctx);
         let mut included = Vec::new();
         let mut receipts = Vec::new();
         let mut rejected = Vec::new();
@@ -204,6 +208,7 @@ impl State {
     /// What every block does after its transactions: the election at the end of an epoch,
     /// then the new height and time.
     fn end_block(&mut self, ctx: &BlockContext) -> Option<EpochTransition> {
+        modules::end_block(self, ctx);
         let transition = self.end_epoch_if_last(ctx);
         self.tables.meta.insert(
             (),

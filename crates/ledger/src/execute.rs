@@ -5,13 +5,19 @@
 //! then the fee moves to the proposer and the nonce advances; then the action runs. If the
 //! action fails, everything it did is rolled back and the receipt records why, but the fee
 //! and nonce stay spent.
+//!
+//! **State growth is paid for.** After the action, the bytes of state it added (each entry's
+//! encoded key and value, new or grown, over every table) are counted, and the fee must be at
+//! least `fee_min + fee_per_state_byte × bytes` (`Params::fee_for_state`); if it is not, the
+//! action is rolled back and fails with `StateGrowthUnpaid`, the fee and nonce spent as for
+//! any failure. The whole fee goes to the proposer, so nothing is burned and supply is kept.
 
 use aifactory_types::{
     Address, Event, Receipt, Transaction, TxError, TxOutcome, VerifiedTransaction,
 };
 
 use crate::modules;
-use crate::state::State;
+use crate::state::{Savepoint, State};
 
 /// What a transaction learns about the block it runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +88,9 @@ impl State {
         let mut events = Vec::with_capacity(2);
         events.push(self.charge_fee(ctx, tx));
         let before_action = self.savepoint();
-        let outcome = match modules::execute(self, ctx, tx.sender, &tx.payload, &mut events) {
+        let ran = modules::execute(self, ctx, tx.sender, &tx.payload, &mut events)
+            .and_then(|()| self.state_growth_paid(tx, before_action));
+        let outcome = match ran {
             Ok(()) => TxOutcome::Success,
             Err(error) => {
                 self.rollback(before_action);
@@ -96,6 +104,20 @@ impl State {
             outcome,
             events,
         })
+    }
+
+    /// Whether `tx`'s fee pays for the state its action added since `before_action`.
+    fn state_growth_paid(&self, tx: &Transaction, before_action: Savepoint) -> Result<(), TxError> {
+        let bytes = self.bytes_added(before_action);
+        let needed = self.params().fee_for_state(bytes).unwrap_or(u64::MAX);
+        if tx.fee < needed {
+            return Err(TxError::StateGrowthUnpaid {
+                bytes,
+                needed,
+                offered: tx.fee,
+            });
+        }
+        Ok(())
     }
 
     fn charge_fee(&mut self, ctx: &BlockContext, tx: &Transaction) -> Event {
@@ -267,6 +289,55 @@ mod tests {
             fee: 1_000,
         };
         check_inadmissible(&mut chain, tx, expected);
+    }
+
+    /// A chain that charges 10 base units a byte of state added.
+    fn chain_with_state_fee() -> TestChain {
+        let keys: Vec<_> = (0..2).map(crate::testing::test_key).collect();
+        let mut genesis = crate::testing::test_genesis(&keys, 1_000_000);
+        genesis.params.fee_per_state_byte = 10;
+        TestChain::from_genesis(keys, genesis)
+    }
+
+    #[test]
+    fn a_transaction_pays_for_the_state_it_adds() {
+        let mut chain = chain_with_state_fee();
+        let newcomer = crate::testing::test_key(60).address();
+        // A new account: a 32-byte address and a 28-byte empty account.
+        let needed = chain.state.params().fee_for_state(60).unwrap();
+        assert_eq!(needed, 1_000 + 600);
+
+        let short = chain.tx(1, TestChain::transfer_to(newcomer, 5));
+        let built = chain.build(vec![short]);
+        assert_eq!(
+            built.outcome.receipts[0].outcome,
+            TxOutcome::Failed(TxError::StateGrowthUnpaid {
+                bytes: 60,
+                needed,
+                offered: 1_000
+            })
+        );
+        assert!(chain.state.account(&newcomer).is_none(), "rolled back");
+        assert_eq!(
+            chain.state.account(&chain.address(1)).unwrap().nonce,
+            1,
+            "fee spent"
+        );
+
+        let mut paid = chain.unsigned(1, TestChain::transfer_to(newcomer, 5));
+        paid.fee = needed;
+        let built = chain.build(vec![chain.sign(1, paid)]);
+        assert_eq!(built.outcome.receipts[0].outcome, TxOutcome::Success);
+        assert_eq!(chain.state.account(&newcomer).unwrap().balance, 5);
+
+        // Paying an existing account adds nothing: fee_min is enough.
+        let again = chain.tx(1, TestChain::transfer_to(newcomer, 5));
+        let built = chain.build(vec![again]);
+        assert_eq!(built.outcome.receipts[0].outcome, TxOutcome::Success);
+        assert_eq!(
+            chain.state.total_supply(),
+            2_000_000 + chain.genesis.validators[0].stake
+        );
     }
 
     #[test]

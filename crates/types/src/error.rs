@@ -136,6 +136,19 @@ pub enum TxError {
     /// `JoinValidators` from an account that is already a candidate.
     #[error("already a validator candidate; the set is chosen at the next epoch boundary")]
     AlreadyCandidate,
+    /// The fee does not pay for the state the transaction would add; nothing but the fee and
+    /// the nonce was kept.
+    #[error(
+        "the transaction adds {bytes} bytes of state and needs a fee of {needed}; it offered {offered}"
+    )]
+    StateGrowthUnpaid {
+        /// Bytes of state the action would have added.
+        bytes: u64,
+        /// The least fee that pays for them (`fee_min` plus `fee_per_state_byte` each).
+        needed: Amount,
+        /// The transaction's fee.
+        offered: Amount,
+    },
     /// `LeaveValidators` from an account that is not a candidate.
     #[error("not a validator candidate: there is nothing to leave")]
     NotCandidate,

@@ -29,7 +29,7 @@ pub use genesis::{Genesis, GenesisAccount, GenesisError, GenesisValidator};
 pub use params::{Params, ParamsError};
 pub use payload::Payload;
 pub use receipt::{Receipt, TxOutcome};
-pub use state_key::AccountProof;
+pub use state_key::{AccountProof, EntryProof};
 pub use transaction::{SignedTransaction, Transaction, VerifiedTransaction};
 
 pub use aifactory_crypto::{Address, Hash, SecretKey, Signature, SignatureError};

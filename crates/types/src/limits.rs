@@ -32,7 +32,15 @@ pub const GENESIS_VALIDATORS_MAX: usize = 256;
 /// keeps per-validator bitmaps and does per-validator work each epoch.
 pub const VALIDATORS_MAX: usize = 256;
 
+/// Most deadlines a block runs (`aifactory_ledger`'s deadline queue); the rest roll over to
+/// the next block, in order, so however much falls due at once, a block's work stays bounded.
+pub const DUE_DEADLINES_PER_BLOCK_MAX: usize = 1024;
+
+/// Highest `Params::fee_per_state_byte`, in base units: 1 AIF a byte.
+pub const FEE_PER_STATE_BYTE_MAX: u64 = 1_000_000_000;
+
 const _: () = assert!(BLOCK_BYTES_MAX >= TX_BYTES_MAX);
+const _: () = assert!(DUE_DEADLINES_PER_BLOCK_MAX > 0);
 const _: () = assert!(TX_BYTES_MAX > MEMO_BYTES_MAX + CHAIN_ID_BYTES_MAX + 256);
 const _: () = assert!(BLOCK_TXS_MAX <= u32::MAX as usize);
 const _: () = assert!(GENESIS_VALIDATORS_MAX <= GENESIS_ACCOUNTS_MAX);

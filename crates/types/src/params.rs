@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Amount;
 use crate::amount::BASE_UNITS_PER_AIF;
-use crate::limits::VALIDATORS_MAX;
+use crate::limits::{FEE_PER_STATE_BYTE_MAX, VALIDATORS_MAX};
 
 /// The shortest epoch allowed, in blocks: an epoch of one block would hold only genesis.
 pub const EPOCH_LENGTH_BLOCKS_MIN: u64 = 2;
@@ -35,6 +35,10 @@ pub struct Params {
     /// Bonded stake a candidate needs, in base units, to join the candidates and to be elected
     /// at an epoch boundary; at least `stake_min`.
     pub validator_stake_min: Amount,
+    /// Base units a transaction pays, on top of `fee_min`, for each byte of state it adds
+    /// (at most [`FEE_PER_STATE_BYTE_MAX`]); 0 turns the charge off. See `docs/encoding.md`.
+    #[serde(default)]
+    pub fee_per_state_byte: Amount,
 }
 
 impl Default for Params {
@@ -49,6 +53,9 @@ impl Default for Params {
             // Equal to `stake_min` so that genesis files and fixtures whose validators stake
             // exactly `stake_min` stay valid; a chain that wants a higher bar sets it.
             validator_stake_min: stake_min,
+            // Off until clients quote fees: the CLI's fixed default fee of `fee_min` would not
+            // pay for the account a transfer creates.
+            fee_per_state_byte: 0,
         }
     }
 }
@@ -71,6 +78,14 @@ pub enum ParamsError {
         got: u32,
         /// The hard cap.
         max: usize,
+    },
+    /// The fee per byte of state is above its cap.
+    #[error("fee_per_state_byte is {got}; it must be at most {max}")]
+    FeePerStateByte {
+        /// The value given.
+        got: Amount,
+        /// The cap.
+        max: Amount,
     },
     /// A validator would need less stake than any staker.
     #[error("validator_stake_min {got} is below stake_min {stake_min}")]
@@ -97,6 +112,12 @@ impl Params {
                 max: VALIDATORS_MAX,
             });
         }
+        if self.fee_per_state_byte > FEE_PER_STATE_BYTE_MAX {
+            return Err(ParamsError::FeePerStateByte {
+                got: self.fee_per_state_byte,
+                max: FEE_PER_STATE_BYTE_MAX,
+            });
+        }
         if self.validator_stake_min < self.stake_min {
             return Err(ParamsError::ValidatorStakeBelowStakeMin {
                 got: self.validator_stake_min,
@@ -104,6 +125,14 @@ impl Params {
             });
         }
         Ok(())
+    }
+
+    /// The least fee of a transaction that adds `state_bytes` bytes of state: `fee_min` plus
+    /// `fee_per_state_byte` for each byte (`None` past what an amount holds).
+    pub fn fee_for_state(&self, state_bytes: u64) -> Option<Amount> {
+        self.fee_per_state_byte
+            .checked_mul(state_bytes)?
+            .checked_add(self.fee_min)
     }
 
     /// The epoch that holds `height`.
@@ -197,6 +226,14 @@ mod tests {
                 Err(ParamsError::ValidatorsMax { .. })
             ));
         }
+        let params = Params {
+            fee_per_state_byte: FEE_PER_STATE_BYTE_MAX + 1,
+            ..Params::default()
+        };
+        assert!(matches!(
+            params.validate(),
+            Err(ParamsError::FeePerStateByte { .. })
+        ));
         let params = Params {
             validator_stake_min: Params::default().stake_min - 1,
             ..Params::default()

@@ -1,5 +1,6 @@
-//! How the state's entries are committed to, and proofs of accounts that a client checks
-//! against a block's state root without trusting the node that served them.
+//! How the state's entries are committed to, and proofs of entries (of any table; accounts
+//! have their own shape for the API) that a client checks against a block's state root
+//! without trusting the node that served them.
 //!
 //! The state is a fixed list of tables, each with a one-byte tag that is also its position in
 //! the state root (see `aifactory_crypto::merkle`). An entry's leaf is the hash, in
@@ -28,8 +29,10 @@ pub mod tag {
     pub const VALIDATORS: u8 = 3;
     /// Candidates for the validator set, by address.
     pub const CANDIDATES: u8 = 4;
+    /// Work due at a height, by (height, kind, id).
+    pub const DEADLINES: u8 = 5;
     /// How many tables there are.
-    pub const COUNT: usize = 5;
+    pub const COUNT: usize = 6;
 }
 
 /// The leaf of `key` holding `value` in the table tagged `tag`.
@@ -51,7 +54,31 @@ pub fn leaf_hash_with<K: BorshSerialize, V: BorshSerialize>(
     STATE_LEAF_DOMAIN.hash(&[scratch])
 }
 
-/// An account's contents with a proof that they are in the state under a given root.
+/// An entry of a state table, with a proof that it is in the state under a given root.
+///
+/// The proof does not say which table it is for: the verifier names the table, because two
+/// tables can share key and value types (validators and candidates do) and a proof of one must
+/// not pass for the other.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct EntryProof<K, V> {
+    /// The entry's key.
+    pub key: K,
+    /// Its value.
+    pub value: V,
+    /// Where its leaf sits.
+    pub proof: SlotProof,
+}
+
+impl<K: BorshSerialize, V: BorshSerialize> EntryProof<K, V> {
+    /// Whether the entry is in the table tagged `tag` of the state whose root is `root`.
+    pub fn verify(&self, tag: u8, root: &Hash) -> bool {
+        let leaf = leaf_hash(tag, &self.key, &self.value);
+        self.proof.verify(root, usize::from(tag), &leaf)
+    }
+}
+
+/// An account's contents with a proof that they are in the state under a given root: the
+/// accounts table's [`EntryProof`], with the field names the API and the CLI use.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct AccountProof {
     /// Whose account.
@@ -66,6 +93,16 @@ impl AccountProof {
     /// Whether the account's contents are in the state whose root is `root`.
     pub fn verify(&self, root: &Hash) -> bool {
         let leaf = leaf_hash(tag::ACCOUNTS, &self.address, &self.account);
-        self.proof.verify(root, tag::ACCOUNTS as usize, &leaf)
+        self.proof.verify(root, usize::from(tag::ACCOUNTS), &leaf)
+    }
+}
+
+impl From<EntryProof<Address, Account>> for AccountProof {
+    fn from(entry: EntryProof<Address, Account>) -> Self {
+        AccountProof {
+            address: entry.key,
+            account: entry.value,
+            proof: entry.proof,
+        }
     }
 }

@@ -1,5 +1,20 @@
 //! One module per kind of action, each registered once in [`modules!`]: the list drives
-//! payload dispatch (and each module's block hooks). Each module checks everything before it
+//! payload dispatch, each module's block hooks, and the deadline queue.
+//!
+//! ## A block, seen by the modules
+//!
+//! 1. **Due deadlines**: the deadlines table, in key order (height, kind, id), yields what is
+//!    due at or before this height, at most [`DUE_DEADLINES_PER_BLOCK_MAX`]; each is removed
+//!    and handed to the module that claims its kind. What does not fit rolls over to the next
+//!    block, still in key order, so however much falls due at once a block's work is bounded
+//!    and every replica runs the same items in the same block.
+//! 2. Every module's `begin_block`, in registration order.
+//! 3. The transactions.
+//! 4. Every module's `end_block`, in registration order; then the epoch's election if the
+//!    block ends an epoch (`epoch.rs`).
+//!
+//! Hooks cannot fail: they run inside the block's savepoint and change state deterministically;
+//! a hook that finds the state broken panics. Each module checks everything before it
 //! changes anything it cannot roll back, returns the event it caused, and never touches fees
 //! or nonces (the envelope's business, in `execute.rs`).
 //!
@@ -11,12 +26,13 @@ mod bank;
 mod candidacy;
 mod staking;
 
+use aifactory_types::limits::DUE_DEADLINES_PER_BLOCK_MAX;
 use aifactory_types::{Address, Event, Payload, TxError};
 
 use crate::execute::BlockContext;
-use crate::state::State;
+use crate::state::{Deadline, State};
 
-/// A module of the ledger: the payload kinds it runs.
+/// A module of the ledger: the payload kinds it runs, its block hooks, its deadlines.
 pub(crate) trait Module {
     /// Runs `payload` for `sender` if it is one of this module's kinds (`None` if it is not),
     /// returning the event it caused; on error the caller rolls back whatever was changed.
@@ -26,11 +42,41 @@ pub(crate) trait Module {
         sender: Address,
         payload: &Payload,
     ) -> Option<Result<Event, TxError>>;
+
+    /// Runs at the start of every block, after the due deadlines, before the transactions.
+    fn begin_block(_state: &mut State, _ctx: &BlockContext) {}
+
+    /// Runs at the end of every block, after the transactions, before an epoch's election.
+    fn end_block(_state: &mut State, _ctx: &BlockContext) {}
+
+    /// Does the work of `deadline` if its kind is this module's (`None` if it is not); the
+    /// deadline is already out of the queue.
+    fn on_due(_state: &mut State, _ctx: &BlockContext, _deadline: &Deadline) -> Option<()> {
+        None
+    }
+}
+
+/// Runs the deadlines due at `ctx`'s height, oldest first, at most
+/// [`DUE_DEADLINES_PER_BLOCK_MAX`]; returns how many ran.
+fn run_due(state: &mut State, ctx: &BlockContext) -> usize {
+    let due: Vec<Deadline> = state
+        .tables
+        .deadlines
+        .range(..)
+        .map(|(deadline, ())| *deadline)
+        .take_while(|deadline| deadline.height <= ctx.height)
+        .take(DUE_DEADLINES_PER_BLOCK_MAX)
+        .collect();
+    for deadline in &due {
+        state.unschedule(deadline);
+        on_due(state, ctx, deadline);
+    }
+    due.len()
 }
 
 /// Registers the modules, in the order their hooks run.
 macro_rules! modules {
-    ($($module:path),+ $(,)?) => {
+    ($($(#[$attr:meta])* $module:path),+ $(,)?) => {
         /// Runs `payload` for `sender` in the module that claims it, appending what it did to
         /// `events`; on error the caller rolls back whatever was changed and drops the events.
         pub(crate) fn execute(
@@ -40,23 +86,57 @@ macro_rules! modules {
             payload: &Payload,
             events: &mut Vec<Event>,
         ) -> Result<(), TxError> {
+            let outcome = None;
             $(
-                if let Some(result) = <$module as Module>::execute(state, ctx, sender, payload) {
-                    events.push(result?);
-                    return Ok(());
-                }
+                $(#[$attr])*
+                let outcome = outcome
+                    .or_else(|| <$module as Module>::execute(state, ctx, sender, payload));
             )+
+            if let Some(result) = outcome {
+                events.push(result?);
+                return Ok(());
+            }
             unreachable!("every payload kind is registered with a module")
+        }
+
+        /// What every block does before its transactions: due deadlines, then each module's
+        /// `begin_block`.
+        pub(crate) fn begin_block(state: &mut State, ctx: &BlockContext) {
+            run_due(state, ctx);
+            $(
+                $(#[$attr])*
+                let () = <$module as Module>::begin_block(state, ctx);
+            )+
+        }
+
+        /// What every block does after its transactions: each module's `end_block`.
+        pub(crate) fn end_block(state: &mut State, ctx: &BlockContext) {
+            $(
+                $(#[$attr])*
+                let () = <$module as Module>::end_block(state, ctx);
+            )+
+        }
+
+        /// Hands `deadline` to the module that claims its kind.
+        fn on_due(state: &mut State, ctx: &BlockContext, deadline: &Deadline) {
+            let claimed = false;
+            $(
+                $(#[$attr])*
+                let claimed =
+                    claimed || <$module as Module>::on_due(state, ctx, deadline).is_some();
+            )+
+            assert!(claimed, "deadline kind {} has no module", deadline.kind);
         }
 
         /// How many modules claim `payload`, running it on a scratch `state`.
         #[cfg(test)]
         fn claimants(state: &State, ctx: &BlockContext, sender: Address, payload: &Payload) -> usize {
-            let mut claimed = 0;
+            let claimed = 0;
             $(
-                let mut scratch = state.clone();
-                claimed += usize::from(
-                    <$module as Module>::execute(&mut scratch, ctx, sender, payload).is_some(),
+                $(#[$attr])*
+                let claimed = claimed + usize::from(
+                    <$module as Module>::execute(&mut state.clone(), ctx, sender, payload)
+                        .is_some(),
                 );
             )+
             claimed
@@ -64,14 +144,113 @@ macro_rules! modules {
     };
 }
 
-modules!(bank::Bank, staking::Staking, candidacy::Candidacy);
+modules!(
+    bank::Bank,
+    staking::Staking,
+    candidacy::Candidacy,
+    #[cfg(test)]
+    tests::Probe,
+);
 
 #[cfg(test)]
 mod tests {
+    use aifactory_types::Hash;
     use aifactory_types::payload::{Stake, Unstake};
 
     use super::*;
     use crate::testing::TestChain;
+
+    /// The deadline kind of [`Probe`].
+    const PROBE: u8 = 0xff;
+
+    /// A module for tests that claims the deadlines of kind [`PROBE`] and does nothing else.
+    pub(super) struct Probe;
+
+    impl Module for Probe {
+        fn execute(
+            _state: &mut State,
+            _ctx: &BlockContext,
+            _sender: Address,
+            _payload: &Payload,
+        ) -> Option<Result<Event, TxError>> {
+            None
+        }
+
+        fn on_due(_state: &mut State, ctx: &BlockContext, deadline: &Deadline) -> Option<()> {
+            (deadline.kind == PROBE).then(|| assert!(deadline.height <= ctx.height))
+        }
+    }
+
+    fn probe(height: u64, n: u64) -> Deadline {
+        let mut id = Hash::ZERO;
+        id.0[..8].copy_from_slice(&n.to_be_bytes());
+        Deadline {
+            height,
+            kind: PROBE,
+            id,
+        }
+    }
+
+    /// The scheduled deadlines, in queue order.
+    fn queue(state: &State) -> Vec<Deadline> {
+        state.tables.deadlines.range(..).map(|(d, ())| *d).collect()
+    }
+
+    /// Far more deadlines fall due at once than a block may run: each block runs exactly the
+    /// limit, oldest first, the rest roll over, and a replica applying the blocks agrees.
+    #[test]
+    fn due_deadlines_are_bounded_per_block_and_roll_over_in_order() {
+        let mut chain = TestChain::new(2, 1_000_000);
+        let limit = DUE_DEADLINES_PER_BLOCK_MAX;
+        let heavy = 2 * limit + limit / 2;
+        let start = chain.state.savepoint();
+        for n in 0..heavy as u64 {
+            // Due at heights 1 and 2, interleaved in scheduling order.
+            chain.state.schedule(probe(1 + n % 2, n));
+        }
+        chain.state.schedule(probe(50, 0));
+        chain.state.sync_tree(start);
+        chain.state.seal();
+        let mut replica = chain.state.clone();
+        let mut expected = queue(&chain.state);
+        assert!(expected.is_sorted());
+        for ran in [limit, limit, limit / 2, 0] {
+            let built = chain.build(vec![]);
+            assert_eq!(replica.apply_block(&built.block).unwrap(), built.outcome);
+            expected.drain(..ran);
+            assert_eq!(
+                queue(&chain.state),
+                expected,
+                "at height {}",
+                built.block.header.height
+            );
+        }
+        assert_eq!(queue(&chain.state), [probe(50, 0)], "not due yet");
+        chain.build_until(50);
+        assert_eq!(chain.state.deadline_count(), 0);
+    }
+
+    #[test]
+    fn a_due_deadline_is_run_once_even_if_its_block_is_rolled_back() {
+        let mut chain = TestChain::new(2, 1_000_000);
+        let start = chain.state.savepoint();
+        chain.state.schedule(probe(1, 7));
+        chain.state.sync_tree(start);
+        chain.state.seal();
+        let mut replica = chain.state.clone();
+        let built = chain.build(vec![]);
+        assert_eq!(chain.state.deadline_count(), 0);
+        let mut lying = built.block.clone();
+        lying.header.state_root = Hash([9; 32]);
+        assert!(replica.apply_block(&lying).is_err());
+        assert_eq!(
+            replica.deadline_count(),
+            1,
+            "the refused block's work is undone"
+        );
+        replica.apply_block(&built.block).unwrap();
+        assert_eq!(replica.root(), chain.state.root());
+    }
 
     /// One payload of every kind. The match has no wildcard, so a new kind does not compile
     /// until it is listed here, and then the test checks that a module claims it.

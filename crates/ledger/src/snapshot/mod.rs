@@ -13,8 +13,8 @@
 //!          state root  32 bytes the state root after it
 //!          checksum    32 bytes keyed BLAKE3, "aifactory 2026-11 snapshot header v1", of
 //!                               the header bytes before it
-//! tables   five, in tag order (0 meta, 1 params, 2 accounts, 3 validators, 4 candidates),
-//!          each:
+//! tables   six, in tag order (0 meta, 1 params, 2 accounts, 3 validators, 4 candidates,
+//!          5 deadlines), each:
 //!          tag         u8
 //!          slots       u32      how many slots the table has used (empty ones included)
 //!          per slot    0 (empty: its row was deleted) | 1, borsh(key), borsh(value)
@@ -62,9 +62,8 @@ pub(crate) use checksum::reseal;
 /// The first bytes of every snapshot.
 const MAGIC: [u8; 8] = *b"\x89AIFSNAP";
 
-/// The format version this build writes and reads: 2 added the candidates table; 3 has the
-/// same bytes but a state root that commits to each table's slot count, so a version 2
-/// snapshot's recorded root can no longer match.
+/// The format version this build writes and reads: 2 added the candidates table; 3 added
+/// the deadlines table, and its state root commits to each table's slot count.
 pub const SNAPSHOT_VERSION: u32 = 3;
 
 /// Default [`SnapshotLimits::account_slots_max`]: 16 Mi accounts. A slot costs about 200 bytes
@@ -79,6 +78,10 @@ pub const SNAPSHOT_VALIDATOR_SLOTS_MAX: u32 = 1 << 20;
 /// Default [`SnapshotLimits::candidate_slots_max`]: each `JoinValidators` after a leave or a
 /// drop takes a new slot for a fee, as a new account does, so the cap is the accounts'.
 pub const SNAPSHOT_CANDIDATE_SLOTS_MAX: u32 = SNAPSHOT_ACCOUNT_SLOTS_MAX;
+
+/// Default [`SnapshotLimits::deadline_slots_max`]: each deadline is scheduled by a paid
+/// transaction, and slots are never reused, so the cap is the accounts'.
+pub const SNAPSHOT_DEADLINE_SLOTS_MAX: u32 = SNAPSHOT_ACCOUNT_SLOTS_MAX;
 
 /// Slots of the metadata and parameters tables: one each, under the key `()`.
 pub(crate) const SINGLETON_SLOTS_MAX: u32 = 1;
@@ -117,6 +120,8 @@ pub struct SnapshotLimits {
     pub validator_slots_max: u32,
     /// Most candidate slots a snapshot may declare.
     pub candidate_slots_max: u32,
+    /// Most deadline slots a snapshot may declare.
+    pub deadline_slots_max: u32,
 }
 
 impl Default for SnapshotLimits {
@@ -125,6 +130,7 @@ impl Default for SnapshotLimits {
             account_slots_max: SNAPSHOT_ACCOUNT_SLOTS_MAX,
             validator_slots_max: SNAPSHOT_VALIDATOR_SLOTS_MAX,
             candidate_slots_max: SNAPSHOT_CANDIDATE_SLOTS_MAX,
+            deadline_slots_max: SNAPSHOT_DEADLINE_SLOTS_MAX,
         }
     }
 }

@@ -38,7 +38,7 @@ impl<R: Read, F: FnMut(&[u8])> Build for TableReader<'_, R, F> {
     fn build<T: TableDef>(&mut self) -> Result<Table<T::Key, T::Value>, SnapshotError> {
         let slots_max = T::snapshot_slots_max(self.limits);
         let slots = read_slots(self.reader, T::TAG, T::NAME, slots_max)?;
-        Table::from_slots(T::TAG, slots).map_err(|slot| SnapshotError::Invalid {
+        Table::from_slots(T::TAG, T::ORDERED, slots).map_err(|slot| SnapshotError::Invalid {
             reason: format!("{}: slot {slot} repeats an earlier slot's key", T::NAME),
         })
     }

@@ -397,6 +397,7 @@ fn oversized_counts_are_refused_before_allocating() {
         account_slots_max: u32::MAX,
         validator_slots_max: u32::MAX,
         candidate_slots_max: u32::MAX,
+        deadline_slots_max: u32::MAX,
     };
     let parts = sections(&state);
     let mut bytes = craft(
@@ -566,16 +567,28 @@ fn padded_or_truncated_trailing_slots_are_refused() {
         .tables
         .candidates
         .insert(ghost, Candidate { since_height: 0 });
+    let deadline = crate::Deadline {
+        height: 9,
+        kind: 0,
+        id: aifactory_types::Hash::ZERO,
+    };
+    state.schedule(deadline);
     state.sync_tree(start);
     state.seal();
     let start = state.savepoint();
     state.tables.accounts.remove(&ghost);
     state.tables.validators.remove(&ghost);
     state.tables.candidates.remove(&ghost);
+    state.unschedule(&deadline);
     state.sync_tree(start);
     state.seal();
     round_trip(&state);
-    let trailing_empty = [tag::ACCOUNTS, tag::VALIDATORS, tag::CANDIDATES];
+    let trailing_empty = [
+        tag::ACCOUNTS,
+        tag::VALIDATORS,
+        tag::CANDIDATES,
+        tag::DEADLINES,
+    ];
 
     for (tag, count, body) in sections(&state) {
         let mut padded = body.clone();

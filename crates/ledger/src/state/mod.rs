@@ -13,12 +13,13 @@ use borsh::{BorshDeserialize, BorshSerialize};
 
 use aifactory_crypto::merkle::{SlotProof, state_root};
 use aifactory_types::{
-    Account, AccountProof, Address, Amount, Genesis, GenesisError, Hash, Params,
+    Account, AccountProof, Address, Amount, EntryProof, Genesis, GenesisError, Hash, Params,
 };
 
 pub(crate) use table::{Journaled, Table};
 pub use tables::{
-    AccountsTable, CandidatesTable, MetaTable, ParamsTable, TableDef, Tables, ValidatorsTable,
+    AccountsTable, CandidatesTable, DeadlinesTable, MetaTable, ParamsTable, TableDef, Tables,
+    ValidatorsTable,
 };
 pub(crate) use tables::{Build, TABLE_COUNT, Visit};
 pub use tree::SlotTree;
@@ -45,6 +46,30 @@ pub struct Validator {
 pub struct Candidate {
     /// The height of the block in which it became a candidate (0 at genesis).
     pub since_height: u64,
+}
+
+/// Work a module asked for at a height: the key of the deadlines table, so the queue runs in
+/// order of height, then kind, then id (see `modules::run_due`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    BorshSerialize,
+    BorshDeserialize,
+)]
+pub struct Deadline {
+    /// The first height at which the work is due.
+    pub height: u64,
+    /// Which kind of work: each module claims its own kinds.
+    pub kind: u8,
+    /// What the work is about (a job, a round, a channel...).
+    pub id: Hash,
 }
 
 /// A point the state can roll back to: the length of each table's undo log.
@@ -226,19 +251,51 @@ impl State {
 
     /// An account with a proof against [`State::root`], if it exists.
     pub fn account_proof(&self, address: &Address) -> Option<AccountProof> {
-        let accounts = self.table::<AccountsTable>();
-        let account = accounts.get(address)?.clone();
-        let (slot, siblings) = accounts.siblings(address)?;
-        Some(AccountProof {
-            address: *address,
-            account,
+        self.proof::<AccountsTable>(address).map(AccountProof::from)
+    }
+
+    /// The entry under `key` in table `T`, with a proof against [`State::root`] (check it
+    /// with [`TableDef::verify`]), if it exists.
+    ///
+    /// # Panics
+    /// If changes are pending: proofs are only served between blocks.
+    pub fn proof<T: TableDef>(&self, key: &T::Key) -> Option<EntryProof<T::Key, T::Value>> {
+        let table = self.table::<T>();
+        let value = table.get(key)?.clone();
+        let (slot, siblings) = table.siblings(key)?;
+        Some(EntryProof {
+            key: key.clone(),
+            value,
             proof: SlotProof {
                 slot,
-                slot_count: accounts.slot_count(),
+                slot_count: table.slot_count(),
                 siblings,
                 table_roots: self.table_roots().to_vec(),
             },
         })
+    }
+
+    /// Schedules `deadline`: its module's work runs at the start of a block at or after its
+    /// height (see `modules::run_due`). Scheduling it twice schedules it once.
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "the lifecycle modules (jobs, rounds) will schedule"
+        )
+    )]
+    pub(crate) fn schedule(&mut self, deadline: Deadline) {
+        self.tables.deadlines.insert(deadline, ());
+    }
+
+    /// Cancels `deadline`; whether it was scheduled.
+    pub(crate) fn unschedule(&mut self, deadline: &Deadline) -> bool {
+        self.tables.deadlines.remove(deadline).is_some()
+    }
+
+    /// How many deadlines are scheduled, due or not.
+    pub fn deadline_count(&self) -> usize {
+        self.tables.deadlines.len()
     }
 
     /// Every token in existence: balances, bonded and unbonding stake.
@@ -310,6 +367,17 @@ impl State {
         self.root = state_root(&roots);
     }
 
+    /// Bytes of state added since `savepoint`, over every table (see
+    /// [`Journaled::bytes_added`]).
+    pub(crate) fn bytes_added(&self, savepoint: Savepoint) -> u64 {
+        self.tables
+            .journaled()
+            .into_iter()
+            .zip(savepoint.0)
+            .map(|(table, mark)| table.bytes_added(mark))
+            .sum()
+    }
+
     /// Whether every change is final and committed: no undo log (what a snapshot needs).
     pub(crate) fn is_sealed(&self) -> bool {
         self.savepoint() == Savepoint([0; TABLE_COUNT])
@@ -320,5 +388,64 @@ impl State {
         for table in self.tables.journaled_mut() {
             table.seal();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aifactory_types::Payload;
+
+    use super::*;
+    use crate::testing::{TestChain, test_key};
+
+    /// Every table's entries prove against the root, each only in its own table.
+    #[test]
+    fn every_table_proves_its_entries() {
+        let mut chain = TestChain::new(3, 1_000_000);
+        chain.build(vec![
+            chain.tx(1, TestChain::transfer_to(chain.address(2), 5)),
+        ]);
+        let state = &chain.state;
+        let root = state.root();
+        let meta = state.proof::<MetaTable>(&()).unwrap();
+        assert_eq!(meta.value.height, 1);
+        assert!(MetaTable::verify(&meta, &root));
+        let params = state.proof::<ParamsTable>(&()).unwrap();
+        assert!(ParamsTable::verify(&params, &root));
+        let account = state.proof::<AccountsTable>(&chain.address(2)).unwrap();
+        assert!(AccountsTable::verify(&account, &root));
+        assert_eq!(
+            state.account_proof(&chain.address(2)),
+            Some(AccountProof::from(account.clone()))
+        );
+        let candidate = state.proof::<CandidatesTable>(&chain.address(0)).unwrap();
+        assert!(CandidatesTable::verify(&candidate, &root));
+
+        // Key 0 stops being a candidate but keeps its seat until the epoch ends.
+        chain.build(vec![chain.tx(0, Payload::LeaveValidators)]);
+        let state = &chain.state;
+        let root = state.root();
+        assert!(state.proof::<CandidatesTable>(&chain.address(0)).is_none());
+        let validator = state.proof::<ValidatorsTable>(&chain.address(0)).unwrap();
+        assert!(ValidatorsTable::verify(&validator, &root));
+        // Validators and candidates share key and value types: the table is the verifier's.
+        let as_candidate = EntryProof {
+            key: validator.key,
+            value: Candidate {
+                since_height: validator.value.since_height,
+            },
+            proof: validator.proof.clone(),
+        };
+        assert!(!CandidatesTable::verify(&as_candidate, &root));
+        assert!(!ValidatorsTable::verify(&validator, &Hash::ZERO));
+
+        let account = state.proof::<AccountsTable>(&chain.address(2)).unwrap();
+        let mut tampered = account.clone();
+        tampered.value.balance += 1;
+        assert!(AccountsTable::verify(&account, &root));
+        assert!(!AccountsTable::verify(&tampered, &root));
+        let stranger = test_key(77).address();
+        assert!(state.proof::<AccountsTable>(&stranger).is_none());
+        assert!(state.proof::<ValidatorsTable>(&chain.address(1)).is_none());
     }
 }

@@ -6,10 +6,13 @@
 //! order of creation, which every node replays identically. A deleted key's slot stays empty
 //! forever. Rows are found through a hash map (randomly seeded, so crafted keys cannot make it
 //! slow), which is only ever looked up, never iterated: iteration goes through the slots, in
-//! slot order.
+//! slot order. A table declared *ordered* also keeps its keys in a B-tree, journaled with the
+//! rows, for iteration in key order over a range or a prefix ([`Table::range`]): a queue by
+//! height, or "every round of job X" under a key that starts with the job.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::RangeBounds;
 
 use foldhash::fast::RandomState;
 use std::hash::Hash as StdHash;
@@ -35,6 +38,8 @@ pub struct Table<K, V> {
     tag: u8,
     /// Each key's slot.
     index: HashMap<K, u32, RandomState>,
+    /// Each key's slot in key order, if the table is ordered.
+    ordered: Option<BTreeMap<K, u32>>,
     /// Each slot's key and value, `None` once deleted.
     slots: Vec<Option<(K, V)>>,
     undo: Vec<Undo<K, V>>,
@@ -43,14 +48,15 @@ pub struct Table<K, V> {
 
 impl<K, V> Table<K, V>
 where
-    K: Eq + StdHash + Clone + BorshSerialize,
+    K: Ord + StdHash + Clone + BorshSerialize,
     V: Clone + Default + BorshSerialize,
 {
-    /// An empty table committed under `tag`.
-    pub(crate) fn new(tag: u8) -> Self {
+    /// An empty table committed under `tag`, keeping its keys in order if `ordered`.
+    pub(crate) fn new(tag: u8, ordered: bool) -> Self {
         Table {
             tag,
             index: HashMap::default(),
+            ordered: ordered.then(BTreeMap::new),
             slots: Vec::new(),
             undo: Vec::new(),
             tree: SlotTree::new(),
@@ -71,6 +77,23 @@ where
     /// How many rows.
     pub(crate) fn len(&self) -> usize {
         self.index.len()
+    }
+
+    /// The rows whose keys fall in `range`, in key order.
+    ///
+    /// # Panics
+    /// If the table is not declared ordered.
+    pub(crate) fn range<R: RangeBounds<K>>(&self, range: R) -> impl Iterator<Item = (&K, &V)> {
+        let ordered = self
+            .ordered
+            .as_ref()
+            .expect("range queries need a table declared ordered");
+        ordered.range(range).map(|(_, &slot)| {
+            let (key, value) = self.slots[slot as usize]
+                .as_ref()
+                .expect("an indexed slot is occupied");
+            (key, value)
+        })
     }
 
     /// Writes `value` under `key`.
@@ -103,6 +126,9 @@ where
             Entry::Vacant(vacant) => {
                 let key = vacant.key().clone();
                 vacant.insert(next_slot);
+                if let Some(ordered) = &mut self.ordered {
+                    ordered.insert(key.clone(), next_slot);
+                }
                 self.undo.push(Undo {
                     key: key.clone(),
                     slot: next_slot,
@@ -122,6 +148,9 @@ where
     /// Deletes the row under `key`; its slot stays empty.
     pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
         let slot = self.index.remove(key)?;
+        if let Some(ordered) = &mut self.ordered {
+            ordered.remove(key);
+        }
         let (key, value) = self.slots[slot as usize]
             .take()
             .expect("an indexed slot is occupied");
@@ -141,7 +170,7 @@ where
     /// A committed, sealed table holding exactly `slots` (as [`Table::slots`] gave them),
     /// its index and tree rebuilt; or the first slot whose key repeats an earlier slot's.
     pub(crate) fn restore(tag: u8, slots: Vec<Option<(K, V)>>) -> Result<Self, u32> {
-        let mut table = Self::from_slots(tag, slots)?;
+        let mut table = Self::from_slots(tag, false, slots)?;
         table.rebuild_tree();
         Ok(table)
     }
@@ -149,7 +178,11 @@ where
     /// A sealed table holding exactly `slots`, its index built but its tree still empty
     /// (hashing waits until the input is known to be whole: [`Journaled::rebuild_tree`]); or
     /// the first slot whose key repeats an earlier slot's.
-    pub(crate) fn from_slots(tag: u8, slots: Vec<Option<(K, V)>>) -> Result<Self, u32> {
+    pub(crate) fn from_slots(
+        tag: u8,
+        ordered: bool,
+        slots: Vec<Option<(K, V)>>,
+    ) -> Result<Self, u32> {
         let occupied = slots.iter().flatten().count();
         let mut index = HashMap::with_capacity_and_hasher(occupied, RandomState::default());
         for (slot, entry) in slots.iter().enumerate() {
@@ -160,9 +193,11 @@ where
                 return Err(slot);
             }
         }
+        let ordered = ordered.then(|| index.iter().map(|(k, &slot)| (k.clone(), slot)).collect());
         Ok(Table {
             tag,
             index,
+            ordered,
             slots,
             undo: Vec::new(),
             tree: SlotTree::new(),
@@ -216,11 +251,14 @@ pub(crate) trait Journaled {
     fn revert_committed(&mut self, mark: usize) -> Hash;
     /// Forgets the undo log: the changes are final.
     fn seal(&mut self);
+    /// Bytes of state added after `mark`: for each entry changed since, how much longer its
+    /// encoded key and value are than before (an absent entry counts 0; shrinking counts 0).
+    fn bytes_added(&self, mark: usize) -> u64;
 }
 
 impl<K, V> Journaled for Table<K, V>
 where
-    K: Eq + StdHash + Clone + BorshSerialize,
+    K: Ord + StdHash + Clone + BorshSerialize,
     V: Clone + Default + BorshSerialize,
 {
     fn slot_count(&self) -> u32 {
@@ -258,10 +296,16 @@ where
             match previous {
                 Some(value) => {
                     self.index.insert(key.clone(), slot);
+                    if let Some(ordered) = &mut self.ordered {
+                        ordered.insert(key.clone(), slot);
+                    }
                     self.slots[slot as usize] = Some((key, value));
                 }
                 None => {
                     self.index.remove(&key);
+                    if let Some(ordered) = &mut self.ordered {
+                        ordered.remove(&key);
+                    }
                     let last = self.slots.pop().flatten();
                     assert!(
                         slot as usize == self.slots.len() && last.is_some_and(|(k, _)| k == key),
@@ -290,6 +334,31 @@ where
     fn seal(&mut self) {
         self.undo.clear();
     }
+
+    fn bytes_added(&self, mark: usize) -> u64 {
+        let size = |key: &K, value: &V| -> u64 {
+            let bytes =
+                borsh::object_length(key).and_then(|k| Ok(k + borsh::object_length(value)?));
+            bytes.expect("counting bytes cannot fail") as u64
+        };
+        // Each slot's size before its first change after `mark`.
+        let mut before: BTreeMap<u32, u64> = BTreeMap::new();
+        for undo in &self.undo[mark..] {
+            before
+                .entry(undo.slot)
+                .or_insert_with(|| undo.previous.as_ref().map_or(0, |v| size(&undo.key, v)));
+        }
+        before
+            .into_iter()
+            .map(|(slot, before)| {
+                let after = match self.slots.get(slot as usize) {
+                    Some(Some((key, value))) => size(key, value),
+                    _ => 0,
+                };
+                after.saturating_sub(before)
+            })
+            .sum()
+    }
 }
 
 #[cfg(test)]
@@ -302,7 +371,7 @@ mod tests {
 
     #[test]
     fn rollback_restores_every_kind_of_change() {
-        let mut table: Table<u8, u32> = Table::new(0);
+        let mut table: Table<u8, u32> = Table::new(0, false);
         table.insert(1, 10);
         table.insert(2, 20);
         table.commit_tree(0);
@@ -320,7 +389,7 @@ mod tests {
 
     #[test]
     fn revert_after_commit_restores_the_root() {
-        let mut table: Table<u8, u32> = Table::new(0);
+        let mut table: Table<u8, u32> = Table::new(0, false);
         table.insert(1, 10);
         table.commit_tree(0);
         table.seal();
@@ -336,9 +405,55 @@ mod tests {
     }
 
     #[test]
+    fn ordered_tables_range_in_key_order_and_roll_back() {
+        let mut table: Table<u8, u32> = Table::new(0, true);
+        for key in [5, 1, 9, 3] {
+            table.insert(key, u32::from(key) * 10);
+        }
+        table.commit_tree(0);
+        table.seal();
+        let keys = |table: &Table<u8, u32>, from: u8| -> Vec<u8> {
+            table.range(from..).map(|(k, _)| *k).collect()
+        };
+        assert_eq!(keys(&table, 0), [1, 3, 5, 9]);
+        assert_eq!(keys(&table, 4), [5, 9]);
+        let mark = table.mark();
+        table.remove(&3);
+        table.insert(4, 40);
+        table.insert(9, 91);
+        assert_eq!(keys(&table, 0), [1, 4, 5, 9]);
+        table.rollback_to(mark);
+        assert_eq!(keys(&table, 0), [1, 3, 5, 9]);
+        let restored = Table::from_slots(0, true, table.slots().to_vec()).unwrap();
+        assert_eq!(keys(&restored, 2), [3, 5, 9]);
+    }
+
+    #[test]
+    fn bytes_added_counts_growth_not_churn() {
+        let mut table: Table<u8, Vec<u8>> = Table::new(0, false);
+        table.insert(1, vec![0; 10]);
+        table.commit_tree(0);
+        table.seal();
+        let mark = table.mark();
+        assert_eq!(table.bytes_added(mark), 0);
+        table.insert(2, vec![0; 3]); // 1 + 4 + 3 new
+        table.upsert(1, |v| v.extend([0; 5])); // 5 longer
+        table.insert(2, vec![0; 4]); // 1 longer than when created: counted once
+        assert_eq!(table.bytes_added(mark), 9 + 5);
+        table.remove(&1);
+        assert_eq!(
+            table.bytes_added(mark),
+            9,
+            "deleting refunds nothing, adds nothing"
+        );
+        table.rollback_to(mark);
+        assert_eq!(table.bytes_added(mark), 0);
+    }
+
+    #[test]
     fn tags_separate_tables() {
-        let mut a: Table<u8, u32> = Table::new(0);
-        let mut b: Table<u8, u32> = Table::new(1);
+        let mut a: Table<u8, u32> = Table::new(0, false);
+        let mut b: Table<u8, u32> = Table::new(1, false);
         a.insert(1, 1);
         b.insert(1, 1);
         assert_ne!(a.commit_tree(0), b.commit_tree(0));
@@ -355,7 +470,7 @@ mod properties {
         /// The root changes exactly when the table's contents (keys, values, slots) do.
         #[test]
         fn root_tracks_contents(ops in prop::collection::vec((0u8..6, 0u32..3, 0u8..3), 1..60)) {
-            let mut table: Table<u8, u32> = Table::new(2);
+            let mut table: Table<u8, u32> = Table::new(2, false);
             let mut previous = (table.slots.clone(), table.commit_tree(0));
             for (key, value, kind) in ops {
                 let mark = table.mark();

@@ -14,10 +14,10 @@ use borsh::{BorshDeserialize, BorshSerialize};
 
 use aifactory_crypto::Hash;
 use aifactory_types::state_key::tag;
-use aifactory_types::{Account, Address, Params};
+use aifactory_types::{Account, Address, EntryProof, Params};
 
 use super::table::{Journaled, Table};
-use super::{Candidate, ChainMeta, Validator};
+use super::{Candidate, ChainMeta, Deadline, Validator};
 use crate::SnapshotLimits;
 use crate::snapshot::SINGLETON_SLOTS_MAX;
 
@@ -28,12 +28,18 @@ pub trait TableDef: 'static {
     const TAG: u8;
     /// The table's name, for errors and logs.
     const NAME: &'static str;
+    /// Whether the table keeps its keys in order, for range queries.
+    const ORDERED: bool;
     /// Its keys.
-    type Key: Eq + StdHash + Clone + Debug + PartialEq + BorshSerialize + BorshDeserialize;
+    type Key: Ord + StdHash + Clone + Debug + PartialEq + BorshSerialize + BorshDeserialize;
     /// Its values.
     type Value: Clone + Default + Debug + PartialEq + BorshSerialize + BorshDeserialize;
     /// Most slots a snapshot may declare for the table under `limits`.
     fn snapshot_slots_max(limits: &SnapshotLimits) -> u32;
+    /// Whether `proof` shows its entry in this table of the state whose root is `root`.
+    fn verify(proof: &EntryProof<Self::Key, Self::Value>, root: &Hash) -> bool {
+        proof.verify(Self::TAG, root)
+    }
     /// The table in `tables`.
     #[doc(hidden)]
     fn of(tables: &Tables) -> &Table<Self::Key, Self::Value>;
@@ -63,7 +69,7 @@ macro_rules! tables {
     ($(
         $(#[$doc:meta])*
         $field:ident: $marker:ident = $tag:path, $name:literal, $key:ty => $value:ty,
-            snapshot_slots_max: |$limits:ident| $slots_max:expr;
+            ordered: $ordered:literal, snapshot_slots_max: |$limits:ident| $slots_max:expr;
     )+) => {
         $(
             $(#[$doc])*
@@ -73,6 +79,7 @@ macro_rules! tables {
             impl TableDef for $marker {
                 const TAG: u8 = $tag;
                 const NAME: &'static str = $name;
+                const ORDERED: bool = $ordered;
                 type Key = $key;
                 type Value = $value;
                 fn snapshot_slots_max($limits: &SnapshotLimits) -> u32 {
@@ -102,7 +109,7 @@ macro_rules! tables {
         impl Tables {
             /// Every table, empty.
             pub(crate) fn new() -> Self {
-                Tables { $($field: Table::new($tag),)+ }
+                Tables { $($field: Table::new($tag, $ordered),)+ }
             }
 
             /// Calls `visitor` on every table, in tag order.
@@ -133,19 +140,22 @@ macro_rules! tables {
 tables! {
     /// Chain metadata: height and time of the last block, under `()`.
     meta: MetaTable = tag::META, "chain metadata", () => ChainMeta,
-        snapshot_slots_max: |_limits| SINGLETON_SLOTS_MAX;
+        ordered: false, snapshot_slots_max: |_limits| SINGLETON_SLOTS_MAX;
     /// The ledger's parameters, under `()`.
     params: ParamsTable = tag::PARAMS, "parameters", () => Params,
-        snapshot_slots_max: |_limits| SINGLETON_SLOTS_MAX;
+        ordered: false, snapshot_slots_max: |_limits| SINGLETON_SLOTS_MAX;
     /// Accounts by address.
     accounts: AccountsTable = tag::ACCOUNTS, "accounts", Address => Account,
-        snapshot_slots_max: |limits| limits.account_slots_max;
+        ordered: false, snapshot_slots_max: |limits| limits.account_slots_max;
     /// The current validator set, by address.
     validators: ValidatorsTable = tag::VALIDATORS, "validators", Address => Validator,
-        snapshot_slots_max: |limits| limits.validator_slots_max;
+        ordered: false, snapshot_slots_max: |limits| limits.validator_slots_max;
     /// Candidates for the validator set, by address.
     candidates: CandidatesTable = tag::CANDIDATES, "candidates", Address => Candidate,
-        snapshot_slots_max: |limits| limits.candidate_slots_max;
+        ordered: false, snapshot_slots_max: |limits| limits.candidate_slots_max;
+    /// Work due at a height, keyed by (height, kind, id): a queue in key order.
+    deadlines: DeadlinesTable = tag::DEADLINES, "deadlines", Deadline => (),
+        ordered: true, snapshot_slots_max: |limits| limits.deadline_slots_max;
 }
 
 /// How many tables the state has.
