@@ -60,6 +60,8 @@ pub fn secagg_messages(data: &[u8]) {
     let _ = secagg::decode_share_keys(data);
     let _ = secagg::decode_share_bundle(data);
     let _ = secagg::decode_masked_input(data);
+    let _ = secagg::decode_survivor_list(data);
+    let _ = secagg::decode_consistency_check(data);
     let _ = secagg::decode_unmask_request(data);
     let _ = secagg::decode_unmask_response(data);
     let _ = RoundConfig::decode(data);

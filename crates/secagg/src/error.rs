@@ -135,6 +135,19 @@ pub enum Error {
         /// Kind now asked for.
         asked: &'static str,
     },
+    /// An unmasking request carries too few consistency signatures on its survivor list: the
+    /// trainer may have shown other clients other lists.
+    #[error(
+        "refused unmasking request: {have} signatures on its survivor list from {whose}, fewer than {need}"
+    )]
+    NotEnoughSignatures {
+        /// Whose signatures were counted: "my holders" or "the roster".
+        whose: &'static str,
+        /// Valid signatures found.
+        have: usize,
+        /// Signatures required.
+        need: usize,
+    },
     /// The trainer's unmasking request is inconsistent with what this client saw.
     #[error("refused unmasking request: {0}")]
     BadRequest(String),

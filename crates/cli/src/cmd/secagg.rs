@@ -57,6 +57,7 @@ enum DropPhase {
     Advertise,
     ShareKeys,
     MaskedInput,
+    ConsistencyCheck,
     Unmask,
 }
 
@@ -66,6 +67,7 @@ impl From<DropPhase> for Phase {
             DropPhase::Advertise => Phase::Advertise,
             DropPhase::ShareKeys => Phase::ShareKeys,
             DropPhase::MaskedInput => Phase::MaskedInput,
+            DropPhase::ConsistencyCheck => Phase::ConsistencyCheck,
             DropPhase::Unmask => Phase::Unmask,
         }
     }
