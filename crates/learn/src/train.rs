@@ -194,7 +194,7 @@ pub fn train_with_progress(
                     &mut r,
                     anchor.as_ref(),
                     &device,
-                );
+                )?;
                 net = next;
                 (data.rows(), loss_sum, s)
             }
@@ -283,7 +283,7 @@ fn dp_epoch(
     r: &mut rng::Rng,
     anchor: Option<&Tensor<1>>,
     device: &Device,
-) -> (Net, f64, usize) {
+) -> Result<(Net, f64, usize)> {
     let rows = data.rows();
     let q = (cfg.batch_size as f64 / rows as f64).min(1.0);
     let steps = (1.0 / q).ceil() as usize;
@@ -296,7 +296,7 @@ fn dp_epoch(
             loss_sum += f64::from(l.clone().into_scalar::<f32>());
             let grads = GradientsParams::from_grads(l.backward(), &net);
             let mut g = net.flat_grads(&grads);
-            clip_noise::clip(&mut g, dp.clip_norm);
+            clip_noise::clip(&mut g, dp.clip_norm)?;
             sum.iter_mut().zip(&g).for_each(|(s, x)| *s += x);
         }
         clip_noise::add_gaussian(&mut sum, dp.noise_multiplier * dp.clip_norm, r);
@@ -305,7 +305,7 @@ fn dp_epoch(
         let grads = net.grads_from_flat(&sum);
         net = opt.step(cfg.learning_rate, net, grads);
     }
-    (net, loss_sum, steps)
+    Ok((net, loss_sum, steps))
 }
 
 /// ‖w − w0‖² over all parameters, differentiable in w.

@@ -14,7 +14,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{LearnError, Result};
+use crate::error::{LearnError, Result, check_finite};
+use crate::federated::fedavg::check_updates;
 use crate::params::l2_norm;
 use crate::rng::{self, Rng};
 
@@ -43,13 +44,17 @@ impl DpConfig {
 }
 
 /// Scales `v` in place so that its L2 norm is at most `clip_norm`; returns the norm before.
-pub fn clip(v: &mut [f32], clip_norm: f64) -> f64 {
+/// A vector with a NaN or infinite coordinate is refused: a NaN norm would pass the
+/// comparison unclipped and an infinite one would turn the vector into NaN. (The norm of
+/// finite f32 values, summed in f64, cannot overflow.)
+pub fn clip(v: &mut [f32], clip_norm: f64) -> Result<f64> {
+    check_finite("vector", 0, v)?;
     let norm = l2_norm(v);
     if norm > clip_norm {
         let s = (clip_norm / norm) as f32;
         v.iter_mut().for_each(|x| *x *= s);
     }
-    norm
+    Ok(norm)
 }
 
 /// Adds independent N(0, std²) noise to every coordinate.
@@ -70,19 +75,11 @@ pub fn dp_mean(
     seed: u64,
 ) -> Result<Vec<f32>> {
     cfg.validate()?;
-    let first = updates
-        .first()
-        .ok_or_else(|| LearnError::Config("no updates".into()))?;
-    let mut sum = vec![0f32; first.len()];
+    let len = check_updates(updates)?;
+    let mut sum = vec![0f32; len];
     for u in updates {
-        if u.len() != first.len() {
-            return Err(LearnError::LengthMismatch {
-                got: u.len(),
-                expected: first.len(),
-            });
-        }
         let mut c = u.clone();
-        clip(&mut c, cfg.clip_norm);
+        clip(&mut c, cfg.clip_norm)?;
         sum.iter_mut().zip(&c).for_each(|(s, x)| *s += x);
     }
     let mut r = rng::rng(rng::derive_seed(seed, "dp-fedavg noise", 0));
@@ -99,10 +96,10 @@ mod tests {
     #[test]
     fn clip_bounds_the_norm_and_keeps_the_direction() {
         let mut v = vec![3.0, 4.0];
-        assert_eq!(clip(&mut v, 1.0), 5.0);
+        assert_eq!(clip(&mut v, 1.0).unwrap(), 5.0);
         assert!((v[0] - 0.6).abs() < 1e-6 && (v[1] - 0.8).abs() < 1e-6);
         let mut w = vec![0.3, 0.4];
-        clip(&mut w, 1.0);
+        clip(&mut w, 1.0).unwrap();
         assert_eq!(w, vec![0.3, 0.4]);
     }
 
