@@ -175,6 +175,17 @@ pub enum Error {
     /// A client's update is unusable (wrong length, non-finite, bad sample count).
     #[error("invalid update: {0}")]
     Input(String),
+    /// The aggregate's total weight is zero or more than its survivors could claim: a client
+    /// sent a malformed masked weight, so the mean cannot be read.
+    #[error(
+        "the aggregate's total weight {total} is outside 1..={max}: a client sent a malformed weight"
+    )]
+    WeightTotal {
+        /// The total weight found.
+        total: u64,
+        /// The most the survivors could claim.
+        max: u64,
+    },
     /// A transcript does not recompute to what it claims.
     #[error("transcript does not verify: {0}")]
     Transcript(String),

@@ -704,3 +704,23 @@ fn colluders_beyond_the_bound_do_unmask_a_client() {
         vec![0]
     );
 }
+
+/// A malicious client can choose its masked weight so the survivors' weights sum to zero
+/// modulo 2^k (or to more than they could claim); reading the mean is then an error.
+#[test]
+fn a_zero_or_impossible_weight_total_is_an_error_not_a_panic() {
+    let config = config(5, 2, 1);
+    let aggregate = |weight: u64| aifactory_secagg::Aggregate {
+        survivors: vec![0, 1, 2, 3, 4],
+        sums: vec![7, 9, weight],
+        modulus_bits: Round::new(config.clone()).unwrap().modulus_bits,
+    };
+    let too_much = 5 * u64::from(config.sample_count_max) + 1;
+    for weight in [0, too_much] {
+        assert!(matches!(
+            aggregate(weight).mean(&config),
+            Err(Error::WeightTotal { .. })
+        ));
+    }
+    assert!(aggregate(5).mean(&config).is_ok());
+}

@@ -98,7 +98,7 @@ fn fedavg_mean_matches_the_weighted_float_mean() {
     let inputs: Vec<(Vec<f32>, u32)> = aggregate.survivors.iter().map(|c| sim.input(*c)).collect();
     let weight: u64 = inputs.iter().map(|(_, s)| u64::from(*s)).sum();
     assert_eq!(aggregate.weight_total(), weight);
-    let mean = aggregate.mean(&outcome.config);
+    let mean = aggregate.mean(&outcome.config).unwrap();
     // Stochastic rounding moves each coordinate by less than one step, so the weighted mean
     // of the rounded values is within one step of the weighted mean of the clipped floats.
     let step = aifactory_secagg::quantize::quantum(1.0, 16);

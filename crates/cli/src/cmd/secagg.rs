@@ -87,7 +87,7 @@ struct Report {
 fn report(transcript: &Transcript) -> anyhow::Result<Report> {
     let aggregate = transcript.verify()?;
     let commitment = transcript.commitment();
-    let mean = aggregate.mean(&transcript.config);
+    let mean = aggregate.mean(&transcript.config)?;
     Ok(Report {
         round: hex::encode(commitment.round.0),
         clients: transcript.config.clients(),
