@@ -5,6 +5,7 @@ use aifactory_learn::LearnError;
 use aifactory_learn::federated::Rule;
 use aifactory_learn::federated::server_opt::{ServerOptimizer, ServerState};
 use aifactory_learn::privacy::clip_noise::{self, DpConfig};
+use aifactory_learn::rng::PrivacySecret;
 
 fn hostile() -> Vec<Vec<Vec<f32>>> {
     let honest = |i: usize| vec![0.1 * i as f32, -0.2, 0.3];
@@ -41,7 +42,8 @@ fn non_finite_updates_are_refused_at_every_entry_point() {
             let got = rule.combine(&updates, &[1.0; 9]);
             assert!(is_non_finite(&got), "{}: {got:?}", rule.name());
         }
-        let got = clip_noise::dp_mean(&updates, &dp, 9.0, 0);
+        let mut noise = PrivacySecret::for_testing([1; 32]).stream("test", 0);
+        let got = clip_noise::dp_mean(&updates, &dp, 9.0, &mut noise);
         assert!(is_non_finite(&got), "dp_mean: {got:?}");
         let mut one = updates[4].clone();
         let got = clip_noise::clip(&mut one, 1.0);

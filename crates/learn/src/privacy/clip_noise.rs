@@ -10,14 +10,18 @@
 //! N(0, σ²C²) is added to every coordinate of the sum, and the sum is divided by the
 //! expected number of clients. Client sampling at rate q = clients per round / clients
 //! makes this the sampled Gaussian mechanism at the client level, with the same
-//! accountant. Noise is drawn from a seeded stream, so a run can be replayed.
+//! accountant.
+//!
+//! Noise (and, upstream, the sampling) comes from a [`PrivacyRng`] keyed by a secret drawn
+//! from the OS (`rng::PrivacySecret`), never from the job's public seed: whoever knows the
+//! seed could otherwise regenerate the noise and subtract it.
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{LearnError, Result, check_finite};
 use crate::federated::fedavg::check_updates;
 use crate::params::l2_norm;
-use crate::rng::{self, Rng};
+use crate::rng::{self, PrivacyRng};
 
 /// Parameters of the Gaussian mechanism on clipped contributions.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -57,8 +61,8 @@ pub fn clip(v: &mut [f32], clip_norm: f64) -> Result<f64> {
     Ok(norm)
 }
 
-/// Adds independent N(0, std²) noise to every coordinate.
-pub fn add_gaussian(v: &mut [f32], std: f64, rng: &mut Rng) {
+/// Adds independent N(0, std²) noise to every coordinate, drawn from the secret stream `rng`.
+pub fn add_gaussian(v: &mut [f32], std: f64, rng: &mut PrivacyRng) {
     if std == 0.0 {
         return;
     }
@@ -66,13 +70,13 @@ pub fn add_gaussian(v: &mut [f32], std: f64, rng: &mut Rng) {
         .for_each(|x| *x += (rng::gaussian(rng) * std) as f32);
 }
 
-/// DP-FedAvg aggregation: clip each update, sum, add N(0, σ²C²), divide by
-/// `expected_clients`. Returns the noised mean update.
+/// DP-FedAvg aggregation: clip each update, sum, add N(0, σ²C²) drawn from the secret
+/// stream `noise`, divide by `expected_clients`. Returns the noised mean update.
 pub fn dp_mean(
     updates: &[Vec<f32>],
     cfg: &DpConfig,
     expected_clients: f64,
-    seed: u64,
+    noise: &mut PrivacyRng,
 ) -> Result<Vec<f32>> {
     cfg.validate()?;
     let len = check_updates(updates)?;
@@ -82,8 +86,7 @@ pub fn dp_mean(
         clip(&mut c, cfg.clip_norm)?;
         sum.iter_mut().zip(&c).for_each(|(s, x)| *s += x);
     }
-    let mut r = rng::rng(rng::derive_seed(seed, "dp-fedavg noise", 0));
-    add_gaussian(&mut sum, cfg.noise_multiplier * cfg.clip_norm, &mut r);
+    add_gaussian(&mut sum, cfg.noise_multiplier * cfg.clip_norm, noise);
     let scale = (1.0 / expected_clients) as f32;
     sum.iter_mut().for_each(|x| *x *= scale);
     Ok(sum)
@@ -109,16 +112,18 @@ mod tests {
             clip_norm: 1.0,
             noise_multiplier: 0.0,
         };
-        let m = dp_mean(&[vec![3.0, 4.0], vec![0.1, 0.0]], &cfg, 2.0, 0).unwrap();
+        let secret = rng::PrivacySecret::for_testing([9; 32]);
+        let stream = || secret.stream("test", 0);
+        let m = dp_mean(&[vec![3.0, 4.0], vec![0.1, 0.0]], &cfg, 2.0, &mut stream()).unwrap();
         assert!((m[0] - 0.35).abs() < 1e-6 && (m[1] - 0.4).abs() < 1e-6);
         let cfg = DpConfig {
             clip_norm: 2.0,
             noise_multiplier: 1.5,
         };
         let zeros = vec![vec![0.0; 100_000]];
-        let n = dp_mean(&zeros, &cfg, 1.0, 9).unwrap();
+        let n = dp_mean(&zeros, &cfg, 1.0, &mut stream()).unwrap();
         let std = (n.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() / n.len() as f64).sqrt();
         assert!((std - 3.0).abs() < 0.03, "noise std {std}");
-        assert_eq!(n, dp_mean(&zeros, &cfg, 1.0, 9).unwrap());
+        assert_eq!(n, dp_mean(&zeros, &cfg, 1.0, &mut stream()).unwrap());
     }
 }
