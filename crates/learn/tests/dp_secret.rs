@@ -114,3 +114,37 @@ fn a_test_secret_replays_dp_noise() {
     assert_eq!(fed(1), fed(1));
     assert_ne!(fed(1), fed(2));
 }
+
+/// Regression: DP-FedAvg selected a fixed number of clients without replacement but was
+/// accounted as the Poisson-sampled Gaussian. It now samples each client independently with
+/// q = clients_per_round / clients, so the number of participants varies around q·n.
+#[test]
+fn dp_fedavg_samples_clients_by_poisson_as_accounted() {
+    let clients: Vec<Samples> = (0..6).map(|i| data(16, i as f32 * 0.01)).collect();
+    let cfg = FedConfig {
+        rounds: 40,
+        privacy_secret: Some(PrivacySecret::for_testing([4; 32])),
+        ..fed_config()
+    };
+    let mut sizes = Vec::new();
+    simulation::simulate(
+        &spec(),
+        &params::init(&spec(), 1),
+        &clients,
+        &[Behaviour::Honest; 6],
+        None,
+        &cfg,
+        &mut |r| sizes.push(r.participants.len()),
+    )
+    .unwrap();
+    assert!(
+        sizes.iter().any(|s| *s != 3),
+        "fixed-size sample: {sizes:?}"
+    );
+    let mean = sizes.iter().sum::<usize>() as f64 / sizes.len() as f64;
+    // Binomial(6, 1/2) over 40 rounds: mean 3, standard error 0.19.
+    assert!(
+        (mean - 3.0).abs() < 0.8,
+        "mean participants {mean}: {sizes:?}"
+    );
+}

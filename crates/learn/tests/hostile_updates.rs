@@ -43,7 +43,7 @@ fn non_finite_updates_are_refused_at_every_entry_point() {
             assert!(is_non_finite(&got), "{}: {got:?}", rule.name());
         }
         let mut noise = PrivacySecret::for_testing([1; 32]).stream("test", 0);
-        let got = clip_noise::dp_mean(&updates, &dp, 9.0, &mut noise);
+        let got = clip_noise::dp_mean(&updates, 3, &dp, 9.0, &mut noise);
         assert!(is_non_finite(&got), "dp_mean: {got:?}");
         let mut one = updates[4].clone();
         let got = clip_noise::clip(&mut one, 1.0);

@@ -32,6 +32,19 @@ pub fn select_from<R: rand::RngCore>(r: &mut R, n: usize, k: usize) -> Result<Ve
     Ok(out)
 }
 
+/// Poisson sampling: each of `n` clients independently with probability `q`, sorted; may be
+/// empty. This is the sampling the RDP accountant's sampled Gaussian assumes, so DP-FedAvg
+/// draws its participants this way, from its secret stream.
+pub fn poisson<R: rand::RngCore>(r: &mut R, n: usize, q: f64) -> Result<Vec<usize>> {
+    check_max("clients", n, limits::CLIENTS_MAX)?;
+    if !(q > 0.0 && q <= 1.0) {
+        return Err(LearnError::Config(format!(
+            "sampling rate {q} outside (0, 1]"
+        )));
+    }
+    Ok((0..n).filter(|_| rng::uniform(r) < q).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -45,7 +45,8 @@ pub enum Behaviour {
 pub struct FedConfig {
     /// Rounds to run.
     pub rounds: usize,
-    /// Clients selected per round.
+    /// Clients selected per round; with DP-FedAvg the expected number, each client taking
+    /// part independently with probability clients_per_round / clients (Poisson sampling).
     pub clients_per_round: usize,
     /// How updates are combined.
     pub rule: Rule,
@@ -125,10 +126,10 @@ pub fn simulate(
             None => {
                 selection::select(cfg.seed, round as u64, clients.len(), cfg.clients_per_round)?
             }
-            Some(_) => selection::select_from(
+            Some(_) => selection::poisson(
                 &mut privacy.stream("dp-fedavg sample", round as u64),
                 clients.len(),
-                cfg.clients_per_round,
+                cfg.clients_per_round as f64 / clients.len() as f64,
             )?,
         };
         let updates = train_clients(
@@ -149,6 +150,7 @@ pub fn simulate(
             }
             Some(dp) => clip_noise::dp_mean(
                 &updates,
+                global.len(),
                 dp,
                 cfg.clients_per_round as f64,
                 &mut privacy.stream("dp-fedavg noise", round as u64),

@@ -5,12 +5,21 @@
 //! each example's gradient to L2 norm C, sums them, adds N(0, σ²C²) to every coordinate
 //! and divides by the expected batch size qN.
 //!
-//! **DP-FedAvg** (McMahan et al. 2018), in the aggregate: each selected client's update
-//! (new weights − global weights) is clipped to norm C, the clipped updates are summed,
-//! N(0, σ²C²) is added to every coordinate of the sum, and the sum is divided by the
-//! expected number of clients. Client sampling at rate q = clients per round / clients
-//! makes this the sampled Gaussian mechanism at the client level, with the same
-//! accountant.
+//! **DP-FedAvg** (McMahan et al. 2018), in the aggregate: each round samples every client
+//! independently with probability q = clients per round / clients (Poisson sampling, so the
+//! number of participants varies and may be zero), clips each participant's update (new
+//! weights − global weights) to norm C, sums them, adds N(0, σ²C²) to every coordinate and
+//! divides by the expected number of clients qN — a constant, so that the division does not
+//! leak the sample size. That is the sampled Gaussian mechanism at the client level, with the
+//! same accountant.
+//!
+//! **Neighbouring relation and sensitivity.** Both are accounted under add/remove-one: two
+//! data sets are neighbours when one holds one more record than the other — one example for
+//! DP-SGD (example-level privacy), one client with all its data for DP-FedAvg (client-level
+//! privacy). Clipping bounds the L2 sensitivity of the noised sum to C under that relation
+//! (it would be 2C under replace-one, which would need twice the noise for the same ε). The
+//! RDP bound of the Poisson-sampled Gaussian (Mironov, Talwar & Zhang 2019) is stated for
+//! add/remove, which is why both mechanisms sample by Poisson rather than a fixed-size batch.
 //!
 //! Noise (and, upstream, the sampling) comes from a [`PrivacyRng`] keyed by a secret drawn
 //! from the OS (`rng::PrivacySecret`), never from the job's public seed: whoever knows the
@@ -70,16 +79,28 @@ pub fn add_gaussian(v: &mut [f32], std: f64, rng: &mut PrivacyRng) {
         .for_each(|x| *x += (rng::gaussian(rng) * std) as f32);
 }
 
-/// DP-FedAvg aggregation: clip each update, sum, add N(0, σ²C²) drawn from the secret
-/// stream `noise`, divide by `expected_clients`. Returns the noised mean update.
+/// DP-FedAvg aggregation of `len`-long updates: clip each, sum, add N(0, σ²C²) drawn from
+/// the secret stream `noise`, divide by `expected_clients`. Returns the noised mean update;
+/// a round whose Poisson sample is empty still returns noise.
 pub fn dp_mean(
     updates: &[Vec<f32>],
+    len: usize,
     cfg: &DpConfig,
     expected_clients: f64,
     noise: &mut PrivacyRng,
 ) -> Result<Vec<f32>> {
     cfg.validate()?;
-    let len = check_updates(updates)?;
+    if !(expected_clients > 0.0 && expected_clients.is_finite()) {
+        return Err(LearnError::Config(
+            "the expected number of clients must be positive".into(),
+        ));
+    }
+    if !updates.is_empty() && check_updates(updates)? != len {
+        return Err(LearnError::LengthMismatch {
+            got: updates[0].len(),
+            expected: len,
+        });
+    }
     let mut sum = vec![0f32; len];
     for u in updates {
         let mut c = u.clone();
@@ -114,16 +135,27 @@ mod tests {
         };
         let secret = rng::PrivacySecret::for_testing([9; 32]);
         let stream = || secret.stream("test", 0);
-        let m = dp_mean(&[vec![3.0, 4.0], vec![0.1, 0.0]], &cfg, 2.0, &mut stream()).unwrap();
+        let m = dp_mean(
+            &[vec![3.0, 4.0], vec![0.1, 0.0]],
+            2,
+            &cfg,
+            2.0,
+            &mut stream(),
+        )
+        .unwrap();
         assert!((m[0] - 0.35).abs() < 1e-6 && (m[1] - 0.4).abs() < 1e-6);
         let cfg = DpConfig {
             clip_norm: 2.0,
             noise_multiplier: 1.5,
         };
         let zeros = vec![vec![0.0; 100_000]];
-        let n = dp_mean(&zeros, &cfg, 1.0, &mut stream()).unwrap();
+        let n = dp_mean(&zeros, 100_000, &cfg, 1.0, &mut stream()).unwrap();
         let std = (n.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() / n.len() as f64).sqrt();
         assert!((std - 3.0).abs() < 0.03, "noise std {std}");
-        assert_eq!(n, dp_mean(&zeros, &cfg, 1.0, &mut stream()).unwrap());
+        assert_eq!(
+            n,
+            dp_mean(&zeros, 100_000, &cfg, 1.0, &mut stream()).unwrap()
+        );
+        assert_eq!(dp_mean(&[], 4, &cfg, 1.0, &mut stream()).unwrap().len(), 4);
     }
 }
