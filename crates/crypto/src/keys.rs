@@ -16,13 +16,30 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use curve25519_dalek::edwards::CompressedEdwardsY;
 use ed25519_zebra::{SigningKey, VerificationKey};
 use rand_core::{CryptoRng, RngCore};
-use zeroize::Zeroize;
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::{Address, Hash};
 
 /// A private ed25519 key. Its bytes are wiped from memory when it is dropped.
+///
+/// The wrapped `SigningKey` is `Copy` and does not wipe itself, so this wrapper does: it is
+/// never `Copy`, never hands out the inner key, and zeroes it (seed, scalar, prefix) on drop.
 #[derive(Clone)]
 pub struct SecretKey(SigningKey);
+
+impl Zeroize for SecretKey {
+    fn zeroize(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl Drop for SecretKey {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for SecretKey {}
 
 impl SecretKey {
     /// Draws a fresh key from a cryptographic random source.
@@ -203,6 +220,17 @@ pub(crate) mod tests {
             "aif1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq8499jj",
             "the burn address docs/encoding.md names"
         );
+    }
+
+    /// Regression: the key claimed to be wiped on drop, but the wrapped key is `Copy` and
+    /// nothing zeroed it.
+    #[test]
+    fn secret_key_is_wiped_on_drop() {
+        fn wiped_on_drop<T: ZeroizeOnDrop>() {}
+        wiped_on_drop::<SecretKey>();
+        let mut key = SecretKey::from_bytes([7; 32]);
+        key.zeroize();
+        assert_eq!(key.to_bytes(), [0; 32]);
     }
 
     #[test]

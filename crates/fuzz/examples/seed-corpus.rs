@@ -1,6 +1,6 @@
 //! Writes the seed corpus under `fuzz/corpus/<target>/`: real encodings of transactions,
-//! blocks, ledger operations, ledger snapshots and a secure-aggregation round, for the
-//! fuzzers to start from.
+//! blocks, ledger operations, ledger snapshots, a secure-aggregation round, and the learning
+//! crate's model files, specs, CSV rows and an ONNX model, for the fuzzers to start from.
 //! Run once with `cargo run -p aifactory-fuzz --example seed-corpus`; the output is committed.
 
 use std::path::{Path, PathBuf};
@@ -116,5 +116,36 @@ fn main() {
         "commitment",
         &aifactory_secagg::encode(&transcript.commitment()),
     );
+    write_learn(&corpus);
     println!("wrote the seed corpus under {}", corpus.display());
+}
+
+/// The learning crate's seeds: small real inputs of each decoder.
+fn write_learn(corpus: &Path) {
+    let specs = [
+        ("logreg", r#"{"kind":"logreg","inputs":4,"outputs":3}"#),
+        (
+            "mlp",
+            r#"{"kind":"mlp","inputs":6,"hidden":[8,4],"outputs":1,"activation":"relu"}"#,
+        ),
+        (
+            "cnn",
+            r#"{"kind":"cnn","channels":1,"height":8,"width":8,"conv":[{"filters":2,"kernel":3}],"dense":[4],"outputs":3}"#,
+        ),
+    ];
+    for (name, json) in specs {
+        write(corpus, "learn_spec", name, json.as_bytes());
+        let spec = aifactory_learn::ModelSpec::from_json(json).unwrap();
+        let params = (0..spec.param_count())
+            .map(|i| (i % 7) as f32 * 0.1 - 0.3)
+            .collect();
+        let model = aifactory_learn::store::StoredModel::new(spec, params).unwrap();
+        write(corpus, "learn_model_file", name, &model.to_bytes().unwrap());
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let adult = std::fs::read_to_string(root.join("data/adult/adult.data")).unwrap();
+    let head: String = adult.lines().take(4).map(|l| format!("{l}\n")).collect();
+    write(corpus, "learn_csv", "adult-4-rows", head.as_bytes());
+    let onnx = std::fs::read(root.join("crates/learn/tests/vectors/tiny_mlp.onnx")).unwrap();
+    write(corpus, "learn_onnx", "tiny-mlp", &onnx);
 }

@@ -1,16 +1,19 @@
 //! Fuzz targets: one function per decoder of untrusted bytes (transactions, blocks, ledger
-//! snapshots, the node's network messages, secure-aggregation messages), and one that drives the ledger with transactions
-//! made from arbitrary bytes. Each must never panic, whatever the input.
+//! snapshots, the node's network messages, secure-aggregation messages, model files, specs,
+//! CSV tables and ONNX imports), and one that drives the ledger with transactions made from
+//! arbitrary bytes. Each must never panic, whatever the input.
 //!
 //! The same functions run in two harnesses: `fuzz/` wraps them for cargo-fuzz (coverage-guided,
 //! run by `scripts/fuzz`), and this crate's tests replay the committed corpus under
 //! `fuzz/corpus/<target>/` plus seeded random mutations of it on every CI run.
 
+mod learn;
 mod ledger;
 mod network;
 mod snapshot;
 mod sync;
 
+pub use learn::{learn_csv, learn_model_file, learn_onnx, learn_spec};
 pub use ledger::ledger;
 pub use network::{chain_block, gossip_batch};
 pub use snapshot::snapshot;
@@ -34,6 +37,10 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("validator_set_proof", validator_set_proof),
     ("secagg_messages", secagg_messages),
     ("secagg_transcript", secagg_transcript),
+    ("learn_model_file", learn_model_file),
+    ("learn_spec", learn_spec),
+    ("learn_csv", learn_csv),
+    ("learn_onnx", learn_onnx),
 ];
 
 /// Decodes a transaction; whatever decodes must re-encode to the same bytes (one encoding per
@@ -60,6 +67,8 @@ pub fn secagg_messages(data: &[u8]) {
     let _ = secagg::decode_share_keys(data);
     let _ = secagg::decode_share_bundle(data);
     let _ = secagg::decode_masked_input(data);
+    let _ = secagg::decode_survivor_list(data);
+    let _ = secagg::decode_consistency_check(data);
     let _ = secagg::decode_unmask_request(data);
     let _ = secagg::decode_unmask_response(data);
     let _ = RoundConfig::decode(data);

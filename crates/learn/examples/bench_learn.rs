@@ -55,6 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         dp: None,
         seed: 1,
         threads,
+        privacy_secret: None,
     };
     let t = Instant::now();
     let out = simulation::simulate(

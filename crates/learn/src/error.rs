@@ -35,6 +35,14 @@ pub enum LearnError {
         /// The length required.
         expected: usize,
     },
+    /// A vector from outside (a client update, a combined update) holds NaN or infinity.
+    #[error("{what} {index} has a non-finite coordinate (NaN or infinity); refused")]
+    NonFinite {
+        /// What kind of vector: "update", "combined update", "vector".
+        what: &'static str,
+        /// Its position among the vectors given (0 for a single vector).
+        index: usize,
+    },
     /// An ONNX model could not be imported or run.
     #[error("onnx: {0}")]
     Onnx(String),
@@ -51,6 +59,16 @@ pub enum LearnError {
 
 /// The crate's result type.
 pub type Result<T, E = LearnError> = std::result::Result<T, E>;
+
+/// Refuses a vector with a NaN or infinite coordinate: it would poison every sum it enters
+/// (a NaN norm even passes a `norm > clip` test).
+pub(crate) fn check_finite(what: &'static str, index: usize, v: &[f32]) -> Result<()> {
+    if v.iter().all(|x| x.is_finite()) {
+        Ok(())
+    } else {
+        Err(LearnError::NonFinite { what, index })
+    }
+}
 
 /// Returns an error if `got` exceeds `max`.
 pub(crate) fn check_max(what: &'static str, got: usize, max: usize) -> Result<()> {

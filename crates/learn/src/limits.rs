@@ -10,6 +10,67 @@ pub const SPEC_BYTES_MAX: usize = 64 * 1024;
 pub const MODEL_BYTES_MAX: usize = 512 * 1024 * 1024;
 /// Most parameters (scalars) a model may have.
 pub const PARAMS_MAX: usize = 64 * 1024 * 1024;
+/// Most nodes an imported ONNX graph may have.
+pub const ONNX_NODES_MAX: usize = 4096;
+/// The ONNX operators an imported model may use: the layers of feed-forward classifiers.
+/// No control flow (`If`, `Loop`, `Scan`: unbounded work), no random or shape-generating
+/// operators (`ConstantOfShape`, `Expand`, `Tile`, `Range`: allocations chosen by the file).
+pub const ONNX_OPERATORS: &[&str] = &[
+    "Abs",
+    "Add",
+    "ArgMax",
+    "AveragePool",
+    "BatchNormalization",
+    "Cast",
+    "Clip",
+    "Concat",
+    "Constant",
+    "Conv",
+    "Div",
+    "Dropout",
+    "Elu",
+    "Erf",
+    "Exp",
+    "Flatten",
+    "Gather",
+    "Gemm",
+    "GlobalAveragePool",
+    "GlobalMaxPool",
+    "HardSigmoid",
+    "Identity",
+    "LayerNormalization",
+    "LeakyRelu",
+    "Log",
+    "LogSoftmax",
+    "MatMul",
+    "Max",
+    "MaxPool",
+    "Min",
+    "Mul",
+    "Neg",
+    "Pad",
+    "Pow",
+    "PRelu",
+    "Reciprocal",
+    "ReduceMax",
+    "ReduceMean",
+    "ReduceSum",
+    "Relu",
+    "Reshape",
+    "Selu",
+    "Shape",
+    "Sigmoid",
+    "Slice",
+    "Softmax",
+    "Softplus",
+    "Sqrt",
+    "Squeeze",
+    "Sub",
+    "Sum",
+    "Tanh",
+    "Transpose",
+    "Unsqueeze",
+];
 /// Most tensors a safetensors model file may hold.
 pub const TENSORS_MAX: usize = 1024;
 /// Widest input or hidden layer a spec may declare.

@@ -6,6 +6,11 @@
 //! row. The first output must be `[rows, k]`; [`OnnxOutput`] says whether those are
 //! logits (sigmoid or softmax applied here) or probabilities already. A one-column
 //! output is the probability (or logit) of class 1.
+//!
+//! The file is untrusted: before tract builds anything, the graph is checked against
+//! `ONNX_NODES_MAX`, the operator allow-list `ONNX_OPERATORS` (no control flow, no
+//! file-chosen allocations, no local functions) and `PARAMS_MAX` initializer scalars; an
+//! input or output dimension of size zero is refused, never divided or chunked by.
 
 use std::sync::Arc;
 
@@ -59,9 +64,12 @@ impl OnnxModel {
     /// Imports ONNX bytes (models with external data files are not supported).
     pub fn from_bytes(bytes: &[u8], output: OnnxOutput) -> Result<Self> {
         check_max("model file size", bytes.len(), limits::MODEL_BYTES_MAX)?;
-        let mut model = tract_onnx::onnx()
-            .model_for_read(&mut &bytes[..])
+        let onnx = tract_onnx::onnx();
+        let proto = onnx
+            .proto_model_for_read(&mut &bytes[..])
             .map_err(onnx_err)?;
+        check_graph(&proto)?;
+        let mut model = onnx.model_for_proto_model(&proto).map_err(onnx_err)?;
         let declared = model.input_fact(0).map_err(onnx_err)?.shape.clone();
         let dims: Vec<_> = declared.dims().cloned().collect();
         if dims.len() < 2 {
@@ -81,6 +89,11 @@ impl OnnxModel {
             .try_fold(1usize, |a, &d| a.checked_mul(d))
             .unwrap_or(usize::MAX);
         check_max("onnx input features", features, limits::PARAMS_MAX)?;
+        if features == 0 {
+            return Err(LearnError::Onnx(
+                "the input has a dimension of size zero".into(),
+            ));
+        }
         let n = model.sym("N");
         let mut shape: Vec<TDim> = vec![n.to_dim()];
         shape.extend(item_shape.iter().map(|&d| TDim::from(d)));
@@ -138,17 +151,74 @@ impl OnnxModel {
         let view = first.to_plain_array_view::<f32>().map_err(onnx_err)?;
         let out_shape = view.shape().to_vec();
         let k = match out_shape.as_slice() {
-            [r, k] if *r == rows => *k,
+            [r, k] if *r == rows && (1..=limits::CLASSES_MAX).contains(k) => *k,
             [r] if *r == rows => 1,
             _ => {
                 return Err(LearnError::Onnx(format!(
-                    "output shape {out_shape:?} is not [rows, k]"
+                    "output shape {out_shape:?} is not [rows, k] with 1 ≤ k ≤ {}",
+                    limits::CLASSES_MAX
                 )));
             }
         };
         let v: Vec<f32> = view.iter().copied().collect();
         Ok(to_probabilities(&v, rows, k, self.output))
     }
+}
+
+/// Refuses a graph that is too large, uses an operator outside the allow-list, defines local
+/// functions, or carries more initializer scalars than a model may have.
+fn check_graph(proto: &tract_onnx::pb::ModelProto) -> Result<()> {
+    let graph = proto
+        .graph
+        .as_ref()
+        .ok_or_else(|| LearnError::Onnx("the file has no graph".into()))?;
+    check_max("onnx nodes", graph.node.len(), limits::ONNX_NODES_MAX)?;
+    if !proto.functions.is_empty() {
+        return Err(LearnError::Onnx("local functions are not supported".into()));
+    }
+    for node in &graph.node {
+        let standard = node.domain.is_empty() || node.domain == "ai.onnx";
+        if !standard || !limits::ONNX_OPERATORS.contains(&node.op_type.as_str()) {
+            return Err(LearnError::Onnx(format!(
+                "operator {}:{} is not allowed in an imported model",
+                node.domain, node.op_type
+            )));
+        }
+    }
+    // tract indexes its name table by each graph output: one no value defines would panic.
+    let defined: std::collections::BTreeSet<&str> = graph
+        .input
+        .iter()
+        .map(|v| v.name.as_str())
+        .chain(graph.initializer.iter().map(|t| t.name.as_str()))
+        .chain(
+            graph
+                .node
+                .iter()
+                .flat_map(|n| n.output.iter().map(String::as_str)),
+        )
+        .collect();
+    if let Some(output) = graph
+        .output
+        .iter()
+        .find(|o| !defined.contains(o.name.as_str()))
+    {
+        return Err(LearnError::Onnx(format!(
+            "graph output {:?} is not produced by any node, input or initializer",
+            output.name
+        )));
+    }
+    let mut scalars = 0usize;
+    for tensor in &graph.initializer {
+        let count = tensor.dims.iter().try_fold(1usize, |acc, &d| {
+            usize::try_from(d).ok().and_then(|d| acc.checked_mul(d))
+        });
+        scalars = count
+            .and_then(|c| scalars.checked_add(c))
+            .ok_or_else(|| LearnError::Onnx("an initializer has an invalid shape".into()))?;
+        check_max("onnx initializer scalars", scalars, limits::PARAMS_MAX)?;
+    }
+    Ok(())
 }
 
 fn to_probabilities(v: &[f32], rows: usize, k: usize, output: OnnxOutput) -> Probabilities {

@@ -1,12 +1,17 @@
-//! Seeded randomness: the only source of chance in the crate.
+//! Randomness, of two kinds kept apart: the reproducibility seed and the privacy secret.
 //!
-//! Every random choice (weight initialisation, shuffling, client selection, partitions,
-//! privacy noise) draws from a ChaCha8 stream seeded from a `u64`. Independent streams
+//! Every random choice that may be public (weight initialisation, shuffling, client
+//! selection without DP, partitions) draws from a ChaCha8 stream seeded from a `u64`: the job
+//! seed is published so anyone can replay a run. What protects privacy (DP noise, DP-SGD's
+//! example sampling, DP-FedAvg's client sampling) draws instead from a [`PrivacySecret`], 256
+//! bits from the operating system's generator unless a test fixes one, expanded by ChaCha20;
+//! it never derives from the seed, since anyone who knows the seed could regenerate the noise
+//! and subtract it. Independent streams
 //! are derived from one seed and a label with BLAKE3, so adding a new use of randomness
 //! never shifts the draws of an existing one. Gaussians use Box–Muller on f64, which is
 //! platform-independent, unlike library samplers whose algorithm may change.
 
-use rand::{Rng as _, SeedableRng};
+use rand::{Rng as _, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// The crate's random number generator.
@@ -28,13 +33,57 @@ pub fn derive_seed(seed: u64, label: &str, index: u64) -> u64 {
     u64::from_le_bytes(out.as_bytes()[..8].try_into().expect("8 bytes"))
 }
 
+/// The generator of privacy randomness: ChaCha20 keyed by a [`PrivacySecret`].
+pub type PrivacyRng = rand_chacha::ChaCha20Rng;
+
+/// A 256-bit secret for DP noise and sampling, kept apart from the public seed. `Debug`
+/// never prints it, and no configuration serialises it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PrivacySecret([u8; 32]);
+
+impl PrivacySecret {
+    /// A fresh secret from the operating system's generator: what every real run uses.
+    pub fn from_os() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        Self(bytes)
+    }
+
+    /// A fixed secret, so a test can replay DP noise. A real job must never use one: anyone
+    /// who learns it can remove the noise.
+    pub fn for_testing(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// An independent secret for `label` and `index` (e.g. one per federated client).
+    pub fn derive(&self, label: &str, index: u64) -> Self {
+        let mut h = blake3::Hasher::new_keyed(&self.0);
+        h.update(b"aifactory-learn privacy secret v1");
+        h.update(&(label.len() as u64).to_le_bytes());
+        h.update(label.as_bytes());
+        h.update(&index.to_le_bytes());
+        Self(*h.finalize().as_bytes())
+    }
+
+    /// The privacy stream for `label` and `index`.
+    pub fn stream(&self, label: &str, index: u64) -> PrivacyRng {
+        PrivacyRng::from_seed(self.derive(label, index).0)
+    }
+}
+
+impl std::fmt::Debug for PrivacySecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PrivacySecret(..)")
+    }
+}
+
 /// A uniform draw in `[0, 1)` with 53 bits of precision.
-pub fn uniform(rng: &mut Rng) -> f64 {
+pub fn uniform<R: RngCore + ?Sized>(rng: &mut R) -> f64 {
     (rng.r#gen::<u64>() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
 /// A standard normal draw (Box–Muller).
-pub fn gaussian(rng: &mut Rng) -> f64 {
+pub fn gaussian<R: RngCore + ?Sized>(rng: &mut R) -> f64 {
     let u1 = 1.0 - uniform(rng); // (0, 1]: ln is finite
     let u2 = uniform(rng);
     (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()

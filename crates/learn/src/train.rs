@@ -26,6 +26,7 @@ use crate::loss;
 use crate::model::Net;
 use crate::privacy::clip_noise::{self, DpConfig};
 use crate::rng;
+use crate::rng::PrivacySecret;
 use crate::samples::Samples;
 use crate::spec::ModelSpec;
 
@@ -59,8 +60,12 @@ pub struct TrainConfig {
     pub prox_mu: f64,
     /// Per-example clipping and noise (DP-SGD); `None` for ordinary training.
     pub dp_sgd: Option<DpConfig>,
-    /// Seed for shuffling, DP sampling and noise, and dropout.
+    /// Seed for shuffling and dropout: public, so a run can be replayed.
     pub seed: u64,
+    /// Secret for DP-SGD's sampling and noise. `None` (the default, and what a real job
+    /// uses) draws a fresh one from the OS per call; never serialised.
+    #[serde(skip)]
+    pub privacy_secret: Option<PrivacySecret>,
 }
 
 impl Default for TrainConfig {
@@ -74,6 +79,7 @@ impl Default for TrainConfig {
             prox_mu: 0.0,
             dp_sgd: None,
             seed: 0,
+            privacy_secret: None,
         }
     }
 }
@@ -168,6 +174,10 @@ pub fn train_with_progress(
     let anchor = (cfg.prox_mu > 0.0)
         .then(|| Tensor::<1>::from_data(TensorData::new(start.to_vec(), [start.len()]), &device));
     let mut r = rng::rng(rng::derive_seed(cfg.seed, "shuffle", 0));
+    let privacy = cfg
+        .privacy_secret
+        .clone()
+        .unwrap_or_else(PrivacySecret::from_os);
     let mut epoch_losses = Vec::with_capacity(cfg.epochs);
     let mut steps = 0;
     for epoch in 0..cfg.epochs {
@@ -191,10 +201,10 @@ pub fn train_with_progress(
                     data,
                     cfg,
                     dp,
-                    &mut r,
+                    &mut privacy.stream("dp-sgd", epoch as u64),
                     anchor.as_ref(),
                     &device,
-                );
+                )?;
                 net = next;
                 (data.rows(), loss_sum, s)
             }
@@ -272,7 +282,8 @@ fn step(
     (l.inner().mul_scalar(rows.len() as f64), next)
 }
 
-/// One epoch of DP-SGD: ⌈1/q⌉ steps, each on a Poisson sample at rate q = batch/rows.
+/// One epoch of DP-SGD: ⌈1/q⌉ steps, each on a Poisson sample at rate q = batch/rows; the
+/// sample and the noise come from `privacy`, the secret stream, never from the seed.
 #[allow(clippy::too_many_arguments)]
 fn dp_epoch(
     mut net: Net,
@@ -280,10 +291,10 @@ fn dp_epoch(
     data: &Samples,
     cfg: &TrainConfig,
     dp: &DpConfig,
-    r: &mut rng::Rng,
+    r: &mut rng::PrivacyRng,
     anchor: Option<&Tensor<1>>,
     device: &Device,
-) -> (Net, f64, usize) {
+) -> Result<(Net, f64, usize)> {
     let rows = data.rows();
     let q = (cfg.batch_size as f64 / rows as f64).min(1.0);
     let steps = (1.0 / q).ceil() as usize;
@@ -296,7 +307,7 @@ fn dp_epoch(
             loss_sum += f64::from(l.clone().into_scalar::<f32>());
             let grads = GradientsParams::from_grads(l.backward(), &net);
             let mut g = net.flat_grads(&grads);
-            clip_noise::clip(&mut g, dp.clip_norm);
+            clip_noise::clip(&mut g, dp.clip_norm)?;
             sum.iter_mut().zip(&g).for_each(|(s, x)| *s += x);
         }
         clip_noise::add_gaussian(&mut sum, dp.noise_multiplier * dp.clip_norm, r);
@@ -305,7 +316,7 @@ fn dp_epoch(
         let grads = net.grads_from_flat(&sum);
         net = opt.step(cfg.learning_rate, net, grads);
     }
-    (net, loss_sum, steps)
+    Ok((net, loss_sum, steps))
 }
 
 /// ‖w − w0‖² over all parameters, differentiable in w.

@@ -42,6 +42,7 @@ fn fed(
         dp: None,
         seed: 7,
         threads: 2,
+        privacy_secret: None,
     };
     let start = params::init(spec, 1);
     let out = simulation::simulate(

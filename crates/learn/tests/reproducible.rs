@@ -5,6 +5,7 @@ use aifactory_learn::federated::partition;
 use aifactory_learn::federated::server_opt::ServerOptimizer;
 use aifactory_learn::federated::simulation::{self, Behaviour, FedConfig};
 use aifactory_learn::privacy::clip_noise::DpConfig;
+use aifactory_learn::rng::PrivacySecret;
 use aifactory_learn::store::StoredModel;
 use aifactory_learn::train::{self, Optimizer, TrainConfig};
 use aifactory_learn::{ModelSpec, datasets, params};
@@ -45,6 +46,7 @@ fn same_seed_same_content_id_for_every_training_mode() {
                 noise_multiplier: 1.1,
             }),
             seed: 3,
+            privacy_secret: Some(PrivacySecret::for_testing([3; 32])),
             ..TrainConfig::default()
         },
     ];
@@ -122,6 +124,8 @@ fn federated_runs_are_identical_across_thread_counts() {
             }),
             seed: 9,
             threads,
+            // DP noise comes from a secret; a fixed test secret makes it replayable.
+            privacy_secret: Some(PrivacySecret::for_testing([5; 32])),
         };
         let out = simulation::simulate(
             &spec,

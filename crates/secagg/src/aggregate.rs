@@ -2,6 +2,7 @@
 
 use crate::ClientId;
 use crate::config::RoundConfig;
+use crate::error::{Error, Result};
 use crate::quantize::dequantize_mean;
 use crate::ring;
 
@@ -34,8 +35,14 @@ impl Aggregate {
             .collect()
     }
 
-    /// The sample-weighted mean update (FedAvg), dequantised.
-    pub fn mean(&self, config: &RoundConfig) -> Vec<f32> {
+    /// The sample-weighted mean update (FedAvg), dequantised; refuses a total weight of zero
+    /// or above what the survivors could claim (a client sent a malformed masked weight).
+    pub fn mean(&self, config: &RoundConfig) -> Result<Vec<f32>> {
+        let max = u64::from(config.sample_count_max) * self.survivors.len() as u64;
+        let total = self.weight_total();
+        if total == 0 || total > max {
+            return Err(Error::WeightTotal { total, max });
+        }
         dequantize_mean(
             &self.centred(),
             self.weight_total(),

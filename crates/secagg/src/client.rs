@@ -1,10 +1,12 @@
 //! The client's side of a round: a state machine that answers each phase once, in order.
 //!
-//! `advertise` → `share_keys` → `masked_input` → `unmask`. Each step checks everything it is
-//! given (signatures, round, senders, recipients, sizes) and moves the machine on only when
-//! it succeeds; a step called out of order is refused. `unmask` is the honest client's
-//! defence against a dishonest trainer: it reveals, for each peer, a share of exactly one of
-//! the two secrets, and refuses any later request that would reveal the other.
+//! `advertise` → `share_keys` → `masked_input` → `consistency_check` → `unmask`. Each step
+//! checks everything it is given (signatures, round, senders, recipients, sizes) and moves the
+//! machine on only when it succeeds; a step called out of order is refused. The last two are
+//! the honest client's defence against a dishonest trainer: it signs one survivor list per
+//! round, reveals shares only for that list and only when t of its own holders and a quorum of
+//! the roster signed the same list, and for each peer reveals a share of exactly one of the two
+//! secrets, refusing any later request that would reveal the other.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,8 +24,9 @@ use crate::error::{Error, Result};
 use crate::input::{ClientSeeds, encode_input};
 use crate::mask::{self, Sign};
 use crate::messages::{
-    Advertise, AdvertiseList, EncryptedShare, MaskedInput, RevealedShare, ShareBundle,
-    ShareCommitment, ShareKeys, ShareKind, Signed, UnmaskRequest, UnmaskResponse,
+    Advertise, AdvertiseList, ConsistencyCheck, EncryptedShare, MaskedInput, RevealedShare,
+    ShareBundle, ShareCommitment, ShareKeys, ShareKind, Signed, SurvivorList, UnmaskRequest,
+    UnmaskResponse,
 };
 use crate::ring;
 use crate::seal::{self, SharePair};
@@ -35,6 +38,7 @@ enum Phase {
     Advertise,
     ShareKeys,
     MaskedInput,
+    Consistency,
     Unmask,
 }
 
@@ -44,6 +48,7 @@ impl Phase {
             Phase::Advertise => "advertise",
             Phase::ShareKeys => "share-keys",
             Phase::MaskedInput => "masked-input",
+            Phase::Consistency => "consistency-check",
             Phase::Unmask => "unmask",
         }
     }
@@ -66,6 +71,8 @@ pub struct Client {
     held: BTreeMap<ClientId, SharePair>,
     /// The kind of share already revealed, by owner.
     revealed: BTreeMap<ClientId, ShareKind>,
+    /// The one survivor list this client signed.
+    signed_list: Option<SurvivorList>,
 }
 
 impl Client {
@@ -101,6 +108,7 @@ impl Client {
             cipher_keys: BTreeMap::new(),
             held: BTreeMap::new(),
             revealed: BTreeMap::new(),
+            signed_list: None,
         })
     }
 
@@ -287,7 +295,7 @@ impl Client {
                 .expect("a validated round packs within PACKED_BYTES_MAX"),
         };
         self.held.extend(opened);
-        self.phase = Phase::Unmask;
+        self.phase = Phase::Consistency;
         Ok(Signed::sign(body, &self.round, &self.key))
     }
 
@@ -338,9 +346,25 @@ impl Client {
         Ok(opened)
     }
 
-    /// Phase 3: for each owner it holds shares of, reveals the self-seed share if the owner
+    /// Phase 3: checks the trainer's survivor list and signs it. A client signs one list per
+    /// round: the consistency check of Bonawitz et al. 2017, which stops a trainer from
+    /// showing different clients different lists to collect both secrets of one client.
+    pub fn consistency_check(&mut self, list: &SurvivorList) -> Result<Signed<ConsistencyCheck>> {
+        self.expect(Phase::Consistency, "survivor list")?;
+        self.check_list(list)?;
+        let body = ConsistencyCheck {
+            round: self.round.config.round,
+            sender: self.me,
+            survivors: list.digest(),
+        };
+        self.signed_list = Some(list.clone());
+        self.phase = Phase::Unmask;
+        Ok(Signed::sign(body, &self.round, &self.key))
+    }
+
+    /// Phase 4: for each owner it holds shares of, reveals the self-seed share if the owner
     /// survived and the mask-key share if it dropped — never both for one owner, across every
-    /// request of the round.
+    /// request of the round — once the request shows that enough clients signed the same list.
     pub fn unmask(&mut self, request: &UnmaskRequest) -> Result<Signed<UnmaskResponse>> {
         self.expect(Phase::Unmask, "unmask request")?;
         self.check_request(request)?;
@@ -379,32 +403,27 @@ impl Client {
         Ok(Signed::sign(body, &self.round, &self.key))
     }
 
-    /// Refuses a survivor list that is malformed, too short, leaves this client out, or names
-    /// a neighbour that never shared with it (so cannot have sent a masked input).
-    fn check_request(&self, request: &UnmaskRequest) -> Result<()> {
-        if request.round != self.round.config.round {
+    /// Refuses a survivor list that is malformed, leaves this client out, names a neighbour
+    /// that never shared with it (so cannot have sent a masked input), or holds fewer than t of
+    /// its holders (fewer could not unmask it, and would leave it with too few pairwise masks).
+    fn check_list(&self, list: &SurvivorList) -> Result<()> {
+        if list.round != self.round.config.round {
             return Err(Error::WrongRound {
-                kind: "unmask request",
+                kind: "survivor list",
             });
         }
-        let survivors = &request.survivors[..];
+        let survivors = &list.survivors[..];
         if survivors.windows(2).any(|w| w[0] >= w[1]) {
             return Err(Error::BadRequest(
                 "survivors are not sorted and unique".into(),
             ));
-        }
-        if survivors.len() < self.round.threshold() {
-            return Err(Error::BadRequest(format!(
-                "{} survivors, fewer than the threshold {}",
-                survivors.len(),
-                self.round.threshold()
-            )));
         }
         if survivors.binary_search(&self.me).is_err() {
             return Err(Error::BadRequest(
                 "it lists me as dropped, but I sent my masked input".into(),
             ));
         }
+        let mut holders = 0;
         for survivor in survivors {
             self.round.check_client(*survivor)?;
             if self.round.graph.adjacent(self.me, *survivor) && !self.held.contains_key(survivor) {
@@ -412,7 +431,79 @@ impl Client {
                     "client {survivor} is listed as a survivor but never shared with me"
                 )));
             }
+            holders += usize::from(self.round.holds(*survivor, self.me));
+        }
+        if holders < self.round.threshold() {
+            return Err(Error::BadRequest(format!(
+                "{holders} of my holders are listed as survivors, fewer than the threshold {}",
+                self.round.threshold()
+            )));
         }
         Ok(())
+    }
+
+    /// Refuses a request for any list but the one this client signed, or one without valid
+    /// signatures on that list from t of its holders and from a quorum of the roster.
+    fn check_request(&self, request: &UnmaskRequest) -> Result<()> {
+        if request.round != self.round.config.round {
+            return Err(Error::WrongRound {
+                kind: "unmask request",
+            });
+        }
+        let signed = self
+            .signed_list
+            .as_ref()
+            .expect("the unmask phase follows a signed list");
+        if request.survivors != signed.survivors {
+            return Err(Error::BadRequest(
+                "its survivor list differs from the one I signed".into(),
+            ));
+        }
+        let signers: Vec<ClientId> = request.signatures.iter().map(|s| s.signer).collect();
+        if signers.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(Error::BadRequest(
+                "signatures are not in strictly increasing signer order".into(),
+            ));
+        }
+        if let Some(stranger) = signers
+            .iter()
+            .find(|s| signed.survivors.binary_search(s).is_err())
+        {
+            return Err(Error::BadRequest(format!(
+                "client {stranger} signed the list but is not on it"
+            )));
+        }
+        let checks = request.checks();
+        Signed::verify_all(&checks.iter().collect::<Vec<_>>(), &self.round)?;
+        let holders = signers
+            .iter()
+            .filter(|s| self.round.holds(**s, self.me))
+            .count();
+        let need = self.round.threshold();
+        if holders < need {
+            return Err(Error::NotEnoughSignatures {
+                whose: "my holders",
+                have: holders,
+                need,
+            });
+        }
+        let quorum = self.round.quorum();
+        if signers.len() < quorum {
+            return Err(Error::NotEnoughSignatures {
+                whose: "the roster",
+                have: signers.len(),
+                need: quorum,
+            });
+        }
+        Ok(())
+    }
+
+    /// Every share this client holds, both kinds, by owner: what a colluding client hands the
+    /// trainer. Honest code never calls it; the adversary tests use it to model collusion.
+    pub fn collude(&self) -> Vec<(ClientId, shamir::Share, shamir::Share)> {
+        self.held
+            .iter()
+            .map(|(owner, pair)| (*owner, pair.seed, pair.key))
+            .collect()
     }
 }

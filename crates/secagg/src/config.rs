@@ -50,10 +50,24 @@ pub struct RoundConfig {
     pub dp: Option<DpConfig>,
 }
 
-/// The threshold that makes a dishonest trainer alone unable to unmask anyone: a strict
-/// majority of the `holders` (neighbours plus the owner) that hold shares of each secret.
+/// The least threshold a round may use: a strict majority of the `holders` (neighbours plus
+/// the owner) of each secret, so that no trainer gathers t shares of both an owner's secrets.
 pub fn threshold_min(holders: usize) -> usize {
     holders / 2 + 1
+}
+
+/// The default threshold: the least t with 2t − h ≥ ⌈h/3⌉ for `holders` h. Fewer than a third
+/// of a neighbourhood may drop, and, with the consistency check, fewer than t − 1 of it may
+/// collude (see [`Round::colluders_max`]).
+pub fn threshold_default(holders: usize) -> usize {
+    (holders + holders.div_ceil(3)).div_ceil(2)
+}
+
+/// Consistency signatures an unmasking request needs in all, for a roster of `clients`: the
+/// default threshold of the complete graph, so two different survivor lists can both gather
+/// that many only if at least ⌈n/3⌉ clients collude with the trainer.
+pub fn consistency_quorum(clients: usize) -> usize {
+    threshold_default(clients)
 }
 
 impl RoundConfig {
@@ -220,6 +234,21 @@ impl Round {
     /// Whether `holder` holds shares of `owner`'s secrets.
     pub fn holds(&self, holder: ClientId, owner: ClientId) -> bool {
         holder == owner || self.graph.adjacent(holder, owner)
+    }
+
+    /// Consistency signatures an unmasking request needs in all (see [`consistency_quorum`]).
+    pub fn quorum(&self) -> usize {
+        consistency_quorum(self.config.clients())
+    }
+
+    /// The most clients that may collude with the trainer without it learning more than the
+    /// sum: fewer than 2·quorum − n, so every honest client acts on one survivor list, and at
+    /// most t − 2, so every survivor keeps an honest live neighbour among its t listed holders.
+    pub fn colluders_max(&self) -> usize {
+        let n = self.config.clients();
+        (2 * self.quorum())
+            .saturating_sub(n + 1)
+            .min(self.threshold().saturating_sub(2))
     }
 
     /// Checks a client id is on the roster.

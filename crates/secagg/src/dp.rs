@@ -16,6 +16,18 @@
 //! not only against whoever later reads the model. The price: with m > t survivors the noise
 //! is √(m/t) times larger than needed (`effective_noise_multiplier` reports it).
 //!
+//! Neighbouring relation: add/remove-one client. Two rounds are neighbours when one has one
+//! more client's update than the other; that client's clipped, quantised update moves the
+//! integer sum by at most Δ₂ in L2, which is the sensitivity the noise is scaled to (a
+//! replace-one relation would need 2Δ₂). A round aggregates every client on its roster: no
+//! sampling, so the accountant charges q = 1 per round unless the job samples its rosters
+//! by Poisson, in which case it may charge that rate.
+//!
+//! Where the noise comes from: each client draws its own from its per-round secret
+//! (`ClientSeeds::noise`, derived from the 32-byte secret the client gives `Client::new`,
+//! which a real client takes from the OS generator). It is never derived from anything
+//! public; only the in-memory simulator derives client secrets from its seed, to replay.
+//!
 //! Honest caveats, written down so the accountant can be set accordingly: (1) a sum of
 //! rounded Gaussians is not exactly a Gaussian; for σ_client of a few steps or more the
 //! difference is negligible (Kairouz, Liu & Steinke 2021 analyse the distributed discrete

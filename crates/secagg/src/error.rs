@@ -135,6 +135,19 @@ pub enum Error {
         /// Kind now asked for.
         asked: &'static str,
     },
+    /// An unmasking request carries too few consistency signatures on its survivor list: the
+    /// trainer may have shown other clients other lists.
+    #[error(
+        "refused unmasking request: {have} signatures on its survivor list from {whose}, fewer than {need}"
+    )]
+    NotEnoughSignatures {
+        /// Whose signatures were counted: "my holders" or "the roster".
+        whose: &'static str,
+        /// Valid signatures found.
+        have: usize,
+        /// Signatures required.
+        need: usize,
+    },
     /// The trainer's unmasking request is inconsistent with what this client saw.
     #[error("refused unmasking request: {0}")]
     BadRequest(String),
@@ -162,6 +175,17 @@ pub enum Error {
     /// A client's update is unusable (wrong length, non-finite, bad sample count).
     #[error("invalid update: {0}")]
     Input(String),
+    /// The aggregate's total weight is zero or more than its survivors could claim: a client
+    /// sent a malformed masked weight, so the mean cannot be read.
+    #[error(
+        "the aggregate's total weight {total} is outside 1..={max}: a client sent a malformed weight"
+    )]
+    WeightTotal {
+        /// The total weight found.
+        total: u64,
+        /// The most the survivors could claim.
+        max: u64,
+    },
     /// A transcript does not recompute to what it claims.
     #[error("transcript does not verify: {0}")]
     Transcript(String),

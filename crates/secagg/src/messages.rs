@@ -9,9 +9,10 @@
 //! a replay is refused with a clear `WrongRound` before the signature is even checked.
 //! The BLAKE3 digest of the body is also what a round commitment records for the message.
 //!
-//! Messages from the trainer (`AdvertiseList`, `ShareBundle`, `UnmaskRequest`) are not
-//! signed: everything in them that matters is either signed by a client (adverts), sealed by
-//! a client (shares), or checked by each client against what it saw (the survivor list).
+//! Messages from the trainer (`AdvertiseList`, `ShareBundle`, `SurvivorList`, `UnmaskRequest`)
+//! are not signed: everything in them that matters is either signed by a client (adverts, the
+//! consistency signatures on the survivor list), sealed by a client (shares), or checked by
+//! each client against what it saw.
 //!
 //! Each `decode_*` function takes untrusted bytes, refuses more than `MESSAGE_BYTES_MAX`,
 //! caps every variable-length field by a `*_MAX` limit, refuses trailing bytes and
@@ -210,13 +211,81 @@ pub struct MaskedInput {
     pub masked: BoundedBytes<PACKED_BYTES_MAX>,
 }
 
-/// Phase 3, trainer → clients: the clients whose masked inputs arrived (the set U3).
+/// Phase 3, trainer → survivors: the clients whose masked inputs arrived (the set U3), for
+/// each survivor to check and sign.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct SurvivorList {
+    /// The round.
+    pub round: RoundId,
+    /// Survivors, sorted and unique.
+    pub survivors: BoundedVec<ClientId, CLIENTS_MAX>,
+}
+
+impl SurvivorList {
+    /// What a consistency signature covers: BLAKE3 of the encoded list (round included).
+    pub fn digest(&self) -> [u8; 32] {
+        digest(self)
+    }
+}
+
+/// Phase 3, client → trainer: the client's signature on the one survivor list it was given
+/// (Bonawitz et al.'s consistency check); an honest client signs one list per round.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct ConsistencyCheck {
+    /// The round.
+    pub round: RoundId,
+    /// The signer, a survivor.
+    pub sender: ClientId,
+    /// [`SurvivorList::digest`] of the list it was given.
+    pub survivors: [u8; 32],
+}
+
+/// One client's consistency signature, as an unmasking request carries it.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct SurvivorSignature {
+    /// The signer.
+    pub signer: ClientId,
+    /// Its signature on a `ConsistencyCheck` of the request's list.
+    pub signature: [u8; 64],
+}
+
+/// Phase 4, trainer → signers: the survivor list and the consistency signatures on it (the
+/// set U4, in signer order). A client reveals shares only for the list it signed itself,
+/// and only when t of its own holders and a quorum of the roster signed that same list.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct UnmaskRequest {
     /// The round.
     pub round: RoundId,
     /// Survivors, sorted and unique.
     pub survivors: BoundedVec<ClientId, CLIENTS_MAX>,
+    /// Signatures on the list, in strictly increasing signer order.
+    pub signatures: BoundedVec<SurvivorSignature, CLIENTS_MAX>,
+}
+
+impl UnmaskRequest {
+    /// The survivor list the signatures are about.
+    pub fn list(&self) -> SurvivorList {
+        SurvivorList {
+            round: self.round,
+            survivors: self.survivors.clone(),
+        }
+    }
+
+    /// The signed consistency checks the request carries, rebuilt from its signatures.
+    pub fn checks(&self) -> Vec<Signed<ConsistencyCheck>> {
+        let survivors = self.list().digest();
+        self.signatures
+            .iter()
+            .map(|s| Signed {
+                body: ConsistencyCheck {
+                    round: self.round,
+                    sender: s.signer,
+                    survivors,
+                },
+                signature: s.signature,
+            })
+            .collect()
+    }
 }
 
 /// Which of an owner's two secrets a share belongs to.
@@ -276,6 +345,7 @@ macro_rules! body {
 body!(Advertise, "advertise");
 body!(ShareKeys, "share-keys");
 body!(MaskedInput, "masked-input");
+body!(ConsistencyCheck, "consistency-check");
 body!(UnmaskResponse, "unmask-response");
 
 /// Decodes a `T` from untrusted bytes: a size cap, borsh with capped fields, no trailing bytes.
@@ -325,6 +395,16 @@ pub fn decode_share_bundle(bytes: &[u8]) -> Result<ShareBundle> {
 /// Decodes a signed phase-2 masked input from untrusted bytes.
 pub fn decode_masked_input(bytes: &[u8]) -> Result<Signed<MaskedInput>> {
     decode_bounded("masked-input", bytes, MESSAGE_BYTES_MAX)
+}
+
+/// Decodes the trainer's survivor list from untrusted bytes.
+pub fn decode_survivor_list(bytes: &[u8]) -> Result<SurvivorList> {
+    decode_bounded("survivor list", bytes, MESSAGE_BYTES_MAX)
+}
+
+/// Decodes a signed consistency check from untrusted bytes.
+pub fn decode_consistency_check(bytes: &[u8]) -> Result<Signed<ConsistencyCheck>> {
+    decode_bounded("consistency-check", bytes, MESSAGE_BYTES_MAX)
 }
 
 /// Decodes the trainer's unmasking request from untrusted bytes.

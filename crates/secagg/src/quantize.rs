@@ -51,14 +51,26 @@ pub fn quantize(update: &[f32], clip: f32, value_bits: u32, seed: &[u8; 32]) -> 
         .collect())
 }
 
-/// The weighted mean of the clients' updates from the centred integer sums and the total weight.
-pub fn dequantize_mean(sums: &[i128], weight_total: u64, clip: f32, value_bits: u32) -> Vec<f32> {
-    assert!(weight_total > 0, "a mean needs a positive total weight");
+/// The weighted mean of the clients' updates from the centred integer sums and the total
+/// weight; a zero total (a malicious masked weight can make it so) is an error.
+pub fn dequantize_mean(
+    sums: &[i128],
+    weight_total: u64,
+    clip: f32,
+    value_bits: u32,
+) -> Result<Vec<f32>> {
+    if weight_total == 0 {
+        return Err(Error::WeightTotal {
+            total: 0,
+            max: u64::MAX,
+        });
+    }
     let clip = f64::from(clip);
     let top = levels(value_bits) as f64;
-    sums.iter()
+    Ok(sums
+        .iter()
         .map(|s| ((*s as f64 / weight_total as f64) / top * 2.0 * clip - clip) as f32)
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]
@@ -94,7 +106,7 @@ mod tests {
         let update = [0.25f32, -0.5, 0.9];
         let q = quantize(&update, 1.0, 16, &[1; 32]).unwrap();
         let sums: Vec<i128> = q.iter().map(|v| i128::from(*v) * 3).collect();
-        let mean = dequantize_mean(&sums, 3, 1.0, 16);
+        let mean = dequantize_mean(&sums, 3, 1.0, 16).unwrap();
         for (a, b) in mean.iter().zip(update) {
             assert!((a - b).abs() <= quantum(1.0, 16) as f32);
         }

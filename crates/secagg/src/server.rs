@@ -3,8 +3,8 @@
 //! Each `receive_*` checks one client message completely — round, signature by the roster
 //! key, membership in the previous phase's set, no duplicate, exact shape — and either keeps
 //! it or refuses it with an error, leaving the state unchanged. Each `close_*` fixes the set
-//! of senders (U1, U2, U3), aborts the round if fewer than t remain, and returns what the
-//! trainer sends on. `finish` recovers the sum, or aborts with no partial sum revealed.
+//! of senders (U1, U2, U3, U4), aborts the round if fewer than t remain (or, for the
+//! consistency signatures, fewer than the quorum), and returns what the trainer sends on. `finish` recovers the sum, or aborts with no partial sum revealed.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,8 +19,8 @@ use crate::config::Round;
 use crate::error::{Error, Result};
 use crate::limits::CLIENTS_MAX;
 use crate::messages::{
-    Advertise, AdvertiseList, Body, MaskedInput, ShareBundle, ShareKeys, ShareKind, Signed,
-    UnmaskRequest, UnmaskResponse,
+    Advertise, AdvertiseList, Body, ConsistencyCheck, MaskedInput, ShareBundle, ShareKeys,
+    ShareKind, Signed, SurvivorList, SurvivorSignature, UnmaskRequest, UnmaskResponse,
 };
 use crate::recover::{self, Accepted};
 use crate::ring;
@@ -32,6 +32,7 @@ enum Phase {
     Adverts,
     ShareKeys,
     Inputs,
+    Checks,
     Responses,
     Finished,
 }
@@ -42,6 +43,7 @@ impl Phase {
             Phase::Adverts => "advertise",
             Phase::ShareKeys => "share-keys",
             Phase::Inputs => "masked-input",
+            Phase::Checks => "consistency-check",
             Phase::Responses => "unmask",
             Phase::Finished => "finished",
         }
@@ -55,6 +57,8 @@ pub struct Server {
     adverts: BTreeMap<ClientId, Signed<Advertise>>,
     share_keys: BTreeMap<ClientId, Signed<ShareKeys>>,
     inputs: BTreeMap<ClientId, Signed<MaskedInput>>,
+    list: Option<SurvivorList>,
+    checks: BTreeMap<ClientId, Signed<ConsistencyCheck>>,
     request: Option<UnmaskRequest>,
     responses: BTreeMap<ClientId, Signed<UnmaskResponse>>,
 }
@@ -68,6 +72,8 @@ impl Server {
             adverts: BTreeMap::new(),
             share_keys: BTreeMap::new(),
             inputs: BTreeMap::new(),
+            list: None,
+            checks: BTreeMap::new(),
             request: None,
             responses: BTreeMap::new(),
         }
@@ -280,26 +286,73 @@ impl Server {
     }
 
     /// Closes phase 2: the survivor list (U3) to send every survivor; aborts below t.
-    pub fn close_masked_input(&mut self) -> Result<UnmaskRequest> {
+    pub fn close_masked_input(&mut self) -> Result<SurvivorList> {
         self.expect(Phase::Inputs, "close of masked-input")?;
         self.check_enough("masked-input", self.inputs.len())?;
-        let request = UnmaskRequest {
+        let list = SurvivorList {
             round: self.round.config.round,
             survivors: BoundedVec::new(self.inputs.keys().copied().collect())
                 .expect("one input per roster client"),
+        };
+        self.list = Some(list.clone());
+        self.phase = Phase::Checks;
+        Ok(list)
+    }
+
+    /// Phase 3: keeps a survivor's signature on the survivor list after checking it signed
+    /// exactly the list this trainer sent.
+    pub fn receive_consistency_check(&mut self, message: Signed<ConsistencyCheck>) -> Result<()> {
+        let sender = self.admit(Phase::Checks, &message, Some(&self.inputs), &self.checks)?;
+        let list = self.list.as_ref().expect("the checks phase has a list");
+        if message.body.survivors != list.digest() {
+            return Err(Error::Unexpected {
+                kind: ConsistencyCheck::KIND,
+                reason: format!("client {sender} signed another survivor list"),
+            });
+        }
+        self.checks.insert(sender, message);
+        Ok(())
+    }
+
+    /// Closes phase 3 (fixing U4): the unmasking request, the list with every signature on
+    /// it; aborts below t signers or below the roster's consistency quorum.
+    pub fn close_consistency_check(&mut self) -> Result<UnmaskRequest> {
+        self.expect(Phase::Checks, "close of consistency-check")?;
+        self.check_enough("consistency-check", self.checks.len())?;
+        let quorum = self.round.quorum();
+        if self.checks.len() < quorum {
+            return Err(Error::TooFewSurvivors {
+                phase: "consistency-check",
+                have: self.checks.len(),
+                need: quorum,
+            });
+        }
+        let list = self.list.clone().expect("the checks phase has a list");
+        let signatures = self
+            .checks
+            .values()
+            .map(|m| SurvivorSignature {
+                signer: m.body.sender,
+                signature: m.signature,
+            })
+            .collect();
+        let request = UnmaskRequest {
+            round: list.round,
+            survivors: list.survivors,
+            signatures: BoundedVec::new(signatures).expect("one signature per roster client"),
         };
         self.request = Some(request.clone());
         self.phase = Phase::Responses;
         Ok(request)
     }
 
-    /// Phase 3: keeps a survivor's revealed shares after checking each against its owner's
+    /// Phase 4: keeps a signer's revealed shares after checking each against its owner's
     /// signed commitment and that the kinds follow the survivor list.
     pub fn receive_unmask_response(&mut self, message: Signed<UnmaskResponse>) -> Result<()> {
         let sender = self.admit(
             Phase::Responses,
             &message,
-            Some(&self.inputs),
+            Some(&self.checks),
             &self.responses,
         )?;
         let id = &self.round.config.round;
@@ -348,7 +401,7 @@ impl Server {
         Ok(())
     }
 
-    /// Closes phase 3: the unmasked sum, or an abort naming what was missing.
+    /// Closes phase 4: the unmasked sum, or an abort naming what was missing.
     pub fn finish(&mut self) -> Result<Aggregate> {
         self.expect(Phase::Responses, "close of unmask")?;
         let accepted = Accepted {

@@ -17,7 +17,7 @@ use rand_core::SeedableRng;
 
 use crate::aggregate::Aggregate;
 use crate::client::Client;
-use crate::config::{Round, RoundConfig, roster_size_error, threshold_min};
+use crate::config::{Round, RoundConfig, roster_size_error, threshold_default};
 use crate::dp::DpConfig;
 use crate::error::{Error, Result};
 use crate::graph::{Graph, GraphKind};
@@ -28,7 +28,7 @@ use crate::server::Server;
 use crate::transcript::Transcript;
 use crate::{ClientId, RoundId};
 
-/// The four phases, in order; a client that drops at a phase sends nothing from it on.
+/// The five phases, in order; a client that drops at a phase sends nothing from it on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
     /// Phase 0: advertise keys.
@@ -37,16 +37,19 @@ pub enum Phase {
     ShareKeys,
     /// Phase 2: masked input.
     MaskedInput,
-    /// Phase 3: unmasking.
+    /// Phase 3: signing the survivor list.
+    ConsistencyCheck,
+    /// Phase 4: unmasking.
     Unmask,
 }
 
 impl Phase {
     /// All phases, in order.
-    pub const ALL: [Phase; 4] = [
+    pub const ALL: [Phase; 5] = [
         Phase::Advertise,
         Phase::ShareKeys,
         Phase::MaskedInput,
+        Phase::ConsistencyCheck,
         Phase::Unmask,
     ];
 }
@@ -69,10 +72,10 @@ pub struct Simulation {
     pub params: usize,
     /// Masking graph.
     pub protocol: Protocol,
-    /// Shamir threshold; `None` picks the smallest secure one (a strict majority of holders).
+    /// Shamir threshold; `None` picks the default (`threshold_default` of the holders).
     pub threshold: Option<usize>,
     /// Fraction of the roster that drops at each phase, in `Phase::ALL` order.
-    pub dropouts: [f64; 4],
+    pub dropouts: [f64; 5],
     /// Seed of everything random in the run.
     pub seed: u64,
     /// Quantisation bits b.
@@ -95,7 +98,7 @@ impl Simulation {
             params,
             protocol,
             threshold: None,
-            dropouts: [0.0; 4],
+            dropouts: [0.0; 5],
             seed: 0,
             value_bits: 16,
             clip: 1.0,
@@ -134,7 +137,7 @@ pub struct Outcome {
     /// The plain sum modulo 2^k of the quantised inputs of the clients that sent one.
     pub expected: Vec<u64>,
     /// The clients that dropped at each phase, in `Phase::ALL` order.
-    pub dropped: [Vec<ClientId>; 4],
+    pub dropped: [Vec<ClientId>; 5],
     /// Clients that refused a step (and so dropped), with why.
     pub refusals: Vec<(ClientId, Error)>,
     /// Measured costs.
@@ -212,7 +215,7 @@ impl Simulation {
             roster: BoundedVec::new(roster).map_err(|e| roster_size_error(e.len))?,
             params: u32::try_from(self.params)
                 .map_err(|_| Error::Config("too many params".into()))?,
-            threshold: self.threshold.unwrap_or_else(|| threshold_min(holders)) as u32,
+            threshold: self.threshold.unwrap_or_else(|| threshold_default(holders)) as u32,
             graph,
             clip: self.clip,
             value_bits: self.value_bits,
@@ -224,11 +227,11 @@ impl Simulation {
     }
 
     /// Chooses who drops at each phase: `fraction × n` (rounded) among those still in.
-    fn dropouts(&self) -> [Vec<ClientId>; 4] {
+    fn dropouts(&self) -> [Vec<ClientId>; 5] {
         let mut rng = ChaCha20Rng::from_seed(derived(self.seed, "dropouts", 0));
         let mut alive: Vec<ClientId> = (0..self.clients as ClientId).collect();
         alive.shuffle(&mut rng);
-        let mut dropped: [Vec<ClientId>; 4] = Default::default();
+        let mut dropped: [Vec<ClientId>; 5] = Default::default();
         for (phase, fraction) in self.dropouts.iter().enumerate() {
             let count = ((fraction * self.clients as f64).round() as usize).min(alive.len());
             let mut out: Vec<ClientId> = alive.drain(..count).collect();
@@ -264,7 +267,7 @@ impl Simulation {
     fn phases(
         &self,
         round: &Round,
-        dropped: &[Vec<ClientId>; 4],
+        dropped: &[Vec<ClientId>; 5],
         server: &mut Server,
         tally: &mut Tally,
     ) -> Result<Result<Aggregate>> {
@@ -368,18 +371,54 @@ impl Simulation {
                 Err(e) => abort = Some(e),
             }
         });
+        messages.clear();
+        if let Some(e) = abort {
+            return Ok(Err(e));
+        }
+
+        // Phase 3: consistency check.
+        let survivors = messages::decode_survivor_list(&request)?
+            .survivors
+            .into_inner();
+        messages.clear();
+        for id in &survivors {
+            let party = parties.get_mut(id).expect("survivors are roster clients");
+            party.received += request.len();
+            if drops_at(Phase::ConsistencyCheck, *id) {
+                continue;
+            }
+            if let Some(out) = party.step(refusals, |c| {
+                c.consistency_check(&messages::decode_survivor_list(&request)?)
+                    .map(|m| m.encode())
+            }) {
+                party.sent += out.len();
+                messages.push(out);
+            }
+        }
+        timed(&mut || {
+            for bytes in &messages {
+                let _ = messages::decode_consistency_check(bytes)
+                    .and_then(|m| server.receive_consistency_check(m));
+            }
+            match server.close_consistency_check() {
+                Ok(r) => request = encode(&r),
+                Err(e) => abort = Some(e),
+            }
+        });
         drop(messages);
         if let Some(e) = abort {
             return Ok(Err(e));
         }
 
-        // Phase 3: unmask.
-        let survivors = messages::decode_unmask_request(&request)?
-            .survivors
-            .into_inner();
+        // Phase 4: unmask.
+        let signers: Vec<ClientId> = messages::decode_unmask_request(&request)?
+            .signatures
+            .iter()
+            .map(|s| s.signer)
+            .collect();
         let mut responses = Vec::new();
-        for id in &survivors {
-            let party = parties.get_mut(id).expect("survivors are roster clients");
+        for id in &signers {
+            let party = parties.get_mut(id).expect("signers are roster clients");
             party.received += request.len();
             if drops_at(Phase::Unmask, *id) {
                 continue;
@@ -464,7 +503,7 @@ impl Simulation {
         config: RoundConfig,
         aggregate: Result<Aggregate>,
         transcript: Option<Transcript>,
-        dropped: [Vec<ClientId>; 4],
+        dropped: [Vec<ClientId>; 5],
         tally: Tally,
         round: &Round,
     ) -> Outcome {

@@ -1,7 +1,7 @@
 //! A round's transcript, its on-chain commitment, and bit-for-bit verification.
 //!
 //! The transcript is every message the trainer accepted, as the clients signed it, plus the
-//! survivor list and the result. The commitment the chain records is small: the hash of the
+//! unmasking request (the survivor list with its consistency signatures) and the result. The commitment the chain records is small: the hash of the
 //! configuration, the digest of each masked input, one hash over the unmasking responses and
 //! the hash of the result. Anyone holding the transcript checks it against the commitment and
 //! recomputes the aggregate by replaying every message through a fresh trainer state
@@ -32,7 +32,7 @@ pub struct Transcript {
     pub share_keys: BoundedVec<Signed<ShareKeys>, CLIENTS_MAX>,
     /// Accepted masked inputs (U3), in sender order.
     pub masked_inputs: BoundedVec<Signed<MaskedInput>, CLIENTS_MAX>,
-    /// The survivor list the trainer sent.
+    /// The unmasking request the trainer sent: the survivor list and the signatures on it.
     pub request: UnmaskRequest,
     /// Accepted unmasking responses, in sender order.
     pub responses: BoundedVec<Signed<UnmaskResponse>, CLIENTS_MAX>,
@@ -49,7 +49,8 @@ pub struct RoundCommitment {
     pub config: [u8; 32],
     /// Digest of each masked input's signed body, by sender.
     pub masked_inputs: BoundedVec<(ClientId, [u8; 32]), CLIENTS_MAX>,
-    /// BLAKE3 over the digests of every unmasking response, in sender order.
+    /// BLAKE3 over the unmasking request and the digests of every unmasking response, in
+    /// sender order.
     pub unmasking: [u8; 32],
     /// BLAKE3 of the packed result.
     pub result: [u8; 32],
@@ -71,7 +72,8 @@ impl Transcript {
     /// The round commitment this transcript opens.
     pub fn commitment(&self) -> RoundCommitment {
         let mut unmasking =
-            blake3::Hasher::new_derive_key("aifactory secagg v1 unmasking commitment");
+            blake3::Hasher::new_derive_key("aifactory secagg v2 unmasking commitment");
+        unmasking.update(&messages::digest(&self.request));
         for response in self.responses.iter() {
             unmasking.update(&response.body.sender.to_le_bytes());
             unmasking.update(&messages::digest(&response.body));
@@ -107,9 +109,17 @@ impl Transcript {
         for input in self.masked_inputs.iter() {
             server.receive_masked_input(input.clone())?;
         }
-        if server.close_masked_input()? != self.request {
+        if server.close_masked_input()? != self.request.list() {
             return Err(Error::Transcript(
                 "the survivor list does not match the masked inputs".into(),
+            ));
+        }
+        for check in self.request.checks() {
+            server.receive_consistency_check(check)?;
+        }
+        if server.close_consistency_check()? != self.request {
+            return Err(Error::Transcript(
+                "the unmasking request does not match its signatures".into(),
             ));
         }
         for response in self.responses.iter() {

@@ -7,9 +7,9 @@ use aifactory_secagg::mask::{self, Sign};
 use aifactory_secagg::ring;
 use aifactory_secagg::shamir;
 use aifactory_secagg::{
-    Advertise, BoundedVec, Client, ClientId, ClientSeeds, Error, GraphKind, MaskedInput, Round,
-    RoundConfig, RoundId, Server, ShareKeys, ShareKind, Signed, UnmaskRequest, UnmaskResponse,
-    digest, threshold_min,
+    Advertise, BoundedVec, Client, ClientId, ClientSeeds, ConsistencyCheck, Error, GraphKind,
+    MaskedInput, Round, RoundConfig, RoundId, Server, ShareKeys, ShareKind, Signed, SurvivorList,
+    SurvivorSignature, UnmaskRequest, UnmaskResponse, digest, threshold_default,
 };
 use ed25519_zebra::SigningKey;
 
@@ -27,7 +27,7 @@ fn config(n: usize, params: u32, round: u8) -> RoundConfig {
         )
         .unwrap(),
         params,
-        threshold: threshold_min(n) as u32,
+        threshold: threshold_default(n) as u32,
         graph: GraphKind::Complete,
         clip: 1.0,
         value_bits: 16,
@@ -40,20 +40,33 @@ fn secret(i: usize) -> [u8; 32] {
     [i as u8 + 100; 32]
 }
 
-/// A round driven through phases 0–2 with every client honest, the trainer now collecting
+/// A round driven through phases 0–3 with every client honest, the trainer now collecting
 /// unmasking responses.
 struct Driven {
     round: Arc<Round>,
     clients: Vec<Client>,
     server: Server,
+    list: SurvivorList,
     request: UnmaskRequest,
     inputs: Vec<Signed<MaskedInput>>,
     adverts: Vec<Signed<Advertise>>,
     share_keys: Vec<Signed<ShareKeys>>,
 }
 
-fn drive(n: usize, params: u32, update: &dyn Fn(usize) -> Vec<f32>) -> Driven {
-    let round = Round::new(config(n, params, 1)).unwrap();
+/// A round driven through phases 0–2 with every client honest, the trainer about to send
+/// survivor lists.
+struct Inputs {
+    round: Arc<Round>,
+    clients: Vec<Client>,
+    server: Server,
+    inputs: Vec<Signed<MaskedInput>>,
+    adverts: Vec<Signed<Advertise>>,
+    share_keys: Vec<Signed<ShareKeys>>,
+}
+
+fn drive_inputs(config: RoundConfig, update: &dyn Fn(usize) -> Vec<f32>) -> Inputs {
+    let n = config.clients();
+    let round = Round::new(config).unwrap();
     let mut clients: Vec<Client> = (0..n)
         .map(|i| Client::new(round.clone(), i as ClientId, key(i), &secret(i)).unwrap())
         .collect();
@@ -76,11 +89,40 @@ fn drive(n: usize, params: u32, update: &dyn Fn(usize) -> Vec<f32>) -> Driven {
         server.receive_masked_input(input.clone()).unwrap();
         inputs.push(input);
     }
-    let request = server.close_masked_input().unwrap();
+    Inputs {
+        round,
+        clients,
+        server,
+        inputs,
+        adverts,
+        share_keys,
+    }
+}
+
+fn drive_to_lists(n: usize) -> Inputs {
+    drive_inputs(config(n, 4, 1), &zeros(4))
+}
+
+fn drive(n: usize, params: u32, update: &dyn Fn(usize) -> Vec<f32>) -> Driven {
+    let Inputs {
+        round,
+        mut clients,
+        mut server,
+        inputs,
+        adverts,
+        share_keys,
+    } = drive_inputs(config(n, params, 1), update);
+    let list = server.close_masked_input().unwrap();
+    for c in clients.iter_mut() {
+        let check = c.consistency_check(&list).unwrap();
+        server.receive_consistency_check(check).unwrap();
+    }
+    let request = server.close_consistency_check().unwrap();
     Driven {
         round,
         clients,
         server,
+        list,
         request,
         inputs,
         adverts,
@@ -93,7 +135,7 @@ fn zeros(params: u32) -> impl Fn(usize) -> Vec<f32> {
 }
 
 #[test]
-fn honest_client_refuses_to_reveal_both_shares_of_one_peer() {
+fn honest_client_reveals_only_for_the_list_it_signed() {
     let mut d = drive(5, 4, &zeros(4));
     let first = d.clients[0].unmask(&d.request).unwrap();
     assert!(
@@ -107,43 +149,102 @@ fn honest_client_refuses_to_reveal_both_shares_of_one_peer() {
     assert_eq!(d.clients[0].unmask(&d.request).unwrap().body, first.body);
     // Now the trainer claims client 1 dropped, to get its mask-key share too.
     let lie = UnmaskRequest {
-        round: d.request.round,
         survivors: BoundedVec::new(vec![0, 2, 3, 4]).unwrap(),
+        ..d.request.clone()
     };
-    assert_eq!(
+    assert!(matches!(
         d.clients[0].unmask(&lie),
-        Err(Error::DoubleReveal {
-            peer: 1,
-            revealed: "self-mask seed",
-            asked: "mask key"
+        Err(Error::BadRequest(reason)) if reason.contains("differs from the one I signed")
+    ));
+    // And a client signs one list per round.
+    assert!(matches!(
+        d.clients[0].consistency_check(&lie.list()),
+        Err(Error::UnexpectedPhase { .. })
+    ));
+}
+
+#[test]
+fn malformed_survivor_lists_are_refused() {
+    let mut d = drive_to_lists(5);
+    let id = d.round.config.round;
+    let list = |survivors: Vec<ClientId>| SurvivorList {
+        round: id,
+        survivors: BoundedVec::new(survivors).unwrap(),
+    };
+    let refuse = |c: &mut Client, l: &SurvivorList| match c.consistency_check(l) {
+        Err(Error::BadRequest(reason)) => reason,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    let c = &mut d.clients[0];
+    assert!(refuse(c, &list(vec![1, 2, 3, 4])).contains("lists me as dropped"));
+    assert!(refuse(c, &list(vec![0, 1, 2])).contains("fewer than the threshold"));
+    assert!(refuse(c, &list(vec![0, 2, 1, 3])).contains("sorted"));
+    assert_eq!(
+        c.consistency_check(&SurvivorList {
+            round: RoundId([9; 32]),
+            ..list(vec![0, 1, 2, 3, 4])
+        }),
+        Err(Error::WrongRound {
+            kind: "survivor list"
         })
     );
 }
 
 #[test]
-fn malformed_unmask_requests_are_refused() {
+fn unmask_requests_without_enough_valid_signatures_are_refused() {
     let mut d = drive(5, 4, &zeros(4));
-    let id = d.request.round;
-    let request = |survivors: Vec<ClientId>| UnmaskRequest {
-        round: id,
-        survivors: BoundedVec::new(survivors).unwrap(),
+    let t = d.round.threshold();
+    let with = |signatures: Vec<SurvivorSignature>| UnmaskRequest {
+        signatures: BoundedVec::new(signatures).unwrap(),
+        ..d.request.clone()
     };
-    let refuse = |c: &mut Client, r: &UnmaskRequest| match c.unmask(r) {
-        Err(Error::BadRequest(reason)) => reason,
-        other => panic!("expected a refusal, got {other:?}"),
-    };
-    assert!(refuse(&mut d.clients[0], &request(vec![1, 2, 3, 4])).contains("lists me as dropped"));
-    assert!(refuse(&mut d.clients[0], &request(vec![0, 1])).contains("fewer than the threshold"));
-    assert!(refuse(&mut d.clients[0], &request(vec![0, 2, 1, 3])).contains("sorted"));
+    let all = d.request.signatures.to_vec();
     assert_eq!(
-        d.clients[0].unmask(&UnmaskRequest {
-            round: RoundId([9; 32]),
-            ..d.request.clone()
-        }),
-        Err(Error::WrongRound {
-            kind: "unmask request"
+        d.clients[0]
+            .unmask(&with(all[..t - 1].to_vec()))
+            .map(|_| ()),
+        Err(Error::NotEnoughSignatures {
+            whose: "my holders",
+            have: t - 1,
+            need: t
         })
     );
+    let mut forged = all.clone();
+    forged[2].signature[0] ^= 1;
+    assert_eq!(
+        d.clients[0].unmask(&with(forged)).map(|_| ()),
+        Err(Error::BadSignature {
+            kind: "consistency-check",
+            sender: 2
+        })
+    );
+    let mut twice = all.clone();
+    twice[1] = twice[0].clone();
+    assert!(matches!(
+        d.clients[0].unmask(&with(twice)),
+        Err(Error::BadRequest(reason)) if reason.contains("signer order")
+    ));
+    // A signature on another list does not count for this one.
+    let other = SurvivorList {
+        survivors: BoundedVec::new(vec![0, 1, 2, 3]).unwrap(),
+        ..d.list.clone()
+    };
+    let mut moved = all.clone();
+    moved[4].signature = Signed::sign(
+        ConsistencyCheck {
+            round: d.list.round,
+            sender: 4,
+            survivors: other.digest(),
+        },
+        &d.round,
+        &key(4),
+    )
+    .signature;
+    assert!(matches!(
+        d.clients[0].unmask(&with(moved)),
+        Err(Error::BadSignature { sender: 4, .. })
+    ));
+    assert!(d.clients[0].unmask(&with(all)).is_ok());
 }
 
 #[test]
@@ -247,6 +348,7 @@ fn reordered_and_duplicate_messages_are_rejected() {
     let early = UnmaskRequest {
         round: round.config.round,
         survivors: BoundedVec::new(vec![0, 1, 2]).unwrap(),
+        signatures: BoundedVec::default(),
     };
     assert_eq!(
         client.unmask(&early).map(|_| ()),
@@ -436,4 +538,189 @@ fn a_masked_input_alone_is_indistinguishable_from_uniform() {
     mask::apply(&mut partly, &seeds.self_seed, Sign::Minus);
     ring::reduce(&mut partly, bits);
     assert!(chi_square_top_bits(&partly, bits) < 44.3);
+}
+
+/// A trainer that shows each honest client the survivor list `list_for(client)` (every client
+/// survived in truth), signs whatever it likes for the `colluders`, asks every honest client to
+/// unmask with every signature it has on that client's list, and adds both shares of every
+/// secret the colluders hold. Returns the honest clients whose input it can strip of every
+/// mask: their self-mask seed and, for each honest neighbour, one of the two mask keys.
+fn unmasked_by_list_attack(
+    config: RoundConfig,
+    colluders: &[ClientId],
+    list_for: &dyn Fn(ClientId) -> Vec<ClientId>,
+) -> Vec<ClientId> {
+    let Inputs {
+        round, mut clients, ..
+    } = drive_inputs(config, &zeros(4));
+    let n = clients.len() as ClientId;
+    let honest: Vec<ClientId> = (0..n).filter(|c| !colluders.contains(c)).collect();
+    let list_of = |c: ClientId| SurvivorList {
+        round: round.config.round,
+        survivors: BoundedVec::new(list_for(c)).unwrap(),
+    };
+    // Phase 3: each honest client signs its own list, if it accepts it.
+    let mut signed: Vec<(SurvivorList, SurvivorSignature)> = Vec::new();
+    for c in &honest {
+        if let Ok(check) = clients[*c as usize].consistency_check(&list_of(*c)) {
+            let signature = SurvivorSignature {
+                signer: *c,
+                signature: check.signature,
+            };
+            signed.push((list_of(*c), signature));
+        }
+    }
+    // Phase 4: every signature the trainer has, or can have a colluder make, on each list.
+    let mut revealed: Vec<(ClientId, ClientId, ShareKind, shamir::Share)> = Vec::new();
+    for c in &honest {
+        let list = list_of(*c);
+        let mut signatures: Vec<SurvivorSignature> = signed
+            .iter()
+            .filter(|(l, _)| *l == list)
+            .map(|(_, s)| s.clone())
+            .collect();
+        for colluder in colluders.iter().filter(|x| list.survivors.contains(x)) {
+            let body = ConsistencyCheck {
+                round: list.round,
+                sender: *colluder,
+                survivors: list.digest(),
+            };
+            signatures.push(SurvivorSignature {
+                signer: *colluder,
+                signature: Signed::sign(body, &round, &key(*colluder as usize)).signature,
+            });
+        }
+        signatures.sort_by_key(|s| s.signer);
+        let request = UnmaskRequest {
+            round: list.round,
+            survivors: list.survivors.clone(),
+            signatures: BoundedVec::new(signatures).unwrap(),
+        };
+        if let Ok(response) = clients[*c as usize].unmask(&request) {
+            revealed.extend(
+                response
+                    .body
+                    .revealed
+                    .iter()
+                    .map(|r| (*c, r.owner, r.kind, r.share)),
+            );
+        }
+    }
+    for colluder in colluders {
+        for (owner, seed, key) in clients[*colluder as usize].collude() {
+            revealed.push((*colluder, owner, ShareKind::SelfSeed, seed));
+            revealed.push((*colluder, owner, ShareKind::MaskKey, key));
+        }
+    }
+    let rebuilt = |owner: ClientId, kind: ShareKind| -> Option<[u8; 32]> {
+        let points: std::collections::BTreeMap<u64, shamir::Share> = revealed
+            .iter()
+            .filter(|(_, o, k, _)| *o == owner && *k == kind)
+            .map(|(holder, _, _, share)| (shamir::x_of(*holder), *share))
+            .collect();
+        let points: Vec<(u64, shamir::Share)> =
+            points.into_iter().take(round.threshold()).collect();
+        (points.len() == round.threshold())
+            .then(|| shamir::combine(&points))
+            .flatten()
+    };
+    let seeds = |c: ClientId| ClientSeeds::derive(&secret(c as usize), &round.config.round);
+    let key_known = |c: ClientId| {
+        colluders.contains(&c) || rebuilt(c, ShareKind::MaskKey) == Some(seeds(c).mask_secret)
+    };
+    honest
+        .iter()
+        .copied()
+        .filter(|target| {
+            rebuilt(*target, ShareKind::SelfSeed) == Some(seeds(*target).self_seed)
+                && (key_known(*target)
+                    || round.graph.neighbours(*target).into_iter().all(key_known))
+        })
+        .collect()
+}
+
+/// Issue 13's demonstration: five clients on the complete graph, client 4 colluding, and a
+/// different survivor list for each honest client, chosen so that the holders asked reveal
+/// client 0's self-mask seed and its neighbours' mask keys.
+#[test]
+fn trainer_sending_different_survivor_lists_cannot_unmask_a_client() {
+    let lists = [vec![0, 3, 4], vec![0, 1, 4], vec![0, 2, 4], vec![0, 3, 4]];
+    let unmasked = unmasked_by_list_attack(config(5, 4, 1), &[4], &|c| lists[c as usize].clone());
+    assert_eq!(unmasked, Vec::<ClientId>::new());
+    // Two camps, each with the colluder: {0, 1} see 2 and 3 dropped, {2, 3} see 1 dropped.
+    let camp = |c: ClientId| {
+        if c < 2 {
+            vec![0, 1, 4]
+        } else {
+            vec![0, 2, 3, 4]
+        }
+    };
+    assert_eq!(
+        unmasked_by_list_attack(config(5, 4, 1), &[4], &camp),
+        Vec::<ClientId>::new()
+    );
+}
+
+/// A trainer that sends every client a different list (client c is told c + 1 dropped), on
+/// the complete graph and on SecAgg+, with no colluder and with as many as the bound allows.
+#[test]
+fn trainer_sending_every_client_a_different_list_cannot_unmask_anyone() {
+    for (n, plus) in [(7, false), (24, true)] {
+        let mut config = config(n, 4, 1);
+        if plus {
+            config.graph = GraphKind::secagg_plus(n, [7; 32]);
+            let holders = aifactory_secagg::Graph::new(&config.graph, n)
+                .unwrap()
+                .degree()
+                + 1;
+            config.threshold = threshold_default(holders) as u32;
+        }
+        let bound = Round::new(config.clone()).unwrap().colluders_max();
+        assert!(bound >= 1, "n = {n}: the default tolerates a colluder");
+        let n = n as ClientId;
+        let list = |c: ClientId| (0..n).filter(|v| *v != (c + 1) % n).collect::<Vec<_>>();
+        for colluders in [vec![], (0..bound as ClientId).map(|i| n - 1 - i).collect()] {
+            let unmasked = unmasked_by_list_attack(config.clone(), &colluders, &list);
+            assert_eq!(
+                unmasked,
+                Vec::<ClientId>::new(),
+                "n = {n}, colluders {colluders:?}"
+            );
+        }
+    }
+}
+
+/// The same machinery finds the attack when the lists are consistent but the colluders are
+/// more than the bound: it is a real adversary, not one that always fails.
+#[test]
+fn colluders_beyond_the_bound_do_unmask_a_client() {
+    let config = config(5, 4, 1);
+    let t = config.threshold as ClientId;
+    // t colluders hold t shares of client 0's two secrets between them.
+    let colluders: Vec<ClientId> = (1..=t).collect();
+    let everyone = |_| vec![0, 1, 2, 3, 4];
+    assert_eq!(
+        unmasked_by_list_attack(config, &colluders, &everyone),
+        vec![0]
+    );
+}
+
+/// A malicious client can choose its masked weight so the survivors' weights sum to zero
+/// modulo 2^k (or to more than they could claim); reading the mean is then an error.
+#[test]
+fn a_zero_or_impossible_weight_total_is_an_error_not_a_panic() {
+    let config = config(5, 2, 1);
+    let aggregate = |weight: u64| aifactory_secagg::Aggregate {
+        survivors: vec![0, 1, 2, 3, 4],
+        sums: vec![7, 9, weight],
+        modulus_bits: Round::new(config.clone()).unwrap().modulus_bits,
+    };
+    let too_much = 5 * u64::from(config.sample_count_max) + 1;
+    for weight in [0, too_much] {
+        assert!(matches!(
+            aggregate(weight).mean(&config),
+            Err(Error::WeightTotal { .. })
+        ));
+    }
+    assert!(aggregate(5).mean(&config).is_ok());
 }

@@ -4,8 +4,9 @@
 use aifactory_secagg::simulate::{Protocol, Simulation};
 use aifactory_secagg::{
     AdvertiseList, BoundedVec, Result, RoundConfig, ShareBundle, decode_advertise,
-    decode_advertise_list, decode_commitment, decode_masked_input, decode_share_bundle,
-    decode_share_keys, decode_transcript, decode_unmask_request, decode_unmask_response, encode,
+    decode_advertise_list, decode_commitment, decode_consistency_check, decode_masked_input,
+    decode_share_bundle, decode_share_keys, decode_survivor_list, decode_transcript,
+    decode_unmask_request, decode_unmask_response, encode,
 };
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -15,7 +16,7 @@ type Decoder = fn(&[u8]) -> Result<()>;
 /// Every decoder, named, each with one valid encoding from a real round.
 fn decoders_with_samples() -> Vec<(&'static str, Decoder, Vec<u8>)> {
     let mut sim = Simulation::new(4, 10, Protocol::SecAgg);
-    sim.dropouts = [0.0, 0.0, 0.25, 0.0];
+    sim.dropouts = [0.0, 0.0, 0.25, 0.0, 0.0];
     let outcome = sim.run().unwrap();
     let t = outcome.transcript.unwrap();
     let list = AdvertiseList {
@@ -58,6 +59,16 @@ fn decoders_with_samples() -> Vec<(&'static str, Decoder, Vec<u8>)> {
             "masked-input",
             |b| decode_masked_input(b).map(drop),
             t.masked_inputs[0].encode(),
+        ),
+        (
+            "survivor list",
+            |b| decode_survivor_list(b).map(drop),
+            encode(&t.request.list()),
+        ),
+        (
+            "consistency-check",
+            |b| decode_consistency_check(b).map(drop),
+            t.request.checks()[0].encode(),
         ),
         (
             "unmask request",

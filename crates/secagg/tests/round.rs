@@ -98,7 +98,7 @@ fn fedavg_mean_matches_the_weighted_float_mean() {
     let inputs: Vec<(Vec<f32>, u32)> = aggregate.survivors.iter().map(|c| sim.input(*c)).collect();
     let weight: u64 = inputs.iter().map(|(_, s)| u64::from(*s)).sum();
     assert_eq!(aggregate.weight_total(), weight);
-    let mean = aggregate.mean(&outcome.config);
+    let mean = aggregate.mean(&outcome.config).unwrap();
     // Stochastic rounding moves each coordinate by less than one step, so the weighted mean
     // of the rounded values is within one step of the weighted mean of the clipped floats.
     let step = aifactory_secagg::quantize::quantum(1.0, 16);
@@ -118,14 +118,14 @@ fn fedavg_mean_matches_the_weighted_float_mean() {
 #[test]
 fn too_few_survivors_abort_without_a_sum() {
     let mut sim = Simulation::new(10, 4, Protocol::SecAgg);
-    sim.dropouts[Phase::MaskedInput as usize] = 0.5; // 5 left, t = 6
+    sim.dropouts[Phase::MaskedInput as usize] = 0.5; // 5 left, t = 7
     let outcome = sim.run().unwrap();
     assert_eq!(
         outcome.aggregate,
         Err(Error::TooFewSurvivors {
             phase: "masked-input",
             have: 5,
-            need: 6
+            need: 7
         })
     );
     assert!(outcome.transcript.is_none());
@@ -138,7 +138,7 @@ fn too_few_survivors_abort_without_a_sum() {
             outcome.aggregate,
             Err(Error::NotEnoughShares {
                 have: 5,
-                need: 6,
+                need: 7,
                 ..
             })
         ),
@@ -150,7 +150,7 @@ fn too_few_survivors_abort_without_a_sum() {
 #[test]
 fn transcript_round_trips_through_bytes_and_verifies() {
     let mut sim = Simulation::new(8, 30, Protocol::SecAgg);
-    sim.dropouts = [0.0, 0.125, 0.125, 0.0];
+    sim.dropouts = [0.0, 0.125, 0.125, 0.0, 0.0];
     let outcome = check(&sim);
     let transcript = outcome.transcript.unwrap();
     let decoded = decode_transcript(&transcript.encode()).unwrap();
@@ -170,7 +170,7 @@ proptest! {
     fn any_drop_pattern_gives_the_exact_sum_or_a_clean_abort(
         n in 3usize..40,
         extra_threshold in 0usize..4,
-        dropouts in proptest::array::uniform4(0.0f64..0.35),
+        dropouts in proptest::array::uniform5(0.0f64..0.35),
         seed in any::<u64>(),
         plus in any::<bool>(),
     ) {
@@ -205,7 +205,7 @@ proptest! {
 #[test]
 fn tampered_transcripts_are_refused() {
     let mut sim = Simulation::new(8, 30, Protocol::SecAgg);
-    sim.dropouts = [0.0, 0.0, 0.125, 0.0];
+    sim.dropouts = [0.0, 0.0, 0.125, 0.0, 0.0];
     let transcript = check(&sim).transcript.unwrap();
     let commitment = transcript.commitment();
 

@@ -74,7 +74,7 @@ enum Command {
         /// δ for the ε reported under DP-SGD.
         #[arg(long, default_value_t = 1e-5)]
         delta: f64,
-        /// Seed of initialisation, shuffling and noise.
+        /// Seed of initialisation and shuffling (public; DP noise comes from the OS instead).
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Where to write the model.
@@ -261,6 +261,8 @@ pub(crate) fn run(args: Args, context: &Context) -> anyhow::Result<()> {
                 prox_mu: 0.0,
                 dp_sgd: dp,
                 seed,
+                // DP noise and sampling come from the OS, never from --seed (it is public).
+                privacy_secret: None,
             };
             let bar = indicatif::ProgressBar::new(epochs as u64);
             bar.set_style(

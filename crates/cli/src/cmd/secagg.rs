@@ -57,6 +57,7 @@ enum DropPhase {
     Advertise,
     ShareKeys,
     MaskedInput,
+    ConsistencyCheck,
     Unmask,
 }
 
@@ -66,6 +67,7 @@ impl From<DropPhase> for Phase {
             DropPhase::Advertise => Phase::Advertise,
             DropPhase::ShareKeys => Phase::ShareKeys,
             DropPhase::MaskedInput => Phase::MaskedInput,
+            DropPhase::ConsistencyCheck => Phase::ConsistencyCheck,
             DropPhase::Unmask => Phase::Unmask,
         }
     }
@@ -85,7 +87,7 @@ struct Report {
 fn report(transcript: &Transcript) -> anyhow::Result<Report> {
     let aggregate = transcript.verify()?;
     let commitment = transcript.commitment();
-    let mean = aggregate.mean(&transcript.config);
+    let mean = aggregate.mean(&transcript.config)?;
     Ok(Report {
         round: hex::encode(commitment.round.0),
         clients: transcript.config.clients(),

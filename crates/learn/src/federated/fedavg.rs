@@ -4,20 +4,22 @@
 
 use crate::error::{LearnError, Result};
 
-/// Checks that there is at least one update and all have the same length.
+/// Checks that there is at least one update, all have the same length, and every
+/// coordinate is finite: the one gate every aggregation rule passes its input through.
 pub(crate) fn check_updates(updates: &[Vec<f32>]) -> Result<usize> {
     let first = updates
         .first()
         .ok_or_else(|| LearnError::Config("no updates to aggregate".into()))?;
     crate::error::check_max("update length", first.len(), crate::limits::UPDATE_LEN_MAX)?;
     crate::error::check_max("updates", updates.len(), crate::limits::CLIENTS_MAX)?;
-    for u in updates {
+    for (index, u) in updates.iter().enumerate() {
         if u.len() != first.len() {
             return Err(LearnError::LengthMismatch {
                 got: u.len(),
                 expected: first.len(),
             });
         }
+        crate::error::check_finite("update", index, u)?;
     }
     Ok(first.len())
 }

@@ -2,7 +2,8 @@
 //!
 //! Round r draws `k` distinct clients out of `n` with a partial Fisher–Yates shuffle on
 //! the stream derived from (seed, "select", r), and returns them sorted. Anyone who knows
-//! the seed can recompute every round's participants.
+//! the seed can recompute every round's participants. With DP-FedAvg the sampling is part of
+//! the privacy mechanism, so the simulation draws it from its secret stream instead.
 
 use crate::error::{LearnError, Result, check_max};
 use crate::limits;
@@ -10,21 +11,38 @@ use crate::rng;
 
 /// The sorted indices of the `k` clients (out of `n`) selected for `round`.
 pub fn select(seed: u64, round: u64, n: usize, k: usize) -> Result<Vec<usize>> {
+    select_from(&mut rng::rng(rng::derive_seed(seed, "select", round)), n, k)
+}
+
+/// `k` distinct clients of `n`, sorted, drawn from `r` (DP-FedAvg passes its secret stream).
+pub fn select_from<R: rand::RngCore>(r: &mut R, n: usize, k: usize) -> Result<Vec<usize>> {
     check_max("clients", n, limits::CLIENTS_MAX)?;
     if k == 0 || k > n {
         return Err(LearnError::Config(format!(
             "cannot select {k} of {n} clients"
         )));
     }
-    let mut r = rng::rng(rng::derive_seed(seed, "select", round));
     let mut idx: Vec<usize> = (0..n).collect();
     for i in 0..k {
-        let j = i + rng::below(&mut r, n - i);
+        let j = i + rand::Rng::gen_range(r, 0..n - i);
         idx.swap(i, j);
     }
     let mut out = idx[..k].to_vec();
     out.sort_unstable();
     Ok(out)
+}
+
+/// Poisson sampling: each of `n` clients independently with probability `q`, sorted; may be
+/// empty. This is the sampling the RDP accountant's sampled Gaussian assumes, so DP-FedAvg
+/// draws its participants this way, from its secret stream.
+pub fn poisson<R: rand::RngCore>(r: &mut R, n: usize, q: f64) -> Result<Vec<usize>> {
+    check_max("clients", n, limits::CLIENTS_MAX)?;
+    if !(q > 0.0 && q <= 1.0) {
+        return Err(LearnError::Config(format!(
+            "sampling rate {q} outside (0, 1]"
+        )));
+    }
+    Ok((0..n).filter(|_| rng::uniform(r) < q).collect())
 }
 
 #[cfg(test)]

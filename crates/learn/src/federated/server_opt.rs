@@ -132,7 +132,8 @@ impl ServerState {
         })
     }
 
-    /// Applies the combined update `delta` to the global parameters `x`.
+    /// Applies the combined update `delta` to the global parameters `x`; a non-finite
+    /// `delta` is refused and leaves `x` and the optimiser state as they were.
     pub fn apply(&mut self, x: &mut [f32], delta: &[f32]) -> Result<()> {
         if x.len() != self.m.len() || delta.len() != self.m.len() {
             return Err(LearnError::LengthMismatch {
@@ -140,6 +141,7 @@ impl ServerState {
                 expected: self.m.len(),
             });
         }
+        crate::error::check_finite("combined update", 0, delta)?;
         match self.optimizer {
             ServerOptimizer::Sgd { lr } => {
                 x.iter_mut()

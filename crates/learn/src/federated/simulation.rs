@@ -24,7 +24,7 @@ use crate::metrics::classification::accuracy;
 use crate::params;
 use crate::predict::predict_native;
 use crate::privacy::clip_noise::{self, DpConfig};
-use crate::rng;
+use crate::rng::{self, PrivacySecret};
 use crate::samples::Samples;
 use crate::spec::ModelSpec;
 use crate::store::StoredModel;
@@ -45,7 +45,8 @@ pub enum Behaviour {
 pub struct FedConfig {
     /// Rounds to run.
     pub rounds: usize,
-    /// Clients selected per round.
+    /// Clients selected per round; with DP-FedAvg the expected number, each client taking
+    /// part independently with probability clients_per_round / clients (Poisson sampling).
     pub clients_per_round: usize,
     /// How updates are combined.
     pub rule: Rule,
@@ -55,8 +56,12 @@ pub struct FedConfig {
     pub local: TrainConfig,
     /// DP-FedAvg: clip each update and noise the sum (requires [`Rule::Mean`]).
     pub dp: Option<DpConfig>,
-    /// The job's seed.
+    /// The job's seed: public, for reproducibility (selection without DP, local shuffling).
     pub seed: u64,
+    /// Secret for DP-FedAvg's client sampling and noise and the clients' DP-SGD. `None` (the
+    /// default, and what a real job uses) draws a fresh one from the OS; never serialised.
+    #[serde(skip)]
+    pub privacy_secret: Option<PrivacySecret>,
     /// Worker threads for client training.
     pub threads: usize,
 }
@@ -112,10 +117,24 @@ pub fn simulate(
     } else {
         cfg.threads.max(1)
     };
+    let privacy = cfg
+        .privacy_secret
+        .clone()
+        .unwrap_or_else(PrivacySecret::from_os);
     for round in 0..cfg.rounds {
-        let picked =
-            selection::select(cfg.seed, round as u64, clients.len(), cfg.clients_per_round)?;
-        let updates = train_clients(spec, &global, clients, &picked, cfg, round, threads)?;
+        let picked = match cfg.dp {
+            None => {
+                selection::select(cfg.seed, round as u64, clients.len(), cfg.clients_per_round)?
+            }
+            Some(_) => selection::poisson(
+                &mut privacy.stream("dp-fedavg sample", round as u64),
+                clients.len(),
+                cfg.clients_per_round as f64 / clients.len() as f64,
+            )?,
+        };
+        let updates = train_clients(
+            spec, &global, clients, &picked, cfg, round, threads, &privacy,
+        )?;
         let updates: Vec<Vec<f32>> = updates
             .into_iter()
             .zip(&picked)
@@ -131,9 +150,10 @@ pub fn simulate(
             }
             Some(dp) => clip_noise::dp_mean(
                 &updates,
+                global.len(),
                 dp,
                 cfg.clients_per_round as f64,
-                rng::derive_seed(cfg.seed, "dp round", round as u64),
+                &mut privacy.stream("dp-fedavg noise", round as u64),
             )?,
         };
         server.apply(&mut global, &delta)?;
@@ -162,6 +182,7 @@ pub fn evaluate_accuracy(spec: &ModelSpec, params: &[f32], data: &Samples) -> Re
     Ok(accuracy(&data.labels, &probs.argmax()))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn train_clients(
     spec: &ModelSpec,
     global: &[f32],
@@ -170,10 +191,13 @@ fn train_clients(
     cfg: &FedConfig,
     round: usize,
     threads: usize,
+    privacy: &PrivacySecret,
 ) -> Result<Vec<Vec<f32>>> {
     let one = |i: usize| -> Result<Vec<f32>> {
         let mut local = cfg.local.clone();
-        local.seed = rng::derive_seed(cfg.seed, "client", (round * clients.len() + i) as u64);
+        let index = (round * clients.len() + i) as u64;
+        local.seed = rng::derive_seed(cfg.seed, "client", index);
+        local.privacy_secret = Some(privacy.derive("client", index));
         let out = train::train(spec, global, &clients[i], &local)?;
         Ok(params::sub(&out.params, global))
     };
