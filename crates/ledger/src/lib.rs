@@ -1,8 +1,7 @@
 //! The ledger: a pure, deterministic state machine from (state, block) to (new state,
 //! receipts, events).
 //!
-//! **Architecture invariant:** the state machine does no I/O, reads no clock and draws no
-//! randomness (the one file-writing module, for snapshots, sits outside it; see below).
+//! **Architecture invariant:** the crate does no I/O, reads no clock and draws no randomness.
 //! Time arrives as the block's timestamp; there are no floats in the state, every sum is
 //! checked, and every collection is an ordered map, so every node computes the same state
 //! root from the same blocks, forever.
@@ -17,10 +16,9 @@
 //! in [`BlockOutcome::epoch_transition`]. [`State::validators`] is always the set for the
 //! next block. The rules are in the `epoch` module.
 //!
-//! Between blocks, the state can be written to a snapshot and read back
-//! ([`State::write_snapshot`], [`State::read_snapshot`]); [`save_snapshot`] and
-//! [`load_snapshot`] keep one in a file, crash-safely. That file code is the crate's only
-//! I/O, and no block ever reaches it.
+//! Between blocks, the state can be written to a snapshot stream and read back
+//! ([`State::write_snapshot`] to any `std::io::Write`, [`State::read_snapshot`] from any
+//! `std::io::Read`); keeping one in a file is the caller's business.
 
 mod apply;
 mod epoch;
@@ -39,7 +37,7 @@ pub use execute::BlockContext;
 pub use snapshot::{
     SNAPSHOT_ACCOUNT_SLOTS_MAX, SNAPSHOT_CANDIDATE_SLOTS_MAX, SNAPSHOT_DEADLINE_SLOTS_MAX,
     SNAPSHOT_VALIDATOR_SLOTS_MAX, SNAPSHOT_VERSION, SnapshotError, SnapshotHeader, SnapshotLimits,
-    load_snapshot, read_snapshot_header, save_snapshot,
+    read_snapshot_header,
 };
 pub use state::{
     AccountsTable, Candidate, CandidatesTable, ChainMeta, Deadline, DeadlinesTable, MetaTable,

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use aifactory_api::views::{SyncEpoch, SyncEpochs};
 use aifactory_client::{Client, ClientError};
 use aifactory_ledger::{
-    SnapshotError, SnapshotLimits, State, ValidatorSetProof, ValidatorSetProofError, load_snapshot,
+    SnapshotError, SnapshotLimits, State, ValidatorSetProof, ValidatorSetProofError,
     read_snapshot_header,
 };
 use aifactory_types::{Genesis, GenesisError, Header};
@@ -44,6 +44,7 @@ use tracing::info;
 use crate::block::{Digest, to_digest};
 use crate::engine::CONSENSUS_NAMESPACE;
 use crate::keys::{self, KeyError};
+use crate::snapshots::load_snapshot;
 
 /// Most bytes of a snapshot we download: a peer cannot fill our disk past this.
 pub const SYNC_SNAPSHOT_BYTES_MAX: u64 = 16 << 30;

@@ -22,13 +22,25 @@ pub enum Access {
 /// Writes `bytes` to `path` crash-safely (see the module docs), through `<path>.tmp`; the
 /// directory must exist. On failure the temporary file is removed and `path` is as before.
 pub fn write_durably(path: &Path, bytes: &[u8], access: Access) -> io::Result<()> {
+    write_durably_with(path, access, |file| file.write_all(bytes))
+}
+
+/// [`write_durably`] for content streamed by `write` (a ledger snapshot, say) rather than held
+/// in memory: `write` fills the temporary file, which is then synced and renamed the same way.
+/// Returns what `write` returned.
+pub fn write_durably_with<T>(
+    path: &Path,
+    access: Access,
+    write: impl FnOnce(&mut File) -> io::Result<T>,
+) -> io::Result<T> {
     let temp = temp_path(path);
-    write_synced(&temp, bytes, access)
-        .and_then(|()| fs::rename(&temp, path))
+    let written = write_synced(&temp, access, write)
+        .and_then(|written| fs::rename(&temp, path).map(|()| written))
         .inspect_err(|_| {
             let _ = fs::remove_file(&temp);
         })?;
-    sync_dir(parent(path))
+    sync_dir(parent(path))?;
+    Ok(written)
 }
 
 /// Flushes a directory's entries (new files, renames, removals) to disk.
@@ -36,7 +48,11 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-fn write_synced(path: &Path, bytes: &[u8], access: Access) -> io::Result<()> {
+fn write_synced<T>(
+    path: &Path,
+    access: Access,
+    write: impl FnOnce(&mut File) -> io::Result<T>,
+) -> io::Result<T> {
     let mut options = OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -44,8 +60,9 @@ fn write_synced(path: &Path, bytes: &[u8], access: Access) -> io::Result<()> {
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     }
     let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
+    let written = write(&mut file)?;
+    file.sync_all()?;
+    Ok(written)
 }
 
 /// `<path>.tmp`: the extension is added, not replaced, so `a.json` and `a.toml` never share one.
@@ -90,6 +107,27 @@ mod tests {
         fs::create_dir(temp_path(&path)).unwrap();
         assert!(write_durably(&path, b"new", Access::Default).is_err());
         assert_eq!(fs::read(&path).unwrap(), b"old");
+    }
+
+    #[test]
+    fn streamed_writes_return_what_the_writer_returned() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stream.bin");
+        let written = write_durably_with(&path, Access::Default, |file| {
+            file.write_all(b"abc")?;
+            file.write_all(b"def")?;
+            Ok(6u64)
+        })
+        .unwrap();
+        assert_eq!(written, 6);
+        assert_eq!(fs::read(&path).unwrap(), b"abcdef");
+        let failed = write_durably_with(&path, Access::Default, |file| {
+            file.write_all(b"torn")?;
+            Err::<(), _>(io::Error::other("the writer gave up"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(fs::read(&path).unwrap(), b"abcdef", "the old file stays");
+        assert!(!temp_path(&path).exists());
     }
 
     #[cfg(unix)]

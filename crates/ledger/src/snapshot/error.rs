@@ -74,8 +74,8 @@ pub enum SnapshotError {
         /// The root of the restored tables.
         actual: Hash,
     },
-    /// A snapshot file continues after the snapshot's end.
-    #[error("the file continues after the snapshot's checksum")]
+    /// Input that should hold one snapshot continues after its end.
+    #[error("the input continues after the snapshot's checksum")]
     TrailingBytes,
     /// Reading failed (not the format's fault).
     #[error("reading the snapshot failed: {0}")]

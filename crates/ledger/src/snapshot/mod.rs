@@ -36,6 +36,13 @@
 //! the chain id against its genesis (neither the chain id nor the block hash is under the
 //! root).
 //!
+//! ## Streams, not files
+//!
+//! The ledger does no I/O: [`State::write_snapshot`] writes to any `std::io::Write` and
+//! [`State::read_snapshot`] reads from any `std::io::Read`. Keeping a snapshot in a file,
+//! crash-safely, is the caller's business (the node's `snapshots.rs`, through
+//! `aifactory_store::durable`).
+//!
 //! ## Memory
 //!
 //! Reading streams into the final tables: each table's slots grow by doubling up to the
@@ -44,7 +51,6 @@
 
 mod checksum;
 mod error;
-mod file;
 mod read;
 mod write;
 
@@ -54,7 +60,6 @@ mod tests;
 use aifactory_types::{Hash, Header};
 
 pub use error::SnapshotError;
-pub use file::{load_snapshot, save_snapshot};
 pub use read::read_snapshot_header;
 
 pub(crate) use checksum::reseal;

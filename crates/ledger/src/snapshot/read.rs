@@ -6,7 +6,7 @@
 //! The checksum is compared before any tree is hashed, so corrupted input costs a decode and
 //! no more.
 
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 
 use borsh::BorshDeserialize;
 
@@ -78,6 +78,22 @@ impl State {
             });
         }
         restore(header, tables)
+    }
+}
+
+impl State {
+    /// Reads a snapshot that must be the whole of `input` (a file's contents, say): refuses it
+    /// as [`State::read_snapshot`] does, and with [`SnapshotError::TrailingBytes`] if anything
+    /// follows its end.
+    pub fn read_snapshot_to_end(
+        input: &mut impl BufRead,
+        limits: &SnapshotLimits,
+    ) -> Result<State, SnapshotError> {
+        let state = State::read_snapshot(input, limits)?;
+        if !input.fill_buf().map_err(SnapshotError::Io)?.is_empty() {
+            return Err(SnapshotError::TrailingBytes);
+        }
+        Ok(state)
     }
 }
 

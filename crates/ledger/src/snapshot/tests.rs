@@ -263,6 +263,21 @@ fn snapshots_delimit_themselves() {
 }
 
 #[test]
+fn a_whole_input_must_end_with_the_snapshot() {
+    let state = busy_chain(3).state;
+    let bytes = snapshot(&state);
+    let limits = SnapshotLimits::default();
+    let read = State::read_snapshot_to_end(&mut bytes.as_slice(), &limits).unwrap();
+    assert_same(&read, &state);
+    let mut padded = bytes.clone();
+    padded.push(0);
+    assert!(matches!(
+        State::read_snapshot_to_end(&mut padded.as_slice(), &limits),
+        Err(SnapshotError::TrailingBytes)
+    ));
+}
+
+#[test]
 fn the_header_reads_alone() {
     let chain = busy_chain(4);
     let bytes = snapshot(&chain.state);

@@ -2,7 +2,9 @@
 //! named.
 
 use aifactory_ledger::testing::{TestChain, test_genesis_all_validators, test_key};
-use aifactory_ledger::{State, ValidatorSetProofError, save_snapshot};
+use aifactory_ledger::{State, ValidatorSetProofError};
+
+use crate::snapshots::save_snapshot;
 use aifactory_types::{Genesis, Hash, Header, SecretKey};
 use commonware_consensus::simplex::types::{Finalize, Proposal};
 use commonware_consensus::types::{Round, View};
