@@ -11,7 +11,9 @@
 //!
 //! Attacks for robustness experiments are part of the simulation: a client marked
 //! [`Behaviour::Scale`] multiplies its honest update by a factor (a negative factor is a
-//! sign flip).
+//! sign flip); [`Behaviour::Alie`] and [`Behaviour::Ipm`] are colluding, omniscient
+//! attackers that craft their update from the round's honest updates; and
+//! [`Behaviour::LabelFlip`] trains honestly on flipped labels.
 
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +40,14 @@ pub enum Behaviour {
     Honest,
     /// Sends its honest update multiplied by this factor (negative: sign flip).
     Scale(f32),
+    /// "A little is enough" (Baruch et al. 2019): sends μ − z·σ, the coordinate-wise mean of
+    /// the round's honest updates minus z of their standard deviations.
+    Alie(f32),
+    /// Inner-product manipulation (Xie et al. 2019): sends −ε times the mean of the round's
+    /// honest updates.
+    Ipm(f32),
+    /// Trains on its data with labels flipped (y → classes − 1 − y), then sends that update.
+    LabelFlip,
 }
 
 /// A federated job.
@@ -133,16 +143,9 @@ pub fn simulate(
             )?,
         };
         let updates = train_clients(
-            spec, &global, clients, &picked, cfg, round, threads, &privacy,
+            spec, &global, clients, &picked, cfg, round, threads, &privacy, behaviours,
         )?;
-        let updates: Vec<Vec<f32>> = updates
-            .into_iter()
-            .zip(&picked)
-            .map(|(u, &i)| match behaviours[i] {
-                Behaviour::Honest => u,
-                Behaviour::Scale(s) => u.iter().map(|x| x * s).collect(),
-            })
-            .collect();
+        let updates = attack(updates, &picked, behaviours);
         let delta = match &cfg.dp {
             None => {
                 let weights: Vec<f64> = picked.iter().map(|&i| clients[i].rows() as f64).collect();
@@ -192,13 +195,22 @@ fn train_clients(
     round: usize,
     threads: usize,
     privacy: &PrivacySecret,
+    behaviours: &[Behaviour],
 ) -> Result<Vec<Vec<f32>>> {
     let one = |i: usize| -> Result<Vec<f32>> {
         let mut local = cfg.local.clone();
         let index = (round * clients.len() + i) as u64;
         local.seed = rng::derive_seed(cfg.seed, "client", index);
         local.privacy_secret = Some(privacy.derive("client", index));
-        let out = train::train(spec, global, &clients[i], &local)?;
+        let flipped;
+        let data = match behaviours[i] {
+            Behaviour::LabelFlip => {
+                flipped = flip_labels(&clients[i]);
+                &flipped
+            }
+            _ => &clients[i],
+        };
+        let out = train::train(spec, global, data, &local)?;
         Ok(params::sub(&out.params, global))
     };
     if threads <= 1 {
@@ -219,5 +231,53 @@ fn train_clients(
     results
         .into_iter()
         .map(|r| r.expect("every slot filled"))
+        .collect()
+}
+
+/// The same samples with every label y replaced by classes − 1 − y.
+fn flip_labels(data: &Samples) -> Samples {
+    let mut flipped = data.clone();
+    let top = data.classes as u32 - 1;
+    flipped.labels.iter_mut().for_each(|y| *y = top - *y);
+    flipped
+}
+
+/// Replaces the updates of attacking clients; ALIE and IPM attackers collude and know the
+/// round's honest updates (the strongest attacker the papers consider).
+fn attack(updates: Vec<Vec<f32>>, picked: &[usize], behaviours: &[Behaviour]) -> Vec<Vec<f32>> {
+    let honest: Vec<&Vec<f32>> = updates
+        .iter()
+        .zip(picked)
+        .filter(|(_, i)| behaviours[**i] == Behaviour::Honest)
+        .map(|(u, _)| u)
+        .collect();
+    let len = updates.first().map_or(0, Vec::len);
+    let count = honest.len().max(1) as f64;
+    let mean: Vec<f64> = (0..len)
+        .map(|j| honest.iter().map(|u| f64::from(u[j])).sum::<f64>() / count)
+        .collect();
+    let std: Vec<f64> = (0..len)
+        .map(|j| {
+            let var = honest
+                .iter()
+                .map(|u| (f64::from(u[j]) - mean[j]).powi(2))
+                .sum::<f64>()
+                / count;
+            var.sqrt()
+        })
+        .collect();
+    updates
+        .into_iter()
+        .zip(picked)
+        .map(|(u, &i)| match behaviours[i] {
+            Behaviour::Honest | Behaviour::LabelFlip => u,
+            Behaviour::Scale(s) => u.iter().map(|x| x * s).collect(),
+            Behaviour::Alie(z) => mean
+                .iter()
+                .zip(&std)
+                .map(|(m, s)| (m - f64::from(z) * s) as f32)
+                .collect(),
+            Behaviour::Ipm(eps) => mean.iter().map(|m| (-f64::from(eps) * m) as f32).collect(),
+        })
         .collect()
 }
