@@ -28,14 +28,10 @@ use aifactory_types::{Hash, Params, Payload, SecretKey, Transaction};
 use futures::StreamExt;
 use tokio::sync::Mutex;
 
-const VALIDATORS: usize = 4;
+mod support;
+use support::setting;
 
-fn setting(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+const VALIDATORS: usize = 4;
 
 /// CPU seconds (user + system) the validators have used.
 fn cpu_seconds(supervisor: &Supervisor) -> f64 {

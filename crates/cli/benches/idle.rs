@@ -12,14 +12,10 @@ use std::time::{Duration, Instant};
 use aifactory_node::devnet::{Devnet, DevnetSpec};
 use aifactory_node::supervisor::Supervisor;
 
-const VALIDATORS: usize = 4;
+mod support;
+use support::setting;
 
-fn setting(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+const VALIDATORS: usize = 4;
 
 /// What the four nodes have used and made so far.
 struct Reading {

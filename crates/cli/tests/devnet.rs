@@ -100,6 +100,16 @@ async fn included(client: &Client, hash: &Hash) -> bool {
     )
 }
 
+/// Node `index`'s finalized height.
+async fn finalized_height(supervisor: &Supervisor, index: usize) -> u64 {
+    supervisor
+        .client(index)
+        .status()
+        .await
+        .unwrap()
+        .finalized_height
+}
+
 /// Every running node's block at each height 1..=height has the same hash.
 async fn assert_same_chain(supervisor: &Supervisor, nodes: &[usize], height: u64) {
     for h in 1..=height {
@@ -195,12 +205,7 @@ async fn devnet_survives_a_kill_serves_bad_input_and_syncs_a_late_joiner() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    let height = supervisor
-        .client(0)
-        .status()
-        .await
-        .unwrap()
-        .finalized_height;
+    let height = finalized_height(&supervisor, 0).await;
     supervisor.wait_height(1, height, TIMEOUT).await.unwrap();
     for hash in &accepted {
         assert!(
@@ -479,12 +484,7 @@ async fn requests_for_missing_blobs_are_not_forwarded_and_finality_goes_on() {
     drop(http);
 
     // Every node is alive, still finalizing, and holds about as many descriptors as before.
-    let height = supervisor
-        .client(0)
-        .status()
-        .await
-        .unwrap()
-        .finalized_height;
+    let height = finalized_height(&supervisor, 0).await;
     for node in 0..NODES {
         supervisor
             .wait_height(node, height + 5, TIMEOUT)
