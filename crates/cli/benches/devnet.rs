@@ -29,7 +29,7 @@ use futures::StreamExt;
 use tokio::sync::Mutex;
 
 mod support;
-use support::setting;
+use support::{setting, start_devnet};
 
 const VALIDATORS: usize = 4;
 
@@ -138,14 +138,7 @@ async fn main() {
         }
     }
 
-    let program = env!("CARGO_BIN_EXE_aifactory");
-    let mut supervisor = Supervisor::start(devnet, program.as_ref()).expect("nodes start");
-    for index in 0..VALIDATORS {
-        supervisor
-            .wait_height(index, 1, Duration::from_secs(60))
-            .await
-            .expect("the devnet makes blocks");
-    }
+    let mut supervisor = start_devnet(devnet, VALIDATORS).await;
 
     // Finality as node 0 sees it: the time each transaction's inclusion event arrives.
     let finalized: Arc<Mutex<BTreeMap<Hash, Instant>>> = Arc::default();

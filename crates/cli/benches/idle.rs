@@ -13,7 +13,7 @@ use aifactory_node::devnet::{Devnet, DevnetSpec};
 use aifactory_node::supervisor::Supervisor;
 
 mod support;
-use support::setting;
+use support::{setting, start_devnet};
 
 const VALIDATORS: usize = 4;
 
@@ -54,14 +54,7 @@ async fn main() {
         full_nodes: 0,
     };
     let devnet = Devnet::init(dir.path(), spec).expect("the devnet lays out");
-    let program = env!("CARGO_BIN_EXE_aifactory");
-    let mut supervisor = Supervisor::start(devnet, program.as_ref()).expect("nodes start");
-    for index in 0..VALIDATORS {
-        supervisor
-            .wait_height(index, 1, Duration::from_secs(60))
-            .await
-            .expect("the devnet makes blocks");
-    }
+    let mut supervisor = start_devnet(devnet, VALIDATORS).await;
     eprintln!("warming up for {warmup:?}, then measuring for {window:?}");
     tokio::time::sleep(warmup).await;
     let before = read(&supervisor).await;
