@@ -12,6 +12,7 @@ const LIMITS: SnapshotLimits = SnapshotLimits {
     validator_slots_max: 1 << 8,
     candidate_slots_max: 1 << 8,
     deadline_slots_max: 1 << 8,
+    lifecycle_slots_max: 1 << 8,
 };
 
 /// Runs the snapshot target on `data`.

@@ -36,12 +36,15 @@ pub use error::BlockError;
 pub use execute::BlockContext;
 pub use snapshot::{
     SNAPSHOT_ACCOUNT_SLOTS_MAX, SNAPSHOT_CANDIDATE_SLOTS_MAX, SNAPSHOT_DEADLINE_SLOTS_MAX,
+    SNAPSHOT_LIFECYCLE_SLOTS_MAX,
     SNAPSHOT_VALIDATOR_SLOTS_MAX, SNAPSHOT_VERSION, SnapshotError, SnapshotHeader, SnapshotLimits,
     read_snapshot_header,
 };
 pub use state::{
-    AccountsTable, Candidate, CandidatesTable, ChainMeta, Deadline, DeadlinesTable, MetaTable,
-    ParamsTable, Savepoint, SlotTree, State, TableDef, Tables, Validator, ValidatorsTable,
+    AccountsTable, Candidate, CandidatesTable, ChainMeta, CountersTable, DatasetsTable, Deadline,
+    DeadlinesTable, JobsTable, MetaTable, ModelsTable, ParamsTable, ParticipantsTable,
+    PhasePostsTable, RoundsTable, Savepoint, ScoresTable, SlotTree, State, TableDef, Tables,
+    Validator, ValidatorsTable,
 };
 pub use validator_proof::{
     VALIDATOR_SET_PROOF_BYTES_MAX, VALIDATOR_SET_PROOF_SLOTS_MAX, ValidatorSetProof,

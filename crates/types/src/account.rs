@@ -4,7 +4,14 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 use crate::limits::UNBONDING_ENTRIES_MAX;
-use crate::{Amount, BoundedVec};
+use crate::{Address, Amount, BoundedVec};
+
+/// The treasury's account: slashes, the treasury's share of settlements and unclaimable
+/// pools go here. Its address is the encoding of the identity point, a small-order key, so no
+/// signature can ever spend from it: only the ledger's own rules (governance, later) move it.
+pub const TREASURY: Address = Address([
+    1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+]);
 
 /// An account: spendable balance, bonded stake, stake on its way out, and the nonce.
 #[derive(

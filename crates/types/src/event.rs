@@ -3,7 +3,44 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
-use crate::{Address, Amount};
+use crate::lifecycle::{DatasetId, JobFailure, JobId, Micros, ModelId};
+use crate::{Address, Amount, Hash};
+
+/// Why tokens were slashed.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SlashReason {
+    /// A trainer did not close a round before its deadline.
+    TrainerVanished,
+    /// Validators holding most of the revealed stake found a trainer's aggregate wrong.
+    AggregateMismatch,
+    /// A validator committed a score and did not reveal a matching one in time.
+    ScoreNotRevealed,
+}
+
+/// In what capacity a job paid an account.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PayoutRole {
+    /// The trainer's share.
+    Trainer,
+    /// A provider's share of the providers' pool.
+    Provider,
+    /// The model developer's share.
+    Developer,
+    /// A validator's share of the validators' pool.
+    Validator,
+    /// The treasury's share, with any pool nobody could claim.
+    Treasury,
+    /// The sponsor's refund.
+    Sponsor,
+    /// A locked stake returned.
+    StakeReturned,
+}
 
 /// Something that happened while executing a transaction.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -65,5 +102,206 @@ pub enum Event {
         account: Address,
         /// The first epoch it no longer validates in (it keeps its seat until then).
         from_epoch: u64,
+    },
+    /// A dataset was registered.
+    DatasetRegistered {
+        /// Its id.
+        dataset: DatasetId,
+        /// Its provider.
+        provider: Address,
+        /// The stake locked behind it.
+        stake: Amount,
+    },
+    /// A dataset's licence or price changed.
+    DatasetUpdated {
+        /// Which.
+        dataset: DatasetId,
+    },
+    /// A dataset was retired and its stake returned.
+    DatasetRetired {
+        /// Which.
+        dataset: DatasetId,
+        /// The stake returned to the provider.
+        stake_returned: Amount,
+    },
+    /// A model was registered, by a developer or by a job that trained it.
+    ModelRegistered {
+        /// Its id.
+        model: ModelId,
+        /// Its developer.
+        developer: Address,
+        /// The model it derives from.
+        parent: Option<ModelId>,
+    },
+    /// A job opened and its budget went into escrow.
+    JobOpened {
+        /// Its id.
+        job: JobId,
+        /// Who funded it.
+        sponsor: Address,
+        /// The model it trains.
+        model: ModelId,
+        /// The escrowed budget.
+        budget: Amount,
+        /// The last height of recruiting.
+        recruit_until: u64,
+    },
+    /// The sponsor cancelled a job before training.
+    JobCancelled {
+        /// Which.
+        job: JobId,
+    },
+    /// A trainer claimed a job.
+    JobClaimed {
+        /// Which.
+        job: JobId,
+        /// The trainer.
+        trainer: Address,
+        /// The stake it locked.
+        stake: Amount,
+    },
+    /// A provider enlisted a dataset in a job.
+    JobJoined {
+        /// Which.
+        job: JobId,
+        /// The provider.
+        provider: Address,
+        /// Its dataset.
+        dataset: DatasetId,
+    },
+    /// A round started: its first phase is open.
+    RoundStarted {
+        /// The job.
+        job: JobId,
+        /// The round's sequence number.
+        round: u32,
+        /// Which of the job's rounds it is.
+        index: u16,
+        /// The global model it starts from.
+        start_model: Hash,
+        /// The last height of its first phase.
+        phase_until: u64,
+    },
+    /// A provider posted in a phase.
+    PhasePosted {
+        /// The job.
+        job: JobId,
+        /// The round's sequence number.
+        round: u32,
+        /// The phase.
+        phase: u8,
+        /// The poster.
+        provider: Address,
+    },
+    /// A phase ended; its posters are the survivors the next phase expects.
+    PhaseEnded {
+        /// The job.
+        job: JobId,
+        /// The round's sequence number.
+        round: u32,
+        /// The phase.
+        phase: u8,
+        /// How many posted in it.
+        survivors: u16,
+        /// The last height of what comes next (the next phase, or aggregation).
+        next_until: u64,
+    },
+    /// The trainer closed a round.
+    RoundClosed {
+        /// The job.
+        job: JobId,
+        /// The round's sequence number.
+        round: u32,
+        /// The aggregate's hash.
+        aggregate: Hash,
+        /// The new global model's hash.
+        model: Hash,
+    },
+    /// A round failed: a phase ended with fewer survivors than it needs.
+    RoundFailed {
+        /// The job.
+        job: JobId,
+        /// The round's sequence number.
+        round: u32,
+        /// The phase that fell short.
+        phase: u8,
+        /// How many posted.
+        survivors: u16,
+        /// How many it needed.
+        needed: u16,
+    },
+    /// Training ended; validators may commit scores.
+    ValidationOpened {
+        /// The job.
+        job: JobId,
+        /// The final model's hash.
+        model: Hash,
+        /// The last height for commits.
+        commit_until: u64,
+    },
+    /// A validator committed a score.
+    ScoreCommitted {
+        /// The job.
+        job: JobId,
+        /// The validator.
+        validator: Address,
+        /// The stake it locked.
+        stake: Amount,
+    },
+    /// Commits closed; validators reveal.
+    RevealOpened {
+        /// The job.
+        job: JobId,
+        /// How many committed.
+        commits: u16,
+        /// The last height for reveals.
+        reveal_until: u64,
+    },
+    /// A validator revealed a score matching its commitment.
+    ScoreRevealed {
+        /// The job.
+        job: JobId,
+        /// The validator.
+        validator: Address,
+        /// The metric it reported, in millionths.
+        metric: Micros,
+    },
+    /// A job paid out: its score met the target and the trained model is registered.
+    JobSettled {
+        /// The job.
+        job: JobId,
+        /// The accepted score, in millionths.
+        score: Micros,
+        /// The trained model.
+        model: ModelId,
+    },
+    /// A job ended without success.
+    JobFailed {
+        /// The job.
+        job: JobId,
+        /// Why.
+        reason: JobFailure,
+    },
+    /// A job paid an account from its escrow.
+    JobPaid {
+        /// The job.
+        job: JobId,
+        /// Who.
+        account: Address,
+        /// In what capacity.
+        role: PayoutRole,
+        /// How much.
+        amount: Amount,
+    },
+    /// Tokens were slashed and sent to the treasury.
+    Slashed {
+        /// Whose.
+        account: Address,
+        /// How much.
+        amount: Amount,
+        /// Why.
+        reason: SlashReason,
+        /// The job it concerns.
+        job: Option<JobId>,
     },
 }

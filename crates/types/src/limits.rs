@@ -39,7 +39,37 @@ pub const DUE_DEADLINES_PER_BLOCK_MAX: usize = 1024;
 /// Highest `Params::fee_per_state_byte`, in base units: 1 AIF a byte.
 pub const FEE_PER_STATE_BYTE_MAX: u64 = 1_000_000_000;
 
+/// Longest SPDX licence expression, in bytes.
+pub const LICENCE_ID_BYTES_MAX: usize = 64;
+
+/// Longest name of a job's fairness group column, in bytes.
+pub const GROUP_COLUMN_BYTES_MAX: usize = 64;
+
+/// Most datasets a job may list as allowed.
+pub const DATASETS_PER_JOB_MAX: usize = 64;
+
+/// Most providers one job may enlist (and contributions one round may record).
+pub const PROVIDERS_PER_JOB_MAX: usize = 64;
+
+/// Most validators that may score one job.
+pub const VALIDATORS_PER_JOB_MAX: usize = 32;
+
+/// Most rounds one job may run.
+pub const JOB_ROUNDS_MAX: u16 = 1_000;
+
+/// Most retries of a failed round one job may allow.
+pub const ROUND_RETRIES_MAX: u8 = 16;
+
+/// Longest inline phase message, in bytes (anything larger goes in the blob store).
+pub const PHASE_INLINE_BYTES_MAX: usize = 256;
+
+/// Longest stage or phase deadline a job may set, in blocks (about four weeks at a block a
+/// second): a job cannot park its escrow and stakes for ever.
+pub const JOB_STAGE_BLOCKS_MAX: u64 = 2_500_000;
+
 const _: () = assert!(BLOCK_BYTES_MAX >= TX_BYTES_MAX);
+const _: () = assert!(PROVIDERS_PER_JOB_MAX <= u16::MAX as usize);
+const _: () = assert!(VALIDATORS_PER_JOB_MAX <= u16::MAX as usize);
 const _: () = assert!(DUE_DEADLINES_PER_BLOCK_MAX > 0);
 const _: () = assert!(TX_BYTES_MAX > MEMO_BYTES_MAX + CHAIN_ID_BYTES_MAX + 256);
 const _: () = assert!(BLOCK_TXS_MAX <= u32::MAX as usize);

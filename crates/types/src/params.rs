@@ -39,6 +39,13 @@ pub struct Params {
     /// (at most [`FEE_PER_STATE_BYTE_MAX`]); 0 turns the charge off. See `docs/encoding.md`.
     #[serde(default)]
     pub fee_per_state_byte: Amount,
+    /// Least stake a provider locks behind a registered dataset, in base units.
+    #[serde(default = "default_dataset_stake_min")]
+    pub dataset_stake_min: Amount,
+}
+
+fn default_dataset_stake_min() -> Amount {
+    BASE_UNITS_PER_AIF
 }
 
 impl Default for Params {
@@ -56,6 +63,7 @@ impl Default for Params {
             // Off until clients quote fees: the CLI's fixed default fee of `fee_min` would not
             // pay for the account a transfer creates.
             fee_per_state_byte: 0,
+            dataset_stake_min: default_dataset_stake_min(),
         }
     }
 }

@@ -7,6 +7,10 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
+pub use crate::lifecycle::{
+    CancelJob, ClaimJob, CloseRound, CommitScore, JobTerms, JoinJob, PostPhase, RegisterDataset,
+    RegisterModel, RetireDataset, RevealScore, UpdateDataset,
+};
 use crate::limits::MEMO_BYTES_MAX;
 use crate::{Address, Amount, BoundedBytes};
 
@@ -28,6 +32,30 @@ pub enum Payload {
     /// Stop being a candidate; a sitting validator leaves the set at the next epoch boundary
     /// (tag 5).
     LeaveValidators,
+    /// Register a dataset the sender holds, locking its stake (tag 6).
+    RegisterDataset(RegisterDataset),
+    /// Change a dataset's licence and price (tag 7).
+    UpdateDataset(UpdateDataset),
+    /// Retire a dataset and take its stake back (tag 8).
+    RetireDataset(RetireDataset),
+    /// Register a model architecture or pretrained model (tag 9).
+    RegisterModel(RegisterModel),
+    /// Open a training job, escrowing its budget (tag 10).
+    OpenJob(JobTerms),
+    /// Cancel a job that has not started training (tag 11).
+    CancelJob(CancelJob),
+    /// Claim a job as its trainer, locking the trainer stake (tag 12).
+    ClaimJob(ClaimJob),
+    /// Enlist a dataset in a job as a provider (tag 13).
+    JoinJob(JoinJob),
+    /// Post a provider's message in a round's current phase (tag 14).
+    PostPhase(PostPhase),
+    /// Close a round with its aggregate and new global model, as the trainer (tag 15).
+    CloseRound(CloseRound),
+    /// Commit to a score for a job's final model, locking validator stake (tag 16).
+    CommitScore(CommitScore),
+    /// Reveal a committed score (tag 17).
+    RevealScore(RevealScore),
 }
 
 /// Tokens from the sender to `to`.

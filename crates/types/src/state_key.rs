@@ -31,8 +31,24 @@ pub mod tag {
     pub const CANDIDATES: u8 = 4;
     /// Work due at a height, by (height, kind, id).
     pub const DEADLINES: u8 = 5;
+    /// Counters of the lifecycle's sequential ids.
+    pub const COUNTERS: u8 = 6;
+    /// Datasets by id.
+    pub const DATASETS: u8 = 7;
+    /// Models by id.
+    pub const MODELS: u8 = 8;
+    /// Jobs by id.
+    pub const JOBS: u8 = 9;
+    /// Participants of jobs, by (job, address).
+    pub const PARTICIPANTS: u8 = 10;
+    /// Rounds of jobs, by (job, sequence).
+    pub const ROUNDS: u8 = 11;
+    /// Phase messages, by (job, round, phase, poster).
+    pub const PHASE_POSTS: u8 = 12;
+    /// Validators' scores, by (job, validator).
+    pub const SCORES: u8 = 13;
     /// How many tables there are.
-    pub const COUNT: usize = 6;
+    pub const COUNT: usize = 14;
 }
 
 /// The leaf of `key` holding `value` in the table tagged `tag`.

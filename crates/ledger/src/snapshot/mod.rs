@@ -88,6 +88,11 @@ pub const SNAPSHOT_CANDIDATE_SLOTS_MAX: u32 = SNAPSHOT_ACCOUNT_SLOTS_MAX;
 /// transaction, and slots are never reused, so the cap is the accounts'.
 pub const SNAPSHOT_DEADLINE_SLOTS_MAX: u32 = SNAPSHOT_ACCOUNT_SLOTS_MAX;
 
+/// Default [`SnapshotLimits::lifecycle_slots_max`]: every lifecycle entry is created by a paid
+/// transaction (or a deadline one scheduled), and slots are never reused, so the cap is the
+/// accounts'.
+pub const SNAPSHOT_LIFECYCLE_SLOTS_MAX: u32 = SNAPSHOT_ACCOUNT_SLOTS_MAX;
+
 /// Slots of the metadata and parameters tables: one each, under the key `()`.
 pub(crate) const SINGLETON_SLOTS_MAX: u32 = 1;
 
@@ -127,6 +132,9 @@ pub struct SnapshotLimits {
     pub candidate_slots_max: u32,
     /// Most deadline slots a snapshot may declare.
     pub deadline_slots_max: u32,
+    /// Most slots a snapshot may declare for each lifecycle table (datasets, models, jobs,
+    /// participants, rounds, phase posts, scores).
+    pub lifecycle_slots_max: u32,
 }
 
 impl Default for SnapshotLimits {
@@ -136,6 +144,7 @@ impl Default for SnapshotLimits {
             validator_slots_max: SNAPSHOT_VALIDATOR_SLOTS_MAX,
             candidate_slots_max: SNAPSHOT_CANDIDATE_SLOTS_MAX,
             deadline_slots_max: SNAPSHOT_DEADLINE_SLOTS_MAX,
+            lifecycle_slots_max: SNAPSHOT_LIFECYCLE_SLOTS_MAX,
         }
     }
 }

@@ -413,6 +413,7 @@ fn oversized_counts_are_refused_before_allocating() {
         validator_slots_max: u32::MAX,
         candidate_slots_max: u32::MAX,
         deadline_slots_max: u32::MAX,
+        lifecycle_slots_max: u32::MAX,
     };
     let parts = sections(&state);
     let mut bytes = craft(

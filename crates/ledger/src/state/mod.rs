@@ -5,6 +5,7 @@
 //! at the end of a block, when each touched entry is rehashed once. A savepoint is the length
 //! of every undo log, so a failed transaction or a rejected block rolls back exactly.
 
+mod lifecycle;
 mod table;
 mod tables;
 mod tree;
@@ -18,8 +19,9 @@ use aifactory_types::{
 
 pub(crate) use table::{Journaled, Table};
 pub use tables::{
-    AccountsTable, CandidatesTable, DeadlinesTable, MetaTable, ParamsTable, TableDef, Tables,
-    ValidatorsTable,
+    AccountsTable, CandidatesTable, CountersTable, DatasetsTable, DeadlinesTable, JobsTable,
+    MetaTable, ModelsTable, ParamsTable, ParticipantsTable, PhasePostsTable, RoundsTable,
+    ScoresTable, TableDef, Tables, ValidatorsTable,
 };
 pub(crate) use tables::{Build, TABLE_COUNT, Visit};
 pub use tree::SlotTree;
@@ -298,13 +300,14 @@ impl State {
         self.tables.deadlines.len()
     }
 
-    /// Every token in existence: balances, bonded and unbonding stake.
+    /// Every token in existence: balances, bonded and unbonding stake, and what the
+    /// lifecycle holds (dataset stakes, job escrows, stakes locked in jobs).
     pub fn total_supply(&self) -> Amount {
         self.tables
             .accounts
             .iter()
             .map(|(_, account)| account.total().expect("an account's total fits the supply"))
-            .try_fold(0u64, |sum, total| sum.checked_add(total))
+            .try_fold(self.locked_in_lifecycle(), |sum, total| sum.checked_add(total))
             .expect("the supply fits in an amount")
     }
 

@@ -14,6 +14,10 @@ use borsh::{BorshDeserialize, BorshSerialize};
 
 use aifactory_crypto::Hash;
 use aifactory_types::state_key::tag;
+use aifactory_types::lifecycle::{
+    Dataset, DatasetId, IdCounters, Job, JobId, Model, ModelId, Participant, PhaseData, PhaseKey,
+    Round, Score,
+};
 use aifactory_types::{Account, Address, EntryProof, Params};
 
 use super::table::{Journaled, Table};
@@ -156,6 +160,31 @@ tables! {
     /// Work due at a height, keyed by (height, kind, id): a queue in key order.
     deadlines: DeadlinesTable = tag::DEADLINES, "deadlines", Deadline => (),
         ordered: true, snapshot_slots_max: |limits| limits.deadline_slots_max;
+    /// The last id issued of each lifecycle kind, under `()`.
+    counters: CountersTable = tag::COUNTERS, "id counters", () => IdCounters,
+        ordered: false, snapshot_slots_max: |_limits| SINGLETON_SLOTS_MAX;
+    /// Datasets by id.
+    datasets: DatasetsTable = tag::DATASETS, "datasets", DatasetId => Dataset,
+        ordered: false, snapshot_slots_max: |limits| limits.lifecycle_slots_max;
+    /// Models by id.
+    models: ModelsTable = tag::MODELS, "models", ModelId => Model,
+        ordered: false, snapshot_slots_max: |limits| limits.lifecycle_slots_max;
+    /// Jobs by id.
+    jobs: JobsTable = tag::JOBS, "jobs", JobId => Job,
+        ordered: false, snapshot_slots_max: |limits| limits.lifecycle_slots_max;
+    /// Participants of each job, by (job, address): "everyone in job X" is a prefix.
+    participants: ParticipantsTable = tag::PARTICIPANTS, "participants",
+        (JobId, Address) => Participant,
+        ordered: true, snapshot_slots_max: |limits| limits.lifecycle_slots_max;
+    /// Rounds of each job, by (job, sequence).
+    rounds: RoundsTable = tag::ROUNDS, "rounds", (JobId, u32) => Round,
+        ordered: true, snapshot_slots_max: |limits| limits.lifecycle_slots_max;
+    /// Phase messages, by (job, round, phase, poster): a phase's survivors are a prefix.
+    phase_posts: PhasePostsTable = tag::PHASE_POSTS, "phase posts", PhaseKey => PhaseData,
+        ordered: true, snapshot_slots_max: |limits| limits.lifecycle_slots_max;
+    /// Validators' score commitments and reveals, by (job, validator).
+    scores: ScoresTable = tag::SCORES, "scores", (JobId, Address) => Score,
+        ordered: true, snapshot_slots_max: |limits| limits.lifecycle_slots_max;
 }
 
 /// How many tables the state has.

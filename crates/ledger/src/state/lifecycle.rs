@@ -1,0 +1,127 @@
+//! Reading the lifecycle's tables: datasets, models, jobs, and each job's participants,
+//! rounds, phase messages and scores (prefix queries on the ordered tables).
+
+use aifactory_types::lifecycle::{
+    Dataset, DatasetId, IdCounters, Job, JobId, Model, ModelId, Participant, PhaseData, PhaseKey,
+    Round, Score,
+};
+use aifactory_types::{Address, Amount};
+
+use super::State;
+
+/// The lowest and highest addresses, bounding "every address" in a key range.
+const ADDRESS_MIN: Address = Address([0; 32]);
+const ADDRESS_MAX: Address = Address([0xff; 32]);
+
+impl State {
+    /// The last id issued of each lifecycle kind.
+    pub fn id_counters(&self) -> IdCounters {
+        self.tables
+            .counters
+            .get(&())
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// A dataset, if registered.
+    pub fn dataset(&self, id: DatasetId) -> Option<&Dataset> {
+        self.tables.datasets.get(&id)
+    }
+
+    /// Every dataset, in id order.
+    pub fn datasets(&self) -> impl Iterator<Item = (DatasetId, &Dataset)> {
+        self.tables.datasets.iter().map(|(id, d)| (*id, d))
+    }
+
+    /// A model, if registered.
+    pub fn model(&self, id: ModelId) -> Option<&Model> {
+        self.tables.models.get(&id)
+    }
+
+    /// Every model, in id order.
+    pub fn models(&self) -> impl Iterator<Item = (ModelId, &Model)> {
+        self.tables.models.iter().map(|(id, m)| (*id, m))
+    }
+
+    /// A job, if opened.
+    pub fn job(&self, id: JobId) -> Option<&Job> {
+        self.tables.jobs.get(&id)
+    }
+
+    /// Every job, in id order.
+    pub fn jobs(&self) -> impl Iterator<Item = (JobId, &Job)> {
+        self.tables.jobs.iter().map(|(id, j)| (*id, j))
+    }
+
+    /// A job's participant, if `address` takes part in it.
+    pub fn participant(&self, job: JobId, address: &Address) -> Option<&Participant> {
+        self.tables.participants.get(&(job, *address))
+    }
+
+    /// A job's participants, in address order.
+    pub fn participants(&self, job: JobId) -> impl Iterator<Item = (Address, &Participant)> {
+        self.tables
+            .participants
+            .range((job, ADDRESS_MIN)..=(job, ADDRESS_MAX))
+            .map(|((_, address), p)| (*address, p))
+    }
+
+    /// A round of a job, by sequence number.
+    pub fn round(&self, job: JobId, round: u32) -> Option<&Round> {
+        self.tables.rounds.get(&(job, round))
+    }
+
+    /// A job's rounds, retries included, in sequence order.
+    pub fn rounds(&self, job: JobId) -> impl Iterator<Item = (u32, &Round)> {
+        self.tables
+            .rounds
+            .range((job, 0)..=(job, u32::MAX))
+            .map(|((_, seq), r)| (*seq, r))
+    }
+
+    /// The messages posted in one phase of a round, in poster address order: the phase's
+    /// survivors.
+    pub fn phase_posts(
+        &self,
+        job: JobId,
+        round: u32,
+        phase: u8,
+    ) -> impl Iterator<Item = (Address, &PhaseData)> {
+        let key = |poster| PhaseKey {
+            job,
+            round,
+            phase,
+            poster,
+        };
+        self.tables
+            .phase_posts
+            .range(key(ADDRESS_MIN)..=key(ADDRESS_MAX))
+            .map(|(key, data)| (key.poster, data))
+    }
+
+    /// A validator's score in a job, if it committed.
+    pub fn score(&self, job: JobId, validator: &Address) -> Option<&Score> {
+        self.tables.scores.get(&(job, *validator))
+    }
+
+    /// A job's scores, in validator address order.
+    pub fn scores(&self, job: JobId) -> impl Iterator<Item = (Address, &Score)> {
+        self.tables
+            .scores
+            .range((job, ADDRESS_MIN)..=(job, ADDRESS_MAX))
+            .map(|((_, address), s)| (*address, s))
+    }
+
+    /// Tokens the lifecycle holds outside accounts: datasets' stakes, jobs' escrows and the
+    /// stakes locked in jobs.
+    pub fn locked_in_lifecycle(&self) -> Amount {
+        let stakes = self.tables.datasets.iter().map(|(_, d)| d.stake);
+        let escrows = self.tables.jobs.iter().map(|(_, j)| j.escrow);
+        let locked = self.tables.participants.iter().map(|(_, p)| p.stake);
+        stakes
+            .chain(escrows)
+            .chain(locked)
+            .try_fold(0u64, |sum, amount| sum.checked_add(amount))
+            .expect("locked tokens fit the supply")
+    }
+}
