@@ -2,8 +2,9 @@
 //!
 //! A node implements [`NodeService`]; [`router`] turns it into an axum router serving
 //! `/v1/txs`, `/v1/txs/batch`, `/v1/txs/{hash}`, `/v1/accounts/{address}`, `/v1/blocks/{id}`,
-//! `/v1/status`, `/v1/blobs/{hash}` (PUT and GET), `/v1/events` (server-sent events) and the
-//! OpenAPI 3.1 document at `/v1/openapi.json`; [`serve`] runs it on a socket. Every error is a JSON
+//! `/v1/status`, `/v1/blobs/{hash}` (PUT and GET), `/v1/events` (server-sent events), the
+//! lifecycle's `/v1/datasets`, `/v1/models` and `/v1/jobs` (with proofs; see
+//! [`views::lifecycle`]) and the OpenAPI 3.1 document at `/v1/openapi.json`; [`serve`] runs it on a socket. Every error is a JSON
 //! body `{"error": {"code", "message", "details"?}}` with a fitting status; every body has a
 //! cap; each client IP has a token-bucket rate limit.
 //!

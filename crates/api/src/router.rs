@@ -24,7 +24,7 @@ use crate::limits::{ApiConfig, SHUTDOWN_DRAIN_MS_MAX};
 use crate::listener::{CappedListener, ConnectionLimits};
 use crate::openapi::{self, ApiDoc};
 use crate::rate_limit::{self, RateLimiter};
-use crate::routes::{accounts, blobs, blocks, events, status, sync, txs};
+use crate::routes::{accounts, blobs, blocks, datasets, events, jobs, models, status, sync, txs};
 use crate::service::{DynNode, NodeService};
 
 /// What every handler can reach.
@@ -47,6 +47,14 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(txs::get_tx))
         .routes(routes!(accounts::get_account))
         .routes(routes!(blocks::get_block))
+        .routes(routes!(datasets::list_datasets))
+        .routes(routes!(datasets::get_dataset))
+        .routes(routes!(models::list_models))
+        .routes(routes!(models::get_model))
+        .routes(routes!(models::get_provenance))
+        .routes(routes!(jobs::list_jobs))
+        .routes(routes!(jobs::get_job))
+        .routes(routes!(jobs::get_round))
         .routes(routes!(status::get_status))
         .routes(routes!(blobs::put_blob, blobs::get_blob))
         .routes(routes!(events::events))

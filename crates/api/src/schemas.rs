@@ -227,6 +227,24 @@ pub struct AccountProofSchema {
     proof: SlotProofSchema,
 }
 
+/// A state entry with a proof that it is in the state under some root (the ledger's
+/// `EntryProof`): `key` and `value` are the table's key and value as they serialise (an id, or
+/// `[job, address]`, `[job, sequence]`, `{job, round, phase, poster}`; a `Dataset`, `Model`,
+/// `Job`, `Participant`, `Round`, `PhaseData` or `Score`, whose fields are documented in
+/// `aifactory_types::lifecycle`), and `proof` is the Merkle path, checked with the table's tag.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct EntryProofSchema {
+    /// The entry's key.
+    #[schema(value_type = Value)]
+    key: serde_json::Value,
+    /// The entry's value.
+    #[schema(value_type = Object)]
+    value: serde_json::Value,
+    /// The Merkle path.
+    proof: SlotProofSchema,
+}
+
 /// A block header.
 #[derive(ToSchema)]
 #[allow(dead_code)]

@@ -7,12 +7,14 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use tokio::sync::broadcast;
 
+use aifactory_ledger::State;
 use aifactory_types::{Address, Hash, TxError, VerifiedTransaction};
 
 use crate::views::{
@@ -151,6 +153,10 @@ pub trait NodeService: Clone + Send + Sync + 'static {
     /// A block with its receipts, or `None` if the node has no such block.
     fn block(&self, id: BlockId) -> impl Future<Output = Option<BlockView>> + Send;
 
+    /// The latest finalized ledger state, which the lifecycle's routes (datasets, models,
+    /// jobs) read their views and proofs from: one state per request, so one root.
+    fn finalized_state(&self) -> Arc<State>;
+
     /// The node's view of the chain.
     fn status(&self) -> impl Future<Output = StatusView> + Send;
 
@@ -207,6 +213,7 @@ pub(crate) trait DynNode: Send + Sync {
     fn account(&self, address: Address) -> BoxFuture<'_, Option<AccountView>>;
     fn block(&self, id: BlockId) -> BoxFuture<'_, Option<BlockView>>;
     fn status(&self) -> BoxFuture<'_, StatusView>;
+    fn finalized_state(&self) -> Arc<State>;
     fn put_blob(&self, hash: Hash, body: BlobBody) -> BoxFuture<'_, Result<BlobStored, BlobError>>;
     fn get_blob(
         &self,
@@ -248,6 +255,10 @@ impl<N: NodeService> DynNode for N {
 
     fn status(&self) -> BoxFuture<'_, StatusView> {
         boxed(NodeService::status(self))
+    }
+
+    fn finalized_state(&self) -> Arc<State> {
+        NodeService::finalized_state(self)
     }
 
     fn put_blob(&self, hash: Hash, body: BlobBody) -> BoxFuture<'_, Result<BlobStored, BlobError>> {

@@ -70,17 +70,23 @@ impl std::fmt::Debug for TestNode {
 impl TestNode {
     /// A node that builds (and finalizes) a block after every accepted transaction.
     pub fn sealing() -> Self {
-        Self::new(true, 1_000)
+        Self::sealing_over(TestChain::new(ACCOUNTS, BALANCE))
+    }
+
+    /// A sealing node over `chain` (its own keys, balances and parameters): for tests that
+    /// need more than [`BALANCE`], such as the lifecycle's stakes and budgets.
+    pub fn sealing_over(chain: TestChain) -> Self {
+        Self::new(chain, true, 1_000)
     }
 
     /// A node that builds blocks only on [`TestNode::seal`], with a mempool of `mempool_max`.
     pub fn manual(mempool_max: usize) -> Self {
-        Self::new(false, mempool_max)
+        Self::new(TestChain::new(ACCOUNTS, BALANCE), false, mempool_max)
     }
 
-    fn new(seal_every_tx: bool, mempool_max: usize) -> Self {
+    fn new(chain: TestChain, seal_every_tx: bool, mempool_max: usize) -> Self {
         let chain = Chain {
-            chain: TestChain::new(ACCOUNTS, BALANCE),
+            chain,
             seal_every_tx,
             mempool: Vec::new(),
             mempool_max,
@@ -229,6 +235,11 @@ impl NodeService for TestNode {
             }
             BlockId::Hash(hash) => chain.blocks.iter().find(|b| b.hash == hash).cloned(),
         }
+    }
+
+    fn finalized_state(&self) -> Arc<aifactory_ledger::State> {
+        // Every block this node builds is final; a copy keeps the lock short.
+        Arc::new(self.lock().chain.state.clone())
     }
 
     async fn status(&self) -> StatusView {

@@ -10,6 +10,8 @@ use aifactory_types::{AccountProof, Address, Amount, Block, Hash, Header, Receip
 
 use crate::schemas;
 
+pub mod lifecycle;
+
 /// A transaction to submit: its canonical Borsh encoding (see `docs/encoding.md`), in hex.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -389,6 +389,10 @@ impl<E: Clock + Send + Sync + 'static> NodeService for NodeApi<E> {
         }
     }
 
+    fn finalized_state(&self) -> Arc<aifactory_ledger::State> {
+        self.node.finalized_state()
+    }
+
     async fn status(&self) -> StatusView {
         StatusView::from_state(&self.node.finalized_state(), self.peer_views())
     }

@@ -3,7 +3,10 @@
 pub(crate) mod accounts;
 pub(crate) mod blobs;
 pub(crate) mod blocks;
+pub(crate) mod datasets;
 pub(crate) mod events;
+pub(crate) mod jobs;
+pub(crate) mod models;
 pub(crate) mod status;
 pub(crate) mod sync;
 pub(crate) mod txs;
@@ -12,6 +15,7 @@ use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 
 use crate::error::ApiError;
+use crate::views::lifecycle::{LIST_LIMIT_MAX, PageRequest};
 
 /// The route's single path parameter as text; a parameter that is not valid percent-encoded
 /// UTF-8 is a 400 with a JSON body, like every other error.
@@ -26,6 +30,48 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParam {
             .map(|Path(text)| PathParam(text))
             .map_err(|rejection| ApiError::bad_request("malformed_path", rejection.body_text()))
     }
+}
+
+/// A route's two path parameters as text, refused like [`PathParam`]'s.
+pub(crate) struct PathParams(pub(crate) String, pub(crate) String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map(|Path((first, second))| PathParams(first, second))
+            .map_err(|rejection| ApiError::bad_request("malformed_path", rejection.body_text()))
+    }
+}
+
+/// A list's page from its query string: `after` (default 0, at most `i64::MAX`, the largest
+/// integer the OpenAPI document can promise) and `limit` (1 to [`LIST_LIMIT_MAX`], default
+/// the most).
+pub(crate) fn page_request(query: Option<&str>) -> Result<PageRequest, ApiError> {
+    let mut request = PageRequest::default();
+    if let Some(text) = query_value(query, "after") {
+        let after: u64 = parse(text, "malformed_after", "`after`")?;
+        if after > i64::MAX as u64 {
+            return Err(ApiError::bad_request(
+                "malformed_after",
+                format!("`after` is {after}, beyond the largest id {}", i64::MAX),
+            ));
+        }
+        request.after = after;
+    }
+    if let Some(text) = query_value(query, "limit") {
+        let limit: usize = parse(text, "malformed_limit", "`limit`")?;
+        if !(1..=LIST_LIMIT_MAX).contains(&limit) {
+            return Err(ApiError::bad_request(
+                "malformed_limit",
+                format!("`limit` is {limit}; it must be 1 to {LIST_LIMIT_MAX}"),
+            ));
+        }
+        request.limit = limit;
+    }
+    Ok(request)
 }
 
 /// The value of query parameter `name` in a raw query string, if present (the first one;
@@ -44,4 +90,32 @@ where
 {
     text.parse()
         .map_err(|error| ApiError::bad_request(code, format!("{what}: {error}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_parse_within_bounds() {
+        let page = |q| page_request(Some(q)).map(|r| (r.after, r.limit)).ok();
+        assert_eq!(page_request(None).ok(), Some(PageRequest::default()));
+        assert_eq!(page("after=7&limit=3"), Some((7, 3)));
+        assert_eq!(page("limit=100"), Some((0, LIST_LIMIT_MAX)));
+        assert_eq!(
+            page("after=9223372036854775807"),
+            Some((i64::MAX as u64, 100))
+        );
+        for bad in [
+            "limit=0",
+            "limit=101",
+            "limit=-1",
+            "limit=",
+            "after=-1",
+            "after=x",
+            "after=9223372036854775808",
+        ] {
+            assert_eq!(page(bad), None, "{bad} was accepted");
+        }
+    }
 }

@@ -235,6 +235,9 @@ impl aifactory_api::NodeService for Peer {
     async fn status(&self) -> aifactory_api::views::StatusView {
         unreachable!("sync asks only for boundaries and the snapshot")
     }
+    fn finalized_state(&self) -> std::sync::Arc<aifactory_ledger::State> {
+        unreachable!("sync asks only for boundaries and the snapshot")
+    }
     async fn put_blob(
         &self,
         _: Hash,

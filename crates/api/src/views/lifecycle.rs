@@ -1,0 +1,412 @@
+//! The lifecycle's wire views: datasets, models and jobs (with their participants, rounds,
+//! phase posts and scores), and a trained model's provenance.
+//!
+//! A get returns every entry with its [`EntryProof`] against the one finalized state root the
+//! view names, and [`verify`](DatasetView::verify) checks each proof and that it is of the
+//! entry asked for (the right id, the right job, the right round), so a client need not trust
+//! the node for what it shows. A proof shows an entry is in the state; it cannot show that the
+//! node left none out of a list (a job's participants, say). Lists are pages of entries without
+//! proofs: `?after=<id>&limit=<n>`, at most [`LIST_LIMIT_MAX`] per page.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use aifactory_types::lifecycle::{
+    Dataset, DatasetId, Job, JobId, Model, ModelId, Participant, PhaseData, PhaseKey, Round, Score,
+};
+use aifactory_types::state_key::tag;
+use aifactory_types::{Address, EntryProof, Hash};
+
+use crate::schemas;
+
+/// Most entries one page of `GET /v1/datasets`, `/v1/models` or `/v1/jobs` returns (and the
+/// default `limit`).
+pub const LIST_LIMIT_MAX: usize = 100;
+
+/// Most rounds a job view or a provenance carries, the latest ones: a job may run up to
+/// `JOB_ROUNDS_MAX` rounds with retries, and each round's proof is about 3 KB. Older rounds
+/// are at `GET /v1/jobs/{id}/rounds/{round}`.
+pub const ROUNDS_PER_VIEW_MAX: usize = 128;
+
+/// A dataset's entry: its id and contents.
+pub type DatasetEntry = EntryProof<DatasetId, Dataset>;
+/// A model's entry.
+pub type ModelEntry = EntryProof<ModelId, Model>;
+/// A job's entry.
+pub type JobEntry = EntryProof<JobId, Job>;
+/// A participant's entry, keyed by (job, address).
+pub type ParticipantEntry = EntryProof<(JobId, Address), Participant>;
+/// A round's entry, keyed by (job, sequence number).
+pub type RoundEntry = EntryProof<(JobId, u32), Round>;
+/// A phase message's entry.
+pub type PhasePostEntry = EntryProof<PhaseKey, PhaseData>;
+/// A validator's score entry, keyed by (job, validator).
+pub type ScoreEntry = EntryProof<(JobId, Address), Score>;
+
+/// Why a lifecycle view cannot be believed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProofError {
+    /// A proof does not lead to the state root the view names.
+    #[error("the proof of {what} does not lead to the state root {root} the node sent")]
+    Invalid {
+        /// Which entry.
+        what: String,
+        /// The root the view names.
+        root: Hash,
+    },
+    /// A proof is of another entry than the one the view is about.
+    #[error("the node answered with {what}, which is not what was asked for")]
+    WrongEntry {
+        /// The entry it proved instead.
+        what: String,
+    },
+}
+
+/// Checks that `entry` is in table `table_tag` under `root` and that `wanted` holds of its key.
+fn check<K, V>(
+    entry: &EntryProof<K, V>,
+    table_tag: u8,
+    root: &Hash,
+    wanted: impl FnOnce(&K) -> bool,
+    name: &str,
+) -> Result<(), ProofError>
+where
+    K: borsh::BorshSerialize + std::fmt::Debug,
+    V: borsh::BorshSerialize,
+{
+    let what = || format!("{name} {:?}", entry.key);
+    if !wanted(&entry.key) {
+        return Err(ProofError::WrongEntry { what: what() });
+    }
+    if !entry.verify(table_tag, root) {
+        return Err(ProofError::Invalid {
+            what: what(),
+            root: *root,
+        });
+    }
+    Ok(())
+}
+
+/// A dataset with its proof against the state root of a finalized block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DatasetView {
+    /// The height of the block whose state the proof is against.
+    pub height: u64,
+    /// That block's state root.
+    #[schema(value_type = schemas::HashHex)]
+    pub state_root: Hash,
+    /// The dataset (`key` is its id) and its Merkle proof.
+    #[schema(value_type = schemas::EntryProofSchema)]
+    pub dataset: DatasetEntry,
+}
+
+impl DatasetView {
+    /// Whether this proves dataset `id` under the view's own state root.
+    pub fn verify(&self, id: DatasetId) -> Result<(), ProofError> {
+        check(
+            &self.dataset,
+            tag::DATASETS,
+            &self.state_root,
+            |k| *k == id,
+            "dataset",
+        )
+    }
+}
+
+/// A model with its proof against the state root of a finalized block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ModelView {
+    /// The height of the block whose state the proof is against.
+    pub height: u64,
+    /// That block's state root.
+    #[schema(value_type = schemas::HashHex)]
+    pub state_root: Hash,
+    /// The model (`key` is its id) and its Merkle proof.
+    #[schema(value_type = schemas::EntryProofSchema)]
+    pub model: ModelEntry,
+}
+
+impl ModelView {
+    /// Whether this proves model `id` under the view's own state root.
+    pub fn verify(&self, id: ModelId) -> Result<(), ProofError> {
+        check(
+            &self.model,
+            tag::MODELS,
+            &self.state_root,
+            |k| *k == id,
+            "model",
+        )
+    }
+}
+
+/// A job's entries: the job and its participants, latest rounds and scores, each proven.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct JobEntries {
+    /// The job (`key` is its id): its sponsor, terms, status and escrow.
+    #[schema(value_type = schemas::EntryProofSchema)]
+    pub job: JobEntry,
+    /// Its trainer, providers and validators, in address order, each with what it locked,
+    /// contributed and was paid.
+    #[schema(value_type = Vec<schemas::EntryProofSchema>)]
+    pub participants: Vec<ParticipantEntry>,
+    /// How many rounds it started, retries included.
+    pub rounds_total: u32,
+    /// Its latest rounds (at most `ROUNDS_PER_VIEW_MAX`), in sequence order, each with its
+    /// start model and, once closed, its aggregate and new model hashes.
+    #[schema(value_type = Vec<schemas::EntryProofSchema>)]
+    pub rounds: Vec<RoundEntry>,
+    /// Its validators' committed and revealed scores, in address order.
+    #[schema(value_type = Vec<schemas::EntryProofSchema>)]
+    pub scores: Vec<ScoreEntry>,
+}
+
+impl JobEntries {
+    /// Whether every entry is of job `id` and proven under `root`.
+    pub fn verify(&self, id: JobId, root: &Hash) -> Result<(), ProofError> {
+        check(&self.job, tag::JOBS, root, |k| *k == id, "job")?;
+        for p in &self.participants {
+            check(p, tag::PARTICIPANTS, root, |k| k.0 == id, "participant")?;
+        }
+        for r in &self.rounds {
+            check(r, tag::ROUNDS, root, |k| k.0 == id, "round")?;
+        }
+        for s in &self.scores {
+            check(s, tag::SCORES, root, |k| k.0 == id, "score")?;
+        }
+        Ok(())
+    }
+}
+
+/// A job with its participants, rounds and scores, all proven against one state root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct JobView {
+    /// The height of the block whose state the proofs are against.
+    pub height: u64,
+    /// That block's state root.
+    #[schema(value_type = schemas::HashHex)]
+    pub state_root: Hash,
+    /// The job's entries.
+    #[serde(flatten)]
+    pub entries: JobEntries,
+}
+
+impl JobView {
+    /// Whether this proves job `id` and only its entries under the view's own state root.
+    pub fn verify(&self, id: JobId) -> Result<(), ProofError> {
+        self.entries.verify(id, &self.state_root)
+    }
+}
+
+/// The messages posted in one phase of a round.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PhasePosts {
+    /// The phase's number.
+    pub phase: u8,
+    /// Its name (`update`, or `advertise_keys` ... `unmasking` with secure aggregation).
+    pub name: String,
+    /// Its posts, in poster address order: the phase's survivors.
+    #[schema(value_type = Vec<schemas::EntryProofSchema>)]
+    pub posts: Vec<PhasePostEntry>,
+}
+
+/// A round of a job with each phase's posts, all proven against one state root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RoundView {
+    /// The height of the block whose state the proofs are against.
+    pub height: u64,
+    /// That block's state root.
+    #[schema(value_type = schemas::HashHex)]
+    pub state_root: Hash,
+    /// The round (`key` is `[job, sequence]`).
+    #[schema(value_type = schemas::EntryProofSchema)]
+    pub round: RoundEntry,
+    /// Every phase of the job's rounds, in order, with what was posted in it.
+    pub phases: Vec<PhasePosts>,
+}
+
+impl RoundView {
+    /// Whether this proves round `round` of job `job` and only its posts.
+    pub fn verify(&self, job: JobId, round: u32) -> Result<(), ProofError> {
+        let root = &self.state_root;
+        check(
+            &self.round,
+            tag::ROUNDS,
+            root,
+            |k| *k == (job, round),
+            "round",
+        )?;
+        for phase in &self.phases {
+            for post in &phase.posts {
+                let ours = |k: &PhaseKey| (k.job, k.round, k.phase) == (job, round, phase.phase);
+                check(post, tag::PHASE_POSTS, root, ours, "phase post")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What is behind a model, all proven against one state root: the model, the model it derives
+/// from, and for a trained model the job that produced it (terms, participants with their
+/// stakes, samples and payouts, rounds with their model hashes, scores) and its datasets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ProvenanceView {
+    /// The height of the block whose state the proofs are against.
+    pub height: u64,
+    /// That block's state root.
+    #[schema(value_type = schemas::HashHex)]
+    pub state_root: Hash,
+    /// The model asked about.
+    #[schema(value_type = schemas::EntryProofSchema)]
+    pub model: ModelEntry,
+    /// The model it derives from, if any (a trained model's base model).
+    #[schema(value_type = Option<schemas::EntryProofSchema>)]
+    pub parent: Option<ModelEntry>,
+    /// The job that trained it; `null` for a registered model.
+    pub job: Option<JobEntries>,
+    /// The datasets the job's providers enlisted, in participant order.
+    #[schema(value_type = Vec<schemas::EntryProofSchema>)]
+    pub datasets: Vec<DatasetEntry>,
+}
+
+impl ProvenanceView {
+    /// Whether this proves model `id`, its parent, the job its `trained_by` names and that
+    /// job's datasets, all under the view's own state root.
+    pub fn verify(&self, id: ModelId) -> Result<(), ProofError> {
+        let root = &self.state_root;
+        check(&self.model, tag::MODELS, root, |k| *k == id, "model")?;
+        if let Some(parent) = &self.parent {
+            let named = self.model.value.parent;
+            check(
+                parent,
+                tag::MODELS,
+                root,
+                |k| Some(*k) == named,
+                "parent model",
+            )?;
+        }
+        let trained_by = self.model.value.trained_by.as_ref().map(|t| t.job);
+        match (&self.job, trained_by) {
+            (Some(job), Some(named)) => job.verify(named, root)?,
+            (None, None) => {}
+            (Some(job), None) => {
+                return Err(ProofError::WrongEntry {
+                    what: format!("job {} for a model no job trained", job.job.key),
+                });
+            }
+            (None, Some(named)) => {
+                return Err(ProofError::WrongEntry {
+                    what: format!("no job, though the model was trained by job {named}"),
+                });
+            }
+        }
+        let enlisted = self.enlisted_datasets();
+        for dataset in &self.datasets {
+            let ours = |k: &DatasetId| enlisted.contains(k);
+            check(dataset, tag::DATASETS, root, ours, "dataset")?;
+        }
+        Ok(())
+    }
+
+    /// The datasets the job's provider entries name.
+    fn enlisted_datasets(&self) -> Vec<DatasetId> {
+        self.job
+            .iter()
+            .flat_map(|job| &job.participants)
+            .filter_map(|p| match p.value.role {
+                aifactory_types::lifecycle::Role::Provider { dataset, .. } => Some(dataset),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// A dataset in a list, without proof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DatasetItem {
+    /// Its id.
+    pub id: DatasetId,
+    /// Its contents.
+    #[schema(value_type = Object)]
+    pub dataset: Dataset,
+}
+
+/// A model in a list, without proof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ModelItem {
+    /// Its id.
+    pub id: ModelId,
+    /// Its contents.
+    #[schema(value_type = Object)]
+    pub model: Model,
+}
+
+/// A job in a list, without proof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct JobItem {
+    /// Its id.
+    pub id: JobId,
+    /// Its contents.
+    #[schema(value_type = Object)]
+    pub job: Job,
+}
+
+/// One page of datasets, in id order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DatasetPage {
+    /// The height of the finalized state listed.
+    pub height: u64,
+    /// The datasets with ids after `after`, at most `limit` of them.
+    pub items: Vec<DatasetItem>,
+    /// The `after` of the next page, or `null` if this is the last.
+    pub next_after: Option<DatasetId>,
+}
+
+/// One page of models, in id order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ModelPage {
+    /// The height of the finalized state listed.
+    pub height: u64,
+    /// The models with ids after `after`, at most `limit` of them.
+    pub items: Vec<ModelItem>,
+    /// The `after` of the next page, or `null` if this is the last.
+    pub next_after: Option<ModelId>,
+}
+
+/// One page of jobs, in id order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct JobPage {
+    /// The height of the finalized state listed.
+    pub height: u64,
+    /// The jobs with ids after `after`, at most `limit` of them.
+    pub items: Vec<JobItem>,
+    /// The `after` of the next page, or `null` if this is the last.
+    pub next_after: Option<JobId>,
+}
+
+/// Which page of a list: entries with ids above `after`, at most `limit` of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    /// The last id of the previous page (0 for the first page).
+    pub after: u64,
+    /// Most entries to return, 1 to [`LIST_LIMIT_MAX`].
+    pub limit: usize,
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        PageRequest {
+            after: 0,
+            limit: LIST_LIMIT_MAX,
+        }
+    }
+}
+
+impl PageRequest {
+    /// The query string asking for this page.
+    pub fn query(&self) -> String {
+        format!("after={}&limit={}", self.after, self.limit)
+    }
+}
+
+#[cfg(feature = "ledger")]
+mod from_state;
