@@ -8,11 +8,16 @@ use reqwest::{Method, RequestBuilder, Response, Url};
 use serde::de::DeserializeOwned;
 
 use aifactory_api::BlobLookup;
+use aifactory_api::views::lifecycle::{
+    DatasetPage, DatasetView, JobPage, JobView, ModelPage, ModelView, PageRequest, ProvenanceView,
+    RoundView,
+};
 use aifactory_api::views::{
     AccountView, BlobStored, BlockId, BlockView, SNAPSHOT_HEIGHT_HEADER,
     SYNC_EPOCHS_BODY_BYTES_MAX, StatusView, SubmitTx, SyncEpochs, TxAccepted, TxBatchItem,
     TxBatchResults, TxView,
 };
+use aifactory_types::lifecycle::{DatasetId, JobId, ModelId};
 use aifactory_types::{Address, Hash, SignedTransaction};
 
 use crate::{ClientError, EventStream};
@@ -130,6 +135,61 @@ impl Client {
     /// A block and its receipts.
     pub async fn block(&self, id: BlockId) -> Result<BlockView, ClientError> {
         json(self.request(Method::GET, &format!("v1/blocks/{id}"))).await
+    }
+
+    /// A page of registered datasets, in id order (no proofs).
+    pub async fn datasets(&self, page: PageRequest) -> Result<DatasetPage, ClientError> {
+        json(self.request(Method::GET, &format!("v1/datasets?{}", page.query()))).await
+    }
+
+    /// Dataset `id`, its proof checked against the state root the node sent with it.
+    pub async fn dataset(&self, id: DatasetId) -> Result<DatasetView, ClientError> {
+        let view: DatasetView =
+            json(self.request(Method::GET, &format!("v1/datasets/{id}"))).await?;
+        view.verify(id)?;
+        Ok(view)
+    }
+
+    /// A page of models, in id order (no proofs).
+    pub async fn models(&self, page: PageRequest) -> Result<ModelPage, ClientError> {
+        json(self.request(Method::GET, &format!("v1/models?{}", page.query()))).await
+    }
+
+    /// Model `id`, its proof checked against the state root the node sent with it.
+    pub async fn model(&self, id: ModelId) -> Result<ModelView, ClientError> {
+        let view: ModelView = json(self.request(Method::GET, &format!("v1/models/{id}"))).await?;
+        view.verify(id)?;
+        Ok(view)
+    }
+
+    /// What is behind model `id`, every proof checked against the one state root the node
+    /// sent with them.
+    pub async fn provenance(&self, id: ModelId) -> Result<ProvenanceView, ClientError> {
+        let path = format!("v1/models/{id}/provenance");
+        let view: ProvenanceView = json(self.request(Method::GET, &path)).await?;
+        view.verify(id)?;
+        Ok(view)
+    }
+
+    /// A page of jobs, in id order (no proofs).
+    pub async fn jobs(&self, page: PageRequest) -> Result<JobPage, ClientError> {
+        json(self.request(Method::GET, &format!("v1/jobs?{}", page.query()))).await
+    }
+
+    /// Job `id` with its participants, rounds and scores, every proof checked.
+    pub async fn job(&self, id: JobId) -> Result<JobView, ClientError> {
+        let view: JobView = json(self.request(Method::GET, &format!("v1/jobs/{id}"))).await?;
+        view.verify(id)?;
+        Ok(view)
+    }
+
+    /// Round `round` (its sequence number) of job `id` with each phase's posts, every proof
+    /// checked.
+    pub async fn round(&self, id: JobId, round: u32) -> Result<RoundView, ClientError> {
+        let path = format!("v1/jobs/{id}/rounds/{round}");
+        let view: RoundView = json(self.request(Method::GET, &path)).await?;
+        view.verify(id, round)?;
+        Ok(view)
     }
 
     /// The node's status.

@@ -30,6 +30,10 @@ pub enum ClientError {
     /// A success body that is not what the route promises.
     #[error("the node's answer could not be read: {0}")]
     Decode(String),
+    /// The node's answer came with a proof that does not hold, or proves something else than
+    /// what was asked: nothing in it can be trusted.
+    #[error("the node's answer cannot be trusted: {0}")]
+    Unproven(#[from] aifactory_api::views::lifecycle::ProofError),
     /// The base URL is not a usable http(s) URL.
     #[error("invalid node URL {url:?}: {reason}")]
     InvalidUrl {
