@@ -18,6 +18,14 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/txs/{hash}"),
     ("get", "/v1/accounts/{address}"),
     ("get", "/v1/blocks/{id}"),
+    ("get", "/v1/datasets"),
+    ("get", "/v1/datasets/{id}"),
+    ("get", "/v1/models"),
+    ("get", "/v1/models/{id}"),
+    ("get", "/v1/models/{id}/provenance"),
+    ("get", "/v1/jobs"),
+    ("get", "/v1/jobs/{id}"),
+    ("get", "/v1/jobs/{id}/rounds/{round}"),
     ("get", "/v1/status"),
     ("put", "/v1/blobs/{hash}"),
     ("get", "/v1/blobs/{hash}"),
@@ -62,7 +70,8 @@ async fn every_served_route_is_documented_with_its_methods() {
         let concrete = path
             .replace("{hash}", &Hash([1; 32]).to_string())
             .replace("{address}", "x")
-            .replace("{id}", "1");
+            .replace("{id}", "1")
+            .replace("{round}", "0");
         for method in METHODS {
             let is_documented = ROUTES.contains(&(method, path));
             if method == "get" && path == "/v1/events" {
