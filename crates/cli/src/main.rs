@@ -48,8 +48,13 @@ enum Command {
     Secagg(cmd::secagg::Args),
     /// Check, anonymise, commit to and split a provider's CSV.
     Data(cmd::data::Args),
-    /// Train, evaluate and run models; import ONNX models.
+    /// Register datasets on the chain, update and retire them, and read the registry.
+    Dataset(cmd::dataset::Args),
+    /// Train, evaluate and run models; import ONNX models; register models on the chain and
+    /// read the registry and a trained model's provenance.
     Model(cmd::model::Args),
+    /// Open, claim, join, run and score jobs; read them with their rounds and scores.
+    Job(cmd::job::Args),
     /// Differential privacy: epsilon of a job, noise for a target epsilon.
     Privacy(cmd::privacy::Args),
 }
@@ -68,7 +73,9 @@ fn main() {
         Command::Tx(args) => cmd::tx::run(args, &context),
         Command::Secagg(args) => cmd::secagg::run(args, &context),
         Command::Data(args) => cmd::data::run(args, &context),
+        Command::Dataset(args) => cmd::dataset::run(args, &context),
         Command::Model(args) => cmd::model::run(args, &context),
+        Command::Job(args) => cmd::job::run(args, &context),
         Command::Privacy(args) => cmd::privacy::run(args, &context),
     };
     if let Err(error) = result {

@@ -96,5 +96,23 @@ fn kind(payload: &Payload) -> String {
         Payload::Withdraw => "withdraw".to_owned(),
         Payload::JoinValidators => "join validators".to_owned(),
         Payload::LeaveValidators => "leave validators".to_owned(),
+        Payload::RegisterDataset(d) => format!("register a dataset of {} rows", d.rows),
+        Payload::UpdateDataset(d) => format!("update dataset {}", d.dataset),
+        Payload::RetireDataset(d) => format!("retire dataset {}", d.dataset),
+        Payload::RegisterModel(_) => "register a model".to_owned(),
+        Payload::OpenJob(terms) => format!(
+            "open a job on model {} with {} AIF",
+            terms.model,
+            format_aif(terms.budget)
+        ),
+        Payload::CancelJob(j) => format!("cancel job {}", j.job),
+        Payload::ClaimJob(j) => format!("claim job {}", j.job),
+        Payload::JoinJob(j) => format!("join job {} with dataset {}", j.job, j.dataset),
+        Payload::PostPhase(p) => {
+            format!("post in job {} round {} phase {}", p.job, p.round, p.phase)
+        }
+        Payload::CloseRound(r) => format!("close job {} round {}", r.job, r.round),
+        Payload::CommitScore(c) => format!("commit a score for job {}", c.job),
+        Payload::RevealScore(r) => format!("reveal a score for job {}", r.job),
     }
 }

@@ -3,10 +3,14 @@
 pub(crate) mod account;
 pub(crate) mod block;
 pub(crate) mod data;
+pub(crate) mod dataset;
 pub(crate) mod devnet;
 pub(crate) mod genesis;
+pub(crate) mod job;
 pub(crate) mod keys;
+pub(crate) mod lifecycle;
 pub(crate) mod model;
+pub(crate) mod model_registry;
 pub(crate) mod node;
 pub(crate) mod privacy;
 pub(crate) mod secagg;

@@ -1,4 +1,5 @@
-//! `aifactory model`: make, train, evaluate and run models; import ONNX models.
+//! `aifactory model`: make, train, evaluate and run models; import ONNX models; and the
+//! chain's model registry (`register`, `show`, `list`, `provenance`, in `model_registry.rs`).
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +19,7 @@ use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
 
 use crate::cmd::data::Input;
+use crate::cmd::model_registry;
 use crate::context::Context;
 
 /// `aifactory model`.
@@ -117,6 +119,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Output::Logits)]
         output: Output,
     },
+    #[command(flatten)]
+    Registry(model_registry::Command),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -194,6 +198,7 @@ struct Trained {
 
 pub(crate) fn run(args: Args, context: &Context) -> anyhow::Result<()> {
     match args.command {
+        Command::Registry(command) => model_registry::run(command, context)?,
         Command::Id { path } => {
             let out = if path.extension().is_some_and(|e| e == "json") {
                 let spec = ModelSpec::from_json(&std::fs::read_to_string(&path)?)?;

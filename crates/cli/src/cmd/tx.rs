@@ -1,6 +1,7 @@
 //! `aifactory tx`: build, sign, submit and inspect transactions: transfers, staking
 //! (`stake`, `unstake`, `withdraw`) and candidacy for the validator set (`join-validators`,
-//! `leave-validators`), each sent the same way.
+//! `leave-validators`), each sent the same way; `dataset`, `model` and `job` send theirs
+//! through [`send_from`] too.
 //!
 //! Submitting fills in what the command line left out (the chain id from the node's status,
 //! the nonce from the sender's account, whose proof is checked first), signs, submits, and then
@@ -111,16 +112,16 @@ enum Command {
     },
 }
 
-/// Who sends a transaction that needs nothing else, and how.
+/// Who sends a transaction, and how: flattened into every command that sends one.
 #[derive(Debug, clap::Args)]
-struct Sender {
+pub(crate) struct Sender {
     /// The sending key's name.
     #[arg(long)]
-    from: String,
+    pub(crate) from: String,
     #[command(flatten)]
     envelope: Envelope,
     #[command(flatten)]
-    delivery: Delivery,
+    pub(crate) delivery: Delivery,
 }
 
 /// Fields every transaction carries.
@@ -147,7 +148,7 @@ struct Envelope {
 
 /// What to do with the signed transaction.
 #[derive(Debug, clap::Args)]
-struct Delivery {
+pub(crate) struct Delivery {
     /// Only sign and print the encoded transaction, for submitting later or elsewhere.
     #[arg(long)]
     sign_only: bool,
@@ -158,7 +159,7 @@ struct Delivery {
     #[arg(long = "timeout", value_name = "SECONDS", default_value_t = 30)]
     timeout_s: u64,
     #[command(flatten)]
-    node: NodeArgs,
+    pub(crate) node: NodeArgs,
 }
 
 #[derive(Serialize)]
@@ -252,7 +253,7 @@ fn send(
 }
 
 /// [`send`] for a command whose only arguments are the [`Sender`]'s.
-fn send_from(context: &Context, sender: Sender, payload: Payload) -> anyhow::Result<()> {
+pub(crate) fn send_from(context: &Context, sender: Sender, payload: Payload) -> anyhow::Result<()> {
     send(
         context,
         &sender.from,
@@ -473,6 +474,13 @@ fn describe_event(event: &Event) -> Option<String> {
             "no longer a validator candidate; a sitting validator leaves the set at epoch \
              {from_epoch}"
         ),
+        Event::DatasetRegistered { dataset, .. } => format!("registered dataset {dataset}"),
+        Event::ModelRegistered { model, .. } => format!("registered model {model}"),
+        Event::JobOpened {
+            job, recruit_until, ..
+        } => format!("opened job {job}, recruiting until height {recruit_until}"),
+        // The rest of the lifecycle's events as they serialise: kind and fields.
+        other => serde_json::to_string(other).expect("events serialise"),
     };
     Some(text)
 }
