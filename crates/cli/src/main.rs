@@ -83,3 +83,75 @@ fn main() {
         std::process::exit(1);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    const HASH: &str = "0101010101010101010101010101010101010101010101010101010101010101";
+
+    fn parses(line: &str) -> Result<Cli, clap::Error> {
+        let line = line.replace("H", HASH);
+        Cli::try_parse_from(std::iter::once("aifactory").chain(line.split_whitespace()))
+    }
+
+    #[test]
+    fn the_command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn lifecycle_commands_parse() {
+        for line in [
+            "dataset register --from k --schema H --rows 10 --rows-root H --licence MIT --price 0.5 --quality-report H --anonymity-report H --stake 1",
+            "dataset update 3 --from k --licence-text H --price 2",
+            "dataset retire 3 --from k --no-wait",
+            "dataset show 3 --json",
+            "dataset list --after 100 --limit 5",
+            "model register --from k --onnx H --royalty-bps 250 --licence MIT --parent 2",
+            "model show 1",
+            "model list",
+            "model provenance 4 --node http://127.0.0.1:9",
+            "job open --from k --terms docs/examples/job.toml",
+            "job cancel 1 --from k",
+            "job claim 1 --from k --fee 2000",
+            "job join 1 --dataset 2 --yes --from k",
+            "job post 1 --round 0 --phase 2 --blob H --from k",
+            "job post 1 --round 0 --phase 0 --inline 00ff --from k",
+            "job close 1 --round 3 --aggregate H --model H --from k",
+            "job commit 1 --metric 0.91 --aggregates-match true --contribution 0.1 --contribution 0.2 --stake 5 --save c.json --from k",
+            "job commit 1 --metric 0.91 --aggregates-match false --salt H --stake 5 --save c.json --from k",
+            "job reveal c.json --from k",
+            "job show 1 --round 2",
+            "job list --limit 1",
+        ] {
+            if let Err(error) = parses(line) {
+                panic!("{line}: {error}");
+            }
+        }
+    }
+
+    #[test]
+    fn lifecycle_commands_refuse_missing_or_conflicting_arguments() {
+        for line in [
+            // A licence is needed, and only one kind.
+            "dataset update 3 --from k --price 2",
+            "dataset update 3 --from k --licence MIT --licence-text H --price 2",
+            // One artifact, not two.
+            "model register --from k --spec H --onnx H --licence MIT",
+            "model register --from k --licence MIT",
+            // A phase message is inline or a blob.
+            "job post 1 --round 0 --phase 0 --from k",
+            "job post 1 --round 0 --phase 0 --inline 00 --blob H --from k",
+            // A commit must say where its salt goes, and decimals have at most six places.
+            "job commit 1 --metric 0.91 --aggregates-match true --stake 5 --from k",
+            "job commit 1 --metric 0.9100001 --aggregates-match true --stake 5 --save c --from k",
+            "job close 1 --round 3 --aggregate H --model H --contribution nobody --from k",
+            "job open --terms job.toml",
+        ] {
+            assert!(parses(line).is_err(), "{line} parsed");
+        }
+    }
+}

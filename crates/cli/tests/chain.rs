@@ -1,5 +1,6 @@
 //! End-to-end tests of the commands that talk to a node (`status`, `account show`, `block show`,
-//! `tx transfer`, the staking and candidacy `tx` commands, `tx show`): the real `aifactory`
+//! `tx transfer`, the staking and candidacy `tx` commands, `tx show`, and the lifecycle's
+//! `dataset`, `model` and `job` commands): the real `aifactory`
 //! binary, with a real home directory, against the real API served on a loopback socket over a
 //! single-process chain (`aifactory_api::testing`).
 
@@ -516,4 +517,97 @@ fn staking_and_candidacy_commands_submit_and_wait() {
         "leave_validators"
     );
     assert_eq!(decoded["transaction"]["nonce"], 9);
+}
+
+#[test]
+fn lifecycle_commands_register_open_join_and_show_proven_entries() {
+    const AIF: u64 = 1_000_000_000;
+    let chain = aifactory_ledger::testing::TestChain::new(8, 10_000 * AIF);
+    let served = Served::new(TestNode::sealing_over(chain));
+    let cli = served.cli();
+    let hash = |byte: u8| hex::encode([byte; 32]);
+    let (h1, h2, h3) = (hash(1), hash(2), hash(3));
+
+    let registered = cli.json(&[
+        "dataset",
+        "register",
+        "--from",
+        "alice",
+        "--schema",
+        &h1,
+        "--rows",
+        "120",
+        "--rows-root",
+        &h2,
+        "--licence",
+        "CC-BY-4.0",
+        "--price",
+        "0.5",
+        "--quality-report",
+        &h3,
+        "--anonymity-report",
+        &h3,
+        "--stake",
+        "1",
+    ]);
+    assert_eq!(
+        registered["status"]["receipt"]["outcome"]["status"],
+        "success"
+    );
+    let shown = cli.json(&["dataset", "show", "1"]);
+    assert_eq!(shown["dataset"]["value"]["provider"], address(1));
+    assert_eq!(shown["dataset"]["value"]["price"], 500_000_000);
+    let text = cli.ok(&["dataset", "show", "1"]);
+    assert!(text.contains("verified against state root"), "{text}");
+    assert_eq!(
+        cli.json(&["dataset", "list"])["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let missing = cli.fails(&["dataset", "show", "99"]);
+    assert!(missing.contains("no dataset 99"), "{missing}");
+
+    cli.ok(&[
+        "model",
+        "register",
+        "--from",
+        "bob",
+        "--spec",
+        &h1,
+        "--royalty-bps",
+        "250",
+        "--licence",
+        "Apache-2.0",
+    ]);
+    assert_eq!(
+        cli.json(&["model", "show", "1"])["model"]["value"]["developer"],
+        address(2)
+    );
+    let provenance = cli.json(&["model", "provenance", "1"]);
+    assert!(provenance["job"].is_null(), "a registered model has no job");
+
+    let terms = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/examples/job.toml");
+    cli.ok(&["job", "open", "--from", "bob", "--terms", terms]);
+    let refused = cli.fails(&["job", "join", "1", "--dataset", "1", "--from", "alice"]);
+    assert!(refused.contains("pass --yes"), "{refused}");
+    let joined = cli.ok(&[
+        "job",
+        "join",
+        "1",
+        "--dataset",
+        "1",
+        "--from",
+        "alice",
+        "--yes",
+    ]);
+    assert!(joined.contains("outcome      success"), "{joined}");
+    let job = cli.json(&["job", "show", "1"]);
+    assert_eq!(job["job"]["value"]["sponsor"], address(2));
+    let participants = job["participants"].as_array().unwrap();
+    assert_eq!(participants.len(), 1);
+    assert_eq!(participants[0]["key"][1], address(1));
+    let listed = cli.ok(&["job", "list"]);
+    assert!(listed.starts_with("1 jobs"), "{listed}");
 }
