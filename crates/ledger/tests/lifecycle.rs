@@ -137,7 +137,46 @@ fn a_whole_job_pays_everyone_by_hand_computed_numbers() {
         balance(&chain, 4),
         BALANCE + 40_000 - spent_on_fees(&chain, 4)
     );
+    // The retirement's block pruned the job's phase messages; its rounds stay.
+    assert_eq!(chain.state.phase_posts(scripted.job, 1, 0).count(), 0);
+    assert_eq!(chain.state.rounds(scripted.job).count(), 2);
     supply_is_kept(&chain);
+}
+
+#[test]
+fn a_finished_jobs_phase_messages_are_pruned_a_bounded_batch_per_block() {
+    use aifactory_types::limits::PRUNED_POSTS_PER_DEADLINE_MAX;
+    let mut chain = TestChain::new(30, BALANCE);
+    let cast = Cast {
+        developer: 1,
+        sponsor: 2,
+        trainer: 3,
+        providers: (4..24).map(|p| (p, 100)).collect(),
+        validators: vec![(24, 800_000), (25, 800_000)],
+    };
+    let mut terms = job_terms(0, 20, 1_000_000);
+    terms.secure_aggregation = Some(SecureAggregation { threshold: 2 });
+    terms.rounds = 3;
+    terms.validators_max = 2;
+    let scripted = chain.run_job(&cast, terms);
+    let job = scripted.job;
+    let posts = |chain: &TestChain| -> usize {
+        (1..=3)
+            .flat_map(|round| (0..5).map(move |phase| (round, phase)))
+            .map(|(round, phase)| chain.state.phase_posts(job, round, phase).count())
+            .sum()
+    };
+    assert!(matches!(
+        chain.state.job(job).unwrap().status,
+        JobStatus::Settled { .. }
+    ));
+    assert_eq!(posts(&chain), 3 * 5 * 20);
+    chain.build(vec![]);
+    assert_eq!(posts(&chain), 300 - PRUNED_POSTS_PER_DEADLINE_MAX);
+    chain.build(vec![]);
+    assert_eq!(posts(&chain), 0);
+    chain.build(vec![]);
+    assert_eq!(chain.state.deadline_count(), 0);
 }
 
 #[test]
@@ -174,19 +213,17 @@ fn every_entry_of_a_job_proves_against_the_root() {
     );
 }
 
+/// Two chains running the same job from the same genesis end with the same root: nothing in
+/// the lifecycle depends on anything but the blocks (every block is also replayed on a
+/// replica in `lifecycle_properties`).
 #[test]
-fn replicas_agree_on_every_block_of_a_job() {
-    let mut chain = chain();
-    let mut replica = chain.state.clone();
-    let before = chain.state.height();
-    chain.run_job(&cast(), job_terms(0, 3, 1_000_000));
-    // Replay the blocks through a second chain built the same way.
-    let mut again = self::chain();
-    again.run_job(&cast(), job_terms(0, 3, 1_000_000));
-    assert_eq!(again.state.root(), chain.state.root());
-    assert!(chain.state.height() > before);
-    replica.clone_from(&again.state);
-    assert_eq!(replica.root(), chain.state.root());
+fn two_chains_running_the_same_job_agree() {
+    let mut one = chain();
+    let mut two = chain();
+    one.run_job(&cast(), job_terms(0, 3, 1_000_000));
+    two.run_job(&cast(), job_terms(0, 3, 1_000_000));
+    assert_eq!(one.state.root(), two.state.root());
+    assert_eq!(one.state.height(), two.state.height());
 }
 
 #[test]
@@ -526,6 +563,12 @@ fn a_job_nobody_recruits_fails_and_refunds() {
     }));
     assert_eq!(balance(&chain, 2), BALANCE - spent_on_fees(&chain, 2));
     assert_eq!(balance(&chain, 3), BALANCE - spent_on_fees(&chain, 3));
+    assert_eq!(
+        chain.state.deadline_count(),
+        1,
+        "the pruning of its (no) phase messages"
+    );
+    chain.build(vec![]);
     assert_eq!(chain.state.deadline_count(), 0);
     supply_is_kept(&chain);
 }

@@ -44,7 +44,7 @@ impl Module for Jobs {
     ) -> Option<Result<(), TxError>> {
         Some(match payload {
             Payload::OpenJob(terms) => open(state, ctx, sender, terms, events),
-            Payload::CancelJob(cancel) => self::cancel(state, sender, cancel, events),
+            Payload::CancelJob(cancel) => self::cancel(state, ctx, sender, cancel, events),
             Payload::ClaimJob(claim) => self::claim(state, ctx, sender, claim, events),
             Payload::JoinJob(join) => self::join(state, ctx, sender, join, events),
             _ => return None,
@@ -291,6 +291,7 @@ fn open(
 
 fn cancel(
     state: &mut State,
+    ctx: &BlockContext,
     sender: Address,
     cancel: &CancelJob,
     events: &mut Vec<Event>,
@@ -311,7 +312,7 @@ fn cancel(
     let deadline = deadline_after(job.stage_deadline, deadline_kind::RECRUIT, id, 0);
     state.unschedule(&deadline);
     events.push(Event::JobCancelled { job: id });
-    settlement::end(state, id, JobStatus::Cancelled, events);
+    settlement::end(state, ctx, id, JobStatus::Cancelled, events);
     Ok(())
 }
 
@@ -473,7 +474,7 @@ fn close_recruiting(state: &mut State, ctx: &BlockContext, id: JobId, events: &m
     if job.trainer.is_some() && job.providers >= job.terms.providers_min {
         start_training(state, ctx, id, events);
     } else {
-        settlement::fail(state, id, JobFailure::NotRecruited, events);
+        settlement::fail(state, ctx, id, JobFailure::NotRecruited, events);
     }
 }
 

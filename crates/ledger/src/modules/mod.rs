@@ -79,6 +79,8 @@ pub(crate) mod deadline_kind {
     pub(crate) const COMMIT: u8 = 3;
     /// A job's score reveals close (`scores`).
     pub(crate) const REVEAL: u8 = 4;
+    /// A finished job's phase messages are pruned, a bounded batch per block (`rounds`).
+    pub(crate) const PRUNE: u8 = 5;
 }
 
 /// Runs the deadlines due at `ctx`'s height, oldest first, at most

@@ -13,11 +13,17 @@
 //! aggregate's hash, the new global model's hash and the samples each survivor of the update
 //! phase contributed. A trainer that misses it has vanished: its stake is slashed and the job
 //! fails as `TrainerVanished`. After the job's last round, validation opens (`scores`).
+//!
+//! Once a job has ended, its phase messages are pruned from the state, at most
+//! `PRUNED_POSTS_PER_DEADLINE_MAX` a block: they stay provable in the roots of the blocks
+//! before, and in the blocks that carried them. The rounds themselves (start model, aggregate,
+//! new model, contributions) stay, for provenance.
 
 use aifactory_types::lifecycle::{
     CloseRound, JobFailure, JobId, JobStage, JobStatus, PhaseKey, PostPhase, Role, Round,
     RoundStage, phase_names, update_phase,
 };
+use aifactory_types::limits::PRUNED_POSTS_PER_DEADLINE_MAX;
 use aifactory_types::{Address, Event, Payload, SlashReason, TxError};
 
 use super::jobs::{check_stage, deadline_after, decode_deadline_id, job, stage_end};
@@ -49,10 +55,13 @@ impl Module for Rounds {
         deadline: &Deadline,
         events: &mut Vec<Event>,
     ) -> Option<()> {
-        (deadline.kind == deadline_kind::ROUND).then(|| {
-            let (job, round) = decode_deadline_id(&deadline.id);
-            round_deadline(state, ctx, job, round, events);
-        })
+        let (job, round) = decode_deadline_id(&deadline.id);
+        match deadline.kind {
+            deadline_kind::ROUND => round_deadline(state, ctx, job, round, events),
+            deadline_kind::PRUNE => prune(state, ctx, job),
+            _ => return None,
+        }
+        Some(())
     }
 }
 
@@ -254,7 +263,7 @@ fn retry_or_fail(
     // Every started round closed or failed; the failures include this one.
     let failures = job.rounds_started - u32::from(job.rounds_closed);
     if failures > u32::from(job.terms.round_retries) {
-        settlement::fail(state, id, JobFailure::RoundsFailed, events);
+        settlement::fail(state, ctx, id, JobFailure::RoundsFailed, events);
     } else {
         start(state, ctx, id, index, events);
     }
@@ -283,7 +292,7 @@ fn round_deadline(
                 .rounds
                 .upsert((id, seq), |r| r.stage = RoundStage::Abandoned);
             treasury::slash_job_stake(state, id, trainer, SlashReason::TrainerVanished, events);
-            settlement::fail(state, id, JobFailure::TrainerVanished, events);
+            settlement::fail(state, ctx, id, JobFailure::TrainerVanished, events);
         }
         _ => {}
     }
@@ -381,4 +390,38 @@ fn close(
         start(state, ctx, id, index + 1, events);
     }
     Ok(())
+}
+
+/// Schedules the pruning of a finished job's phase messages, from the next block.
+pub(crate) fn schedule_prune(state: &mut State, ctx_height: u64, id: JobId) {
+    state.schedule(deadline_after(ctx_height, deadline_kind::PRUNE, id, 0));
+}
+
+/// Removes a batch of a finished job's phase messages; schedules the next batch if any remain.
+fn prune(state: &mut State, ctx: &BlockContext, id: JobId) {
+    let first = PhaseKey {
+        job: id,
+        round: 0,
+        phase: 0,
+        poster: Address([0; 32]),
+    };
+    let last = PhaseKey {
+        job: id,
+        round: u32::MAX,
+        phase: u8::MAX,
+        poster: Address([0xff; 32]),
+    };
+    let batch: Vec<PhaseKey> = state
+        .tables
+        .phase_posts
+        .range(first..=last)
+        .map(|(key, _)| *key)
+        .take(PRUNED_POSTS_PER_DEADLINE_MAX + 1)
+        .collect();
+    for key in batch.iter().take(PRUNED_POSTS_PER_DEADLINE_MAX) {
+        state.tables.phase_posts.remove(key);
+    }
+    if batch.len() > PRUNED_POSTS_PER_DEADLINE_MAX {
+        schedule_prune(state, ctx.height, id);
+    }
 }

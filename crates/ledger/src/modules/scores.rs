@@ -148,7 +148,7 @@ fn close_commits(state: &mut State, ctx: &BlockContext, id: JobId, events: &mut 
         return;
     }
     if job.commits < job.terms.validators_min {
-        settlement::fail(state, id, JobFailure::TooFewValidators, events);
+        settlement::fail(state, ctx, id, JobFailure::TooFewValidators, events);
         return;
     }
     let commits = job.commits;

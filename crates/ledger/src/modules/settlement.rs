@@ -38,14 +38,15 @@ use aifactory_types::lifecycle::{
 };
 use aifactory_types::{Address, Amount, Event, PayoutRole, SlashReason, TREASURY};
 
-use super::{registry, treasury};
+use super::{registry, rounds, treasury};
 use crate::execute::BlockContext;
 use crate::state::State;
 
 /// `amount` split by `weights` with largest-remainder rounding (see the module docs), or
-/// `None` if every weight is zero.
-pub(crate) fn split(amount: Amount, weights: &[u128]) -> Option<Vec<Amount>> {
-    let total: u128 = weights.iter().sum();
+/// `None` if every weight is zero. Each product of the amount and a weight fits 128 bits, and
+/// the weights' sum does for any number of weights a block can name.
+pub(crate) fn split(amount: Amount, weights: &[u64]) -> Option<Vec<Amount>> {
+    let total: u128 = weights.iter().map(|&w| u128::from(w)).sum();
     if total == 0 {
         return None;
     }
@@ -53,9 +54,8 @@ pub(crate) fn split(amount: Amount, weights: &[u128]) -> Option<Vec<Amount>> {
     let mut parts: Vec<Amount> = Vec::with_capacity(weights.len());
     let mut remainders: Vec<(u128, usize)> = Vec::with_capacity(weights.len());
     for (i, &w) in weights.iter().enumerate() {
-        let exact = amount_wide
-            .checked_mul(w)
-            .expect("amounts and weights fit 128 bits");
+        // Two 64-bit factors: the product fits 128 bits.
+        let exact = amount_wide * u128::from(w);
         parts.push(Amount::try_from(exact / total).expect("a part is at most the whole"));
         remainders.push((exact % total, i));
     }
@@ -105,11 +105,11 @@ fn pay_pool(
     state: &mut State,
     id: JobId,
     pool: Amount,
-    recipients: &[(Address, u128)],
+    recipients: &[(Address, u64)],
     role: PayoutRole,
     events: &mut Vec<Event>,
 ) {
-    let weights: Vec<u128> = recipients.iter().map(|&(_, w)| w).collect();
+    let weights: Vec<u64> = recipients.iter().map(|&(_, w)| w).collect();
     match split(pool, &weights) {
         Some(parts) => {
             for (&(to, _), part) in recipients.iter().zip(parts) {
@@ -155,7 +155,7 @@ pub(crate) fn settle(state: &mut State, ctx: &BlockContext, id: JobId, events: &
         }
     }
     if reveals.len() < usize::from(job.terms.validators_min) {
-        fail(state, id, JobFailure::TooFewValidators, events);
+        fail(state, ctx, id, JobFailure::TooFewValidators, events);
         return;
     }
     let total_stake: u128 = reveals.iter().map(|r| u128::from(r.stake)).sum();
@@ -167,7 +167,7 @@ pub(crate) fn settle(state: &mut State, ctx: &BlockContext, id: JobId, events: &
     let trainer = job.trainer.expect("a settling job has a trainer");
     if mismatch * 2 > total_stake {
         treasury::slash_job_stake(state, id, trainer, SlashReason::AggregateMismatch, events);
-        fail(state, id, JobFailure::AggregateMismatch, events);
+        fail(state, ctx, id, JobFailure::AggregateMismatch, events);
         return;
     }
     let mut by_metric: Vec<(Micros, Amount, Address)> = reveals
@@ -185,11 +185,11 @@ pub(crate) fn settle(state: &mut State, ctx: &BlockContext, id: JobId, events: &
                 .tables
                 .scores
                 .upsert((id, r.validator), |s| s.within_tolerance = true);
-            honest.push((r.validator, u128::from(r.stake)));
+            honest.push((r.validator, r.stake));
         }
     }
-    let shares = job.terms.split.shares().map(u128::from);
-    debug_assert_eq!(shares.iter().sum::<u128>(), u128::from(BASIS_POINTS_WHOLE));
+    let shares = job.terms.split.shares().map(u64::from);
+    debug_assert_eq!(shares.iter().sum::<u64>(), u64::from(BASIS_POINTS_WHOLE));
     let pools = split(job.terms.budget, &shares).expect("a split is whole");
     let [
         trainer_pool,
@@ -210,7 +210,7 @@ pub(crate) fn settle(state: &mut State, ctx: &BlockContext, id: JobId, events: &
             PayoutRole::Validator,
             events,
         );
-        fail(state, id, JobFailure::TargetMissed, events);
+        fail(state, ctx, id, JobFailure::TargetMissed, events);
         return;
     }
     let base = state
@@ -290,6 +290,7 @@ pub(crate) fn settle(state: &mut State, ctx: &BlockContext, id: JobId, events: &
     });
     end(
         state,
+        ctx,
         id,
         JobStatus::Settled {
             score: accepted,
@@ -305,7 +306,7 @@ fn provider_weights(
     id: JobId,
     leave_one_out: bool,
     reveals: &[Reveal],
-) -> Vec<(Address, u128)> {
+) -> Vec<(Address, u64)> {
     let providers: Vec<(Address, u16, u64)> = state
         .participants(id)
         .filter_map(|(address, p)| match p.role {
@@ -316,13 +317,13 @@ fn provider_weights(
     let by_samples = || {
         providers
             .iter()
-            .map(|&(a, _, samples)| (a, u128::from(samples)))
+            .map(|&(a, _, samples)| (a, samples))
             .collect()
     };
     if !leave_one_out {
         return by_samples();
     }
-    let measured: Vec<(Address, u128)> = providers
+    let measured: Vec<(Address, u64)> = providers
         .iter()
         .map(|&(address, position, _)| {
             let mut values: Vec<(Micros, Amount)> = reveals
@@ -334,7 +335,7 @@ fn provider_weights(
                 })
                 .collect();
             values.sort_unstable();
-            (address, u128::from(weighted_median(&values)))
+            (address, weighted_median(&values))
         })
         .collect();
     if measured.iter().all(|&(_, w)| w == 0) {
@@ -345,14 +346,26 @@ fn provider_weights(
 }
 
 /// Ends a job as failed for `reason`.
-pub(crate) fn fail(state: &mut State, id: JobId, reason: JobFailure, events: &mut Vec<Event>) {
+pub(crate) fn fail(
+    state: &mut State,
+    ctx: &BlockContext,
+    id: JobId,
+    reason: JobFailure,
+    events: &mut Vec<Event>,
+) {
     events.push(Event::JobFailed { job: id, reason });
-    end(state, id, JobStatus::Failed { reason }, events);
+    end(state, ctx, id, JobStatus::Failed { reason }, events);
 }
 
 /// Ends a job with `status`: the rest of the escrow to the sponsor, stakes back to their
-/// owners, datasets released.
-pub(crate) fn end(state: &mut State, id: JobId, status: JobStatus, events: &mut Vec<Event>) {
+/// owners, datasets released, and its phase messages queued for pruning.
+pub(crate) fn end(
+    state: &mut State,
+    ctx: &BlockContext,
+    id: JobId,
+    status: JobStatus,
+    events: &mut Vec<Event>,
+) {
     let participants: Vec<(Address, Role)> =
         state.participants(id).map(|(a, p)| (a, p.role)).collect();
     for (address, role) in participants {
@@ -367,4 +380,72 @@ pub(crate) fn end(state: &mut State, id: JobId, status: JobStatus, events: &mut 
     let (sponsor, rest) = (job.sponsor, job.escrow);
     pay_from_escrow(state, id, sponsor, PayoutRole::Sponsor, rest, events);
     state.tables.jobs.upsert(id, |j| j.status = status);
+    rounds::schedule_prune(state, ctx.height, id);
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn split_hands_leftover_units_to_the_largest_remainders() {
+        // 10 by 1 : 1 : 1 is 3.33 each: the first on the tie gets the unit.
+        assert_eq!(split(10, &[1, 1, 1]), Some(vec![4, 3, 3]));
+        // 1,000,003 by the 30/40/10/10/10 split of the lifecycle test.
+        assert_eq!(
+            split(1_000_003, &[3_000, 4_000, 1_000, 1_000, 1_000]),
+            Some(vec![300_001, 400_001, 100_001, 100_000, 100_000])
+        );
+        assert_eq!(split(5, &[0, 0]), None);
+        assert_eq!(split(0, &[1, 2]), Some(vec![0, 0]));
+        assert_eq!(
+            split(u64::MAX, &[u64::MAX, 1]).unwrap().iter().sum::<u64>(),
+            u64::MAX
+        );
+    }
+
+    #[test]
+    fn weighted_median_is_the_lower_median_by_stake() {
+        assert_eq!(weighted_median(&[(1, 1), (2, 1), (3, 1)]), 2);
+        assert_eq!(weighted_median(&[(1, 1), (2, 1)]), 1, "lower median");
+        assert_eq!(
+            weighted_median(&[(1, 1), (2, 1), (9, 5)]),
+            9,
+            "stake outweighs count"
+        );
+        assert_eq!(weighted_median(&[(1, 5), (2, 1), (9, 1)]), 1);
+    }
+
+    proptest! {
+        /// Every unit lands somewhere, and nobody is more than one unit from the exact share.
+        #[test]
+        fn split_is_exact_and_fair(amount in any::<u64>(), weights in prop::collection::vec(any::<u64>(), 1..40)) {
+            let total: u128 = weights.iter().map(|&w| u128::from(w)).sum();
+            match split(amount, &weights) {
+                None => prop_assert_eq!(total, 0),
+                Some(parts) => {
+                    prop_assert_eq!(parts.iter().map(|&p| u128::from(p)).sum::<u128>(), u128::from(amount));
+                    for (&part, &w) in parts.iter().zip(&weights) {
+                        let floor = u128::from(amount) * u128::from(w) / total;
+                        prop_assert!(u128::from(part) == floor || u128::from(part) == floor + 1);
+                    }
+                }
+            }
+        }
+
+        /// The median is a reported value, with at least half the stake at or below it and
+        /// at least half at or above it.
+        #[test]
+        fn weighted_median_splits_the_stake(mut values in prop::collection::vec((0u64..1_000, 1u64..1_000), 1..30)) {
+            values.sort_unstable();
+            let median = weighted_median(&values);
+            prop_assert!(values.iter().any(|&(v, _)| v == median));
+            let total: u64 = values.iter().map(|&(_, s)| s).sum();
+            let below: u64 = values.iter().filter(|&&(v, _)| v <= median).map(|&(_, s)| s).sum();
+            let above: u64 = values.iter().filter(|&&(v, _)| v >= median).map(|&(_, s)| s).sum();
+            prop_assert!(below * 2 >= total && above * 2 >= total);
+        }
+    }
 }
