@@ -1,20 +1,44 @@
-//! The ledger target: arbitrary bytes become a block's worth of signed transactions (valid,
-//! inadmissible and failing alike) from a small test chain; the block is built, encoded,
-//! decoded and applied on a replica. Nothing may panic, the replica must agree, and no token may
-//! appear or vanish. Bytes that decode as a transaction are thrown in as well. Epochs are two
-//! blocks long, so the block is the last of epoch 0 and runs the validator election too.
+//! The ledger target: arbitrary bytes become a block's worth of signed transactions of every
+//! payload kind (valid, inadmissible and failing alike) from a test chain that already holds
+//! jobs in every stage (settled, recruiting, training, committing); the block is built,
+//! encoded, decoded and applied on a replica, then a few empty blocks run whatever deadlines
+//! fall due. Nothing may panic, the replica must agree, and no token may appear or vanish.
+//! Bytes that decode as a transaction are thrown in as well. Epochs are two blocks long, so
+//! validator elections run too.
 
 use std::sync::OnceLock;
 
+use aifactory_ledger::testing::lifecycle::{
+    Cast, blob, dataset_terms, job_terms, model_terms, report, salt,
+};
 use aifactory_ledger::testing::{TestChain, test_genesis, test_key};
+use aifactory_types::lifecycle::{
+    CancelJob, ClaimJob, CloseRound, CommitScore, Contribution, JoinJob, Licence, PhaseData,
+    PostPhase, RetireDataset, RevealScore, SecureAggregation, UpdateDataset,
+};
 use aifactory_types::payload::{Stake, Unstake};
 use aifactory_types::transaction::ChainId;
-use aifactory_types::{Block, Payload, SignedTransaction, VerifiedTransaction};
+use aifactory_types::{Block, BoundedVec, Payload, SignedTransaction, VerifiedTransaction};
 
-const ACCOUNTS: usize = 4;
+const ACCOUNTS: usize = 12;
 const OP_BYTES: usize = 12;
 const OPS_MAX: usize = 64;
+/// How many payload kinds there are; every one is reachable from a fuzzed op.
+const KINDS: u8 = 18;
 
+/// Developer 1, sponsor 2, trainer 3, providers 4 to 6, validators 7 to 9.
+fn cast() -> Cast {
+    Cast {
+        developer: 1,
+        sponsor: 2,
+        trainer: 3,
+        providers: vec![(4, 100), (5, 300), (6, 600)],
+        validators: vec![(7, 800_000), (8, 810_000), (9, 900_000)],
+    }
+}
+
+/// A chain with job 1 settled, job 2 training with secure aggregation, job 3 committing and
+/// job 4 recruiting.
 fn genesis_chain() -> &'static TestChain {
     static CHAIN: OnceLock<TestChain> = OnceLock::new();
     CHAIN.get_or_init(|| {
@@ -22,21 +46,115 @@ fn genesis_chain() -> &'static TestChain {
         let mut genesis = test_genesis(&keys, 1_000_000_000_000);
         genesis.params.epoch_length_blocks = 2;
         genesis.params.validators_max = 2;
-        TestChain::from_genesis(keys, genesis)
+        let mut chain = TestChain::from_genesis(keys, genesis);
+        let cast = cast();
+        let long = |mut terms: aifactory_types::lifecycle::JobTerms| {
+            terms.deadlines.recruit_blocks = 1_000;
+            terms.deadlines.phase_blocks = 1_000;
+            terms.deadlines.commit_blocks = 1_000;
+            terms
+        };
+        chain.run_job(&cast, job_terms(0, 3, 1_000_003));
+        let mut secure = long(job_terms(0, 3, 2_000_000));
+        secure.secure_aggregation = Some(SecureAggregation { threshold: 2 });
+        chain.open_and_recruit(&cast, secure);
+        let committing = chain.open_and_recruit(&cast, long(job_terms(0, 3, 3_000_000)));
+        chain.run_round(&cast, committing.job);
+        chain.run_round(&cast, committing.job);
+        let model = chain.state.id_counters().models;
+        chain.build_ok(vec![
+            chain.tx(2, Payload::OpenJob(long(job_terms(model, 2, 1_000)))),
+        ]);
+        chain
     })
 }
 
 fn op(chain: &TestChain, bytes: &[u8]) -> SignedTransaction {
     let sender = bytes[0] as usize % ACCOUNTS;
+    let small = bytes[2];
     let amount = u64::from_le_bytes(bytes[3..11].try_into().expect("8 bytes"));
-    let to = chain.address(bytes[2] as usize % ACCOUNTS);
-    let payload = match bytes[1] % 6 {
+    let id = 1 + u64::from(small % 6);
+    let to = chain.address(small as usize % ACCOUNTS);
+    let job = chain.state.job(id);
+    let round = job.map_or(u32::from(small), |j| j.rounds_started);
+    let payload = match bytes[1] % KINDS {
         0 => TestChain::transfer_to(to, amount),
         1 => Payload::Stake(Stake { amount }),
         2 => Payload::Unstake(Unstake { amount }),
         3 => Payload::Withdraw,
         4 => Payload::JoinValidators,
-        _ => Payload::LeaveValidators,
+        5 => Payload::LeaveValidators,
+        6 => {
+            let mut terms = dataset_terms("fuzzed", amount % 1_000);
+            terms.stake = amount % 3_000_000_000;
+            Payload::RegisterDataset(terms)
+        }
+        7 => Payload::UpdateDataset(UpdateDataset {
+            dataset: id,
+            licence: Licence::Text(blob("licence")),
+            price: amount,
+        }),
+        8 => Payload::RetireDataset(RetireDataset { dataset: id }),
+        9 => {
+            let mut terms = model_terms();
+            terms.royalty_bps = (amount % 12_000) as u16;
+            terms.parent = (small & 1 == 1).then_some(id);
+            Payload::RegisterModel(terms)
+        }
+        10 => {
+            let mut terms = job_terms(id, 1 + u16::from(small % 4), amount % 4_000_000_000);
+            terms.providers_min = 1 + (bytes[11] % 3) as u16;
+            terms.split.trainer_bps = (amount % 4_000) as u16;
+            terms.split.treasury_bps = 4_000 - terms.split.trainer_bps;
+            terms.deadlines.phase_blocks = 1 + amount % 4;
+            terms.deadlines.recruit_blocks = 1 + amount % 3;
+            Payload::OpenJob(terms)
+        }
+        11 => Payload::CancelJob(CancelJob { job: id }),
+        12 => Payload::ClaimJob(ClaimJob { job: id }),
+        13 => Payload::JoinJob(JoinJob {
+            job: id,
+            dataset: u64::from(small % 7),
+            terms_hash: job.map_or(blob("none"), |j| j.terms_hash),
+        }),
+        14 => Payload::PostPhase(PostPhase {
+            job: id,
+            round,
+            phase: bytes[11] % 6,
+            data: PhaseData::Blob(blob("post")),
+        }),
+        15 => {
+            let contributions = chain
+                .state
+                .participants(id)
+                .take(small as usize % 5)
+                .map(|(provider, _)| Contribution {
+                    provider,
+                    samples: amount % 700,
+                })
+                .collect();
+            Payload::CloseRound(CloseRound {
+                job: id,
+                round,
+                aggregate: blob("aggregate"),
+                model: blob("model"),
+                contributions: BoundedVec::new(contributions).expect("at most 4"),
+            })
+        }
+        16 => Payload::CommitScore(CommitScore {
+            job: id,
+            commitment: report(800_000 + u64::from(bytes[11])).commitment(
+                id,
+                &chain.address(sender),
+                &salt(sender),
+            ),
+            stake: amount % 2_000_000,
+        }),
+        _ => Payload::RevealScore(RevealScore {
+            job: id,
+            salt: salt(sender),
+            report: report(800_000 + u64::from(bytes[11])),
+        }),
     };
     let mut tx = chain.unsigned(sender, payload);
     let flags = bytes[11];
@@ -53,11 +171,43 @@ fn op(chain: &TestChain, bytes: &[u8]) -> SignedTransaction {
     chain.sign(sender, tx)
 }
 
+/// Builds the next block from `candidates`, applies it on `replica`, and checks they agree,
+/// the supply is kept and every finished job's escrow is empty.
+fn step(
+    chain: &mut TestChain,
+    replica: &mut aifactory_ledger::State,
+    candidates: Vec<VerifiedTransaction>,
+) {
+    let supply = chain.state.total_supply();
+    let proposer = chain.address(0);
+    let built = chain
+        .state
+        .build_block(proposer, chain.next_timestamp_ms(), candidates)
+        .expect("time moves forward");
+    assert_eq!(chain.state.total_supply(), supply, "tokens conserved");
+    for (_, job) in chain.state.jobs() {
+        if job.status.is_finished() {
+            assert_eq!(job.escrow, 0, "a finished job holds nothing");
+        }
+    }
+
+    let bytes = built.block.to_block().encode();
+    let block = Block::decode(&bytes)
+        .expect("a built block decodes")
+        .verify()
+        .expect("a built block verifies");
+    let outcome = replica.apply_block(&block).expect("a built block applies");
+    assert_eq!(outcome, built.outcome, "replicas agree");
+    if let Some(transition) = outcome.epoch_transition {
+        assert!(!transition.validators.is_empty(), "the set is never empty");
+        assert!(replica.validators().eq(transition.validators.into_iter()));
+    }
+}
+
 /// Runs the ledger target on `data`.
 pub fn ledger(data: &[u8]) {
     let mut chain = genesis_chain().clone();
     let mut replica = chain.state.clone();
-    let supply = chain.state.total_supply();
     let mut candidates: Vec<VerifiedTransaction> = data
         .chunks_exact(OP_BYTES)
         .take(OPS_MAX)
@@ -66,21 +216,10 @@ pub fn ledger(data: &[u8]) {
     if let Ok(tx) = SignedTransaction::decode(data) {
         candidates.extend(tx.verify().ok());
     }
-    let proposer = chain.address(0);
-    let built = chain
-        .state
-        .build_block(proposer, chain.next_timestamp_ms(), candidates)
-        .expect("time moves forward");
-    assert_eq!(chain.state.total_supply(), supply, "tokens conserved");
-
-    let bytes = built.block.to_block().encode();
-    let block = Block::decode(&bytes)
-        .expect("a built block decodes")
-        .verify()
-        .expect("a built block verifies");
-    let outcome = replica.apply_block(&block).expect("a built block applies");
-    assert_eq!(outcome.state_root, chain.state.root(), "replicas agree");
-    let transition = outcome.epoch_transition.expect("height 1 ends epoch 0");
-    assert!(!transition.validators.is_empty(), "the set is never empty");
-    assert!(replica.validators().eq(transition.validators.into_iter()));
+    step(&mut chain, &mut replica, candidates);
+    // Let some deadlines fall due: short jobs opened above end within a few blocks.
+    let empty_blocks = data.first().map_or(0, |b| b % 8);
+    for _ in 0..empty_blocks {
+        step(&mut chain, &mut replica, Vec::new());
+    }
 }

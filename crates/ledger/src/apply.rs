@@ -7,7 +7,7 @@
 use aifactory_types::block::txs_root;
 use aifactory_types::limits::{BLOCK_BYTES_MAX, BLOCK_TXS_MAX};
 use aifactory_types::{
-    Address, Hash, Header, Receipt, TxError, VerifiedBlock, VerifiedTransaction,
+    Address, Event, Hash, Header, Receipt, TxError, VerifiedBlock, VerifiedTransaction,
 };
 
 use crate::epoch::EpochTransition;
@@ -25,6 +25,9 @@ pub struct BlockOutcome {
     pub state_root: Hash,
     /// One receipt per transaction, in block order.
     pub receipts: Vec<Receipt>,
+    /// What the block did outside its transactions, in order: the due deadlines' work and the
+    /// modules' hooks (rounds ending, jobs settling, slashes).
+    pub events: Vec<Event>,
     /// The next epoch's validator set, if this block was the last of its epoch.
     pub epoch_transition: Option<EpochTransition>,
 }
@@ -103,7 +106,8 @@ impl State {
             });
         }
         let start = self.savepoint();
-        modules::begin_block(self, &ctx);
+        let mut events = Vec::new();
+        modules::begin_block(self, &ctx, &mut events);
         let mut receipts = Vec::with_capacity(block.txs.len());
         for (index, tx) in block.txs.iter().enumerate() {
             match self.execute(&ctx, tx) {
@@ -114,7 +118,7 @@ impl State {
                 }
             }
         }
-        let epoch_transition = self.end_block(&ctx);
+        let epoch_transition = self.end_block(&ctx, &mut events);
         let state_root = self.sync_tree(start);
         if state_root != header.state_root {
             self.revert_synced(start);
@@ -123,7 +127,7 @@ impl State {
                 computed: state_root,
             });
         }
-        Ok(self.finish(header.hash(), receipts, epoch_transition))
+        Ok(self.finish(header.hash(), receipts, events, epoch_transition))
     }
 
     /// Builds the next block from `candidates` (in order, until the next one would take the
@@ -149,7 +153,8 @@ impl State {
     ) -> Result<BuiltBlock, BlockError> {
         let ctx = self.next_block_context(proposer, timestamp_ms)?;
         let start = self.savepoint();
-        modules::begin_block(self, &ctx);
+        let mut events = Vec::new();
+        modules::begin_block(self, &ctx, &mut events);
         let mut included = Vec::new();
         let mut receipts = Vec::new();
         let mut rejected = Vec::new();
@@ -168,7 +173,7 @@ impl State {
                 Err(error) => rejected.push((tx.hash(), error)),
             }
         }
-        let epoch_transition = self.end_block(&ctx);
+        let epoch_transition = self.end_block(&ctx, &mut events);
         let header = Header {
             height: ctx.height,
             parent: self.last_block_hash(),
@@ -177,7 +182,7 @@ impl State {
             txs_root: txs_root(&included),
             state_root: self.sync_tree(start),
         };
-        let outcome = self.finish(header.hash(), receipts, epoch_transition);
+        let outcome = self.finish(header.hash(), receipts, events, epoch_transition);
         assert!(bytes <= caps.bytes_max && included.len() <= caps.txs_max);
         Ok(BuiltBlock {
             block: VerifiedBlock::from_verified(header, included),
@@ -207,8 +212,12 @@ impl State {
 
     /// What every block does after its transactions: the election at the end of an epoch,
     /// then the new height and time.
-    fn end_block(&mut self, ctx: &BlockContext) -> Option<EpochTransition> {
-        modules::end_block(self, ctx);
+    fn end_block(
+        &mut self,
+        ctx: &BlockContext,
+        events: &mut Vec<Event>,
+    ) -> Option<EpochTransition> {
+        modules::end_block(self, ctx, events);
         let transition = self.end_epoch_if_last(ctx);
         self.tables.meta.insert(
             (),
@@ -224,6 +233,7 @@ impl State {
         &mut self,
         block_hash: Hash,
         receipts: Vec<Receipt>,
+        events: Vec<Event>,
         epoch_transition: Option<EpochTransition>,
     ) -> BlockOutcome {
         self.seal();
@@ -232,6 +242,7 @@ impl State {
             block_hash,
             state_root: self.root(),
             receipts,
+            events,
             epoch_transition,
         }
     }

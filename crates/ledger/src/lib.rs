@@ -36,9 +36,8 @@ pub use error::BlockError;
 pub use execute::BlockContext;
 pub use snapshot::{
     SNAPSHOT_ACCOUNT_SLOTS_MAX, SNAPSHOT_CANDIDATE_SLOTS_MAX, SNAPSHOT_DEADLINE_SLOTS_MAX,
-    SNAPSHOT_LIFECYCLE_SLOTS_MAX,
-    SNAPSHOT_VALIDATOR_SLOTS_MAX, SNAPSHOT_VERSION, SnapshotError, SnapshotHeader, SnapshotLimits,
-    read_snapshot_header,
+    SNAPSHOT_LIFECYCLE_SLOTS_MAX, SNAPSHOT_VALIDATOR_SLOTS_MAX, SNAPSHOT_VERSION, SnapshotError,
+    SnapshotHeader, SnapshotLimits, read_snapshot_header,
 };
 pub use state::{
     AccountsTable, Candidate, CandidatesTable, ChainMeta, CountersTable, DatasetsTable, Deadline,

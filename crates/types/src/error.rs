@@ -328,6 +328,14 @@ pub enum TxError {
         /// The phase.
         phase: u8,
     },
+    /// `CloseRound` before the round's phases are over, or after it closed.
+    #[error("round {round} of job {job} is not waiting for the trainer to close it")]
+    NotAggregating {
+        /// The job.
+        job: JobId,
+        /// The round.
+        round: u32,
+    },
     /// The sender already posted in this phase.
     #[error("already posted in phase {phase} of round {round}")]
     AlreadyPosted {

@@ -67,6 +67,9 @@ pub const PHASE_INLINE_BYTES_MAX: usize = 256;
 /// second): a job cannot park its escrow and stakes for ever.
 pub const JOB_STAGE_BLOCKS_MAX: u64 = 2_500_000;
 
+/// Most phase messages of a finished job one deadline prunes; the rest wait for the next block.
+pub const PRUNED_POSTS_PER_DEADLINE_MAX: usize = 256;
+
 const _: () = assert!(BLOCK_BYTES_MAX >= TX_BYTES_MAX);
 const _: () = assert!(PROVIDERS_PER_JOB_MAX <= u16::MAX as usize);
 const _: () = assert!(VALIDATORS_PER_JOB_MAX <= u16::MAX as usize);

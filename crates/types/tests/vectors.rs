@@ -7,9 +7,18 @@
 
 use serde::{Deserialize, Serialize};
 
+use aifactory_types::lifecycle::{
+    Aggregation, BudgetSplit, CancelJob, ClaimJob, CloseRound, CommitScore, Contribution,
+    JOB_TERMS_DOMAIN, JobDeadlines, JobTerms, JoinJob, Licence, LocalTraining, Metric,
+    ModelArtifact, PhaseData, PostPhase, PrivacyTerms, RegisterDataset, RegisterModel,
+    RetireDataset, RevealScore, SCORE_COMMITMENT_DOMAIN, ScoreReport, SecureAggregation,
+    ServerOptimiser, UpdateDataset,
+};
 use aifactory_types::payload::{Stake, Transfer, Unstake};
 use aifactory_types::transaction::{ChainId, TX_ID_DOMAIN, TX_SIGNING_DOMAIN};
-use aifactory_types::{Address, BoundedVec, Payload, SecretKey, SignedTransaction, Transaction};
+use aifactory_types::{
+    Address, BoundedString, BoundedVec, Hash, Payload, SecretKey, SignedTransaction, Transaction,
+};
 
 const PATH: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -68,7 +77,181 @@ fn cases() -> Vec<(&'static str, [u8; 32], Payload)> {
         ("withdraw", [6; 32], Payload::Withdraw),
         ("join validators", [7; 32], Payload::JoinValidators),
         ("leave validators", [8; 32], Payload::LeaveValidators),
+        (
+            "register dataset",
+            [9; 32],
+            Payload::RegisterDataset(RegisterDataset {
+                schema: hash(1),
+                rows: 32_561,
+                rows_root: hash(2),
+                licence: Licence::Spdx(BoundedString::new("CC-BY-4.0").unwrap()),
+                price: 5_000_000,
+                quality_report: hash(3),
+                anonymity_report: hash(4),
+                stake: 1_000_000_000,
+            }),
+        ),
+        (
+            "update dataset",
+            [10; 32],
+            Payload::UpdateDataset(UpdateDataset {
+                dataset: 1,
+                licence: Licence::Text(hash(5)),
+                price: 0,
+            }),
+        ),
+        (
+            "retire dataset",
+            [11; 32],
+            Payload::RetireDataset(RetireDataset { dataset: 1 }),
+        ),
+        (
+            "register model",
+            [12; 32],
+            Payload::RegisterModel(RegisterModel {
+                artifact: ModelArtifact::Spec(hash(6)),
+                royalty_bps: 500,
+                licence: Licence::Spdx(BoundedString::new("Apache-2.0").unwrap()),
+                parent: None,
+            }),
+        ),
+        ("open job", [13; 32], Payload::OpenJob(terms())),
+        (
+            "cancel job",
+            [14; 32],
+            Payload::CancelJob(CancelJob { job: 1 }),
+        ),
+        (
+            "claim job",
+            [15; 32],
+            Payload::ClaimJob(ClaimJob { job: 1 }),
+        ),
+        (
+            "join job: terms_hash is the open job vector's terms hash",
+            [16; 32],
+            Payload::JoinJob(JoinJob {
+                job: 1,
+                dataset: 1,
+                terms_hash: terms().hash(),
+            }),
+        ),
+        (
+            "post phase, inline",
+            [17; 32],
+            Payload::PostPhase(PostPhase {
+                job: 1,
+                round: 1,
+                phase: 0,
+                data: PhaseData::Inline(BoundedVec::new(vec![7; 64]).unwrap()),
+            }),
+        ),
+        (
+            "close round",
+            [18; 32],
+            Payload::CloseRound(CloseRound {
+                job: 1,
+                round: 1,
+                aggregate: hash(7),
+                model: hash(8),
+                contributions: BoundedVec::new(vec![Contribution {
+                    provider: SecretKey::from_bytes([17; 32]).address(),
+                    samples: 10_000,
+                }])
+                .unwrap(),
+            }),
+        ),
+        (
+            "commit score: the commitment of the reveal vector's report and salt",
+            [19; 32],
+            Payload::CommitScore(CommitScore {
+                job: 1,
+                commitment: report().commitment(
+                    1,
+                    &SecretKey::from_bytes([19; 32]).address(),
+                    &hash(9),
+                ),
+                stake: 1_000_000,
+            }),
+        ),
+        (
+            "reveal score",
+            [19; 32],
+            Payload::RevealScore(RevealScore {
+                job: 1,
+                salt: hash(9),
+                report: report(),
+            }),
+        ),
     ]
+}
+
+/// A recognisable hash: 32 bytes of `n`.
+fn hash(n: u8) -> Hash {
+    Hash([n; 32])
+}
+
+/// The terms of the "open job" vector: secure aggregation and DP on, every field set.
+fn terms() -> JobTerms {
+    JobTerms {
+        model: 1,
+        datasets: BoundedVec::new(vec![1, 2, 3]).unwrap(),
+        providers_min: 3,
+        providers_max: 3,
+        rounds: 5,
+        round_retries: 1,
+        training: LocalTraining {
+            epochs: 1,
+            batch_size: 64,
+            learning_rate: 100_000,
+            seed: 42,
+        },
+        aggregation: Aggregation::FedAvg,
+        server: ServerOptimiser {
+            learning_rate: 1_000_000,
+            momentum: 0,
+        },
+        secure_aggregation: Some(SecureAggregation { threshold: 2 }),
+        privacy: Some(PrivacyTerms {
+            clip_norm: 1_000_000,
+            noise_multiplier: 1_100_000,
+            delta_pico: 10_000_000,
+        }),
+        metric: Metric::Accuracy,
+        target: 800_000,
+        tolerance: 20_000,
+        group_column: BoundedString::new("sex").unwrap(),
+        validators_min: 2,
+        validators_max: 3,
+        leave_one_out: false,
+        deadlines: JobDeadlines {
+            recruit_blocks: 600,
+            phase_blocks: 30,
+            aggregate_blocks: 60,
+            commit_blocks: 120,
+            reveal_blocks: 120,
+        },
+        split: BudgetSplit {
+            trainer_bps: 3_000,
+            providers_bps: 4_000,
+            developer_bps: 1_000,
+            validators_bps: 1_000,
+            treasury_bps: 1_000,
+        },
+        trainer_stake: 10_000_000_000,
+        validator_stake: 1_000_000_000,
+        budget: 1_000_000_000_000,
+    }
+}
+
+/// The report of the "reveal score" vector.
+fn report() -> ScoreReport {
+    ScoreReport {
+        metric: 845_000,
+        calibration_error: 31_000,
+        fairness_gap: 42_000,
+        aggregates_match: true,
+        contributions: BoundedVec::default(),
+    }
 }
 
 fn make(comment: &str, secret: [u8; 32], payload: Payload, nonce: u64) -> Vector {
@@ -143,4 +326,38 @@ fn vectors_match_both_ways() {
             "by the documented rule"
         );
     }
+}
+
+/// The two hashes a lifecycle transaction carries, by the documented rules: a join's terms
+/// hash is the keyed hash of the Borsh-encoded terms, and a score commitment the keyed hash
+/// of `borsh((job, validator, salt, report))`.
+#[test]
+fn lifecycle_hashes_follow_the_documented_rules() {
+    let keyed = |context: &str, bytes: &[u8]| {
+        Hash(*blake3::keyed_hash(&blake3::derive_key(context, b""), bytes).as_bytes())
+    };
+    assert_eq!(JOB_TERMS_DOMAIN.context(), "aifactory 2026-12 job terms v1");
+    assert_eq!(
+        terms().hash(),
+        keyed(
+            JOB_TERMS_DOMAIN.context(),
+            &borsh::to_vec(&terms()).unwrap()
+        )
+    );
+    assert_eq!(
+        SCORE_COMMITMENT_DOMAIN.context(),
+        "aifactory 2026-12 score commitment v1"
+    );
+    let validator = SecretKey::from_bytes([19; 32]).address();
+    let bytes = borsh::to_vec(&(1u64, validator, hash(9), report())).unwrap();
+    assert_eq!(
+        report().commitment(1, &validator, &hash(9)),
+        keyed(SCORE_COMMITMENT_DOMAIN.context(), &bytes)
+    );
+    // Another validator's commitment to the same report and salt differs: copies don't reveal.
+    let copier = SecretKey::from_bytes([20; 32]).address();
+    assert_ne!(
+        report().commitment(1, &copier, &hash(9)),
+        report().commitment(1, &validator, &hash(9))
+    );
 }

@@ -16,9 +16,10 @@ impl Module for Bank {
         _ctx: &BlockContext,
         sender: Address,
         payload: &Payload,
-    ) -> Option<Result<Event, TxError>> {
+        events: &mut Vec<Event>,
+    ) -> Option<Result<(), TxError>> {
         match payload {
-            Payload::Transfer(t) => Some(transfer(state, sender, t)),
+            Payload::Transfer(t) => Some(transfer(state, sender, t).map(|e| events.push(e))),
             _ => None,
         }
     }

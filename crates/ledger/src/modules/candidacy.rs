@@ -21,12 +21,14 @@ impl Module for Candidacy {
         ctx: &BlockContext,
         sender: Address,
         payload: &Payload,
-    ) -> Option<Result<Event, TxError>> {
-        Some(match payload {
+        events: &mut Vec<Event>,
+    ) -> Option<Result<(), TxError>> {
+        let result = match payload {
             Payload::JoinValidators => join(state, ctx, sender),
             Payload::LeaveValidators => leave(state, ctx, sender),
             _ => return None,
-        })
+        };
+        Some(result.map(|event| events.push(event)))
     }
 }
 

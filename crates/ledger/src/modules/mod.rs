@@ -24,7 +24,13 @@
 
 mod bank;
 mod candidacy;
+mod jobs;
+mod registry;
+mod rounds;
+mod scores;
+mod settlement;
 mod staking;
+mod treasury;
 
 use aifactory_types::limits::DUE_DEADLINES_PER_BLOCK_MAX;
 use aifactory_types::{Address, Event, Payload, TxError};
@@ -32,33 +38,54 @@ use aifactory_types::{Address, Event, Payload, TxError};
 use crate::execute::BlockContext;
 use crate::state::{Deadline, State};
 
-/// A module of the ledger: the payload kinds it runs, its block hooks, its deadlines.
+/// A module of the ledger: the payload kinds it runs, its block hooks, its deadlines. Each
+/// appends the events it causes to `events`.
 pub(crate) trait Module {
-    /// Runs `payload` for `sender` if it is one of this module's kinds (`None` if it is not),
-    /// returning the event it caused; on error the caller rolls back whatever was changed.
+    /// Runs `payload` for `sender` if it is one of this module's kinds (`None` if it is not);
+    /// on error the caller rolls back whatever was changed and drops the events.
     fn execute(
         state: &mut State,
         ctx: &BlockContext,
         sender: Address,
         payload: &Payload,
-    ) -> Option<Result<Event, TxError>>;
+        events: &mut Vec<Event>,
+    ) -> Option<Result<(), TxError>>;
 
     /// Runs at the start of every block, after the due deadlines, before the transactions.
-    fn begin_block(_state: &mut State, _ctx: &BlockContext) {}
+    fn begin_block(_state: &mut State, _ctx: &BlockContext, _events: &mut Vec<Event>) {}
 
     /// Runs at the end of every block, after the transactions, before an epoch's election.
-    fn end_block(_state: &mut State, _ctx: &BlockContext) {}
+    fn end_block(_state: &mut State, _ctx: &BlockContext, _events: &mut Vec<Event>) {}
 
     /// Does the work of `deadline` if its kind is this module's (`None` if it is not); the
     /// deadline is already out of the queue.
-    fn on_due(_state: &mut State, _ctx: &BlockContext, _deadline: &Deadline) -> Option<()> {
+    fn on_due(
+        _state: &mut State,
+        _ctx: &BlockContext,
+        _deadline: &Deadline,
+        _events: &mut Vec<Event>,
+    ) -> Option<()> {
         None
     }
 }
 
+/// The kinds of deadline, one per kind of work; each is claimed by one module.
+pub(crate) mod deadline_kind {
+    /// A job's recruiting closes (`jobs`).
+    pub(crate) const RECRUIT: u8 = 1;
+    /// A round's phase or aggregation closes (`rounds`).
+    pub(crate) const ROUND: u8 = 2;
+    /// A job's score commits close (`scores`).
+    pub(crate) const COMMIT: u8 = 3;
+    /// A job's score reveals close (`scores`).
+    pub(crate) const REVEAL: u8 = 4;
+    /// A finished job's phase messages are pruned, a bounded batch per block (`rounds`).
+    pub(crate) const PRUNE: u8 = 5;
+}
+
 /// Runs the deadlines due at `ctx`'s height, oldest first, at most
 /// [`DUE_DEADLINES_PER_BLOCK_MAX`]; returns how many ran.
-fn run_due(state: &mut State, ctx: &BlockContext) -> usize {
+fn run_due(state: &mut State, ctx: &BlockContext, events: &mut Vec<Event>) -> usize {
     let due: Vec<Deadline> = state
         .tables
         .deadlines
@@ -69,7 +96,7 @@ fn run_due(state: &mut State, ctx: &BlockContext) -> usize {
         .collect();
     for deadline in &due {
         state.unschedule(deadline);
-        on_due(state, ctx, deadline);
+        on_due(state, ctx, deadline, events);
     }
     due.len()
 }
@@ -89,41 +116,38 @@ macro_rules! modules {
             let outcome = None;
             $(
                 $(#[$attr])*
-                let outcome = outcome
-                    .or_else(|| <$module as Module>::execute(state, ctx, sender, payload));
+                let outcome = outcome.or_else(|| {
+                    <$module as Module>::execute(state, ctx, sender, payload, events)
+                });
             )+
-            if let Some(result) = outcome {
-                events.push(result?);
-                return Ok(());
-            }
-            unreachable!("every payload kind is registered with a module")
+            outcome.expect("every payload kind is registered with a module")
         }
 
         /// What every block does before its transactions: due deadlines, then each module's
         /// `begin_block`.
-        pub(crate) fn begin_block(state: &mut State, ctx: &BlockContext) {
-            run_due(state, ctx);
+        pub(crate) fn begin_block(state: &mut State, ctx: &BlockContext, events: &mut Vec<Event>) {
+            run_due(state, ctx, events);
             $(
                 $(#[$attr])*
-                let () = <$module as Module>::begin_block(state, ctx);
+                let () = <$module as Module>::begin_block(state, ctx, events);
             )+
         }
 
         /// What every block does after its transactions: each module's `end_block`.
-        pub(crate) fn end_block(state: &mut State, ctx: &BlockContext) {
+        pub(crate) fn end_block(state: &mut State, ctx: &BlockContext, events: &mut Vec<Event>) {
             $(
                 $(#[$attr])*
-                let () = <$module as Module>::end_block(state, ctx);
+                let () = <$module as Module>::end_block(state, ctx, events);
             )+
         }
 
         /// Hands `deadline` to the module that claims its kind.
-        fn on_due(state: &mut State, ctx: &BlockContext, deadline: &Deadline) {
+        fn on_due(state: &mut State, ctx: &BlockContext, deadline: &Deadline, events: &mut Vec<Event>) {
             let claimed = false;
             $(
                 $(#[$attr])*
-                let claimed =
-                    claimed || <$module as Module>::on_due(state, ctx, deadline).is_some();
+                let claimed = claimed
+                    || <$module as Module>::on_due(state, ctx, deadline, events).is_some();
             )+
             assert!(claimed, "deadline kind {} has no module", deadline.kind);
         }
@@ -135,7 +159,7 @@ macro_rules! modules {
             $(
                 $(#[$attr])*
                 let claimed = claimed + usize::from(
-                    <$module as Module>::execute(&mut state.clone(), ctx, sender, payload)
+                    <$module as Module>::execute(&mut state.clone(), ctx, sender, payload, &mut Vec::new())
                         .is_some(),
                 );
             )+
@@ -148,6 +172,10 @@ modules!(
     bank::Bank,
     staking::Staking,
     candidacy::Candidacy,
+    registry::Registry,
+    jobs::Jobs,
+    rounds::Rounds,
+    scores::Scores,
     #[cfg(test)]
     tests::Probe,
 );
@@ -172,11 +200,17 @@ mod tests {
             _ctx: &BlockContext,
             _sender: Address,
             _payload: &Payload,
-        ) -> Option<Result<Event, TxError>> {
+            _events: &mut Vec<Event>,
+        ) -> Option<Result<(), TxError>> {
             None
         }
 
-        fn on_due(_state: &mut State, ctx: &BlockContext, deadline: &Deadline) -> Option<()> {
+        fn on_due(
+            _state: &mut State,
+            ctx: &BlockContext,
+            deadline: &Deadline,
+            _events: &mut Vec<Event>,
+        ) -> Option<()> {
             (deadline.kind == PROBE).then(|| assert!(deadline.height <= ctx.height))
         }
     }
@@ -255,6 +289,8 @@ mod tests {
     /// One payload of every kind. The match has no wildcard, so a new kind does not compile
     /// until it is listed here, and then the test checks that a module claims it.
     fn one_of_each() -> Vec<Payload> {
+        use crate::testing::lifecycle::{blob, dataset_terms, job_terms, model_terms, report};
+        use aifactory_types::lifecycle::*;
         let all = vec![
             TestChain::transfer_to(Address([1; 32]), 1),
             Payload::Stake(Stake { amount: 1 }),
@@ -262,6 +298,45 @@ mod tests {
             Payload::Withdraw,
             Payload::JoinValidators,
             Payload::LeaveValidators,
+            Payload::RegisterDataset(dataset_terms("d", 10)),
+            Payload::UpdateDataset(UpdateDataset {
+                dataset: 1,
+                licence: Licence::Text(blob("licence")),
+                price: 1,
+            }),
+            Payload::RetireDataset(RetireDataset { dataset: 1 }),
+            Payload::RegisterModel(model_terms()),
+            Payload::OpenJob(job_terms(1, 2, 1_000)),
+            Payload::CancelJob(CancelJob { job: 1 }),
+            Payload::ClaimJob(ClaimJob { job: 1 }),
+            Payload::JoinJob(JoinJob {
+                job: 1,
+                dataset: 1,
+                terms_hash: Hash::ZERO,
+            }),
+            Payload::PostPhase(PostPhase {
+                job: 1,
+                round: 1,
+                phase: 0,
+                data: PhaseData::Blob(Hash::ZERO),
+            }),
+            Payload::CloseRound(CloseRound {
+                job: 1,
+                round: 1,
+                aggregate: Hash::ZERO,
+                model: Hash::ZERO,
+                contributions: Default::default(),
+            }),
+            Payload::CommitScore(CommitScore {
+                job: 1,
+                commitment: Hash::ZERO,
+                stake: 1,
+            }),
+            Payload::RevealScore(RevealScore {
+                job: 1,
+                salt: Hash::ZERO,
+                report: report(1),
+            }),
         ];
         for payload in &all {
             match payload {
@@ -270,7 +345,19 @@ mod tests {
                 | Payload::Unstake(_)
                 | Payload::Withdraw
                 | Payload::JoinValidators
-                | Payload::LeaveValidators => {}
+                | Payload::LeaveValidators
+                | Payload::RegisterDataset(_)
+                | Payload::UpdateDataset(_)
+                | Payload::RetireDataset(_)
+                | Payload::RegisterModel(_)
+                | Payload::OpenJob(_)
+                | Payload::CancelJob(_)
+                | Payload::ClaimJob(_)
+                | Payload::JoinJob(_)
+                | Payload::PostPhase(_)
+                | Payload::CloseRound(_)
+                | Payload::CommitScore(_)
+                | Payload::RevealScore(_) => {}
             }
         }
         all

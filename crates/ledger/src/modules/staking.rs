@@ -21,13 +21,15 @@ impl Module for Staking {
         ctx: &BlockContext,
         sender: Address,
         payload: &Payload,
-    ) -> Option<Result<Event, TxError>> {
-        Some(match payload {
+        events: &mut Vec<Event>,
+    ) -> Option<Result<(), TxError>> {
+        let result = match payload {
             Payload::Stake(s) => stake(state, sender, s),
             Payload::Unstake(u) => unstake(state, ctx, sender, u),
             Payload::Withdraw => withdraw(state, ctx, sender),
             _ => return None,
-        })
+        };
+        Some(result.map(|event| events.push(event)))
     }
 }
 

@@ -68,8 +68,10 @@ pub(crate) use checksum::reseal;
 const MAGIC: [u8; 8] = *b"\x89AIFSNAP";
 
 /// The format version this build writes and reads: 2 added the candidates table; 3 added
-/// the deadlines table, and its state root commits to each table's slot count.
-pub const SNAPSHOT_VERSION: u32 = 3;
+/// the deadlines table, and its state root commits to each table's slot count; 4 added the
+/// lifecycle's tables (id counters, datasets, models, jobs, participants, rounds, phase posts,
+/// scores).
+pub const SNAPSHOT_VERSION: u32 = 4;
 
 /// Default [`SnapshotLimits::account_slots_max`]: 16 Mi accounts. A slot costs about 200 bytes
 /// of memory before the root can be checked, so a lying peer can cost us about 3 GiB.

@@ -16,11 +16,7 @@ const ADDRESS_MAX: Address = Address([0xff; 32]);
 impl State {
     /// The last id issued of each lifecycle kind.
     pub fn id_counters(&self) -> IdCounters {
-        self.tables
-            .counters
-            .get(&())
-            .copied()
-            .unwrap_or_default()
+        self.tables.counters.get(&()).copied().unwrap_or_default()
     }
 
     /// A dataset, if registered.

@@ -279,13 +279,6 @@ impl State {
 
     /// Schedules `deadline`: its module's work runs at the start of a block at or after its
     /// height (see `modules::run_due`). Scheduling it twice schedules it once.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the lifecycle modules (jobs, rounds) will schedule"
-        )
-    )]
     pub(crate) fn schedule(&mut self, deadline: Deadline) {
         self.tables.deadlines.insert(deadline, ());
     }
@@ -307,7 +300,9 @@ impl State {
             .accounts
             .iter()
             .map(|(_, account)| account.total().expect("an account's total fits the supply"))
-            .try_fold(self.locked_in_lifecycle(), |sum, total| sum.checked_add(total))
+            .try_fold(self.locked_in_lifecycle(), |sum, total| {
+                sum.checked_add(total)
+            })
             .expect("the supply fits in an amount")
     }
 

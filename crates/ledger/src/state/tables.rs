@@ -13,11 +13,11 @@ use std::hash::Hash as StdHash;
 use borsh::{BorshDeserialize, BorshSerialize};
 
 use aifactory_crypto::Hash;
-use aifactory_types::state_key::tag;
 use aifactory_types::lifecycle::{
     Dataset, DatasetId, IdCounters, Job, JobId, Model, ModelId, Participant, PhaseData, PhaseKey,
     Round, Score,
 };
+use aifactory_types::state_key::tag;
 use aifactory_types::{Account, Address, EntryProof, Params};
 
 use super::table::{Journaled, Table};

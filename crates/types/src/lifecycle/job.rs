@@ -10,7 +10,15 @@ use crate::{Address, Amount, BoundedString, BoundedVec, Hash};
 
 /// How the trainer combines the round's updates.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize, Serialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
     Deserialize,
 )]
 #[serde(tag = "rule", rename_all = "snake_case")]
@@ -39,7 +47,15 @@ pub enum Aggregation {
 
 /// Local training on each provider's rows, every round.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize, Serialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
     Deserialize,
 )]
 pub struct LocalTraining {
@@ -55,7 +71,15 @@ pub struct LocalTraining {
 
 /// How the trainer moves the global model by the aggregate.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize, Serialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
     Deserialize,
 )]
 pub struct ServerOptimiser {
@@ -68,7 +92,15 @@ pub struct ServerOptimiser {
 /// Differential privacy for the job's updates. The ledger stores the settings exactly; the
 /// epsilon they imply is computed off the ledger by the RDP accountant.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize, Serialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
     Deserialize,
 )]
 pub struct PrivacyTerms {
@@ -82,7 +114,15 @@ pub struct PrivacyTerms {
 
 /// The metric validators report and the job's target for it.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize, Serialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
     Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
@@ -116,7 +156,15 @@ impl Metric {
 
 /// How the escrowed budget is shared on success, in basis points summing to 10,000.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize, Serialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
     Deserialize,
 )]
 pub struct BudgetSplit {
@@ -157,7 +205,15 @@ impl BudgetSplit {
 
 /// Deadlines of each stage, in blocks.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize, Serialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
     Deserialize,
 )]
 pub struct JobDeadlines {
@@ -175,7 +231,15 @@ pub struct JobDeadlines {
 
 /// Secure aggregation for the job's rounds.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize, Serialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
     Deserialize,
 )]
 pub struct SecureAggregation {
@@ -297,7 +361,15 @@ pub enum JobFailure {
 
 /// Where a job stands.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize, Serialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
     Deserialize,
 )]
 #[serde(tag = "stage", rename_all = "snake_case")]
@@ -398,7 +470,9 @@ pub enum JobTermsError {
         total: u32,
     },
     /// The developer's share is below the model's royalty.
-    #[error("the developer's share is {developer_bps} bps, below the model's royalty of {royalty_bps}")]
+    #[error(
+        "the developer's share is {developer_bps} bps, below the model's royalty of {royalty_bps}"
+    )]
     DeveloperBelowRoyalty {
         /// The model's royalty.
         royalty_bps: BasisPoints,
@@ -448,7 +522,9 @@ pub enum JobTermsError {
     #[error("secure aggregation hides single updates: it allows only fed_avg and no leave-one-out")]
     SecureAggregationRule,
     /// A secure-aggregation threshold below 2 or above the least providers.
-    #[error("secure aggregation threshold {threshold} must be 2 to providers_min ({providers_min})")]
+    #[error(
+        "secure aggregation threshold {threshold} must be 2 to providers_min ({providers_min})"
+    )]
     Threshold {
         /// The threshold given.
         threshold: u16,

@@ -32,12 +32,24 @@ pub fn update_phase(secure: bool) -> u8 {
 
 /// The names of a round's phases.
 pub fn phase_names(secure: bool) -> &'static [&'static str] {
-    if secure { &SECURE_PHASES } else { &PLAIN_PHASES }
+    if secure {
+        &SECURE_PHASES
+    } else {
+        &PLAIN_PHASES
+    }
 }
 
 /// What a participant does in a job.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize, Serialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
     Deserialize,
 )]
 #[serde(tag = "role", rename_all = "snake_case")]
@@ -134,9 +146,7 @@ pub struct Contribution {
 }
 
 /// What a phase message carries: small data inline, anything larger by blob hash.
-#[derive(
-    Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PhaseData {
     /// Bytes on chain (public keys).
@@ -154,8 +164,18 @@ impl Default for PhaseData {
 /// The key of a phase message: job, round sequence, phase, poster. Ordered, so that a phase's
 /// posters are one prefix.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
-    Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
 )]
 pub struct PhaseKey {
     /// The job.

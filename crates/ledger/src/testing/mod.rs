@@ -11,6 +11,8 @@ use aifactory_types::{
 
 use crate::{BuiltBlock, State};
 
+pub mod lifecycle;
+
 /// The chain id of test chains.
 pub const TEST_CHAIN_ID: &str = "aifactory-test";
 
