@@ -263,7 +263,7 @@ pub struct ProvenanceView {
     pub parent: Option<ModelEntry>,
     /// The job that trained it; `null` for a registered model.
     pub job: Option<JobEntries>,
-    /// The datasets the job's providers enlisted, in participant order.
+    /// The datasets the job's providers enlisted, in id order.
     #[schema(value_type = Vec<schemas::EntryProofSchema>)]
     pub datasets: Vec<DatasetEntry>,
 }

@@ -6,12 +6,12 @@
 use aifactory_api::views::TxStatus;
 use aifactory_api::views::lifecycle::{LIST_LIMIT_MAX, PageRequest, ProofError};
 use aifactory_ledger::testing::TestChain;
+use aifactory_ledger::testing::lifecycle::{Cast, dataset_terms, job_terms, model_terms};
 use aifactory_types::amount::BASE_UNITS_PER_AIF;
 use aifactory_types::lifecycle::{
-    BudgetSplit, ClaimJob, JobDeadlines, JobTerms, JoinJob, Licence, LocalTraining, ModelArtifact,
-    PhaseData, PostPhase, RegisterDataset, RegisterModel, ServerOptimiser,
+    ClaimJob, JobStatus, JobTerms, JoinJob, PhaseData, PostPhase, Role,
 };
-use aifactory_types::{BoundedString, Hash, Payload, TxOutcome};
+use aifactory_types::{Hash, Payload, TxOutcome};
 use serde_json::Value;
 
 use crate::fixture::{TestNode, TestServer, start, unlimited};
@@ -38,83 +38,30 @@ async fn submit(server: &TestServer, index: usize, payload: Payload) {
     }
 }
 
-fn dataset(rows: u64) -> Payload {
-    Payload::RegisterDataset(RegisterDataset {
-        schema: Hash([1; 32]),
-        rows,
-        rows_root: Hash([2; 32]),
-        licence: Licence::Spdx(BoundedString::new("CC-BY-4.0").unwrap()),
-        price: 0,
-        quality_report: Hash([3; 32]),
-        anonymity_report: Hash([4; 32]),
-        stake: BASE_UNITS_PER_AIF,
-    })
-}
-
-fn model() -> Payload {
-    Payload::RegisterModel(RegisterModel {
-        artifact: ModelArtifact::Spec(Hash([5; 32])),
-        royalty_bps: 500,
-        licence: Licence::Spdx(BoundedString::new("Apache-2.0").unwrap()),
-        parent: None,
-    })
-}
-
-/// Plain FedAvg on model 1 with exactly two providers, so training starts as the second joins.
+/// The ledger's fixture job on model 1 for exactly two providers, so training starts as the
+/// second joins.
 fn terms() -> JobTerms {
-    JobTerms {
-        model: 1,
-        providers_min: 2,
-        providers_max: 2,
-        rounds: 2,
-        training: LocalTraining {
-            epochs: 1,
-            batch_size: 16,
-            learning_rate: 10_000,
-            seed: 7,
-        },
-        server: ServerOptimiser {
-            learning_rate: 1_000_000,
-            momentum: 0,
-        },
-        target: 500_000,
-        tolerance: 50_000,
-        validators_min: 1,
-        validators_max: 3,
-        deadlines: JobDeadlines {
-            recruit_blocks: 100,
-            phase_blocks: 100,
-            aggregate_blocks: 100,
-            commit_blocks: 100,
-            reveal_blocks: 100,
-        },
-        split: BudgetSplit {
-            trainer_bps: 2_000,
-            providers_bps: 5_000,
-            developer_bps: 1_000,
-            validators_bps: 1_500,
-            treasury_bps: 500,
-        },
-        trainer_stake: 10 * BASE_UNITS_PER_AIF,
-        validator_stake: BASE_UNITS_PER_AIF,
-        budget: 100 * BASE_UNITS_PER_AIF,
-        ..JobTerms::default()
-    }
+    job_terms(1, 2, 100 * BASE_UNITS_PER_AIF)
 }
 
-/// A chain with three datasets (ids 1 to 3 from keys 1 to 3) and one model (id 1).
+fn chain() -> TestChain {
+    TestChain::new(10, BALANCE_AIF * BASE_UNITS_PER_AIF)
+}
+
+/// A chain with three datasets (ids 1 to 3 from keys 1 to 3, of 100 to 102 rows) and one
+/// model (id 1), registered through the API.
 async fn registry() -> TestServer {
-    let chain = TestChain::new(8, BALANCE_AIF * BASE_UNITS_PER_AIF);
-    let server = start(TestNode::sealing_over(chain), unlimited()).await;
+    let server = start(TestNode::sealing_over(chain()), unlimited()).await;
     for (rows, provider) in (100..).zip(PROVIDERS) {
-        submit(&server, provider, dataset(rows)).await;
+        let dataset = dataset_terms(&format!("rows of {provider}"), rows);
+        submit(&server, provider, Payload::RegisterDataset(dataset)).await;
     }
-    submit(&server, SPONSOR, model()).await;
+    submit(&server, SPONSOR, Payload::RegisterModel(model_terms())).await;
     server
 }
 
 /// [`registry`] with job 1 opened, claimed, and joined by the first two providers, which
-/// starts its first round (sequence 0); the first provider has posted its update.
+/// starts its first round (sequence 1); the first provider has posted its update.
 async fn running_job() -> TestServer {
     let server = registry().await;
     submit(&server, SPONSOR, Payload::OpenJob(terms())).await;
@@ -130,7 +77,7 @@ async fn running_job() -> TestServer {
     }
     let post = PostPhase {
         job: 1,
-        round: 0,
+        round: 1,
         phase: 0,
         data: PhaseData::Blob(Hash([9; 32])),
     };
@@ -158,7 +105,7 @@ async fn registry_entries_verify_and_tampered_ones_do_not() {
 
     let model = server.client.model(1).await.unwrap();
     let mut other = model.clone();
-    other.model.value.royalty_bps = 0;
+    other.model.value.royalty_bps += 1;
     assert!(other.verify(1).is_err());
 
     let provenance = server.client.provenance(1).await.unwrap();
@@ -180,7 +127,7 @@ async fn unknown_ids_are_404_and_malformed_ones_400() {
         (client.provenance(99).await.unwrap_err(), "model_not_found"),
         (client.job(99).await.unwrap_err(), "job_not_found"),
         (client.round(99, 0).await.unwrap_err(), "round_not_found"),
-        (client.round(1, 99).await.unwrap_err(), "round_not_found"),
+        (client.round(1, 0).await.unwrap_err(), "round_not_found"),
     ];
     for (error, code) in codes {
         assert!(error.is_not_found(), "{error}");
@@ -264,14 +211,14 @@ async fn a_job_proves_its_participants_rounds_and_posts_against_one_root() {
         "a trainer and two providers"
     );
     assert_eq!(view.entries.rounds_total, 1);
-    assert_eq!(view.entries.rounds[0].key, (1, 0));
+    assert_eq!(view.entries.rounds[0].key, (1, 1));
 
     let mut moved = view.clone();
     moved.entries.participants[0].value.stake += 1;
     assert!(matches!(moved.verify(1), Err(ProofError::Invalid { .. })));
     assert!(matches!(view.verify(2), Err(ProofError::WrongEntry { .. })));
 
-    let round = server.client.round(1, 0).await.unwrap();
+    let round = server.client.round(1, 1).await.unwrap();
     assert_eq!(round.phases.len(), 1, "a plain job's round has one phase");
     assert_eq!(round.phases[0].name, "update");
     let posts = &round.phases[0].posts;
@@ -280,9 +227,9 @@ async fn a_job_proves_its_participants_rounds_and_posts_against_one_root() {
     assert_eq!(posts[0].value, PhaseData::Blob(Hash([9; 32])));
     let mut forged = round.clone();
     forged.phases[0].posts[0].value = PhaseData::Blob(Hash([8; 32]));
-    assert!(forged.verify(1, 0).is_err());
+    assert!(forged.verify(1, 1).is_err());
     assert!(matches!(
-        round.verify(1, 1),
+        round.verify(1, 2),
         Err(ProofError::WrongEntry { .. })
     ));
 
@@ -308,7 +255,7 @@ async fn lifecycle_bodies_validate_against_the_document() {
         ("/v1/jobs", "/v1/jobs", 200),
         ("/v1/jobs?limit=0", "/v1/jobs", 400),
         ("/v1/jobs/1", "/v1/jobs/{id}", 200),
-        ("/v1/jobs/1/rounds/0", "/v1/jobs/{id}/rounds/{round}", 200),
+        ("/v1/jobs/1/rounds/1", "/v1/jobs/{id}/rounds/{round}", 200),
         ("/v1/jobs/1/rounds/5", "/v1/jobs/{id}/rounds/{round}", 404),
     ] {
         let response = http.get(server.url(path)).send().await.unwrap();
@@ -316,4 +263,79 @@ async fn lifecycle_bodies_validate_against_the_document() {
         let body: Value = response.json().await.unwrap();
         assert_valid(&doc, "get", route, status, &body);
     }
+}
+
+#[tokio::test]
+async fn a_trained_models_provenance_proves_its_job_payouts_and_datasets() {
+    // The ledger's scripted job, run to settlement before the node serves the chain.
+    let mut chain = chain();
+    let cast = Cast {
+        developer: 1,
+        sponsor: 2,
+        trainer: 3,
+        providers: vec![(4, 100), (5, 300)],
+        validators: vec![(6, 800_000), (7, 810_000), (8, 900_000)],
+    };
+    let scripted = chain.run_job(&cast, job_terms(0, 2, 100 * BASE_UNITS_PER_AIF));
+    let JobStatus::Settled { model: trained, .. } = chain.state.job(scripted.job).unwrap().status
+    else {
+        panic!("the scripted job settles");
+    };
+    let server = start(TestNode::sealing_over(chain), unlimited()).await;
+
+    let view = server.client.provenance(trained).await.unwrap();
+    assert_eq!(view.parent.as_ref().map(|p| p.key), Some(scripted.model));
+    let job = view.job.as_ref().expect("a trained model has its job");
+    assert_eq!(job.job.key, scripted.job);
+    assert_eq!(
+        job.participants.len(),
+        1 + 2 + 3,
+        "trainer, providers, validators"
+    );
+    let workers = job
+        .participants
+        .iter()
+        .filter(|p| !matches!(p.value.role, Role::Validator));
+    assert!(
+        workers.clone().all(|p| p.value.paid > 0),
+        "the trainer and providers were paid"
+    );
+    assert_eq!(workers.count(), 1 + 2);
+    assert_eq!(job.rounds.len(), 2);
+    assert_eq!(job.scores.len(), 3);
+    let datasets: Vec<u64> = view.datasets.iter().map(|d| d.key).collect();
+    assert_eq!(datasets, scripted.datasets);
+
+    let mut overpaid = view.clone();
+    overpaid.job.as_mut().unwrap().participants[0].value.paid += 1;
+    assert!(matches!(
+        overpaid.verify(trained),
+        Err(ProofError::Invalid { .. })
+    ));
+    let mut jobless = view.clone();
+    jobless.job = None;
+    assert!(matches!(
+        jobless.verify(trained),
+        Err(ProofError::WrongEntry { .. })
+    ));
+    // A dataset the job did not enlist is not part of the model's provenance.
+    let other = dataset_terms("not enlisted", 10);
+    submit(&server, 9, Payload::RegisterDataset(other)).await;
+    let unrelated = server.client.dataset(3).await.unwrap();
+    let mut padded = view.clone();
+    padded.datasets.push(unrelated.dataset);
+    assert!(matches!(
+        padded.verify(trained),
+        Err(ProofError::WrongEntry { .. })
+    ));
+    let mut foreign = view.clone();
+    foreign.parent = Some(server.client.model(trained).await.unwrap().model);
+    assert!(matches!(
+        foreign.verify(trained),
+        Err(ProofError::WrongEntry { .. })
+    ));
+
+    let doc = server.client.openapi().await.unwrap();
+    let body = serde_json::to_value(&view).unwrap();
+    assert_valid(&doc, "get", "/v1/models/{id}/provenance", 200, &body);
 }

@@ -145,13 +145,17 @@ impl ProvenanceView {
             .trained_by
             .as_ref()
             .map(|trained| JobEntries::from_state(state, trained.job).expect("a model's job"));
-        let datasets = job
+        let enlisted: std::collections::BTreeSet<DatasetId> = job
             .iter()
             .flat_map(|job| &job.participants)
             .filter_map(|p| match p.value.role {
-                Role::Provider { dataset, .. } => Some(proven::<DatasetsTable>(state, dataset)),
+                Role::Provider { dataset, .. } => Some(dataset),
                 _ => None,
             })
+            .collect();
+        let datasets = enlisted
+            .into_iter()
+            .map(|dataset| proven::<DatasetsTable>(state, dataset))
             .collect();
         Some(ProvenanceView {
             height: state.height(),
