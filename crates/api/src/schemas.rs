@@ -228,10 +228,11 @@ pub struct AccountProofSchema {
 }
 
 /// A state entry with a proof that it is in the state under some root (the ledger's
-/// `EntryProof`): `key` and `value` are the table's key and value as they serialise (an id, or
-/// `[job, address]`, `[job, sequence]`, `{job, round, phase, poster}`; a `Dataset`, `Model`,
-/// `Job`, `Participant`, `Round`, `PhaseData` or `Score`, whose fields are documented in
-/// `aifactory_types::lifecycle`), and `proof` is the Merkle path, checked with the table's tag.
+/// `EntryProof`), for the tables without a mirror here: `key` and `value` are the table's key
+/// and value as they serialise (a job's id, `[job, sequence]` for a round,
+/// `{job, round, phase, poster}` for a phase post; a `Job`, `Round` or `PhaseData`, whose
+/// fields are documented in `aifactory_types::lifecycle`), and `proof` is the Merkle path,
+/// checked with the table's tag.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct EntryProofSchema {
@@ -328,4 +329,219 @@ pub struct BlockSchema {
     header: HeaderSchema,
     /// The transactions, in execution order.
     txs: Vec<SignedTransactionSchema>,
+}
+
+/// A licence: `{"spdx": "<SPDX id>"}`, or `{"text": "<hash of the licence's text>"}`.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum LicenceSchema {
+    /// An SPDX licence identifier or expression.
+    Spdx(String),
+    /// The BLAKE3 hash of a custom licence's text, in the blob store.
+    Text(HashHex),
+}
+
+/// What a model is made of: `{"spec": hash}`, `{"onnx": hash}` or
+/// `{"trained": {"spec", "weights"}}`.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ModelArtifactSchema {
+    /// A declarative model spec.
+    Spec(HashHex),
+    /// An ONNX file.
+    Onnx(HashHex),
+    /// Trained weights for a spec.
+    Trained {
+        /// The spec's hash.
+        spec: HashHex,
+        /// The weights' hash.
+        weights: HashHex,
+    },
+}
+
+/// A registered dataset (`aifactory_types::lifecycle::Dataset`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct DatasetSchema {
+    /// Who registered it and is paid for it.
+    provider: AddressText,
+    /// Hash of the schema JSON.
+    schema: HashHex,
+    /// How many rows.
+    rows: u64,
+    /// Merkle root of the rows.
+    rows_root: HashHex,
+    /// The licence.
+    licence: LicenceSchema,
+    /// The least it accepts per training use, in base units.
+    price: u64,
+    /// Hash of the quality report.
+    quality_report: HashHex,
+    /// Hash of the anonymisation report.
+    anonymity_report: HashHex,
+    /// Base units locked behind it until it retires.
+    stake: u64,
+    /// The height it was registered at.
+    registered_height: u64,
+    /// Unfinished jobs it is enlisted in.
+    active_jobs: u32,
+    /// Jobs it has been enlisted in, ever.
+    jobs_joined: u64,
+    /// Whether it has been retired.
+    retired: bool,
+}
+
+/// Where a trained model came from.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TrainedBySchema {
+    /// The job.
+    job: u64,
+    /// The accepted score, in millionths of the job's metric.
+    score: u64,
+}
+
+/// A registered or trained model (`aifactory_types::lifecycle::Model`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ModelSchema {
+    /// Who registered it (for a trained model, the base model's developer).
+    developer: AddressText,
+    /// What it is made of.
+    artifact: ModelArtifactSchema,
+    /// The developer's royalty, in basis points.
+    royalty_bps: u16,
+    /// Its licence.
+    licence: LicenceSchema,
+    /// The model it derives from.
+    parent: Option<u64>,
+    /// The height it was registered at.
+    registered_height: u64,
+    /// For a trained model, the job and accepted score.
+    trained_by: Option<TrainedBySchema>,
+}
+
+/// A participant's role: `trainer`, `validator`, or `provider` with its `dataset` and
+/// `position` among the job's providers.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RoleSchema {
+    /// The role.
+    #[schema(inline)]
+    role: RoleName,
+    /// A provider's dataset.
+    dataset: Option<u64>,
+    /// A provider's position among the job's providers.
+    position: Option<u16>,
+}
+
+/// Every role.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum RoleName {
+    /// Runs the rounds and aggregates.
+    Trainer,
+    /// Trains on its dataset's rows.
+    Provider,
+    /// Scores the final model.
+    Validator,
+}
+
+/// A job's participant (`aifactory_types::lifecycle::Participant`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ParticipantSchema {
+    /// Its role.
+    role: RoleSchema,
+    /// Base units it locked in the job.
+    stake: u64,
+    /// When it joined.
+    joined_height: u64,
+    /// A provider's samples over the job's closed rounds.
+    samples: u64,
+    /// What the job paid it when it ended, in base units.
+    paid: u64,
+}
+
+/// A validator's revealed report, in millionths.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ScoreReportSchema {
+    /// The job's metric.
+    metric: u64,
+    /// Expected calibration error.
+    calibration_error: u64,
+    /// Largest gap of the metric between groups.
+    fairness_gap: u64,
+    /// Whether every round's aggregate recomputed and matched.
+    aggregates_match: bool,
+    /// Each provider's leave-one-out contribution, in join order.
+    contributions: Vec<u64>,
+}
+
+/// A validator's score (`aifactory_types::lifecycle::Score`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ScoreSchema {
+    /// The commitment.
+    commitment: HashHex,
+    /// When it was committed.
+    committed_height: u64,
+    /// The report, once revealed.
+    revealed: Option<ScoreReportSchema>,
+    /// Whether it was within the job's tolerance (set at settlement).
+    within_tolerance: bool,
+}
+
+/// A dataset's entry with its proof: `key` is its id.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct DatasetEntrySchema {
+    /// The dataset's id.
+    key: u64,
+    /// The dataset.
+    value: DatasetSchema,
+    /// The Merkle path.
+    proof: SlotProofSchema,
+}
+
+/// A model's entry with its proof: `key` is its id.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ModelEntrySchema {
+    /// The model's id.
+    key: u64,
+    /// The model.
+    value: ModelSchema,
+    /// The Merkle path.
+    proof: SlotProofSchema,
+}
+
+/// A participant's entry with its proof: `key` is `[job, address]`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ParticipantEntrySchema {
+    /// `[job, address]`.
+    #[schema(value_type = Vec<Value>)]
+    key: Vec<serde_json::Value>,
+    /// The participant.
+    value: ParticipantSchema,
+    /// The Merkle path.
+    proof: SlotProofSchema,
+}
+
+/// A score's entry with its proof: `key` is `[job, validator]`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ScoreEntrySchema {
+    /// `[job, validator]`.
+    #[schema(value_type = Vec<Value>)]
+    key: Vec<serde_json::Value>,
+    /// The score.
+    value: ScoreSchema,
+    /// The Merkle path.
+    proof: SlotProofSchema,
 }

@@ -96,7 +96,7 @@ pub struct DatasetView {
     #[schema(value_type = schemas::HashHex)]
     pub state_root: Hash,
     /// The dataset (`key` is its id) and its Merkle proof.
-    #[schema(value_type = schemas::EntryProofSchema)]
+    #[schema(value_type = schemas::DatasetEntrySchema)]
     pub dataset: DatasetEntry,
 }
 
@@ -122,7 +122,7 @@ pub struct ModelView {
     #[schema(value_type = schemas::HashHex)]
     pub state_root: Hash,
     /// The model (`key` is its id) and its Merkle proof.
-    #[schema(value_type = schemas::EntryProofSchema)]
+    #[schema(value_type = schemas::ModelEntrySchema)]
     pub model: ModelEntry,
 }
 
@@ -147,7 +147,7 @@ pub struct JobEntries {
     pub job: JobEntry,
     /// Its trainer, providers and validators, in address order, each with what it locked,
     /// contributed and was paid.
-    #[schema(value_type = Vec<schemas::EntryProofSchema>)]
+    #[schema(value_type = Vec<schemas::ParticipantEntrySchema>)]
     pub participants: Vec<ParticipantEntry>,
     /// How many rounds it started, retries included.
     pub rounds_total: u32,
@@ -156,7 +156,7 @@ pub struct JobEntries {
     #[schema(value_type = Vec<schemas::EntryProofSchema>)]
     pub rounds: Vec<RoundEntry>,
     /// Its validators' committed and revealed scores, in address order.
-    #[schema(value_type = Vec<schemas::EntryProofSchema>)]
+    #[schema(value_type = Vec<schemas::ScoreEntrySchema>)]
     pub scores: Vec<ScoreEntry>,
 }
 
@@ -256,15 +256,15 @@ pub struct ProvenanceView {
     #[schema(value_type = schemas::HashHex)]
     pub state_root: Hash,
     /// The model asked about.
-    #[schema(value_type = schemas::EntryProofSchema)]
+    #[schema(value_type = schemas::ModelEntrySchema)]
     pub model: ModelEntry,
     /// The model it derives from, if any (a trained model's base model).
-    #[schema(value_type = Option<schemas::EntryProofSchema>)]
+    #[schema(value_type = Option<schemas::ModelEntrySchema>)]
     pub parent: Option<ModelEntry>,
     /// The job that trained it; `null` for a registered model.
     pub job: Option<JobEntries>,
     /// The datasets the job's providers enlisted, in id order.
-    #[schema(value_type = Vec<schemas::EntryProofSchema>)]
+    #[schema(value_type = Vec<schemas::DatasetEntrySchema>)]
     pub datasets: Vec<DatasetEntry>,
 }
 
@@ -326,7 +326,7 @@ pub struct DatasetItem {
     /// Its id.
     pub id: DatasetId,
     /// Its contents.
-    #[schema(value_type = Object)]
+    #[schema(value_type = schemas::DatasetSchema)]
     pub dataset: Dataset,
 }
 
@@ -336,7 +336,7 @@ pub struct ModelItem {
     /// Its id.
     pub id: ModelId,
     /// Its contents.
-    #[schema(value_type = Object)]
+    #[schema(value_type = schemas::ModelSchema)]
     pub model: Model,
 }
 
