@@ -15,7 +15,7 @@ use aifactory_types::{Hash, Payload, TxOutcome};
 use serde_json::Value;
 
 use crate::fixture::{TestNode, TestServer, start, unlimited};
-use crate::schema::assert_valid;
+use crate::schema::{assert_valid, check, response_schema};
 
 /// Each test account's balance: enough for stakes and a budget.
 const BALANCE_AIF: u64 = 10_000;
@@ -263,6 +263,15 @@ async fn lifecycle_bodies_validate_against_the_document() {
         let body: Value = response.json().await.unwrap();
         assert_valid(&doc, "get", route, status, &body);
     }
+    // The mirrors describe the entries field by field: a wrong type in one is caught.
+    let mut body = serde_json::to_value(server.client.dataset(1).await.unwrap()).unwrap();
+    body["dataset"]["value"]["rows"] = Value::from("many");
+    let schema = response_schema(&doc, "get", "/v1/datasets/{id}", 200);
+    assert_eq!(check(&doc, schema, &body).len(), 1, "{body}");
+    let mut body = serde_json::to_value(server.client.job(1).await.unwrap()).unwrap();
+    body["participants"][0]["value"]["role"]["role"] = Value::from("sponsor");
+    let schema = response_schema(&doc, "get", "/v1/jobs/{id}", 200);
+    assert!(!check(&doc, schema, &body).is_empty(), "{body}");
 }
 
 #[tokio::test]
