@@ -611,3 +611,93 @@ fn lifecycle_commands_register_open_join_and_show_proven_entries() {
     let listed = cli.ok(&["job", "list"]);
     assert!(listed.starts_with("1 jobs"), "{listed}");
 }
+
+#[test]
+fn a_validator_commits_and_reveals_and_the_trained_models_provenance_checks() {
+    use aifactory_ledger::testing::TestChain;
+    use aifactory_ledger::testing::lifecycle::{Cast, job_terms};
+
+    // A job trained to its last round before the node serves the chain; carol (key 3) is
+    // its only validator, so her commit closes commits and her reveal settles it.
+    let mut chain = TestChain::new(9, 10_000_000_000_000);
+    let cast = Cast {
+        developer: 4,
+        sponsor: 5,
+        trainer: 6,
+        providers: vec![(7, 100), (8, 200)],
+        validators: vec![],
+    };
+    let mut terms = job_terms(0, 2, 1_000_000_000);
+    (terms.validators_min, terms.validators_max) = (1, 1);
+    let scripted = chain.open_and_recruit(&cast, terms);
+    for _ in 0..2 {
+        chain.run_round(&cast, scripted.job);
+    }
+    let served = Served::new(TestNode::sealing_over(chain));
+    let cli = served.cli();
+    let job = scripted.job.to_string();
+    assert_eq!(
+        cli.json(&["job", "show", &job])["job"]["value"]["status"]["stage"],
+        "committing"
+    );
+
+    let save = cli.home.path().join("commitment.json");
+    let save = save.to_str().unwrap();
+    let committed = cli.ok(&[
+        "job",
+        "commit",
+        &job,
+        "--metric",
+        "0.9",
+        "--aggregates-match",
+        "true",
+        "--stake",
+        "0.001",
+        "--save",
+        save,
+        "--from",
+        "carol",
+    ]);
+    assert!(committed.contains("outcome      success"), "{committed}");
+    let again = cli.fails(&[
+        "job",
+        "commit",
+        &job,
+        "--metric",
+        "0.9",
+        "--aggregates-match",
+        "true",
+        "--stake",
+        "0.001",
+        "--save",
+        save,
+        "--from",
+        "carol",
+    ]);
+    assert!(again.contains("must not exist"), "{again}");
+    let stranger = cli.fails(&["job", "reveal", save, "--from", "alice"]);
+    assert!(stranger.contains("was committed by"), "{stranger}");
+    let revealed = cli.json(&["job", "reveal", save, "--from", "carol"]);
+    assert_eq!(
+        revealed["status"]["receipt"]["outcome"]["status"],
+        "success"
+    );
+
+    let settled = cli.json(&["job", "show", &job]);
+    let status = &settled["job"]["value"]["status"];
+    assert_eq!(status["stage"], "settled", "{status}");
+    assert_eq!(status["score"], 900_000);
+    let trained = status["model"].as_u64().unwrap().to_string();
+    let provenance = cli.json(&["model", "provenance", &trained]);
+    assert_eq!(provenance["job"]["job"]["key"], scripted.job);
+    assert_eq!(provenance["datasets"].as_array().unwrap().len(), 2);
+    let text = cli.ok(&["model", "provenance", &trained]);
+    assert!(
+        text.contains("every entry verified against state root"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("validator {}: reported 0.9", address(3))),
+        "{text}"
+    );
+}
