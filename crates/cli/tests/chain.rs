@@ -697,7 +697,7 @@ fn a_validator_commits_and_reveals_and_the_trained_models_provenance_checks() {
         "{text}"
     );
     assert!(
-        text.contains(&format!("validator {}: reported 0.9", address(3))),
+        text.contains(&format!("score          {} revealed 0.9", address(3))),
         "{text}"
     );
 }

@@ -10,11 +10,11 @@
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
-use aifactory_client::views::lifecycle::{JobPage, JobView, RoundView};
+use aifactory_client::views::lifecycle::{JobEntries, JobPage, JobView, RoundView};
 use aifactory_types::amount::{format_aif, parse_aif};
 use aifactory_types::lifecycle::{
     CancelJob, ClaimJob, CloseRound, CommitScore, Contribution, Job, JobId, JobStatus, JobTerms,
-    JoinJob, PhaseData, PostPhase, RevealScore, ScoreReport,
+    JoinJob, PhaseData, PostPhase, RevealScore, Role, RoundStage, ScoreReport,
 };
 use aifactory_types::{Address, BoundedVec, Hash, Payload};
 use anyhow::{Context as _, anyhow, bail};
@@ -510,7 +510,7 @@ fn describe_status(status: &JobStatus) -> String {
 }
 
 /// A job's headline fields, one a line.
-pub(crate) fn describe_job(j: &Job) -> String {
+fn describe_job(j: &Job) -> String {
     let trainer = j.trainer.map_or("none yet".to_owned(), |t| t.to_string());
     format!(
         "sponsor        {}\n\
@@ -545,7 +545,16 @@ pub(crate) fn describe_job(j: &Job) -> String {
 }
 
 fn describe_view(view: &JobView) -> String {
-    let e = &view.entries;
+    format!(
+        "{}\nproofs         verified against state root {} at height {}",
+        describe_entries(&view.entries),
+        view.state_root,
+        view.height
+    )
+}
+
+/// A job's entries, one a line: the job, then each participant, round and score.
+pub(crate) fn describe_entries(e: &JobEntries) -> String {
     let mut text = format!(
         "job            {}\n{}",
         e.job.key,
@@ -553,18 +562,28 @@ fn describe_view(view: &JobView) -> String {
     );
     for p in &e.participants {
         text.push_str(&format!(
-            "\nparticipant    {} {:?}, staked {} AIF, {} samples, paid {} AIF",
+            "\nparticipant    {} {}, staked {} AIF, {} samples, paid {} AIF",
             p.key.1,
-            p.value.role,
+            describe_role(&p.value.role),
             format_aif(p.value.stake),
             p.value.samples,
             format_aif(p.value.paid)
         ));
     }
+    if e.rounds.len() < e.rounds_total as usize {
+        text.push_str(&format!(
+            "\nrounds         the latest {} of {}",
+            e.rounds.len(),
+            e.rounds_total
+        ));
+    }
     for r in &e.rounds {
         text.push_str(&format!(
-            "\nround          {} (#{}) phase {}, {} of {} posted, {:?}",
-            r.key.1, r.value.index, r.value.phase, r.value.posted, r.value.expected, r.value.stage
+            "\nround          {} (#{}) from {}: {}",
+            r.key.1,
+            r.value.index,
+            r.value.start_model,
+            describe_stage(&r.value.stage)
         ));
     }
     for s in &e.scores {
@@ -577,18 +596,39 @@ fn describe_view(view: &JobView) -> String {
             });
         text.push_str(&format!("\nscore          {} {revealed}", s.key.1));
     }
-    text.push_str(&format!(
-        "\nproofs         verified against state root {} at height {}",
-        view.state_root, view.height
-    ));
     text
+}
+
+fn describe_role(role: &Role) -> String {
+    match role {
+        Role::Trainer => "trainer".to_owned(),
+        Role::Provider { dataset, .. } => format!("provider of dataset {dataset}"),
+        Role::Validator => "validator".to_owned(),
+    }
+}
+
+fn describe_stage(stage: &RoundStage) -> String {
+    match stage {
+        RoundStage::Posting => "posting".to_owned(),
+        RoundStage::Aggregating => "aggregating".to_owned(),
+        RoundStage::Closed { aggregate, model } => {
+            format!("closed, aggregate {aggregate}, model {model}")
+        }
+        RoundStage::Failed => "failed".to_owned(),
+        RoundStage::Abandoned => "abandoned".to_owned(),
+    }
 }
 
 fn describe_round(view: &RoundView) -> String {
     let r = &view.round.value;
     let mut text = format!(
-        "job {} round {} (#{}), from model {}\nstage          {:?}\ndeadline       height {}",
-        view.round.key.0, view.round.key.1, r.index, r.start_model, r.stage, r.deadline
+        "job {} round {} (#{}), from model {}\nstage          {}\ndeadline       height {}",
+        view.round.key.0,
+        view.round.key.1,
+        r.index,
+        r.start_model,
+        describe_stage(&r.stage),
+        r.deadline
     );
     for phase in &view.phases {
         text.push_str(&format!(

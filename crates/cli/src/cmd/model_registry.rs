@@ -4,14 +4,11 @@
 //! datasets) is printed only once every proof in it leads to the one state root the node sent.
 
 use aifactory_client::views::lifecycle::{ModelPage, ModelView, ProvenanceView};
-use aifactory_types::amount::format_aif;
-use aifactory_types::lifecycle::{
-    BasisPoints, Model, ModelArtifact, ModelId, RegisterModel, Role, RoundStage,
-};
+use aifactory_types::lifecycle::{BasisPoints, Model, ModelArtifact, ModelId, RegisterModel};
 use aifactory_types::{Hash, Payload};
 use clap::Subcommand;
 
-use crate::cmd::job::describe_job;
+use crate::cmd::job::describe_entries;
 use crate::cmd::lifecycle::{LicenceArgs, ListArgs, describe_licence, fetch, format_micros};
 use crate::cmd::status::{Node, NodeArgs};
 use crate::cmd::tx::{Sender, send_from};
@@ -202,47 +199,8 @@ fn describe_provenance(view: &ProvenanceView) -> String {
         ));
     }
     if let Some(job) = &view.job {
-        text.push_str(&format!(
-            "\n\njob {}\n{}",
-            job.job.key,
-            describe_job(&job.job.value)
-        ));
-        for p in &job.participants {
-            let role = match p.value.role {
-                Role::Trainer => "trainer".to_owned(),
-                Role::Provider { dataset, .. } => format!("provider (dataset {dataset})"),
-                Role::Validator => "validator".to_owned(),
-            };
-            text.push_str(&format!(
-                "\n  {} {role}: {} samples, staked {} AIF, paid {} AIF",
-                p.key.1,
-                p.value.samples,
-                format_aif(p.value.stake),
-                format_aif(p.value.paid)
-            ));
-        }
-        for r in &job.rounds {
-            let outcome = match &r.value.stage {
-                RoundStage::Closed { aggregate, model } => {
-                    format!("closed: aggregate {aggregate}, model {model}")
-                }
-                other => format!("{other:?}").to_lowercase(),
-            };
-            text.push_str(&format!(
-                "\n  round {} (#{}) from {}: {outcome}",
-                r.key.1, r.value.index, r.value.start_model
-            ));
-        }
-        for s in &job.scores {
-            let reported = s
-                .value
-                .revealed
-                .as_ref()
-                .map_or("not revealed".to_owned(), |r| {
-                    format!("reported {}", format_micros(r.metric))
-                });
-            text.push_str(&format!("\n  validator {}: {reported}", s.key.1));
-        }
+        text.push_str("\n\n");
+        text.push_str(&describe_entries(job));
     }
     for d in &view.datasets {
         text.push_str(&format!(
