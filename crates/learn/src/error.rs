@@ -46,6 +46,9 @@ pub enum LearnError {
     /// An ONNX model could not be imported or run.
     #[error("onnx: {0}")]
     Onnx(String),
+    /// The privacy accountant refused the question.
+    #[error("privacy accountant: {0}")]
+    Accountant(#[from] aifactory_accountant::AccountantError),
     /// Reading or writing a file failed.
     #[error("i/o on {path}: {source}")]
     Io {

@@ -106,7 +106,7 @@ pub const ROUNDS_MAX: usize = 100_000;
 /// Longest flat parameter vector an aggregator accepts (same as the model limit).
 pub const UPDATE_LEN_MAX: usize = PARAMS_MAX;
 /// Most steps (or rounds) the privacy accountant composes.
-pub const ACCOUNTANT_STEPS_MAX: u64 = 1_000_000_000;
+pub const ACCOUNTANT_STEPS_MAX: u64 = aifactory_accountant::STEPS_MAX;
 /// Most bins of an expected-calibration-error histogram.
 pub const CALIBRATION_BINS_MAX: usize = 10_000;
 /// Most rows for which a Merkle inclusion proof can be built (2^32 leaves).

@@ -3,4 +3,5 @@
 
 pub mod clip_noise;
 pub mod planner;
-pub mod rdp;
+/// The RDP accountant (its own crate, `aifactory-accountant`, so the node can use it too).
+pub use aifactory_accountant as rdp;

@@ -1,6 +1,7 @@
 //! Prints the ledger's throughput figures in one run, side by side with the raw ed25519 batch
 //! verification rate of this machine, and the cost of snapshotting the resulting state: run it
-//! through `scripts/bench-ledger` (`--only-apply` or `--only-snapshot` for one part).
+//! through `scripts/bench-ledger` (`--only-apply`, `--only-snapshot` or `--only-lifecycle` for
+//! one part).
 
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,8 @@ use aifactory_crypto::{Domain, verify_batch};
 use aifactory_ledger::testing::{TransferWorkload, with_raw_signatures};
 use aifactory_ledger::{SlotTree, SnapshotLimits, State};
 use aifactory_types::{Block, VerifiedBlock};
+
+mod lifecycle;
 
 const ACCOUNTS: usize = 1_000_000;
 const TXS_PER_BLOCK: usize = 10_000;
@@ -140,6 +143,10 @@ fn raw_batch_verify_rate(block: &Block, threads: usize) -> f64 {
 }
 
 fn main() {
+    if std::env::args().any(|a| a == "--only-lifecycle") {
+        lifecycle::print_figures();
+        return;
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "machine: {cores} cores; state of {ACCOUNTS} accounts; {BLOCKS} blocks of {TXS_PER_BLOCK} transfers"
@@ -261,6 +268,7 @@ fn main() {
         format!("{mib_per_million:.0} MiB"),
     );
     print_snapshot_figures(&snapshot);
+    lifecycle::print_figures();
     println!();
     row(
         "ratio: pure execution (CPU time) / 500k target",

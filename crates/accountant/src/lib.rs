@@ -14,9 +14,31 @@
 //! Canonne, Kamath & Steinke 2020), and ε = 0 when δ² + expm1(−rdp) > 0. This is what
 //! Google's `dp-accounting` `RdpAccountant` computes over the same orders, which the tests
 //! check against recorded outputs. Everything is done in log space in f64.
+//!
+//! Its own crate, with no dependency on the learning stack, so that the node can report the ε
+//! a job's terms imply (the ledger stores the settings exactly; ε is a float, computed here).
 
-use crate::error::{LearnError, Result};
-use crate::limits;
+/// Most steps (or rounds) the accountant composes.
+pub const STEPS_MAX: u64 = 1_000_000_000;
+
+/// Why a privacy question was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AccountantError {
+    /// More steps than [`STEPS_MAX`].
+    #[error("{got} accountant steps is more than the {max} allowed")]
+    TooManySteps {
+        /// The steps asked for.
+        got: u64,
+        /// [`STEPS_MAX`].
+        max: u64,
+    },
+    /// A field outside its domain.
+    #[error("need 0 <= q <= 1, sigma >= 0 and 0 < delta < 1")]
+    Domain,
+}
+
+/// The accountant's results.
+pub type Result<T> = std::result::Result<T, AccountantError>;
 
 /// The RDP orders evaluated: dense near 1, integers to 63, then a few large ones (the
 /// default order list of `dp-accounting`'s `RdpAccountant`).
@@ -155,20 +177,19 @@ pub struct SgmQuery {
 impl SgmQuery {
     /// Checks the domain of every field.
     pub fn validate(&self) -> Result<()> {
-        crate::error::check_max(
-            "accountant steps",
-            usize::try_from(self.steps).unwrap_or(usize::MAX),
-            limits::ACCOUNTANT_STEPS_MAX as usize,
-        )?;
+        if self.steps > STEPS_MAX {
+            return Err(AccountantError::TooManySteps {
+                got: self.steps,
+                max: STEPS_MAX,
+            });
+        }
         let ok = (0.0..=1.0).contains(&self.sample_rate)
             && self.noise_multiplier >= 0.0
             && self.noise_multiplier.is_finite()
             && self.delta > 0.0
             && self.delta < 1.0;
         if !ok {
-            return Err(LearnError::Config(
-                "need 0 <= q <= 1, sigma >= 0 and 0 < delta < 1".into(),
-            ));
+            return Err(AccountantError::Domain);
         }
         Ok(())
     }
@@ -183,6 +204,36 @@ impl SgmQuery {
             .collect();
         Ok(epsilon_from_rdp(&orders, &rdp, self.delta))
     }
+}
+
+/// The ε one provider spends in a federated job that runs DP-SGD locally: `rounds` rounds of
+/// `epochs` passes over its `rows` rows in batches of `batch_size` (sampling rate
+/// `batch_size / rows`, `epochs × ⌈rows / batch_size⌉` steps a round), at noise multiplier
+/// `noise_multiplier` and the given δ. `None` if the question is outside the accountant's domain.
+pub fn federated_epsilon(
+    rows: u64,
+    batch_size: u64,
+    epochs: u64,
+    rounds: u64,
+    noise_multiplier: f64,
+    delta: f64,
+) -> Option<f64> {
+    if rows == 0 || batch_size == 0 {
+        return None;
+    }
+    let batch = batch_size.min(rows);
+    let steps = epochs
+        .checked_mul(rows.div_ceil(batch))?
+        .checked_mul(rounds)?;
+    SgmQuery {
+        sample_rate: batch as f64 / rows as f64,
+        noise_multiplier,
+        steps,
+        delta,
+    }
+    .epsilon()
+    .ok()
+    .map(|(epsilon, _)| epsilon)
 }
 
 #[cfg(test)]
@@ -205,6 +256,27 @@ mod tests {
         let want =
             -900.0 - (30.0 * std::f64::consts::PI.sqrt()).ln() + (1.0f64 - 1.0 / 1800.0).ln();
         assert!((log_erfc(30.0) - want).abs() < 1e-5);
+    }
+
+    #[test]
+    fn federated_epsilon_grows_with_rounds_and_shrinks_with_rows() {
+        let eps = |rows, rounds| federated_epsilon(rows, 64, 1, rounds, 1.1, 1e-5).unwrap();
+        assert!(eps(10_000, 10) > eps(10_000, 5));
+        assert!(eps(100_000, 10) < eps(10_000, 10));
+        // One pass of the whole table in one batch is one unsampled step a round.
+        let whole = federated_epsilon(64, 64, 1, 1, 1.1, 1e-5).unwrap();
+        let direct = SgmQuery {
+            sample_rate: 1.0,
+            noise_multiplier: 1.1,
+            steps: 1,
+            delta: 1e-5,
+        }
+        .epsilon()
+        .unwrap()
+        .0;
+        assert_eq!(whole, direct);
+        assert_eq!(federated_epsilon(0, 64, 1, 1, 1.1, 1e-5), None);
+        assert_eq!(federated_epsilon(10, 64, 1, 1, 1.1, 2.0), None);
     }
 
     #[test]
