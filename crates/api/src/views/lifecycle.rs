@@ -4,15 +4,19 @@
 //! A get returns every entry with its [`EntryProof`] against the one finalized state root the
 //! view names, and [`verify`](DatasetView::verify) checks each proof and that it is of the
 //! entry asked for (the right id, the right job, the right round), so a client need not trust
-//! the node for what it shows. A proof shows an entry is in the state; it cannot show that the
-//! node left none out of a list (a job's participants, say). Lists are pages of entries without
+//! the node for what it shows. A proof shows an entry is in the state, not that the node left
+//! none out; where the proven entries say what else there must be (a job counts its providers
+//! and commits and names its trainer and round count, a model names its parent and job, a
+//! job's providers name their datasets), `verify` checks that all of it is there and nothing
+//! twice. A round's phase posts cannot be checked that way. Lists are pages of entries without
 //! proofs: `?after=<id>&limit=<n>`, at most [`LIST_LIMIT_MAX`] per page.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use aifactory_types::lifecycle::{
-    Dataset, DatasetId, Job, JobId, Model, ModelId, Participant, PhaseData, PhaseKey, Round, Score,
+    Dataset, DatasetId, Job, JobId, Model, ModelId, Participant, PhaseData, PhaseKey, Role, Round,
+    Score,
 };
 use aifactory_types::state_key::tag;
 use aifactory_types::{Address, EntryProof, Hash};
@@ -60,6 +64,21 @@ pub enum ProofError {
         /// The entry it proved instead.
         what: String,
     },
+    /// The proven entries say there must be more (or fewer) than the view holds.
+    #[error("the node's answer leaves out or repeats entries: {what}")]
+    Incomplete {
+        /// What does not add up.
+        what: String,
+    },
+}
+
+/// [`ProofError::Incomplete`] unless `holds`.
+fn complete(holds: bool, what: impl FnOnce() -> String) -> Result<(), ProofError> {
+    if holds {
+        Ok(())
+    } else {
+        Err(ProofError::Incomplete { what: what() })
+    }
 }
 
 /// Checks that `entry` is in table `table_tag` under `root` and that `wanted` holds of its key.
@@ -161,7 +180,9 @@ pub struct JobEntries {
 }
 
 impl JobEntries {
-    /// Whether every entry is of job `id` and proven under `root`.
+    /// Whether every entry is of job `id` and proven under `root`, and they are all the job
+    /// says there are: its trainer, as many providers as it counts, a validator and a score
+    /// for each commit, and its latest rounds, each once.
     pub fn verify(&self, id: JobId, root: &Hash) -> Result<(), ProofError> {
         check(&self.job, tag::JOBS, root, |k| *k == id, "job")?;
         for p in &self.participants {
@@ -173,7 +194,56 @@ impl JobEntries {
         for s in &self.scores {
             check(s, tag::SCORES, root, |k| k.0 == id, "score")?;
         }
-        Ok(())
+        self.check_complete()
+    }
+
+    /// The counts and names in the proven job entry against the entries listed. Participants
+    /// are never removed and one address has one role, so the counts are exact.
+    fn check_complete(&self) -> Result<(), ProofError> {
+        let job = &self.job.value;
+        let ascending = |keys: Vec<&(JobId, Address)>| keys.windows(2).all(|w| w[0] < w[1]);
+        complete(
+            ascending(self.participants.iter().map(|p| &p.key).collect())
+                && ascending(self.scores.iter().map(|s| &s.key).collect()),
+            || "participants or scores out of address order, or repeated".to_owned(),
+        )?;
+        let with_role = |want: fn(&Role) -> bool| -> Vec<Address> {
+            let found = self.participants.iter().filter(|p| want(&p.value.role));
+            found.map(|p| p.key.1).collect()
+        };
+        let trainers = with_role(|r| matches!(r, Role::Trainer));
+        let providers = with_role(|r| matches!(r, Role::Provider { .. })).len();
+        let validators = with_role(|r| matches!(r, Role::Validator));
+        let scored: Vec<Address> = self.scores.iter().map(|s| s.key.1).collect();
+        complete(
+            trainers == job.trainer.into_iter().collect::<Vec<_>>(),
+            || format!("trainers {trainers:?}, but the job names {:?}", job.trainer),
+        )?;
+        complete(providers == usize::from(job.providers), || {
+            format!(
+                "{providers} providers, but the job counts {}",
+                job.providers
+            )
+        })?;
+        complete(
+            validators.len() == usize::from(job.commits) && validators == scored,
+            || {
+                let (v, s, c) = (validators.len(), scored.len(), job.commits);
+                format!("{v} validators and {s} scores for {c} commits")
+            },
+        )?;
+        let shown: Vec<u32> = self.rounds.iter().map(|r| r.key.1).collect();
+        let skipped = job
+            .rounds_started
+            .saturating_sub(ROUNDS_PER_VIEW_MAX as u32);
+        let latest: Vec<u32> = (skipped + 1..=job.rounds_started).collect();
+        complete(
+            self.rounds_total == job.rounds_started && shown == latest,
+            || {
+                let (total, started) = (self.rounds_total, job.rounds_started);
+                format!("rounds {shown:?} of {total}, but the job started {started}")
+            },
+        )
     }
 }
 
@@ -274,8 +344,11 @@ impl ProvenanceView {
     pub fn verify(&self, id: ModelId) -> Result<(), ProofError> {
         let root = &self.state_root;
         check(&self.model, tag::MODELS, root, |k| *k == id, "model")?;
+        let named = self.model.value.parent;
+        complete(self.parent.is_some() == named.is_some(), || {
+            format!("the model names parent {named:?}, the answer does not prove it")
+        })?;
         if let Some(parent) = &self.parent {
-            let named = self.model.value.parent;
             check(
                 parent,
                 tag::MODELS,
@@ -304,19 +377,24 @@ impl ProvenanceView {
             let ours = |k: &DatasetId| enlisted.contains(k);
             check(dataset, tag::DATASETS, root, ours, "dataset")?;
         }
-        Ok(())
+        let shown: Vec<DatasetId> = self.datasets.iter().map(|d| d.key).collect();
+        complete(shown == enlisted, || {
+            format!("datasets {shown:?}, but the job's providers enlisted {enlisted:?}")
+        })
     }
 
-    /// The datasets the job's provider entries name.
-    fn enlisted_datasets(&self) -> Vec<DatasetId> {
-        self.job
+    /// The datasets the job's provider entries name, in id order, once each.
+    pub fn enlisted_datasets(&self) -> Vec<DatasetId> {
+        let enlisted: std::collections::BTreeSet<DatasetId> = self
+            .job
             .iter()
             .flat_map(|job| &job.participants)
             .filter_map(|p| match p.value.role {
-                aifactory_types::lifecycle::Role::Provider { dataset, .. } => Some(dataset),
+                Role::Provider { dataset, .. } => Some(dataset),
                 _ => None,
             })
-            .collect()
+            .collect();
+        enlisted.into_iter().collect()
     }
 }
 

@@ -4,7 +4,9 @@
 //! bounds, and every body validates against the served document.
 
 use aifactory_api::views::TxStatus;
-use aifactory_api::views::lifecycle::{LIST_LIMIT_MAX, PageRequest, ProofError};
+use aifactory_api::views::lifecycle::{
+    JobView, LIST_LIMIT_MAX, PageRequest, ProofError, ProvenanceView,
+};
 use aifactory_ledger::testing::TestChain;
 use aifactory_ledger::testing::lifecycle::{Cast, dataset_terms, job_terms, model_terms};
 use aifactory_types::amount::BASE_UNITS_PER_AIF;
@@ -217,6 +219,18 @@ async fn a_job_proves_its_participants_rounds_and_posts_against_one_root() {
     moved.entries.participants[0].value.stake += 1;
     assert!(matches!(moved.verify(1), Err(ProofError::Invalid { .. })));
     assert!(matches!(view.verify(2), Err(ProofError::WrongEntry { .. })));
+    // Every proof holds, but the proven job counts what is missing or repeated.
+    let incomplete = |view: &JobView| matches!(view.verify(1), Err(ProofError::Incomplete { .. }));
+    let mut short = view.clone();
+    short.entries.participants.pop();
+    assert!(incomplete(&short), "a provider left out");
+    let mut doubled = view.clone();
+    let repeat = doubled.entries.participants[0].clone();
+    doubled.entries.participants.insert(0, repeat);
+    assert!(incomplete(&doubled), "a participant repeated");
+    let mut roundless = view.clone();
+    roundless.entries.rounds.clear();
+    assert!(incomplete(&roundless), "a started round left out");
 
     let round = server.client.round(1, 1).await.unwrap();
     assert_eq!(round.phases.len(), 1, "a plain job's round has one phase");
@@ -327,6 +341,17 @@ async fn a_trained_models_provenance_proves_its_job_payouts_and_datasets() {
         jobless.verify(trained),
         Err(ProofError::WrongEntry { .. })
     ));
+    let incomplete =
+        |view: &ProvenanceView| matches!(view.verify(trained), Err(ProofError::Incomplete { .. }));
+    let mut orphan = view.clone();
+    orphan.parent = None;
+    assert!(incomplete(&orphan), "the parent the model names left out");
+    let mut fewer = view.clone();
+    fewer.datasets.pop();
+    assert!(incomplete(&fewer), "an enlisted dataset left out");
+    let mut unscored = view.clone();
+    unscored.job.as_mut().unwrap().scores.pop();
+    assert!(incomplete(&unscored), "a committed score left out");
     // A dataset the job did not enlist is not part of the model's provenance.
     let other = dataset_terms("not enlisted", 10);
     submit(&server, 9, Payload::RegisterDataset(other)).await;

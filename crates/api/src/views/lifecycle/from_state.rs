@@ -6,7 +6,7 @@ use aifactory_ledger::{
     ScoresTable, State, TableDef,
 };
 use aifactory_types::EntryProof;
-use aifactory_types::lifecycle::{DatasetId, JobId, ModelId, PhaseKey, Role, phase_names};
+use aifactory_types::lifecycle::{DatasetId, JobId, ModelId, PhaseKey, phase_names};
 
 use super::*;
 
@@ -145,26 +145,20 @@ impl ProvenanceView {
             .trained_by
             .as_ref()
             .map(|trained| JobEntries::from_state(state, trained.job).expect("a model's job"));
-        let enlisted: std::collections::BTreeSet<DatasetId> = job
-            .iter()
-            .flat_map(|job| &job.participants)
-            .filter_map(|p| match p.value.role {
-                Role::Provider { dataset, .. } => Some(dataset),
-                _ => None,
-            })
-            .collect();
-        let datasets = enlisted
-            .into_iter()
-            .map(|dataset| proven::<DatasetsTable>(state, dataset))
-            .collect();
-        Some(ProvenanceView {
+        let mut view = ProvenanceView {
             height: state.height(),
             state_root: state.root(),
             model,
             parent,
             job,
-            datasets,
-        })
+            datasets: Vec::new(),
+        };
+        view.datasets = view
+            .enlisted_datasets()
+            .into_iter()
+            .map(|dataset| proven::<DatasetsTable>(state, dataset))
+            .collect();
+        Some(view)
     }
 }
 
