@@ -74,10 +74,18 @@ fn write_length<W: Write>(writer: &mut W, len: usize) -> io::Result<()> {
     BorshSerialize::serialize(&len, writer)
 }
 
-/// A list of at most `MAX` items, encoded like a Borsh `Vec`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A list of at most `MAX` items, encoded like a Borsh `Vec` (and like a list in JSON, where
+/// the cap holds too).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct BoundedVec<T, const MAX: usize>(Vec<T>);
+
+impl<'de, T: Deserialize<'de>, const MAX: usize> Deserialize<'de> for BoundedVec<T, MAX> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let items = <Vec<T> as Deserialize>::deserialize(deserializer)?;
+        BoundedVec::new(items).map_err(serde::de::Error::custom)
+    }
+}
 
 /// Error for a collection or text built over its cap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -232,6 +240,14 @@ impl<const MAX: usize> BorshDeserialize for BoundedString<MAX> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn caps_are_enforced_in_json_too() {
+        let within: BoundedVec<u16, 3> = serde_json::from_str("[1, 2, 3]").unwrap();
+        assert_eq!(within.len(), 3);
+        let over = serde_json::from_str::<BoundedVec<u16, 3>>("[1, 2, 3, 4]").unwrap_err();
+        assert!(over.to_string().contains('4'), "{over}");
+    }
 
     #[test]
     fn caps_are_enforced_on_decode() {

@@ -587,7 +587,8 @@ pub struct Job {
     pub reveals: u16,
     /// Rounds closed so far.
     pub rounds_closed: u16,
-    /// Rounds started, retries included (the next round's sequence number).
+    /// Rounds started, retries included: the current (last started) round's sequence number,
+    /// since sequences start at 1 (0 before training).
     pub rounds_started: u32,
     /// The model the next round starts from: the base model's artifact hash, then each closed
     /// round's global model.
