@@ -106,6 +106,74 @@ pub enum TxErrorCode {
     AlreadyCandidate,
     /// Not a validator candidate, so nothing to leave.
     NotCandidate,
+    /// The fee does not pay for the state the transaction adds.
+    StateGrowthUnpaid,
+    /// No dataset has this id.
+    UnknownDataset,
+    /// No model has this id.
+    UnknownModel,
+    /// No job has this id.
+    UnknownJob,
+    /// A dataset with no rows.
+    EmptyDataset,
+    /// An empty SPDX licence.
+    EmptyLicence,
+    /// A dataset stake below the minimum.
+    DatasetStakeTooLow,
+    /// The dataset is another provider's.
+    NotDatasetProvider,
+    /// The dataset is retired.
+    DatasetRetired,
+    /// The dataset is in unfinished jobs.
+    DatasetInUse,
+    /// A royalty above the whole.
+    RoyaltyTooHigh,
+    /// Job terms that break a rule (`problem` says which).
+    InvalidJobTerms,
+    /// The job is not in the stage this needs.
+    WrongStage,
+    /// Only the sponsor may do this.
+    NotSponsor,
+    /// Only the trainer may do this.
+    NotTrainer,
+    /// The job already has a trainer.
+    AlreadyClaimed,
+    /// Already taking part in the job.
+    AlreadyParticipant,
+    /// The job has all the providers or validators it allows.
+    JobFull,
+    /// The job does not allow the dataset.
+    DatasetNotAllowed,
+    /// The dataset asks more than the job offers.
+    DatasetPriceAboveOffer,
+    /// The consent names other terms.
+    TermsMismatch,
+    /// A stake below what the job asks.
+    JobStakeTooLow,
+    /// Not the job's current round.
+    WrongRound,
+    /// Not the round's current phase.
+    WrongPhase,
+    /// The deadline has passed.
+    PastDeadline,
+    /// Not expected in this phase.
+    NotExpected,
+    /// The round is not waiting for the trainer.
+    NotAggregating,
+    /// Already posted in this phase.
+    AlreadyPosted,
+    /// A contribution not from a single survivor.
+    BadContribution,
+    /// More samples than the dataset's rows.
+    SamplesExceedRows,
+    /// No score commitment to reveal.
+    NoCommitment,
+    /// The score is already revealed.
+    AlreadyRevealed,
+    /// The reveal does not match the commitment.
+    RevealMismatch,
+    /// The wrong number of leave-one-out contributions.
+    ContributionsLength,
 }
 
 /// Whether an included transaction's action took effect.
@@ -130,13 +198,13 @@ pub enum OutcomeStatus {
     Failed,
 }
 
-/// Something a transaction did: `kind` names it; the other fields depend on it (`payer`,
-/// `proposer`, `from`, `to`, `account`, `amount`, `release_height`, `bonded`, `from_epoch`).
+/// Something a transaction or a block did: `kind` names it; the other fields depend on it
+/// (`payer`, `proposer`, `from`, `to`, `account`, `amount`, `release_height`, `bonded`,
+/// `from_epoch`, `job`, `round`, `phase`, ...; see `aifactory_types::Event`).
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct EventSchema {
-    /// `fee_paid`, `transferred`, `staked`, `unbonding`, `withdrawn`, `candidate_joined` or
-    /// `candidate_left`.
+    /// Which event.
     #[schema(inline)]
     kind: EventKind,
 }
@@ -160,6 +228,48 @@ pub enum EventKind {
     CandidateJoined,
     /// An account stopped being a validator candidate.
     CandidateLeft,
+    /// A dataset was registered.
+    DatasetRegistered,
+    /// A dataset's terms changed.
+    DatasetUpdated,
+    /// A dataset retired.
+    DatasetRetired,
+    /// A model was registered.
+    ModelRegistered,
+    /// A job opened.
+    JobOpened,
+    /// A job was cancelled.
+    JobCancelled,
+    /// A trainer claimed a job.
+    JobClaimed,
+    /// A provider joined a job.
+    JobJoined,
+    /// A round started.
+    RoundStarted,
+    /// A provider posted in a phase.
+    PhasePosted,
+    /// A phase ended.
+    PhaseEnded,
+    /// A round closed.
+    RoundClosed,
+    /// A round failed.
+    RoundFailed,
+    /// Validation opened.
+    ValidationOpened,
+    /// A validator committed a score.
+    ScoreCommitted,
+    /// Reveals opened.
+    RevealOpened,
+    /// A validator revealed a score.
+    ScoreRevealed,
+    /// A job settled.
+    JobSettled,
+    /// A job failed.
+    JobFailed,
+    /// A job paid an account.
+    JobPaid,
+    /// Tokens were slashed to the treasury.
+    Slashed,
 }
 
 /// What happened to one included transaction.

@@ -166,6 +166,7 @@ fn seal(chain: &mut Chain, events: &broadcast::Sender<ChainEvent>) {
         hash,
         block: built.block.to_block(),
         receipts: Some(built.outcome.receipts.clone()),
+        events: Some(built.outcome.events.clone()),
     });
     let _ = events.send(ChainEvent::Block {
         height,

@@ -6,7 +6,9 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use aifactory_types::{AccountProof, Address, Amount, Block, Hash, Header, Receipt, TxError};
+use aifactory_types::{
+    AccountProof, Address, Amount, Block, Event, Hash, Header, Receipt, TxError,
+};
 
 use crate::schemas;
 
@@ -115,6 +117,11 @@ pub struct BlockView {
     /// receipts of a block this old (it keeps those of its recent blocks).
     #[schema(value_type = Option<Vec<schemas::ReceiptSchema>>)]
     pub receipts: Option<Vec<Receipt>>,
+    /// What the block did outside its transactions, in order (due deadlines: phases ending,
+    /// rounds failing, jobs settling, slashes); `null` when the node no longer keeps them.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<schemas::EventSchema>>)]
+    pub events: Option<Vec<Event>>,
 }
 
 /// Which block: by height, by hash, or the latest.

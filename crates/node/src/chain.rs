@@ -16,7 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use aifactory_ledger::{BlockOutcome, State};
-use aifactory_types::{Hash, Receipt, SignedTransaction, VerifiedBlock, VerifiedTransaction};
+use aifactory_types::{
+    Event, Hash, Receipt, SignedTransaction, VerifiedBlock, VerifiedTransaction,
+};
 use tokio::sync::futures::OwnedNotified;
 use tokio::sync::{Notify, broadcast, watch};
 
@@ -34,6 +36,8 @@ pub struct FinalizedBlock {
     pub state_root: Hash,
     /// One receipt per transaction, in block order.
     pub receipts: Vec<Receipt>,
+    /// What the block did outside its transactions (deadlines: phases ending, jobs settling).
+    pub events: Vec<Event>,
 }
 
 #[derive(Debug)]
@@ -41,6 +45,7 @@ struct Pending {
     height: u64,
     state: Arc<State>,
     receipts: Vec<Receipt>,
+    events: Vec<Event>,
 }
 
 #[derive(Debug)]
@@ -141,6 +146,7 @@ impl Chain {
                 height: state.height(),
                 state: Arc::new(state),
                 receipts: outcome.receipts,
+                events: outcome.events,
             },
         );
     }
@@ -178,14 +184,14 @@ impl Chain {
             base.height() + 1,
             "marshal delivers finalized blocks in height order"
         );
-        let (state, receipts) = match pending {
-            Some(p) => (p.state, p.receipts),
+        let (state, receipts, events) = match pending {
+            Some(p) => (p.state, p.receipts, p.events),
             None => {
                 let (state, outcome) = self
                     .execute(&base, block)
                     .unwrap_or_else(|e| panic!("finalized block {height} does not apply: {e}"));
                 self.replayed.fetch_add(1, Ordering::Relaxed);
-                (Arc::new(state), outcome.receipts)
+                (Arc::new(state), outcome.receipts, outcome.events)
             }
         };
         assert_eq!(state.last_block_hash(), block.hash());
@@ -198,6 +204,7 @@ impl Chain {
             block: block.clone(),
             state_root: state.root(),
             receipts,
+            events,
         });
         lock(&self.recent).push(finalized.clone());
         {

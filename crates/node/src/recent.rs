@@ -154,6 +154,7 @@ mod tests {
                     block: ChainBlock::new(built.block.to_block()),
                     state_root: chain.state.root(),
                     receipts: built.outcome.receipts,
+                    events: built.outcome.events,
                 })
             })
             .collect()

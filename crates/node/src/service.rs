@@ -155,6 +155,7 @@ impl<E: Clock + Send + Sync + 'static> NodeApi<E> {
             hash: block.hash(),
             block: block.block().clone(),
             receipts: None,
+            events: None,
         })
     }
 
@@ -310,6 +311,7 @@ fn view_of(finalized: &FinalizedBlock) -> BlockView {
         hash: finalized.block.hash(),
         block: finalized.block.block().clone(),
         receipts: Some(finalized.receipts.clone()),
+        events: Some(finalized.events.clone()),
     }
 }
 

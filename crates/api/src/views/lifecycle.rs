@@ -248,7 +248,7 @@ impl JobEntries {
 }
 
 /// A job with its participants, rounds and scores, all proven against one state root.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct JobView {
     /// The height of the block whose state the proofs are against.
     pub height: u64,
@@ -258,6 +258,25 @@ pub struct JobView {
     /// The job's entries.
     #[serde(flatten)]
     pub entries: JobEntries,
+    /// With differential privacy, the ε each provider spends on the job: computed off the
+    /// ledger by the RDP accountant from the proven terms (rounds, epochs, batch size, noise
+    /// multiplier, δ) and its dataset's registered rows. Empty without differential privacy.
+    #[serde(default)]
+    pub privacy: Vec<ProviderEpsilon>,
+}
+
+/// The privacy one provider spends on a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ProviderEpsilon {
+    /// The provider.
+    #[schema(value_type = schemas::AddressText)]
+    pub provider: Address,
+    /// Its dataset.
+    pub dataset: u64,
+    /// The dataset's rows, as registered.
+    pub rows: u64,
+    /// ε at the job's δ, or `null` if the terms are outside the accountant's domain.
+    pub epsilon: Option<f64>,
 }
 
 impl JobView {

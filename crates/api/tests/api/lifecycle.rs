@@ -373,3 +373,46 @@ async fn a_trained_models_provenance_proves_its_job_payouts_and_datasets() {
     let body = serde_json::to_value(&view).unwrap();
     assert_valid(&doc, "get", "/v1/models/{id}/provenance", 200, &body);
 }
+
+/// A job with differential privacy reports the ε each provider spends, by the accountant,
+/// from its dataset's rows: more rows, a smaller sampling rate, less ε. Without DP, none.
+#[tokio::test]
+async fn a_dp_job_reports_each_providers_epsilon() {
+    let mut chain = chain();
+    let cast = Cast {
+        developer: 1,
+        sponsor: 2,
+        trainer: 3,
+        providers: vec![(4, 1_000), (5, 10_000)],
+        validators: vec![],
+    };
+    let mut terms = job_terms(0, 2, 100 * BASE_UNITS_PER_AIF);
+    terms.privacy = Some(aifactory_types::lifecycle::PrivacyTerms {
+        clip_norm: 1_000_000,
+        noise_multiplier: 1_100_000,
+        delta_pico: 10_000_000,
+    });
+    let private = chain.open_and_recruit(&cast, terms).job;
+    let plain = chain
+        .open_and_recruit(&cast, job_terms(0, 2, 100 * BASE_UNITS_PER_AIF))
+        .job;
+    let server = start(TestNode::sealing_over(chain), unlimited()).await;
+
+    let view = server.client.job(private).await.unwrap();
+    let by_rows: Vec<(u64, f64)> = {
+        let mut v: Vec<(u64, f64)> = view
+            .privacy
+            .iter()
+            .map(|p| (p.rows, p.epsilon.expect("within the accountant's domain")))
+            .collect();
+        v.sort_by_key(|&(rows, _)| rows);
+        v
+    };
+    assert_eq!(by_rows.len(), 2);
+    assert_eq!((by_rows[0].0, by_rows[1].0), (1_000, 10_000));
+    // The fixture's 2 rounds of 1 epoch at batch 32: 2·⌈1000/32⌉ steps at q = 0.032.
+    let expected = aifactory_accountant::federated_epsilon(1_000, 32, 1, 2, 1.1, 1e-5).unwrap();
+    assert_eq!(by_rows[0].1, expected);
+    assert!(by_rows[1].1 < by_rows[0].1, "{by_rows:?}");
+    assert!(server.client.job(plain).await.unwrap().privacy.is_empty());
+}

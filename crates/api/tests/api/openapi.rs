@@ -205,3 +205,67 @@ fn the_schema_check_can_fail() {
         "{errors:?}"
     );
 }
+
+/// The variant names of the `pub enum NAME` in a source file of the types crate, in
+/// snake_case as serde writes them.
+fn variants(source: &str, name: &str) -> Vec<String> {
+    let start = source
+        .find(&format!("pub enum {name} {{"))
+        .expect("the enum is in the file");
+    let body = &source[start..];
+    let body = &body[..body.find("\n}\n").expect("the enum ends")];
+    body.lines()
+        .filter_map(|line| {
+            // A variant starts at four spaces of indentation with a capital letter.
+            let rest = line.strip_prefix("    ")?;
+            let first = rest.chars().next()?;
+            if !first.is_ascii_uppercase() {
+                return None;
+            }
+            let ident: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
+            let mut snake = String::new();
+            for (i, c) in ident.chars().enumerate() {
+                if c.is_ascii_uppercase() && i > 0 {
+                    snake.push('_');
+                }
+                snake.push(c.to_ascii_lowercase());
+            }
+            Some(snake)
+        })
+        .collect()
+}
+
+/// The values of a documented string enum (inlined, so under a one-element `oneOf`).
+fn documented_enum(doc: &Value, schema: &str, property: &str) -> BTreeSet<String> {
+    doc["components"]["schemas"][schema]["properties"][property]["oneOf"][0]["enum"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{schema}.{property} is a documented enum"))
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Every `TxError` code and every `Event` kind the ledger can produce is documented, so a
+/// receipt of any transaction validates against the document (the lists are written by hand
+/// in `schemas.rs`; this catches a variant added to the types and not there).
+#[test]
+fn every_error_code_and_event_kind_is_documented() {
+    let doc = serde_json::to_value(aifactory_api::openapi()).unwrap();
+    let types = concat!(env!("CARGO_MANIFEST_DIR"), "/../types/src/");
+    let errors = std::fs::read_to_string(format!("{types}error.rs")).unwrap();
+    let events = std::fs::read_to_string(format!("{types}event.rs")).unwrap();
+    let codes = documented_enum(&doc, "TxErrorSchema", "code");
+    let kinds = documented_enum(&doc, "EventSchema", "kind");
+    let error_variants = variants(&errors, "TxError");
+    let event_variants = variants(&events, "Event");
+    assert!(error_variants.len() > 40 && event_variants.len() > 25);
+    for code in error_variants {
+        assert!(codes.contains(&code), "TxError::{code} is not documented");
+    }
+    for kind in event_variants {
+        assert!(kinds.contains(&kind), "Event::{kind} is not documented");
+    }
+}

@@ -545,11 +545,22 @@ fn describe_job(j: &Job) -> String {
 }
 
 fn describe_view(view: &JobView) -> String {
+    let mut text = describe_entries(&view.entries);
+    for p in &view.privacy {
+        let epsilon = p
+            .epsilon
+            .map_or("outside the accountant's domain".to_owned(), |e| {
+                format!("epsilon {e:.3}")
+            });
+        text.push_str(&format!(
+            "
+privacy        {} (dataset {}, {} rows): {epsilon}",
+            p.provider, p.dataset, p.rows
+        ));
+    }
     format!(
-        "{}\nproofs         verified against state root {} at height {}",
-        describe_entries(&view.entries),
-        view.state_root,
-        view.height
+        "{text}\nproofs         verified against state root {} at height {}",
+        view.state_root, view.height
     )
 }
 

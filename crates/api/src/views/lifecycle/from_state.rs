@@ -6,7 +6,7 @@ use aifactory_ledger::{
     ScoresTable, State, TableDef,
 };
 use aifactory_types::EntryProof;
-use aifactory_types::lifecycle::{DatasetId, JobId, ModelId, PhaseKey, phase_names};
+use aifactory_types::lifecycle::{DatasetId, JobId, ModelId, PhaseKey, Role, phase_names};
 
 use super::*;
 
@@ -94,8 +94,44 @@ impl JobView {
             height: state.height(),
             state_root: state.root(),
             entries: JobEntries::from_state(state, id)?,
+            privacy: provider_epsilons(state, id),
         })
     }
+}
+
+/// The ε each provider of job `id` spends by its DP terms (none without DP).
+fn provider_epsilons(state: &State, id: JobId) -> Vec<ProviderEpsilon> {
+    let Some(job) = state.job(id) else {
+        return Vec::new();
+    };
+    let terms = &job.terms;
+    let Some(privacy) = terms.privacy else {
+        return Vec::new();
+    };
+    state
+        .participants(id)
+        .filter_map(|(provider, participant)| match participant.role {
+            Role::Provider { dataset, .. } => Some((provider, dataset)),
+            _ => None,
+        })
+        .map(|(provider, dataset)| {
+            let rows = state.dataset(dataset).map_or(0, |d| d.rows);
+            let epsilon = aifactory_accountant::federated_epsilon(
+                rows,
+                u64::from(terms.training.batch_size),
+                u64::from(terms.training.epochs),
+                u64::from(terms.rounds),
+                privacy.noise_multiplier as f64 / 1e6,
+                privacy.delta_pico as f64 / 1e12,
+            );
+            ProviderEpsilon {
+                provider,
+                dataset,
+                rows,
+                epsilon,
+            }
+        })
+        .collect()
 }
 
 impl RoundView {

@@ -1,0 +1,262 @@
+//! The walkthrough of `docs/lifecycle.md`, run for real: four validator processes over
+//! loopback TCP, and the `aifactory` binary driving one whole job with nothing but its
+//! commands — a model and two datasets registered, the job (`docs/examples/small-job.toml`)
+//! opened, claimed and joined, a round posted and closed, a score committed and revealed —
+//! then the payouts checked against the terms' split.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use aifactory_node::devnet::{Devnet, DevnetSpec};
+use aifactory_node::supervisor::Supervisor;
+use serde_json::Value;
+
+const VALIDATORS: usize = 4;
+/// Funded accounts: the developer, sponsor, trainer, two providers and a validator.
+const ACCOUNTS: usize = 6;
+const TIMEOUT: Duration = Duration::from_secs(120);
+/// 1 AIF in base units.
+const AIF: u64 = 1_000_000_000;
+
+/// A base port apart from the other process tests' (they run one at a time, but a port just
+/// released may linger).
+fn base_port() -> u16 {
+    21_000 + (std::process::id() % 200) as u16 * 50
+}
+
+/// The binary, with the devnet's directory as its home (so its keys are the devnet's) and a
+/// node's API as its node.
+struct Cli<'a> {
+    home: &'a Path,
+    node: String,
+}
+
+impl Cli<'_> {
+    /// Runs a command with `--json` that must succeed, and parses its output.
+    fn json(&self, args: &[&str]) -> Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_aifactory"))
+            .args(args)
+            .arg("--json")
+            .env("AIFACTORY_HOME", self.home)
+            .env("AIFACTORY_NODE", &self.node)
+            .env_remove("AIFACTORY_PASSPHRASE")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?} gave no JSON ({e})"))
+    }
+
+    fn address(&self, key: &str) -> String {
+        self.json(&["keys", "show", key])["address"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+/// A stand-in blob hash.
+fn h(n: u8) -> String {
+    hex::encode([n; 32])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_runs_from_registration_to_payout_with_the_cli_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = DevnetSpec {
+        validators: VALIDATORS,
+        base_port: base_port(),
+        accounts: ACCOUNTS,
+        full_nodes: 0,
+    };
+    let devnet = Devnet::init(dir.path(), spec).unwrap();
+    let node = format!("http://{}", devnet.spec.api(0));
+    let mut supervisor = Supervisor::new(devnet, env!("CARGO_BIN_EXE_aifactory").as_ref());
+    for index in 0..VALIDATORS {
+        supervisor.restart(index).unwrap();
+    }
+    for index in 0..VALIDATORS {
+        supervisor.wait_height(index, 2, TIMEOUT).await.unwrap();
+    }
+    let cli = Cli {
+        home: dir.path(),
+        node,
+    };
+    let [dev, sponsor, trainer, alice, bob, val] = [
+        "account-0",
+        "account-1",
+        "account-2",
+        "account-3",
+        "account-4",
+        "account-5",
+    ];
+    let terms = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/examples/small-job.toml"
+    );
+
+    // 1. A model and two datasets.
+    let (spec_hash, schema) = (h(1), h(2));
+    cli.json(&[
+        "model",
+        "register",
+        "--from",
+        dev,
+        "--spec",
+        &spec_hash,
+        "--royalty-bps",
+        "500",
+        "--licence",
+        "Apache-2.0",
+    ]);
+    for (provider, rows, root) in [(alice, "16000", h(3)), (bob, "16561", h(6))] {
+        cli.json(&[
+            "dataset",
+            "register",
+            "--from",
+            provider,
+            "--schema",
+            &schema,
+            "--rows",
+            rows,
+            "--rows-root",
+            &root,
+            "--licence",
+            "CC-BY-4.0",
+            "--price",
+            "0",
+            "--quality-report",
+            &h(4),
+            "--anonymity-report",
+            &h(5),
+            "--stake",
+            "1",
+        ]);
+    }
+    let datasets = cli.json(&["dataset", "list"]);
+    assert_eq!(
+        datasets["items"].as_array().map(Vec::len),
+        Some(2),
+        "{datasets}"
+    );
+
+    // 2. Open, claim, join: the second join starts training.
+    cli.json(&["job", "open", "--from", sponsor, "--terms", terms]);
+    cli.json(&["job", "claim", "1", "--from", trainer]);
+    cli.json(&[
+        "job",
+        "join",
+        "1",
+        "--dataset",
+        "1",
+        "--from",
+        alice,
+        "--yes",
+    ]);
+    cli.json(&["job", "join", "1", "--dataset", "2", "--from", bob, "--yes"]);
+    let job = cli.json(&["job", "show", "1"]);
+    assert_eq!(job["job"]["value"]["status"]["stage"], "training", "{job}");
+
+    // 3. The round: both updates, then the trainer's close.
+    cli.json(&[
+        "job",
+        "post",
+        "1",
+        "--round",
+        "1",
+        "--phase",
+        "0",
+        "--blob",
+        &h(11),
+        "--from",
+        alice,
+    ]);
+    cli.json(&[
+        "job",
+        "post",
+        "1",
+        "--round",
+        "1",
+        "--phase",
+        "0",
+        "--blob",
+        &h(12),
+        "--from",
+        bob,
+    ]);
+    let alice_samples = format!("{}=16000", cli.address(alice));
+    let bob_samples = format!("{}=16561", cli.address(bob));
+    cli.json(&[
+        "job",
+        "close",
+        "1",
+        "--round",
+        "1",
+        "--aggregate",
+        &h(13),
+        "--model",
+        &h(14),
+        "--contribution",
+        &alice_samples,
+        "--contribution",
+        &bob_samples,
+        "--from",
+        trainer,
+    ]);
+
+    // 4. Commit (the job's one validator: commits close at once), then reveal.
+    let saved = dir.path().join("score.json");
+    let saved = saved.to_str().unwrap();
+    cli.json(&[
+        "job",
+        "commit",
+        "1",
+        "--metric",
+        "0.85",
+        "--calibration-error",
+        "0.03",
+        "--fairness-gap",
+        "0.05",
+        "--aggregates-match",
+        "true",
+        "--stake",
+        "1",
+        "--save",
+        saved,
+        "--from",
+        val,
+    ]);
+    cli.json(&["job", "reveal", saved, "--from", val]);
+
+    // 5. Settled at 0.85, every pool paid by the split of docs/examples/small-job.toml.
+    let job = cli.json(&["job", "show", "1"]);
+    let status = &job["job"]["value"]["status"];
+    assert_eq!(status["stage"], "settled", "{job}");
+    assert_eq!(status["score"], 850_000);
+    assert_eq!(job["job"]["value"]["escrow"], 0);
+    let paid = |who: &str| -> u64 {
+        let address = cli.address(who);
+        job["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["key"][1] == address.as_str())
+            .map_or(0, |p| p["value"]["paid"].as_u64().unwrap())
+    };
+    assert_eq!(paid(trainer), 30 * AIF);
+    assert_eq!(paid(val), 10 * AIF);
+    // The providers' 40 AIF by samples, 16000 : 16561, to the base unit.
+    let pool = 40 * AIF;
+    let alice_exact = pool * 16_000 / 32_561;
+    assert!(paid(alice) == alice_exact || paid(alice) == alice_exact + 1);
+    assert_eq!(paid(alice) + paid(bob), pool);
+    let trained = status["model"].as_u64().unwrap().to_string();
+    let provenance = cli.json(&["model", "provenance", &trained]);
+    assert_eq!(provenance["job"]["job"]["key"], 1, "{provenance}");
+    supervisor.stop_all(Duration::from_secs(10));
+}
