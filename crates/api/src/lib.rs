@@ -49,6 +49,6 @@ pub use rate_limit::RateLimitConfig;
 pub use router::{openapi, router, serve, serve_with};
 #[cfg(feature = "server")]
 pub use service::{
-    BlobBody, BlobBodyError, BlobContent, BlobError, BlobLookup, NodeService, SnapshotContent,
-    SubmitError,
+    BlobBody, BlobBodyError, BlobContent, BlobError, NodeService, SnapshotContent, SubmitError,
 };
+pub use views::BlobLookup;

@@ -17,6 +17,7 @@ use tokio::sync::broadcast;
 use aifactory_ledger::State;
 use aifactory_types::{Address, Hash, TxError, VerifiedTransaction};
 
+use crate::views::BlobLookup;
 use crate::views::{
     AccountView, BlobStored, BlockId, BlockView, ChainEvent, StatusView, SyncEpochs, TxStatus,
 };
@@ -92,16 +93,6 @@ pub enum BlobError {
     /// it allows; the client may retry shortly.
     #[error("the node is busy fetching other blobs from its peers; retry shortly")]
     PeersBusy,
-}
-
-/// Where a node looks for a blob it is asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BlobLookup {
-    /// Its own store, then (once, never forwarded further) its peers'.
-    AskPeers,
-    /// Its own store only: what a node asks of a peer, so a request for a blob nobody has
-    /// ends after one hop instead of circling between nodes.
-    Local,
 }
 
 /// A stored blob's bytes, as the node streams them out.

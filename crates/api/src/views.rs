@@ -366,3 +366,13 @@ mod tests {
         }
     }
 }
+
+/// Where a node looks for a blob it is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobLookup {
+    /// Its own store, then (once, never forwarded further) its peers'.
+    AskPeers,
+    /// Its own store only: what a node asks of a peer, so a request for a blob nobody has
+    /// ends after one hop instead of circling between nodes.
+    Local,
+}

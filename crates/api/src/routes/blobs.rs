@@ -21,7 +21,8 @@ use crate::error::ApiError;
 use crate::limits::check_declared;
 use crate::router::AppState;
 use crate::routes::{PathParam, parse, query_value};
-use crate::service::{BlobBody, BlobBodyError, BlobLookup};
+use crate::service::{BlobBody, BlobBodyError};
+use crate::views::BlobLookup;
 use crate::views::{BlobStored, ErrorBody};
 
 /// The upload's progress while it streams through.
