@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use aifactory_types::lifecycle::{
-    Dataset, DatasetId, Job, JobId, Model, ModelId, Participant, PhaseData, PhaseKey, Role, Round,
-    Score,
+    Dataset, DatasetId, Job, JobId, JobTerms, Model, ModelId, Participant, PhaseData, PhaseKey,
+    PrivacyTerms, Role, Round, Score,
 };
 use aifactory_types::state_key::tag;
 use aifactory_types::{Address, EntryProof, Hash};
@@ -263,6 +263,20 @@ pub struct JobView {
     /// multiplier, δ) and its dataset's registered rows. Empty without differential privacy.
     #[serde(default)]
     pub privacy: Vec<ProviderEpsilon>,
+}
+
+/// The ε a job's terms spend of a dataset of `rows` rows at the terms' δ, by the RDP
+/// accountant; `None` outside the accountant's domain. Providers' agents decide with this, and
+/// the API reports it, so both say the same.
+pub fn provider_epsilon(terms: &JobTerms, privacy: &PrivacyTerms, rows: u64) -> Option<f64> {
+    aifactory_accountant::federated_epsilon(
+        rows,
+        u64::from(terms.training.batch_size),
+        u64::from(terms.training.epochs),
+        u64::from(terms.rounds),
+        privacy.noise_multiplier as f64 / 1e6,
+        privacy.delta_pico as f64 / 1e12,
+    )
 }
 
 /// The privacy one provider spends on a job.

@@ -116,14 +116,7 @@ fn provider_epsilons(state: &State, id: JobId) -> Vec<ProviderEpsilon> {
         })
         .map(|(provider, dataset)| {
             let rows = state.dataset(dataset).map_or(0, |d| d.rows);
-            let epsilon = aifactory_accountant::federated_epsilon(
-                rows,
-                u64::from(terms.training.batch_size),
-                u64::from(terms.training.epochs),
-                u64::from(terms.rounds),
-                privacy.noise_multiplier as f64 / 1e6,
-                privacy.delta_pico as f64 / 1e12,
-            );
+            let epsilon = super::provider_epsilon(terms, &privacy, rows);
             ProviderEpsilon {
                 provider,
                 dataset,
