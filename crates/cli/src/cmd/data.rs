@@ -33,20 +33,11 @@ pub(crate) struct Input {
 
 impl Input {
     pub(crate) fn load(&self) -> anyhow::Result<(Schema, Table)> {
-        let schema = load_schema(&self.schema)?;
+        let schema = Schema::load(&self.schema)?;
         let table = Table::read_csv(&self.data, &schema)
             .with_context(|| format!("reading {}", self.data.display()))?;
         Ok((schema, table))
     }
-}
-
-/// Reads a schema file, or the built-in `adult` schema.
-pub(crate) fn load_schema(name: &str) -> anyhow::Result<Schema> {
-    if name == "adult" {
-        return Ok(Schema::adult());
-    }
-    let text = std::fs::read_to_string(name).with_context(|| format!("reading schema {name}"))?;
-    Ok(Schema::from_json(&text)?)
 }
 
 #[derive(Debug, Subcommand)]

@@ -94,6 +94,16 @@ pub enum CellCheck {
 }
 
 impl Schema {
+    /// The built-in schema `adult`, or the JSON schema file at `name`.
+    pub fn load(name: &str) -> Result<Self> {
+        if name == "adult" {
+            return Ok(Self::adult());
+        }
+        let text = std::fs::read_to_string(name)
+            .map_err(|e| LearnError::Data(format!("reading schema {name}: {e}")))?;
+        Self::from_json(&text)
+    }
+
     /// Parses and validates a JSON schema.
     pub fn from_json(text: &str) -> Result<Self> {
         check_max("schema size", text.len(), limits::SPEC_BYTES_MAX)?;
