@@ -57,6 +57,10 @@ enum Command {
     Job(cmd::job::Args),
     /// Differential privacy: epsilon of a job, noise for a target epsilon.
     Privacy(cmd::privacy::Args),
+    /// Store files in a node's blob store and fetch them back, by hash.
+    Blob(cmd::blob::Args),
+    /// Run a role's agent (provider, trainer, validator) against any node until stopped.
+    Agent(cmd::agent::Args),
 }
 
 fn main() {
@@ -77,6 +81,8 @@ fn main() {
         Command::Model(args) => cmd::model::run(args, &context),
         Command::Job(args) => cmd::job::run(args, &context),
         Command::Privacy(args) => cmd::privacy::run(args, &context),
+        Command::Blob(args) => cmd::blob::run(args, &context),
+        Command::Agent(args) => cmd::agent::run(args, &context),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");

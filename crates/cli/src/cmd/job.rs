@@ -10,6 +10,8 @@
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
+use aifactory_agents::nodes::Nodes;
+use aifactory_agents::replay::{RoundCheck, verify_job};
 use aifactory_client::views::lifecycle::{JobEntries, JobPage, JobView, RoundView};
 use aifactory_types::amount::{format_aif, parse_aif};
 use aifactory_types::lifecycle::{
@@ -145,6 +147,15 @@ enum Command {
         /// Show this round (its sequence number) with each phase's posts instead.
         #[arg(long)]
         round: Option<u32>,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Recompute every closed round of a job from the published blobs (the updates its
+    /// survivors posted, the job's rule and server optimiser) and say whether each round's
+    /// aggregate and model match the hashes the trainer published.
+    Verify {
+        /// The job's id.
+        job: JobId,
         #[command(flatten)]
         node: NodeArgs,
     },
@@ -362,6 +373,16 @@ pub(crate) fn run(args: Args, context: &Context) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Verify { job, node } => {
+            let node = Node::connect(&node)?;
+            let nodes = Nodes::new(&[node.url().to_owned()])?;
+            let checks = node.block_on(verify_job(&nodes, job))?;
+            context.print(&checks, |checks| describe_checks(job, checks));
+            if checks.iter().any(|c| !c.ok()) {
+                bail!("job {job}: some rounds do not recompute to what the trainer published");
+            }
+            Ok(())
+        }
         Command::List { page, node } => {
             let node = Node::connect(&node)?;
             let page = node.call(node.client.jobs(page.page()))?;
@@ -369,6 +390,38 @@ pub(crate) fn run(args: Args, context: &Context) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// One line per recomputed round.
+fn describe_checks(job: JobId, checks: &[RoundCheck]) -> String {
+    if checks.is_empty() {
+        return format!("job {job} has no closed round yet");
+    }
+    let mut text = String::new();
+    for c in checks {
+        let verdict = match (&c.problem, c.ok()) {
+            (Some(problem), _) => format!("cannot recompute: {problem}"),
+            (None, true) => "aggregate and model match".to_owned(),
+            (None, false) => format!(
+                "MISMATCH (aggregate {}, model {})",
+                if c.aggregate_matches {
+                    "matches"
+                } else {
+                    "differs"
+                },
+                if c.model_matches {
+                    "matches"
+                } else {
+                    "differs"
+                }
+            ),
+        };
+        text.push_str(&format!(
+            "round {} (index {}): {verdict}\n",
+            c.round, c.index
+        ));
+    }
+    text.trim_end().to_owned()
 }
 
 /// Reads a terms file: TOML, or JSON if its name ends in `.json`; amounts may be AIF decimal

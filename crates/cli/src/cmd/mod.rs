@@ -1,6 +1,8 @@
 //! One module per subcommand group; each has an `Args` and a `run`.
 
 pub(crate) mod account;
+pub(crate) mod agent;
+pub(crate) mod blob;
 pub(crate) mod block;
 pub(crate) mod data;
 pub(crate) mod dataset;

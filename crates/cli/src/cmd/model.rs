@@ -29,6 +29,15 @@ pub(crate) struct Args {
     command: Command,
 }
 
+/// What `model init` wrote.
+#[derive(Debug, Serialize)]
+struct Initialised {
+    model_file: PathBuf,
+    spec_file: PathBuf,
+    weights: aifactory_types::Hash,
+    spec: aifactory_types::Hash,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Print a spec's id, or a model file's spec id and content id.
@@ -77,6 +86,27 @@ enum Command {
         #[arg(long, default_value_t = 1e-5)]
         delta: f64,
         /// Seed of initialisation and shuffling (public; DP noise comes from the OS instead).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Where to write the model.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Make a job's starting model: weights seeded from the spec, and the feature encoding
+    /// every party of the job will use, fitted on a sample you may share (e.g. public rows).
+    Init {
+        /// The model spec (JSON); its inputs are set from the encoding.
+        #[arg(long)]
+        spec: PathBuf,
+        #[command(flatten)]
+        input: Input,
+        /// The label column (default: the schema's).
+        #[arg(long)]
+        label: Option<String>,
+        /// Columns kept out of the features (e.g. a group column).
+        #[arg(long)]
+        exclude: Vec<String>,
+        /// Seed of the initial weights (public).
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Where to write the model.
@@ -218,6 +248,47 @@ pub(crate) fn run(args: Args, context: &Context) -> anyhow::Result<()> {
                     path.display(),
                     o["content_id"],
                     o["inputs"]
+                )
+            });
+        }
+        Command::Init {
+            spec,
+            input,
+            label,
+            exclude,
+            seed,
+            out,
+        } => {
+            let (schema, table) = input.load()?;
+            let label = label
+                .or(schema.label.clone())
+                .context("no --label and the schema names none")?;
+            let featurizer = Featurizer::fit(&table, &schema, &label, &exclude)?;
+            let spec = with_inputs(
+                ModelSpec::from_json(&std::fs::read_to_string(&spec)?)?,
+                featurizer.features(),
+            )?;
+            let model = StoredModel::new(spec.clone(), params::init(&spec, seed))?
+                .with_features(featurizer)?;
+            model.save(&out)?;
+            let spec_file = out.with_extension("spec.json");
+            std::fs::write(&spec_file, spec.canonical_json())
+                .with_context(|| format!("writing {}", spec_file.display()))?;
+            let blob = |bytes: &[u8]| aifactory_types::Hash::from(blake3::hash(bytes));
+            let initialised = Initialised {
+                weights: blob(&model.to_bytes()?),
+                spec: blob(spec.canonical_json().as_bytes()),
+                model_file: out,
+                spec_file,
+            };
+            context.print(&initialised, |i| {
+                format!(
+                    "wrote {} and {}: store both (`aifactory blob put`), then register with \
+                     `aifactory model register --spec {} --weights {}`",
+                    i.model_file.display(),
+                    i.spec_file.display(),
+                    i.spec,
+                    i.weights
                 )
             });
         }

@@ -58,11 +58,15 @@ pub(crate) enum Command {
 
 /// What the model is made of.
 #[derive(Debug, clap::Args)]
-#[group(required = true, multiple = false)]
+#[group(required = true, multiple = true)]
 pub(crate) struct ArtifactArgs {
     /// The blob hash of a declarative model spec (`aifactory model id` prints it).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "onnx")]
     spec: Option<Hash>,
+    /// The blob hash of a model file with weights (and, for a job's starting model, its
+    /// feature encoding: `aifactory model init` makes one); given with --spec.
+    #[arg(long, requires = "spec")]
+    weights: Option<Hash>,
     /// The blob hash of an ONNX file (`aifactory model import` prints it).
     #[arg(long)]
     onnx: Option<Hash>,
@@ -70,10 +74,11 @@ pub(crate) struct ArtifactArgs {
 
 impl ArtifactArgs {
     fn artifact(&self) -> ModelArtifact {
-        match (self.spec, self.onnx) {
-            (Some(spec), _) => ModelArtifact::Spec(spec),
-            (None, Some(onnx)) => ModelArtifact::Onnx(onnx),
-            (None, None) => unreachable!("clap requires one of --spec and --onnx"),
+        match (self.spec, self.weights, self.onnx) {
+            (Some(spec), Some(weights), _) => ModelArtifact::Trained { spec, weights },
+            (Some(spec), None, _) => ModelArtifact::Spec(spec),
+            (None, _, Some(onnx)) => ModelArtifact::Onnx(onnx),
+            (None, _, None) => unreachable!("clap requires one of --spec and --onnx"),
         }
     }
 }

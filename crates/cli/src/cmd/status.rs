@@ -47,6 +47,16 @@ pub(crate) struct Node {
 }
 
 impl Node {
+    /// Runs an agent-library call (which moves between nodes itself) on this node's runtime.
+    pub(crate) fn block_on<T>(&self, work: impl Future<Output = T>) -> T {
+        self.runtime.block_on(work)
+    }
+
+    /// The node's API URL.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
     /// Prepares a client of the node `args` names (nothing is sent yet).
     pub(crate) fn connect(args: &NodeArgs) -> anyhow::Result<Node> {
         let http = reqwest::Client::builder()

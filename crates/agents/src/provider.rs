@@ -1,0 +1,393 @@
+//! The data provider: registers its dataset, joins the jobs its written policy accepts, and in
+//! every round trains on its own rows and posts its update. Its rows, their features and its
+//! raw labels never leave the machine: what it sends is its dataset's commitments and reports,
+//! its consent to a job's terms, and its updates.
+//!
+//! Privacy budget: with differential privacy a job spends an ε of the dataset (the RDP
+//! accountant, the same function the API reports); the provider keeps the total it has agreed
+//! to spend across jobs in its journal and refuses a job that would take it past its budget.
+
+use std::collections::BTreeMap;
+
+use aifactory_client::views::lifecycle::provider_epsilon;
+use aifactory_learn::data::schema::Schema;
+use aifactory_learn::data::table::Table;
+use aifactory_learn::data::{kanon, merkle, quality};
+use aifactory_learn::params;
+use aifactory_learn::train;
+use aifactory_types::lifecycle::{
+    DatasetId, JobId, JobStatus, JobTerms, JoinJob, Licence, PhaseData, PostPhase, RegisterDataset,
+    RoundStage, update_phase,
+};
+use aifactory_types::{BoundedString, Hash, Payload};
+use anyhow::{Context as _, anyhow, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::config::ProviderSettings;
+use crate::journal::{Journal, load_file, save_file};
+use crate::outbox::Sent;
+use crate::recipe::{fetch_model, local_training, put_blob};
+use crate::runtime::{Agent, Role};
+use crate::wire::Weighted;
+
+/// The k an anonymity report is measured against.
+const K_TARGET: usize = 5;
+
+/// Where the provider stands with one job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Enlisted {
+    /// It joined, agreeing to spend this ε (0 without differential privacy).
+    Joined {
+        /// The ε agreed to.
+        epsilon: f64,
+    },
+    /// It decided not to join, for this reason.
+    Declined(String),
+    /// The job it joined has ended.
+    Finished,
+}
+
+/// The provider's journal.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ProviderState {
+    /// Its registered dataset.
+    pub dataset: Option<DatasetId>,
+    /// Every job it has looked at.
+    pub jobs: BTreeMap<JobId, Enlisted>,
+}
+
+impl ProviderState {
+    /// The ε agreed to over every job joined.
+    pub fn epsilon_spent(&self) -> f64 {
+        self.jobs
+            .values()
+            .map(|e| match e {
+                Enlisted::Joined { epsilon } => *epsilon,
+                _ => 0.0,
+            })
+            .sum()
+    }
+}
+
+/// The provider role.
+pub struct Provider {
+    settings: ProviderSettings,
+    schema: Schema,
+    table: Table,
+    journal: Journal<ProviderState>,
+}
+
+impl Provider {
+    /// Reads the rows and checks them (`data check`: a table with errors is refused) and opens
+    /// the journal.
+    pub fn new(settings: ProviderSettings, agent: &Agent) -> anyhow::Result<Self> {
+        let schema = Schema::load(&settings.schema)?;
+        let table = Table::read_csv(&settings.data, &schema)
+            .with_context(|| format!("reading {}", settings.data.display()))?;
+        let report = quality::report(&table, &schema)?;
+        if report.has_errors() {
+            bail!(
+                "{} fails its quality check; run `aifactory data check` on it",
+                settings.data.display()
+            );
+        }
+        let journal = Journal::open(&agent.state_dir.join("provider.json"))?;
+        Ok(Provider {
+            settings,
+            schema,
+            table,
+            journal,
+        })
+    }
+
+    /// The provider's journal, as it stands.
+    pub fn state(&self) -> &ProviderState {
+        self.journal.get()
+    }
+
+    async fn register(&mut self, agent: &mut Agent) -> anyhow::Result<Option<DatasetId>> {
+        let quality = quality::report(&self.table, &self.schema)?;
+        let anonymity = kanon::report(
+            &self.table,
+            &self.schema.quasi_identifiers,
+            self.schema.sensitive.as_deref(),
+            K_TARGET,
+        )?;
+        let schema = put_blob(&agent.nodes, json(&self.schema)).await?;
+        let quality_report = put_blob(&agent.nodes, json(&quality)).await?;
+        let anonymity_report = put_blob(&agent.nodes, json(&anonymity)).await?;
+        let rows_root = Hash(merkle::root(&self.table.rows)?);
+        let licence = Licence::Spdx(
+            BoundedString::new(self.settings.licence.clone())
+                .map_err(|e| anyhow!("the licence id: {e}"))?,
+        );
+        let payload = Payload::RegisterDataset(RegisterDataset {
+            schema,
+            rows: self.table.rows.len() as u64,
+            rows_root,
+            licence,
+            price: self.settings.price.0,
+            quality_report,
+            anonymity_report,
+            stake: self.settings.stake.0,
+        });
+        match agent
+            .outbox
+            .send(&agent.nodes, "register dataset", payload)
+            .await?
+        {
+            Sent::Refused(error) => bail!("registering the dataset was refused: {error}"),
+            Sent::Done | Sent::Executed => {}
+        }
+        let me = agent.outbox.address();
+        let mut after = 0;
+        loop {
+            let page = aifactory_client::views::lifecycle::PageRequest {
+                after,
+                limit: aifactory_client::views::lifecycle::LIST_LIMIT_MAX,
+            };
+            let page = agent
+                .nodes
+                .call(|c| async move { c.datasets(page).await })
+                .await?;
+            if let Some(found) = page.items.iter().find(|d| {
+                d.dataset.provider == me && d.dataset.rows_root == rows_root && !d.dataset.retired
+            }) {
+                tracing::info!(
+                    dataset = found.id,
+                    rows = self.table.rows.len(),
+                    "dataset registered"
+                );
+                return Ok(Some(found.id));
+            }
+            match page.next_after {
+                Some(next) => after = next,
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// Whether the policy accepts `terms`, and the ε they spend; `Err` says why not.
+    async fn consider(
+        &self,
+        agent: &Agent,
+        dataset: DatasetId,
+        terms: &JobTerms,
+    ) -> anyhow::Result<Result<f64, String>> {
+        let policy = &self.settings.policy;
+        if !terms.datasets.is_empty() && !terms.datasets.contains(&dataset) {
+            return Ok(Err("the job does not list this dataset".into()));
+        }
+        if !policy.models.is_empty() && !policy.models.contains(&terms.model) {
+            return Ok(Err(format!(
+                "model {} is not among those allowed",
+                terms.model
+            )));
+        }
+        if !policy.licences.is_empty() {
+            let id = terms.model;
+            let model = agent
+                .nodes
+                .call(|c| async move { c.model(id).await })
+                .await?;
+            let licence = match &model.model.value.licence {
+                Licence::Spdx(spdx) => spdx.to_string(),
+                Licence::Text(hash) => format!("custom licence {hash}"),
+            };
+            if !policy.licences.contains(&licence) {
+                return Ok(Err(format!(
+                    "the model's licence {licence} is not accepted"
+                )));
+            }
+        }
+        if terms.secure_aggregation.is_some() {
+            return Ok(Err(
+                "secure aggregation is not yet supported by this provider agent".into(),
+            ));
+        }
+        if policy.require_secure_aggregation {
+            return Ok(Err("the job has no secure aggregation".into()));
+        }
+        let Some(privacy) = &terms.privacy else {
+            if policy.require_privacy {
+                return Ok(Err("the job has no differential privacy".into()));
+            }
+            return Ok(Ok(0.0));
+        };
+        let rows = self.table.rows.len() as u64;
+        let Some(epsilon) = provider_epsilon(terms, privacy, rows) else {
+            return Ok(Err(
+                "the job's privacy is outside the accountant's domain".into()
+            ));
+        };
+        if policy.epsilon_max.is_some_and(|max| epsilon > max) {
+            return Ok(Err(format!(
+                "it would spend ε = {epsilon:.3}, above the per-job limit"
+            )));
+        }
+        let spent = self.journal.get().epsilon_spent();
+        if policy
+            .epsilon_budget
+            .is_some_and(|budget| spent + epsilon > budget)
+        {
+            return Ok(Err(format!(
+                "it would spend ε = {epsilon:.3} with {spent:.3} already agreed, past the budget"
+            )));
+        }
+        Ok(Ok(epsilon))
+    }
+
+    async fn recruit(&mut self, agent: &mut Agent, dataset: DatasetId) -> anyhow::Result<()> {
+        let fresh: Vec<_> = agent
+            .jobs(0)
+            .await?
+            .into_iter()
+            .filter(|j| j.job.status == JobStatus::Recruiting)
+            .filter(|j| !self.journal.get().jobs.contains_key(&j.id))
+            .collect();
+        for item in fresh {
+            let id = item.id;
+            let decision = match self.consider(agent, dataset, &item.job.terms).await? {
+                Err(reason) => Enlisted::Declined(reason),
+                Ok(epsilon) => {
+                    let payload = Payload::JoinJob(JoinJob {
+                        job: id,
+                        dataset,
+                        terms_hash: item.job.terms.hash(),
+                    });
+                    match agent
+                        .outbox
+                        .send(&agent.nodes, &format!("job {id} join"), payload)
+                        .await?
+                    {
+                        Sent::Done | Sent::Executed => Enlisted::Joined { epsilon },
+                        Sent::Refused(error) => {
+                            Enlisted::Declined(format!("join refused: {error}"))
+                        }
+                    }
+                }
+            };
+            tracing::info!(job = id, decision = ?decision, "considered a job");
+            self.journal.update(|s| s.jobs.insert(id, decision))?;
+        }
+        Ok(())
+    }
+
+    /// Trains on the rows for round `seq` of `job` from `start`, or reads the update already
+    /// computed for it (so a restart posts the very same update).
+    async fn update(
+        &self,
+        agent: &Agent,
+        job: JobId,
+        terms: &JobTerms,
+        seq: u32,
+        start: &Hash,
+    ) -> anyhow::Result<Vec<u8>> {
+        let name = format!("update-{job}-{seq}.bin");
+        if let Some(bytes) = load_file(&agent.state_dir, &name)? {
+            return Ok(bytes);
+        }
+        let (model, features) = fetch_model(&agent.nodes, start).await?;
+        let samples = features
+            .encode(&self.table)
+            .map_err(|e| anyhow!("encoding the rows with the job's featurizer: {e}"))?;
+        let config = local_training(terms, job, &agent.outbox.address(), seq);
+        let rows = samples.rows() as u64;
+        let trained = tokio::task::spawn_blocking(move || {
+            train::train(&model.spec, &model.params, &samples, &config)
+                .map(|out| params::sub(&out.params, &model.params))
+        })
+        .await?
+        .map_err(|e| anyhow!("local training: {e}"))?;
+        let bytes = Weighted {
+            samples: rows,
+            values: trained,
+        }
+        .encode();
+        save_file(&agent.state_dir, &name, &bytes)?;
+        Ok(bytes)
+    }
+
+    async fn serve(&mut self, agent: &mut Agent, job: JobId) -> anyhow::Result<()> {
+        let view = agent
+            .nodes
+            .call(|c| async move { c.job(job).await })
+            .await?;
+        let the_job = &view.entries.job.value;
+        if the_job.status.is_finished() {
+            tracing::info!(job, status = ?the_job.status, "job ended");
+            agent.outbox.forget(&format!("job {job} "))?;
+            for seq in 1..=the_job.rounds_started {
+                let _ =
+                    std::fs::remove_file(agent.state_dir.join(format!("update-{job}-{seq}.bin")));
+            }
+            self.journal
+                .update(|s| s.jobs.insert(job, Enlisted::Finished))?;
+            return Ok(());
+        }
+        if the_job.status != JobStatus::Training {
+            return Ok(());
+        }
+        let seq = the_job.rounds_started;
+        let Some(round) = view.entries.rounds.iter().find(|r| r.key.1 == seq) else {
+            return Ok(());
+        };
+        let phase = update_phase(the_job.terms.secure_aggregation.is_some());
+        let round = &round.value;
+        if round.stage != RoundStage::Posting || round.phase != phase {
+            return Ok(());
+        }
+        let label = format!("job {job} round {seq} phase {phase}");
+        if agent.outbox.outcome(&label).is_some() {
+            return Ok(());
+        }
+        let bytes = self
+            .update(agent, job, &the_job.terms, seq, &round.start_model)
+            .await?;
+        let blob = put_blob(&agent.nodes, bytes).await?;
+        let payload = Payload::PostPhase(PostPhase {
+            job,
+            round: seq,
+            phase,
+            data: PhaseData::Blob(blob),
+        });
+        let sent = agent.outbox.send(&agent.nodes, &label, payload).await?;
+        tracing::info!(job, round = seq, index = round.index, update = %blob, outcome = ?sent, "posted update");
+        Ok(())
+    }
+}
+
+impl Role for Provider {
+    const NAME: &'static str = "provider";
+
+    async fn tick(&mut self, agent: &mut Agent) -> anyhow::Result<()> {
+        let dataset = match self.journal.get().dataset {
+            Some(id) => id,
+            None => {
+                let Some(id) = self.register(agent).await? else {
+                    return Ok(());
+                };
+                self.journal.update(|s| s.dataset = Some(id))?;
+                id
+            }
+        };
+        self.recruit(agent, dataset).await?;
+        let joined: Vec<JobId> = self
+            .journal
+            .get()
+            .jobs
+            .iter()
+            .filter(|(_, e)| matches!(e, Enlisted::Joined { .. }))
+            .map(|(id, _)| *id)
+            .collect();
+        for job in joined {
+            self.serve(agent, job).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A report or schema as a JSON blob.
+fn json<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("reports and schemas serialise")
+}

@@ -1,0 +1,196 @@
+//! Recomputing rounds from what was published: the trainer's aggregation, and `job verify`.
+//!
+//! A closed round names its start model, its survivors' contributions (provider and samples)
+//! and the hashes of its aggregate and new model. From the update-phase posts of those
+//! providers (blob hashes, on chain) anyone fetches the updates, combines them with the job's
+//! rule weighted by samples, applies the server optimiser, and hashes the results. The
+//! arithmetic is sequential IEEE f32/f64 in a fixed order (`learn::federated`), so an honest
+//! trainer's hashes are matched bit for bit on any machine.
+
+use aifactory_learn::federated::server_opt::ServerState;
+use aifactory_learn::store::StoredModel;
+use aifactory_types::lifecycle::{
+    Contribution, JobId, JobTerms, PhaseData, Round, RoundStage, update_phase,
+};
+use aifactory_types::{Address, Hash};
+use anyhow::{anyhow, bail};
+use serde::Serialize;
+
+use crate::nodes::Nodes;
+use crate::recipe::{self, fetch_blob, fetch_model};
+use crate::wire::Weighted;
+
+/// A round's result: the aggregate and the new global model, with their blob bytes.
+#[derive(Debug)]
+pub struct Combined {
+    /// The combined update and total samples.
+    pub aggregate: Weighted,
+    /// The new global model.
+    pub model: StoredModel,
+    /// The aggregate's blob.
+    pub aggregate_bytes: Vec<u8>,
+    /// The model's blob.
+    pub model_bytes: Vec<u8>,
+}
+
+/// Combines `updates` (with the samples each claims) into the next model, moving the server
+/// optimiser's state along.
+pub fn combine(
+    terms: &JobTerms,
+    start: &StoredModel,
+    updates: &[Weighted],
+    server: &mut ServerState,
+) -> anyhow::Result<Combined> {
+    let values: Vec<Vec<f32>> = updates.iter().map(|u| u.values.clone()).collect();
+    let weights: Vec<f64> = updates.iter().map(|u| u.samples as f64).collect();
+    let delta = recipe::rule(terms)
+        .combine(&values, &weights)
+        .map_err(|e| anyhow!("combining the round's updates: {e}"))?;
+    let mut params = start.params.clone();
+    server
+        .apply(&mut params, &delta)
+        .map_err(|e| anyhow!("applying the aggregate: {e}"))?;
+    let samples = updates.iter().map(|u| u.samples).sum();
+    let aggregate = Weighted {
+        samples,
+        values: delta,
+    };
+    let mut model =
+        StoredModel::new(start.spec.clone(), params).map_err(|e| anyhow!("the new model: {e}"))?;
+    model.features = start.features.clone();
+    let model_bytes = model
+        .to_bytes()
+        .map_err(|e| anyhow!("encoding the new model: {e}"))?;
+    Ok(Combined {
+        aggregate_bytes: aggregate.encode(),
+        aggregate,
+        model,
+        model_bytes,
+    })
+}
+
+/// The update-phase posts of round `seq`, by provider.
+pub async fn update_posts(
+    nodes: &Nodes,
+    terms: &JobTerms,
+    job: JobId,
+    seq: u32,
+) -> anyhow::Result<(Round, Vec<(Address, Hash)>)> {
+    let view = nodes
+        .call(|c| async move { c.round(job, seq).await })
+        .await?;
+    let phase = update_phase(terms.secure_aggregation.is_some());
+    let posts = view
+        .phases
+        .iter()
+        .find(|p| p.phase == phase)
+        .map(|p| {
+            p.posts
+                .iter()
+                .filter_map(|post| match post.value {
+                    PhaseData::Blob(hash) => Some((post.key.poster, hash)),
+                    PhaseData::Inline(_) => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((view.round.value, posts))
+}
+
+/// Fetches and decodes the updates `contributions` name, in their order; each must claim the
+/// samples its contribution records.
+pub async fn fetch_updates(
+    nodes: &Nodes,
+    posts: &[(Address, Hash)],
+    contributions: &[Contribution],
+    params: usize,
+) -> anyhow::Result<Vec<Weighted>> {
+    let mut updates = Vec::with_capacity(contributions.len());
+    for c in contributions {
+        let (_, hash) = posts
+            .iter()
+            .find(|(poster, _)| *poster == c.provider)
+            .ok_or_else(|| anyhow!("{} is credited but posted no update", c.provider))?;
+        let update = Weighted::decode(&fetch_blob(nodes, hash).await?, params)
+            .map_err(|e| anyhow!("{}'s update {hash}: {e}", c.provider))?;
+        if update.samples != c.samples {
+            bail!(
+                "{} is credited {} samples but its update claims {}",
+                c.provider,
+                c.samples,
+                update.samples
+            );
+        }
+        updates.push(update);
+    }
+    Ok(updates)
+}
+
+/// What recomputing one closed round found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoundCheck {
+    /// The round's sequence number.
+    pub round: u32,
+    /// Its index among the job's rounds.
+    pub index: u16,
+    /// Whether the recomputed aggregate's hash is the one published.
+    pub aggregate_matches: bool,
+    /// Whether the recomputed model's hash is the one published.
+    pub model_matches: bool,
+    /// Why it could not be recomputed, if it could not (a missing or malformed blob).
+    pub problem: Option<String>,
+}
+
+impl RoundCheck {
+    /// Whether the round was recomputed and both hashes matched.
+    pub fn ok(&self) -> bool {
+        self.aggregate_matches && self.model_matches && self.problem.is_none()
+    }
+}
+
+/// Recomputes every closed round of job `job` in order, carrying the server optimiser's state
+/// from round to round as the trainer must have.
+pub async fn verify_job(nodes: &Nodes, job: JobId) -> anyhow::Result<Vec<RoundCheck>> {
+    let view = nodes.call(|c| async move { c.job(job).await }).await?;
+    let the_job = view.entries.job.value;
+    let terms = the_job.terms;
+    let mut checks = Vec::new();
+    let mut server: Option<ServerState> = None;
+    for seq in 1..=the_job.rounds_started {
+        let (round, posts) = update_posts(nodes, &terms, job, seq).await?;
+        let RoundStage::Closed { aggregate, model } = round.stage else {
+            continue;
+        };
+        let mut check = RoundCheck {
+            round: seq,
+            index: round.index,
+            aggregate_matches: false,
+            model_matches: false,
+            problem: None,
+        };
+        let result = async {
+            let (start, _) = fetch_model(nodes, &round.start_model).await?;
+            let state = match &mut server {
+                Some(state) => state,
+                None => server.insert(
+                    ServerState::new(recipe::server(&terms), start.params.len())
+                        .map_err(|e| anyhow!("{e}"))?,
+                ),
+            };
+            let updates =
+                fetch_updates(nodes, &posts, &round.contributions, start.params.len()).await?;
+            combine(&terms, &start, &updates, state)
+        }
+        .await;
+        match result {
+            Ok(combined) => {
+                check.aggregate_matches =
+                    Hash::from(blake3::hash(&combined.aggregate_bytes)) == aggregate;
+                check.model_matches = Hash::from(blake3::hash(&combined.model_bytes)) == model;
+            }
+            Err(e) => check.problem = Some(format!("{e:#}")),
+        }
+        checks.push(check);
+    }
+    Ok(checks)
+}
