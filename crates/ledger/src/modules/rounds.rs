@@ -399,23 +399,8 @@ pub(crate) fn schedule_prune(state: &mut State, ctx_height: u64, id: JobId) {
 
 /// Removes a batch of a finished job's phase messages; schedules the next batch if any remain.
 fn prune(state: &mut State, ctx: &BlockContext, id: JobId) {
-    let first = PhaseKey {
-        job: id,
-        round: 0,
-        phase: 0,
-        poster: Address([0; 32]),
-    };
-    let last = PhaseKey {
-        job: id,
-        round: u32::MAX,
-        phase: u8::MAX,
-        poster: Address([0xff; 32]),
-    };
     let batch: Vec<PhaseKey> = state
-        .tables
-        .phase_posts
-        .range(first..=last)
-        .map(|(key, _)| *key)
+        .job_phase_keys(id)
         .take(PRUNED_POSTS_PER_DEADLINE_MAX + 1)
         .collect();
     for key in batch.iter().take(PRUNED_POSTS_PER_DEADLINE_MAX) {
