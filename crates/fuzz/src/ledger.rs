@@ -16,6 +16,7 @@ use aifactory_types::lifecycle::{
     CancelJob, ClaimJob, CloseRound, CommitScore, Contribution, JoinJob, Licence, PhaseData,
     PostPhase, RetireDataset, RevealScore, SecureAggregation, UpdateDataset,
 };
+use aifactory_types::limits::DUE_DEADLINES_PER_BLOCK_MAX;
 use aifactory_types::payload::{Stake, Unstake};
 use aifactory_types::transaction::ChainId;
 use aifactory_types::{Block, BoundedVec, Payload, SignedTransaction, VerifiedTransaction};
@@ -172,7 +173,8 @@ fn op(chain: &TestChain, bytes: &[u8]) -> SignedTransaction {
 }
 
 /// Builds the next block from `candidates`, applies it on `replica`, and checks they agree,
-/// the supply is kept and every finished job's escrow is empty.
+/// the supply is kept, every finished job's escrow is empty, and the block ran at most
+/// `DUE_DEADLINES_PER_BLOCK_MAX` deadlines, leaving none due unless it hit that cap.
 fn step(
     chain: &mut TestChain,
     replica: &mut aifactory_ledger::State,
@@ -198,6 +200,19 @@ fn step(
         .expect("a built block verifies");
     let outcome = replica.apply_block(&block).expect("a built block applies");
     assert_eq!(outcome, built.outcome, "replicas agree");
+    assert!(
+        outcome.deadlines_run <= DUE_DEADLINES_PER_BLOCK_MAX,
+        "a block's deadline work is bounded"
+    );
+    if outcome.deadlines_run < DUE_DEADLINES_PER_BLOCK_MAX {
+        let height = block.header.height;
+        assert!(
+            replica
+                .next_deadline_height()
+                .is_none_or(|due| due > height),
+            "a block under the cap leaves nothing due"
+        );
+    }
     if let Some(transition) = outcome.epoch_transition {
         assert!(!transition.validators.is_empty(), "the set is never empty");
         assert!(replica.validators().eq(transition.validators.into_iter()));

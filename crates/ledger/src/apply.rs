@@ -30,6 +30,10 @@ pub struct BlockOutcome {
     pub events: Vec<Event>,
     /// The next epoch's validator set, if this block was the last of its epoch.
     pub epoch_transition: Option<EpochTransition>,
+    /// How many due deadlines the block ran: at most
+    /// [`DUE_DEADLINES_PER_BLOCK_MAX`](aifactory_types::limits::DUE_DEADLINES_PER_BLOCK_MAX),
+    /// the bound on a block's deadline work; the rest rolled over to the next block.
+    pub deadlines_run: usize,
 }
 
 /// A block built from candidate transactions, already applied to the state.
@@ -107,7 +111,7 @@ impl State {
         }
         let start = self.savepoint();
         let mut events = Vec::new();
-        modules::begin_block(self, &ctx, &mut events);
+        let deadlines_run = modules::begin_block(self, &ctx, &mut events);
         let mut receipts = Vec::with_capacity(block.txs.len());
         for (index, tx) in block.txs.iter().enumerate() {
             match self.execute(&ctx, tx) {
@@ -127,7 +131,13 @@ impl State {
                 computed: state_root,
             });
         }
-        Ok(self.finish(header.hash(), receipts, events, epoch_transition))
+        Ok(self.finish(
+            header.hash(),
+            receipts,
+            events,
+            epoch_transition,
+            deadlines_run,
+        ))
     }
 
     /// Builds the next block from `candidates` (in order, until the next one would take the
@@ -154,7 +164,7 @@ impl State {
         let ctx = self.next_block_context(proposer, timestamp_ms)?;
         let start = self.savepoint();
         let mut events = Vec::new();
-        modules::begin_block(self, &ctx, &mut events);
+        let deadlines_run = modules::begin_block(self, &ctx, &mut events);
         let mut included = Vec::new();
         let mut receipts = Vec::new();
         let mut rejected = Vec::new();
@@ -182,7 +192,13 @@ impl State {
             txs_root: txs_root(&included),
             state_root: self.sync_tree(start),
         };
-        let outcome = self.finish(header.hash(), receipts, events, epoch_transition);
+        let outcome = self.finish(
+            header.hash(),
+            receipts,
+            events,
+            epoch_transition,
+            deadlines_run,
+        );
         assert!(bytes <= caps.bytes_max && included.len() <= caps.txs_max);
         Ok(BuiltBlock {
             block: VerifiedBlock::from_verified(header, included),
@@ -235,6 +251,7 @@ impl State {
         receipts: Vec<Receipt>,
         events: Vec<Event>,
         epoch_transition: Option<EpochTransition>,
+        deadlines_run: usize,
     ) -> BlockOutcome {
         self.seal();
         self.set_last_block_hash(block_hash);
@@ -244,6 +261,7 @@ impl State {
             receipts,
             events,
             epoch_transition,
+            deadlines_run,
         }
     }
 }

@@ -10,6 +10,7 @@ use aifactory_types::lifecycle::{
     JobStatus, JobTerms, JobTermsError, JoinJob, Licence, ModelArtifact, PhaseData, PostPhase,
     RegisterModel, RetireDataset, RevealScore, RoundStage, SecureAggregation, UpdateDataset,
 };
+use aifactory_types::limits::DUE_DEADLINES_PER_BLOCK_MAX;
 use aifactory_types::{
     Address, BoundedString, BoundedVec, Event, Payload, PayoutRole, SlashReason, TREASURY, TxError,
     TxOutcome,
@@ -1095,5 +1096,182 @@ fn a_model_with_a_parent_and_an_onnx_artifact_registers() {
                 developer: chain.address(2),
                 parent: Some(1)
             })
+    );
+}
+
+/// Everything the lifecycle holds, as the public getters show it: ids, registries, jobs and
+/// each job's participants, rounds, phase messages and scores, and the deadline queue's size.
+fn lifecycle_view(chain: &TestChain) -> String {
+    let state = &chain.state;
+    let mut view = format!(
+        "{:?}\n{} deadlines\n",
+        state.id_counters(),
+        state.deadline_count()
+    );
+    view += &format!("{:?}\n", state.datasets().collect::<Vec<_>>());
+    view += &format!("{:?}\n", state.models().collect::<Vec<_>>());
+    for (id, job) in state.jobs() {
+        view += &format!("{id}: {job:?}\n");
+        view += &format!("{:?}\n", state.participants(id).collect::<Vec<_>>());
+        view += &format!("{:?}\n", state.scores(id).collect::<Vec<_>>());
+        for (seq, round) in state.rounds(id) {
+            view += &format!("{seq}: {round:?}\n");
+            for phase in 0..=round.phase {
+                view += &format!(
+                    "{:?}\n",
+                    state.phase_posts(id, seq, phase).collect::<Vec<_>>()
+                );
+            }
+        }
+    }
+    view
+}
+
+/// Builds a block with one transaction from key `index` and returns why it failed, checking
+/// the failure cost the sender its fee and changed nothing else: a copy of the chain that
+/// built the same block empty ran the same deadline work and holds the same lifecycle state,
+/// and every balance but the sender's and the proposer's (key 0, paid the fee) agrees.
+fn fails_alone(chain: &mut TestChain, index: usize, payload: Payload) -> TxError {
+    let mut without = chain.clone();
+    let empty = without.build(vec![]);
+    let nonce = chain.nonce(index);
+    let built = chain.build(vec![chain.tx(index, payload)]);
+    assert!(built.rejected.is_empty(), "{:?}", built.rejected);
+    let TxOutcome::Failed(error) = built.outcome.receipts[0].outcome.clone() else {
+        panic!("expected a failure");
+    };
+    assert_eq!(
+        built.outcome.events, empty.outcome.events,
+        "same block work"
+    );
+    assert_eq!(lifecycle_view(chain), lifecycle_view(&without));
+    assert_eq!(chain.nonce(index), nonce + 1, "the nonce is spent");
+    for i in 0..12 {
+        let expected = match i {
+            _ if i == index => balance(&without, i) - FEE,
+            0 => balance(&without, i) + FEE,
+            _ => balance(&without, i),
+        };
+        assert_eq!(balance(chain, i), expected, "key {i}'s balance");
+    }
+    supply_is_kept(chain);
+    error
+}
+
+/// A dataset once retired can be neither updated nor joined to a job.
+#[test]
+fn a_retired_dataset_can_be_neither_updated_nor_joined() {
+    let mut chain = chain();
+    chain.build_ok(vec![
+        chain.tx(1, Payload::RegisterModel(model_terms())),
+        chain.tx(4, Payload::RegisterDataset(dataset_terms("d", 100))),
+    ]);
+    chain.build_ok(vec![
+        chain.tx(4, Payload::RetireDataset(RetireDataset { dataset: 1 })),
+    ]);
+    let update = UpdateDataset {
+        dataset: 1,
+        licence: Licence::Text(blob("new terms")),
+        price: 5,
+    };
+    assert_eq!(
+        fails_alone(&mut chain, 4, Payload::UpdateDataset(update)),
+        TxError::DatasetRetired { dataset: 1 }
+    );
+
+    let terms = job_terms(1, 1, 1_000_000);
+    let terms_hash = terms.hash();
+    chain.build_ok(vec![chain.tx(2, Payload::OpenJob(terms))]);
+    let join = JoinJob {
+        job: 1,
+        dataset: 1,
+        terms_hash,
+    };
+    assert_eq!(
+        fails_alone(&mut chain, 4, Payload::JoinJob(join)),
+        TxError::DatasetRetired { dataset: 1 }
+    );
+    assert_eq!(chain.state.job(1).unwrap().providers, 0);
+}
+
+/// Closing a round whose providers are still posting is refused: there is nothing to
+/// aggregate yet.
+#[test]
+fn closing_a_round_still_posting_is_refused() {
+    let mut chain = chain();
+    let cast = cast();
+    let scripted = chain.open_and_recruit(&cast, job_terms(0, 3, 1_000_000));
+    let job = scripted.job;
+    let round = chain.state.job(job).unwrap().rounds_started;
+    assert_eq!(
+        chain.state.round(job, round).unwrap().stage,
+        RoundStage::Posting
+    );
+    let close = CloseRound {
+        job,
+        round,
+        aggregate: blob("early aggregate"),
+        model: blob("early model"),
+        contributions: BoundedVec::default(),
+    };
+    assert_eq!(
+        fails_alone(&mut chain, cast.trainer, Payload::CloseRound(close)),
+        TxError::NotAggregating { job, round }
+    );
+}
+
+/// More deadlines than a block may run fall due with a round's phase deadline, ahead of it in
+/// the queue: the phase's end rolls over to the next block, and a post in between, past the
+/// phase's last height but before the ledger ended the phase, is refused as late.
+#[test]
+fn a_post_after_the_phase_deadline_is_refused_while_its_end_is_deferred() {
+    let mut chain = chain();
+    let cast = cast();
+    let scripted = chain.open_and_recruit(&cast, job_terms(0, 3, 1_000_000));
+    let job = scripted.job;
+    let seq = chain.state.job(job).unwrap().rounds_started;
+    let phase_until = chain.state.round(job, seq).unwrap().deadline;
+    // The phase ends in block `phase_until + 1`. Recruiting deadlines sort before round
+    // deadlines at the same height: more of them than a block runs, due in that block.
+    let crowd = DUE_DEADLINES_PER_BLOCK_MAX + 1;
+    let opened = chain.state.height() + 1;
+    let mut terms = job_terms(scripted.model, 1, 1);
+    terms.deadlines.recruit_blocks = phase_until - opened;
+    let sponsor = 10;
+    let first_nonce = chain.nonce(sponsor);
+    let opens = (0..crowd as u64)
+        .map(|n| {
+            let mut tx = chain.unsigned(sponsor, Payload::OpenJob(terms.clone()));
+            tx.nonce = first_nonce + n;
+            chain.sign(sponsor, tx)
+        })
+        .collect();
+    chain.build_ok(opens);
+    assert_eq!(chain.state.height(), opened);
+    chain.build_until(phase_until);
+
+    let post = PostPhase {
+        job,
+        round: seq,
+        phase: 0,
+        data: PhaseData::Blob(blob("late post")),
+    };
+    assert_eq!(
+        fails_alone(&mut chain, 4, Payload::PostPhase(post)),
+        TxError::PastDeadline {
+            deadline: phase_until,
+            height: phase_until + 1
+        }
+    );
+    assert_eq!(
+        chain.state.round(job, seq).unwrap().stage,
+        RoundStage::Posting,
+        "the phase's end rolled over"
+    );
+    chain.build(vec![]);
+    assert_eq!(
+        chain.state.round(job, seq).unwrap().stage,
+        RoundStage::Failed,
+        "the next block ends the phase, with no one posted"
     );
 }

@@ -2,15 +2,14 @@
 //! stake), update its terms, retire it, and read the registry with proofs checked.
 
 use aifactory_client::views::lifecycle::{DatasetPage, DatasetView};
-use aifactory_types::Hash;
-use aifactory_types::Payload;
-use aifactory_types::amount::{format_aif, parse_aif};
+use aifactory_types::amount::format_aif;
 use aifactory_types::lifecycle::{
     Dataset, DatasetId, RegisterDataset, RetireDataset, UpdateDataset,
 };
+use aifactory_types::{Amount, Hash, Payload};
 use clap::Subcommand;
 
-use crate::cmd::lifecycle::{LicenceArgs, ListArgs, describe_licence, fetch};
+use crate::cmd::lifecycle::{LicenceArgs, ListArgs, describe_licence, fetch, parse_amount};
 use crate::cmd::status::{Node, NodeArgs};
 use crate::cmd::tx::{Sender, send_from};
 use crate::context::Context;
@@ -39,8 +38,8 @@ enum Command {
         #[command(flatten)]
         licence: LicenceArgs,
         /// The least it accepts per training use, in AIF.
-        #[arg(long)]
-        price: String,
+        #[arg(long, value_parser = parse_amount)]
+        price: Amount,
         /// Hash of the quality report (`aifactory data check`).
         #[arg(long)]
         quality_report: Hash,
@@ -48,8 +47,8 @@ enum Command {
         #[arg(long)]
         anonymity_report: Hash,
         /// Tokens to lock behind it until it retires, in AIF.
-        #[arg(long)]
-        stake: String,
+        #[arg(long, value_parser = parse_amount)]
+        stake: Amount,
         #[command(flatten)]
         sender: Sender,
     },
@@ -60,8 +59,8 @@ enum Command {
         #[command(flatten)]
         licence: LicenceArgs,
         /// The new least price per training use, in AIF.
-        #[arg(long)]
-        price: String,
+        #[arg(long, value_parser = parse_amount)]
+        price: Amount,
         #[command(flatten)]
         sender: Sender,
     },
@@ -107,10 +106,10 @@ pub(crate) fn run(args: Args, context: &Context) -> anyhow::Result<()> {
                 rows,
                 rows_root,
                 licence: licence.licence()?,
-                price: parse_aif(&price)?,
+                price,
                 quality_report,
                 anonymity_report,
-                stake: parse_aif(&stake)?,
+                stake,
             });
             send_from(context, sender, payload)
         }
@@ -123,7 +122,7 @@ pub(crate) fn run(args: Args, context: &Context) -> anyhow::Result<()> {
             let payload = Payload::UpdateDataset(UpdateDataset {
                 dataset,
                 licence: licence.licence()?,
-                price: parse_aif(&price)?,
+                price,
             });
             send_from(context, sender, payload)
         }

@@ -18,13 +18,13 @@ use aifactory_types::lifecycle::{
     CancelJob, ClaimJob, CloseRound, CommitScore, Contribution, Job, JobId, JobStatus, JobTerms,
     JoinJob, PhaseData, PostPhase, RevealScore, Role, RoundStage, ScoreReport,
 };
-use aifactory_types::{Address, BoundedVec, Hash, Payload};
+use aifactory_types::{Address, Amount, BoundedVec, Hash, Payload};
 use anyhow::{Context as _, anyhow, bail};
 use clap::Subcommand;
 use rand_core::{OsRng, RngCore as _};
 use serde::{Deserialize, Serialize};
 
-use crate::cmd::lifecycle::{ListArgs, fetch, format_micros, parse_micros};
+use crate::cmd::lifecycle::{ListArgs, fetch, format_micros, parse_amount, parse_micros};
 use crate::cmd::status::{Node, NodeArgs};
 use crate::cmd::tx::{Sender, send_from};
 use crate::context::Context;
@@ -125,8 +125,8 @@ enum Command {
         #[arg(long)]
         salt: Option<Hash>,
         /// Tokens to lock, in AIF (at least the job's validator stake).
-        #[arg(long)]
-        stake: String,
+        #[arg(long, value_parser = parse_amount)]
+        stake: Amount,
         /// Where to save the report and salt (must not exist yet).
         #[arg(long)]
         save: PathBuf,
@@ -333,7 +333,7 @@ pub(crate) fn run(args: Args, context: &Context) -> anyhow::Result<()> {
             let payload = Payload::CommitScore(CommitScore {
                 job,
                 commitment: saved.commitment,
-                stake: parse_aif(&stake)?,
+                stake,
             });
             send_from(context, sender, payload)
         }

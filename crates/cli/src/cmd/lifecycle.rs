@@ -1,12 +1,13 @@
-//! What `dataset`, `model` and `job` share: paging a list, naming a licence, decimals in
-//! millionths, and asking a node for a proven entry (the typed client checks every proof
+//! What `dataset`, `model` and `job` share: paging a list, naming a licence, amounts in AIF,
+//! decimals in millionths, and asking a node for a proven entry (the typed client checks every proof
 //! against the state root the node sends with it; a lie is an error, never printed).
 
 use aifactory_client::ClientError;
 use aifactory_client::views::lifecycle::{LIST_LIMIT_MAX, PageRequest};
 use aifactory_types::amount::parse_aif;
 use aifactory_types::lifecycle::{Licence, MICROS_PER_UNIT, Micros};
-use aifactory_types::{BoundedString, Hash};
+use aifactory_types::limits::LICENCE_ID_BYTES_MAX;
+use aifactory_types::{Amount, BoundedString, Hash};
 use anyhow::{anyhow, bail};
 
 use crate::cmd::status::Node;
@@ -37,8 +38,8 @@ impl ListArgs {
 #[group(required = true, multiple = false)]
 pub(crate) struct LicenceArgs {
     /// An SPDX licence identifier or expression, e.g. CC-BY-4.0.
-    #[arg(long)]
-    licence: Option<String>,
+    #[arg(long, value_parser = parse_licence_id)]
+    licence: Option<BoundedString<LICENCE_ID_BYTES_MAX>>,
     /// The BLAKE3 hash of a custom licence's text, stored as a blob.
     #[arg(long)]
     licence_text: Option<Hash>,
@@ -46,15 +47,24 @@ pub(crate) struct LicenceArgs {
 
 impl LicenceArgs {
     /// The licence named.
-    pub(crate) fn licence(&self) -> anyhow::Result<Licence> {
-        match (&self.licence, self.licence_text) {
-            (Some(spdx), None) => Ok(Licence::Spdx(
-                BoundedString::new(spdx.clone()).map_err(|e| anyhow!("the licence id: {e}"))?,
-            )),
+    pub(crate) fn licence(self) -> anyhow::Result<Licence> {
+        match (self.licence, self.licence_text) {
+            (Some(id), None) => Ok(Licence::Spdx(id)),
             (None, Some(hash)) => Ok(Licence::Text(hash)),
             _ => bail!("give exactly one of --licence and --licence-text"),
         }
     }
+}
+
+/// Parses `--licence`: an SPDX id within the ledger's length cap.
+fn parse_licence_id(text: &str) -> Result<BoundedString<LICENCE_ID_BYTES_MAX>, String> {
+    BoundedString::new(text).map_err(|e| format!("the licence id: {e}"))
+}
+
+/// Parses an amount flag in AIF (`--price 0.5`, at most nine decimals) into base units: the
+/// one parser of the amount flags of `dataset` and `job`, run by clap.
+pub(crate) fn parse_amount(text: &str) -> Result<Amount, String> {
+    parse_aif(text).map_err(|e| e.to_string())
 }
 
 /// A licence as a person reads it.
@@ -118,5 +128,23 @@ mod tests {
         for bad in ["0.0000001", "-1", "x", ""] {
             assert!(parse_micros(bad).is_err(), "{bad} parsed");
         }
+    }
+
+    #[test]
+    fn amount_and_licence_flags_parse_within_their_caps() {
+        assert_eq!(parse_amount("0.5"), Ok(500_000_000));
+        assert_eq!(parse_amount("2"), Ok(2_000_000_000));
+        for bad in ["0.0000000001", "-1", "1e3", ""] {
+            assert!(parse_amount(bad).is_err(), "{bad} parsed");
+        }
+        assert_eq!(
+            parse_licence_id("CC-BY-4.0").unwrap().to_string(),
+            "CC-BY-4.0"
+        );
+        let long = "x".repeat(LICENCE_ID_BYTES_MAX + 1);
+        assert!(
+            parse_licence_id(&long).is_err(),
+            "an id over the cap parsed"
+        );
     }
 }

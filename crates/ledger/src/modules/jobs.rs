@@ -57,10 +57,11 @@ impl Module for Jobs {
         deadline: &Deadline,
         events: &mut Vec<Event>,
     ) -> Option<()> {
-        (deadline.kind == deadline_kind::RECRUIT).then(|| {
-            let (job, _) = decode_deadline_id(&deadline.id);
-            close_recruiting(state, ctx, job, events);
-        })
+        match job_deadline(deadline) {
+            (deadline_kind::RECRUIT, job, _) => close_recruiting(state, ctx, job, events),
+            _ => return None,
+        }
+        Some(())
     }
 }
 
@@ -72,11 +73,13 @@ pub(crate) fn deadline_id(job: JobId, round: u32) -> Hash {
     id
 }
 
-/// The job and round a deadline id names.
-pub(crate) fn decode_deadline_id(id: &Hash) -> (JobId, u32) {
-    let job = u64::from_be_bytes(id.0[..8].try_into().expect("8 bytes"));
-    let round = u32::from_be_bytes(id.0[8..12].try_into().expect("4 bytes"));
-    (job, round)
+/// A job deadline's kind, and the job and round its id names: what each lifecycle module's
+/// `on_due` matches on.
+pub(crate) fn job_deadline(deadline: &Deadline) -> (u8, JobId, u32) {
+    let id = &deadline.id.0;
+    let job = u64::from_be_bytes(id[..8].try_into().expect("8 bytes"));
+    let round = u32::from_be_bytes(id[8..12].try_into().expect("4 bytes"));
+    (deadline.kind, job, round)
 }
 
 /// The deadline due the block after `last_height`, the last height of a stage.
@@ -90,6 +93,13 @@ pub(crate) fn deadline_after(last_height: u64, kind: u8, job: JobId, round: u32)
     }
 }
 
+/// Ends a stage before its deadline, everyone it waited for having acted: unschedules
+/// `deadline`, which would have ended it, then runs `end`, the work it would have done.
+pub(crate) fn end_early(state: &mut State, deadline: &Deadline, end: impl FnOnce(&mut State)) {
+    state.unschedule(deadline);
+    end(state);
+}
+
 /// The last height of a stage that starts at `height` and lasts `blocks`.
 pub(crate) fn stage_end(height: u64, blocks: u64) -> u64 {
     height
@@ -100,6 +110,12 @@ pub(crate) fn stage_end(height: u64, blocks: u64) -> u64 {
 /// The job, or `UnknownJob`.
 pub(crate) fn job(state: &State, id: JobId) -> Result<&Job, TxError> {
     state.job(id).ok_or(TxError::UnknownJob { job: id })
+}
+
+/// The job, if it is still in `status`: a stage's deadline finds nothing to do once the stage
+/// ended early or the job ended otherwise.
+pub(crate) fn still_in(state: &State, id: JobId, status: JobStatus) -> Option<&Job> {
+    state.job(id).filter(|job| job.status == status)
 }
 
 /// Checks the job is in `needed` and `ctx` is not past its stage's deadline.
@@ -310,9 +326,10 @@ fn cancel(
         });
     }
     let deadline = deadline_after(job.stage_deadline, deadline_kind::RECRUIT, id, 0);
-    state.unschedule(&deadline);
     events.push(Event::JobCancelled { job: id });
-    settlement::end(state, ctx, id, JobStatus::Cancelled, events);
+    end_early(state, &deadline, |state| {
+        settlement::end(state, ctx, id, JobStatus::Cancelled, events);
+    });
     Ok(())
 }
 
@@ -459,18 +476,18 @@ fn start_if_full(state: &mut State, ctx: &BlockContext, id: JobId, events: &mut 
     let job = state.job(id).expect("the caller found the job");
     if job.trainer.is_some() && job.providers == job.terms.providers_max {
         let deadline = deadline_after(job.stage_deadline, deadline_kind::RECRUIT, id, 0);
-        state.unschedule(&deadline);
-        start_training(state, ctx, id, events);
+        end_early(state, &deadline, |state| {
+            start_training(state, ctx, id, events)
+        });
     }
 }
 
 /// Recruiting closed: training starts if the job has a trainer and enough providers, or the
 /// job fails as `NotRecruited`.
 fn close_recruiting(state: &mut State, ctx: &BlockContext, id: JobId, events: &mut Vec<Event>) {
-    let Some(job) = state.job(id) else { return };
-    if job.status != JobStatus::Recruiting {
+    let Some(job) = still_in(state, id, JobStatus::Recruiting) else {
         return;
-    }
+    };
     if job.trainer.is_some() && job.providers >= job.terms.providers_min {
         start_training(state, ctx, id, events);
     } else {

@@ -7,7 +7,8 @@
 //!    due at or before this height, at most [`DUE_DEADLINES_PER_BLOCK_MAX`]; each is removed
 //!    and handed to the module that claims its kind. What does not fit rolls over to the next
 //!    block, still in key order, so however much falls due at once a block's work is bounded
-//!    and every replica runs the same items in the same block.
+//!    and every replica runs the same items in the same block. The block's outcome says how
+//!    many ran (`BlockOutcome::deadlines_run`), so that bound can be checked from outside.
 //! 2. Every module's `begin_block`, in registration order.
 //! 3. The transactions.
 //! 4. Every module's `end_block`, in registration order; then the epoch's election if the
@@ -124,13 +125,18 @@ macro_rules! modules {
         }
 
         /// What every block does before its transactions: due deadlines, then each module's
-        /// `begin_block`.
-        pub(crate) fn begin_block(state: &mut State, ctx: &BlockContext, events: &mut Vec<Event>) {
-            run_due(state, ctx, events);
+        /// `begin_block`; returns how many deadlines ran.
+        pub(crate) fn begin_block(
+            state: &mut State,
+            ctx: &BlockContext,
+            events: &mut Vec<Event>,
+        ) -> usize {
+            let ran = run_due(state, ctx, events);
             $(
                 $(#[$attr])*
                 let () = <$module as Module>::begin_block(state, ctx, events);
             )+
+            ran
         }
 
         /// What every block does after its transactions: each module's `end_block`.
@@ -250,6 +256,7 @@ mod tests {
         assert!(expected.is_sorted());
         for ran in [limit, limit, limit / 2, 0] {
             let built = chain.build(vec![]);
+            assert_eq!(built.outcome.deadlines_run, ran, "the outcome counts them");
             assert_eq!(replica.apply_block(&built.block).unwrap(), built.outcome);
             expected.drain(..ran);
             assert_eq!(

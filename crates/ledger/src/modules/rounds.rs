@@ -26,7 +26,7 @@ use aifactory_types::lifecycle::{
 use aifactory_types::limits::PRUNED_POSTS_PER_DEADLINE_MAX;
 use aifactory_types::{Address, Event, Payload, SlashReason, TxError};
 
-use super::jobs::{check_stage, deadline_after, decode_deadline_id, job, stage_end};
+use super::jobs::{check_stage, deadline_after, end_early, job, job_deadline, stage_end};
 use super::{Module, deadline_kind, scores, settlement, treasury};
 use crate::execute::BlockContext;
 use crate::state::{Deadline, State};
@@ -55,10 +55,9 @@ impl Module for Rounds {
         deadline: &Deadline,
         events: &mut Vec<Event>,
     ) -> Option<()> {
-        let (job, round) = decode_deadline_id(&deadline.id);
-        match deadline.kind {
-            deadline_kind::ROUND => round_deadline(state, ctx, job, round, events),
-            deadline_kind::PRUNE => prune(state, ctx, job),
+        match job_deadline(deadline) {
+            (deadline_kind::ROUND, job, round) => round_deadline(state, ctx, job, round, events),
+            (deadline_kind::PRUNE, job, _) => prune(state, ctx, job),
             _ => return None,
         }
         Some(())
@@ -185,8 +184,10 @@ fn post(
     });
     if posted == expected {
         let round = state.round(id, post.round).expect("just updated");
-        state.unschedule(&round_deadline_of(id, post.round, round));
-        end_phase(state, ctx, id, post.round, events);
+        let deadline = round_deadline_of(id, post.round, round);
+        end_early(state, &deadline, |state| {
+            end_phase(state, ctx, id, post.round, events);
+        });
     }
     Ok(())
 }
@@ -399,23 +400,8 @@ pub(crate) fn schedule_prune(state: &mut State, ctx_height: u64, id: JobId) {
 
 /// Removes a batch of a finished job's phase messages; schedules the next batch if any remain.
 fn prune(state: &mut State, ctx: &BlockContext, id: JobId) {
-    let first = PhaseKey {
-        job: id,
-        round: 0,
-        phase: 0,
-        poster: Address([0; 32]),
-    };
-    let last = PhaseKey {
-        job: id,
-        round: u32::MAX,
-        phase: u8::MAX,
-        poster: Address([0xff; 32]),
-    };
     let batch: Vec<PhaseKey> = state
-        .tables
-        .phase_posts
-        .range(first..=last)
-        .map(|(key, _)| *key)
+        .job_phase_keys(id)
         .take(PRUNED_POSTS_PER_DEADLINE_MAX + 1)
         .collect();
     for key in batch.iter().take(PRUNED_POSTS_PER_DEADLINE_MAX) {

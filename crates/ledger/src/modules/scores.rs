@@ -19,7 +19,9 @@ use aifactory_types::lifecycle::{
 };
 use aifactory_types::{Address, Event, Payload, TxError};
 
-use super::jobs::{check_stage, deadline_after, decode_deadline_id, job, lock_stake, stage_end};
+use super::jobs::{
+    check_stage, deadline_after, end_early, job, job_deadline, lock_stake, stage_end, still_in,
+};
 use super::{Module, deadline_kind, settlement};
 use crate::execute::BlockContext;
 use crate::state::{Deadline, State};
@@ -48,10 +50,9 @@ impl Module for Scores {
         deadline: &Deadline,
         events: &mut Vec<Event>,
     ) -> Option<()> {
-        let (job, _) = decode_deadline_id(&deadline.id);
-        match deadline.kind {
-            deadline_kind::COMMIT => close_commits(state, ctx, job, events),
-            deadline_kind::REVEAL => close_reveals(state, ctx, job, events),
+        match job_deadline(deadline) {
+            (deadline_kind::COMMIT, job, _) => close_commits(state, ctx, job, events),
+            (deadline_kind::REVEAL, job, _) => close_reveals(state, ctx, job, events),
             _ => return None,
         }
         Some(())
@@ -135,18 +136,18 @@ fn commit(
         stake: commit.stake,
     });
     if commits == max {
-        state.unschedule(&deadline);
-        close_commits(state, ctx, id, events);
+        end_early(state, &deadline, |state| {
+            close_commits(state, ctx, id, events)
+        });
     }
     Ok(())
 }
 
 /// Commits closed: reveals open, or the job fails with too few validators.
 fn close_commits(state: &mut State, ctx: &BlockContext, id: JobId, events: &mut Vec<Event>) {
-    let Some(job) = state.job(id) else { return };
-    if job.status != JobStatus::Committing {
+    let Some(job) = still_in(state, id, JobStatus::Committing) else {
         return;
-    }
+    };
     if job.commits < job.terms.validators_min {
         settlement::fail(state, ctx, id, JobFailure::TooFewValidators, events);
         return;
@@ -208,16 +209,16 @@ fn reveal(
         metric: reveal.report.metric,
     });
     if reveals == commits {
-        state.unschedule(&deadline);
-        settlement::settle(state, ctx, id, events);
+        end_early(state, &deadline, |state| {
+            settlement::settle(state, ctx, id, events)
+        });
     }
     Ok(())
 }
 
 /// Reveals closed: the job settles with whoever revealed.
 fn close_reveals(state: &mut State, ctx: &BlockContext, id: JobId, events: &mut Vec<Event>) {
-    let Some(job) = state.job(id) else { return };
-    if job.status == JobStatus::Revealing {
+    if still_in(state, id, JobStatus::Revealing).is_some() {
         settlement::settle(state, ctx, id, events);
     }
 }

@@ -10,6 +10,7 @@ use super::write::{header_bytes, write_table};
 use super::*;
 use crate::State;
 use crate::state::{Candidate, Validator};
+use crate::testing::lifecycle::{Cast, job_terms};
 use crate::testing::{
     TestChain, TransferWorkload, filler_address, reseal_snapshot, test_genesis, test_key,
 };
@@ -141,23 +142,37 @@ fn craft(header: &SnapshotHeader, tables: &[(u8, u32, &[u8])]) -> Vec<u8> {
 
 /// `state`'s table sections, in tag order: tag, slot count, and the slots' bytes.
 fn sections(state: &State) -> Vec<(u8, u32, Vec<u8>)> {
+    sections_dropping(state, 0)
+}
+
+/// `state`'s table sections as [`sections`] gives them, each without its last `dropped`
+/// slots (or without any, if it has fewer).
+fn sections_dropping(state: &State, dropped: usize) -> Vec<(u8, u32, Vec<u8>)> {
     /// Each table's section, written alone.
-    struct Sections(Vec<Vec<u8>>);
+    struct Sections {
+        dropped: usize,
+        written: Vec<Vec<u8>>,
+    }
     impl crate::state::Visit for Sections {
         type Error = std::io::Error;
         fn visit<T: crate::state::TableDef>(
             &mut self,
             table: &crate::state::Table<T::Key, T::Value>,
         ) -> std::io::Result<()> {
+            let slots = table.slots();
+            let kept = &slots[..slots.len().saturating_sub(self.dropped)];
             let mut bytes = Vec::new();
-            write_table(&mut bytes, T::TAG, table.slots())?;
-            self.0.push(bytes);
+            write_table(&mut bytes, T::TAG, kept)?;
+            self.written.push(bytes);
             Ok(())
         }
     }
-    let mut raw = Sections(Vec::new());
+    let mut raw = Sections {
+        dropped,
+        written: Vec::new(),
+    };
     state.tables.visit(&mut raw).unwrap();
-    raw.0
+    raw.written
         .into_iter()
         .map(|bytes| {
             let count = u32::from_le_bytes(bytes[1..5].try_into().unwrap());
@@ -632,6 +647,94 @@ fn padded_or_truncated_trailing_slots_are_refused() {
             assert!(
                 matches!(error, SnapshotError::TooMany { .. }),
                 "table {tag} padded: {error}"
+            );
+        }
+    }
+}
+
+/// A chain with entries in every lifecycle table: job 1 training (its first round closed,
+/// its second started), job 2 settled and its phase messages pruned, which leaves empty slots
+/// at the end of the phase-message table.
+fn lifecycle_chain() -> TestChain {
+    let keys: Vec<_> = (0..8).map(test_key).collect();
+    let genesis = test_genesis(&keys, 1_000 * AIF);
+    let mut chain = TestChain::from_genesis(keys, genesis);
+    let cast = Cast {
+        developer: 1,
+        sponsor: 2,
+        trainer: 3,
+        providers: vec![(4, 100), (5, 300)],
+        validators: vec![(6, 800_000), (7, 810_000)],
+    };
+    let mut slow = job_terms(0, 2, 2_000_000);
+    slow.deadlines.phase_blocks = 1_000;
+    slow.deadlines.aggregate_blocks = 1_000;
+    let training = chain.open_and_recruit(&cast, slow);
+    chain.run_round(&cast, training.job);
+    let settled = chain.run_job(&cast, job_terms(0, 2, 1_000_000));
+    assert!(chain.state.job(settled.job).unwrap().status.is_finished());
+    // The pruning starts the block after the job settles.
+    chain.build(vec![]);
+    chain.build(vec![]);
+    chain
+}
+
+/// Regression, for the tables with entries: the lifecycle's tables hold entries (and phase
+/// messages an empty slot left at the end by pruning); one slot more or less at the end of
+/// any table, checksums resealed, must not restore.
+#[test]
+fn padded_or_truncated_trailing_slots_of_full_tables_are_refused() {
+    let state = lifecycle_chain().state;
+    let tables = &state.tables;
+    let lifecycle = [
+        tables.counters.len(),
+        tables.datasets.len(),
+        tables.models.len(),
+        tables.jobs.len(),
+        tables.participants.len(),
+        tables.rounds.len(),
+        tables.phase_posts.len(),
+        tables.scores.len(),
+    ];
+    assert!(lifecycle.iter().all(|&n| n > 0), "{lifecycle:?}");
+    assert!(
+        matches!(tables.phase_posts.slots().last(), Some(None)),
+        "pruning left an empty slot at the end of the phase messages"
+    );
+    round_trip(&state);
+    let singletons = [tag::META, tag::PARAMS, tag::COUNTERS];
+    let truncated = sections_dropping(&state, 1);
+    for (tag, count, body) in sections(&state) {
+        let mut padded = body.clone();
+        padded.push(0);
+        let error = refused(&with_section(&state, tag, count + 1, &padded));
+        if singletons.contains(&tag) {
+            assert!(
+                matches!(error, SnapshotError::TooMany { .. }),
+                "table {tag} padded: {error}"
+            );
+        } else {
+            assert!(
+                matches!(error, SnapshotError::RootMismatch { .. }),
+                "table {tag} padded: {error}"
+            );
+        }
+        if count == 0 {
+            continue;
+        }
+        let (_, shorter, body) = &truncated[tag as usize];
+        assert_eq!(*shorter, count - 1);
+        let error = refused(&with_section(&state, tag, *shorter, body));
+        if [tag::META, tag::PARAMS].contains(&tag) {
+            // A row every state has, gone: refused before the root is even computed.
+            assert!(
+                matches!(error, SnapshotError::Invalid { .. }),
+                "table {tag} truncated: {error}"
+            );
+        } else {
+            assert!(
+                matches!(error, SnapshotError::RootMismatch { .. }),
+                "table {tag} truncated: {error}"
             );
         }
     }

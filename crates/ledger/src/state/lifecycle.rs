@@ -95,6 +95,21 @@ impl State {
             .map(|(key, data)| (key.poster, data))
     }
 
+    /// The keys of all a job's phase messages, in key order (round, phase, poster): what
+    /// pruning a finished job removes.
+    pub(crate) fn job_phase_keys(&self, job: JobId) -> impl Iterator<Item = PhaseKey> {
+        let key = |round, phase, poster| PhaseKey {
+            job,
+            round,
+            phase,
+            poster,
+        };
+        self.tables
+            .phase_posts
+            .range(key(0, 0, ADDRESS_MIN)..=key(u32::MAX, u8::MAX, ADDRESS_MAX))
+            .map(|(key, _)| *key)
+    }
+
     /// A validator's score in a job, if it committed.
     pub fn score(&self, job: JobId, validator: &Address) -> Option<&Score> {
         self.tables.scores.get(&(job, *validator))

@@ -293,6 +293,16 @@ impl State {
         self.tables.deadlines.len()
     }
 
+    /// The height of the first deadline in the queue, if any: a block at or past it has
+    /// deadline work to do, so one that ran fewer than the cap must have left none this old.
+    pub fn next_deadline_height(&self) -> Option<u64> {
+        self.tables
+            .deadlines
+            .range(..)
+            .next()
+            .map(|(d, ())| d.height)
+    }
+
     /// Every token in existence: balances, bonded and unbonding stake, and what the
     /// lifecycle holds (dataset stakes, job escrows, stakes locked in jobs).
     pub fn total_supply(&self) -> Amount {
