@@ -54,6 +54,27 @@ impl<'de> Deserialize<'de> for Aif {
     }
 }
 
+/// Misbehaviour on purpose, for fault drills: how a test, or an operator rehearsing an
+/// incident, makes an agent crash or lie at a chosen moment and watches the others and the
+/// ledger deal with it. Leave it out of any real deployment.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Drill {
+    /// Abort the process, as `kill -9` would, just before sending its message for round `n`
+    /// (a provider's update, a trainer's close), after preparing and journaling it.
+    #[serde(default)]
+    pub crash_before_round: Option<u32>,
+    /// Trainer: publish a model other than the one the round's updates give.
+    #[serde(default)]
+    pub wrong_model: bool,
+    /// Provider: multiply its honest update by this factor (a poisoning provider).
+    #[serde(default)]
+    pub scale_update: Option<f32>,
+    /// Validator: commit to a score and never reveal it.
+    #[serde(default)]
+    pub withhold_reveal: bool,
+}
+
 /// A data provider: its rows, how it registers them, and which jobs it accepts.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,6 +93,9 @@ pub struct ProviderSettings {
     /// Which jobs to join.
     #[serde(default)]
     pub policy: ProviderPolicy,
+    /// Faults to act out (tests and drills only).
+    #[serde(default)]
+    pub drill: Drill,
 }
 
 /// Which jobs a provider joins.
@@ -111,6 +135,9 @@ pub struct TrainerSettings {
     /// Jobs it runs at once.
     #[serde(default = "default_jobs_max")]
     pub jobs_max: usize,
+    /// Faults to act out (tests and drills only).
+    #[serde(default)]
+    pub drill: Drill,
 }
 
 fn default_jobs_max() -> usize {
@@ -132,6 +159,9 @@ pub struct ValidatorSettings {
     /// Models it will score; empty for any.
     #[serde(default)]
     pub models: Vec<ModelId>,
+    /// Faults to act out (tests and drills only).
+    #[serde(default)]
+    pub drill: Drill,
 }
 
 /// A provider's file.

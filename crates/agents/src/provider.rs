@@ -27,7 +27,7 @@ use crate::config::ProviderSettings;
 use crate::journal::{Journal, load_file, save_file};
 use crate::outbox::Sent;
 use crate::recipe::{fetch_model, local_training, put_blob};
-use crate::runtime::{Agent, Role};
+use crate::runtime::{Agent, Role, crash_if_drilled};
 use crate::wire::Weighted;
 
 /// The k an anonymity report is measured against.
@@ -299,6 +299,10 @@ impl Provider {
         })
         .await?
         .map_err(|e| anyhow!("local training: {e}"))?;
+        let trained = match self.settings.drill.scale_update {
+            Some(factor) => trained.into_iter().map(|v| v * factor).collect(),
+            None => trained,
+        };
         let bytes = Weighted {
             samples: rows,
             values: trained,
@@ -351,6 +355,7 @@ impl Provider {
             phase,
             data: PhaseData::Blob(blob),
         });
+        crash_if_drilled(&self.settings.drill, seq);
         let sent = agent.outbox.send(&agent.nodes, &label, payload).await?;
         tracing::info!(job, round = seq, index = round.index, update = %blob, outcome = ?sent, "posted update");
         Ok(())

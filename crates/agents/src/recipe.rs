@@ -10,6 +10,7 @@
 use aifactory_learn::data::features::Featurizer;
 use aifactory_learn::federated::Rule;
 use aifactory_learn::federated::server_opt::ServerOptimizer;
+use aifactory_learn::privacy::clip_noise::DpConfig;
 use aifactory_learn::rng::derive_seed;
 use aifactory_learn::store::StoredModel;
 use aifactory_learn::train::{Optimizer, TrainConfig};
@@ -26,7 +27,10 @@ pub fn real(micros: Micros) -> f64 {
 }
 
 /// Local training as the terms set it: SGD without momentum (FedAvg's client), the proximal
-/// term for FedProx, and a seed per job, provider and round from the job's public seed.
+/// term for FedProx, a seed per job, provider and round from the job's public seed, and with
+/// differential privacy DP-SGD with the job's clip norm and noise multiplier (its noise drawn
+/// from the provider's own secret randomness): exactly what the RDP accountant charges each
+/// provider's ε for.
 pub fn local_training(terms: &JobTerms, job: JobId, provider: &Address, round: u32) -> TrainConfig {
     let t = &terms.training;
     let prox_mu = match terms.aggregation {
@@ -44,6 +48,10 @@ pub fn local_training(terms: &JobTerms, job: JobId, provider: &Address, round: u
             &format!("job {job} provider {provider}"),
             u64::from(round),
         ),
+        dp_sgd: terms.privacy.as_ref().map(|p| DpConfig {
+            clip_norm: real(p.clip_norm),
+            noise_multiplier: real(p.noise_multiplier),
+        }),
         ..TrainConfig::default()
     }
 }
@@ -117,7 +125,7 @@ pub async fn fetch_model(nodes: &Nodes, hash: &Hash) -> anyhow::Result<(StoredMo
 
 #[cfg(test)]
 mod tests {
-    use aifactory_types::lifecycle::{LocalTraining, ServerOptimiser};
+    use aifactory_types::lifecycle::{LocalTraining, PrivacyTerms, ServerOptimiser};
 
     use super::*;
 
@@ -162,6 +170,14 @@ mod tests {
         );
         terms.server.momentum = 0;
         assert_eq!(server(&terms), ServerOptimizer::Sgd { lr: 1.0 });
+        assert_eq!(cfg.dp_sgd, None);
+        terms.privacy = Some(PrivacyTerms {
+            clip_norm: 1_000_000,
+            noise_multiplier: 1_100_000,
+            delta_pico: 10_000_000,
+        });
+        let dp = local_training(&terms, 3, &a, 1).dp_sgd.unwrap();
+        assert_eq!((dp.clip_norm, dp.noise_multiplier), (1.0, 1.1));
         terms.aggregation = Aggregation::FedProx { mu: 10_000 };
         assert_eq!(local_training(&terms, 3, &a, 1).prox_mu, 0.01);
         assert_eq!(rule(&terms), Rule::Mean);

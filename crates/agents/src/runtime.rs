@@ -17,7 +17,7 @@ use aifactory_wallet::Keystore;
 use anyhow::{Context as _, anyhow};
 use futures::StreamExt;
 
-use crate::config::AgentSettings;
+use crate::config::{AgentSettings, Drill};
 use crate::nodes::Nodes;
 use crate::outbox::Outbox;
 
@@ -111,6 +111,18 @@ pub async fn run<R: Role>(mut agent: Agent, mut role: R, stop: impl Future<Outpu
         }
     }
     tracing::info!(role = R::NAME, "agent stopped");
+}
+
+/// Aborts the process, as `kill -9` would (no destructor runs, nothing is flushed), if the
+/// drill says to crash before round `seq`'s message.
+pub fn crash_if_drilled(drill: &Drill, seq: u32) {
+    if drill.crash_before_round == Some(seq) {
+        tracing::warn!(
+            round = seq,
+            "drill: crashing before sending this round's message"
+        );
+        std::process::abort();
+    }
 }
 
 /// Waits for the next event from the node, or `poll` at most; (re)opens the stream as needed.

@@ -23,7 +23,7 @@ use crate::journal::Journal;
 use crate::outbox::Sent;
 use crate::recipe::{self, fetch_blob, fetch_model, put_blob};
 use crate::replay::{combine, update_posts};
-use crate::runtime::{Agent, Role};
+use crate::runtime::{Agent, Role, crash_if_drilled};
 use crate::wire::Weighted;
 
 /// Where the trainer stands with one job.
@@ -171,7 +171,11 @@ impl Trainer {
             return Err(anyhow!("no usable update in round {seq} of job {job}"));
         }
         let mut server = server_state_before(agent, &terms, job, seq, params).await?;
-        let combined = combine(&terms, &start, &updates, &mut server)?;
+        let mut combined = combine(&terms, &start, &updates, &mut server)?;
+        if self.settings.drill.wrong_model {
+            combined.model.params[0] += 1.0;
+            combined.model_bytes = combined.model.to_bytes().map_err(|e| anyhow!("{e}"))?;
+        }
         let aggregate = put_blob(&agent.nodes, combined.aggregate_bytes).await?;
         let model = put_blob(&agent.nodes, combined.model_bytes).await?;
         let payload = Payload::CloseRound(CloseRound {
@@ -182,6 +186,7 @@ impl Trainer {
             contributions: BoundedVec::new(contributions)
                 .map_err(|_| anyhow!("more contributions than a round holds"))?,
         });
+        crash_if_drilled(&self.settings.drill, seq);
         let sent = agent.outbox.send(&agent.nodes, &label, payload).await?;
         tracing::info!(job, round = seq, index = round.index, updates = updates.len(), %model, outcome = ?sent, "closed round");
         Ok(())

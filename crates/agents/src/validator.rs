@@ -148,6 +148,10 @@ impl Validator {
         else {
             return Ok(());
         };
+        if self.settings.drill.withhold_reveal {
+            tracing::warn!(job, "drill: withholding the reveal");
+            return Ok(());
+        }
         let payload = Payload::RevealScore(RevealScore { job, salt, report });
         let sent = agent
             .outbox

@@ -1,0 +1,283 @@
+//! Agents that crash or lie, on a real devnet with every party a separate process: each test
+//! drills one fault (`[*.drill]` in the agent's configuration, or `kill -9`) and checks what
+//! the other agents and the ledger make of it.
+
+mod common;
+
+use aifactory_types::TREASURY;
+use common::{AIF, Factory, Terms, paid};
+use serde_json::Value;
+
+const PROVIDERS: usize = 3;
+
+/// Keys: developer 0, sponsor 1, trainer 2, providers 3.., validators after.
+fn key(i: usize) -> String {
+    format!("account-{i}")
+}
+
+/// A devnet with the model registered, providers and validators running (with `provider` and
+/// `validator` extra table text per index), and the trainer started with `trainer` as its
+/// table; the job opened with `terms`.
+async fn factory(
+    port: u16,
+    terms: Terms,
+    trainer: &str,
+    provider: impl Fn(usize) -> String,
+    validator: impl Fn(usize) -> String,
+    validators: usize,
+) -> Factory {
+    let mut factory = Factory::start(3 + PROVIDERS + validators, port).await;
+    factory.register_model(&key(0));
+    factory.start_providers(PROVIDERS, 3, provider);
+    factory.start_agent("trainer", "trainer", &key(2), trainer);
+    factory.start_validators(validators, 3 + PROVIDERS, validator);
+    factory.wait_datasets(PROVIDERS).await;
+    let path = terms.write(factory.root(), "job");
+    factory.cli.json(&[
+        "job",
+        "open",
+        "--from",
+        &key(1),
+        "--terms",
+        path.to_str().unwrap(),
+    ]);
+    factory
+}
+
+/// The treasury's balance (0 before anything was paid to it: the account does not exist yet).
+fn treasury(factory: &Factory) -> u64 {
+    let out = factory.cli.run(&["account", "show", &TREASURY.to_string()]);
+    if !out.status.success() {
+        let error = String::from_utf8_lossy(&out.stderr);
+        assert!(error.contains("no such account"), "{error}");
+        return 0;
+    }
+    let view: Value = serde_json::from_slice(&out.stdout).unwrap();
+    view["proof"]["account"]["balance"].as_u64().unwrap()
+}
+
+fn status(job: &Value) -> &Value {
+    &job["job"]["value"]["status"]
+}
+
+/// The providers a closed round credited.
+fn credited(factory: &Factory, round: u32) -> Vec<String> {
+    let view = factory
+        .cli
+        .json(&["job", "show", "1", "--round", &round.to_string()]);
+    view["round"]["value"]["contributions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["provider"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Polls `done` every 150 ms until it holds; panics with the agents' logs after the timeout.
+async fn wait_until(f: &mut Factory, what: &str, mut done: impl FnMut(&mut Factory) -> bool) {
+    let started = std::time::Instant::now();
+    while !done(f) {
+        assert!(
+            started.elapsed() < common::TIMEOUT,
+            "{what} did not happen:\n{}",
+            f.logs()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    }
+}
+
+fn stage(job: &Value) -> &str {
+    status(job)["stage"].as_str().unwrap_or("")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_that_crashes_mid_round_is_left_out_then_rejoins() {
+    let terms = Terms {
+        providers_min: 2,
+        rounds: 4,
+        validators_min: 1,
+        validators_max: 1,
+        deadlines: [2000, 10, 2000, 2000, 2000],
+        ..Terms::default()
+    };
+    let crash = |i: usize| match i {
+        0 => "\n[provider.drill]\ncrash_before_round = 2\n".to_owned(),
+        _ => String::new(),
+    };
+    let mut f = factory(23_400, terms, "[trainer]\n", crash, |_| String::new(), 1).await;
+    // Provider 0 trains round 2, journals its update and dies before posting it.
+    wait_until(&mut f, "provider 0's crash", |f| {
+        f.agents.exited("provider-0")
+    })
+    .await;
+    // Round 2 goes on with the two others once its phase deadline passes; then provider 0
+    // comes back (without the drill) and takes part again.
+    f.wait_job(1, "round 2 closed", |job| {
+        job["job"]["value"]["rounds_closed"].as_u64() >= Some(2)
+    })
+    .await;
+    let config = f.agent_config(
+        "provider-0",
+        &key(3),
+        &format!(
+            "[provider]\ndata = {:?}\nschema = \"adult\"\nlicence = \"CC-BY-4.0\"\nstake = \"1\"\n",
+            f.root().join("provider-0.csv").display().to_string()
+        ),
+    );
+    f.agents.restart("provider-0", &config);
+    let job = f.wait_finished(1).await;
+    assert_eq!(stage(&job), "settled", "{job}\n{}", f.logs());
+    let crashed = f.cli.address(&key(3));
+    assert!(credited(&f, 1).contains(&crashed), "round 1 had all three");
+    assert_eq!(credited(&f, 2).len(), 2);
+    assert!(
+        !credited(&f, 2).contains(&crashed),
+        "round 2 went on without it"
+    );
+    assert!(
+        credited(&f, 4).contains(&crashed),
+        "it rejoined by the last round"
+    );
+    let (p0, p1) = (paid(&f.cli, &job, &key(3)), paid(&f.cli, &job, &key(4)));
+    assert!(p0 > 0 && p0 < p1, "paid for fewer samples: {p0} vs {p1}");
+    f.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trainer_that_crashes_mid_round_resumes_where_it_was() {
+    let terms = Terms {
+        rounds: 3,
+        validators_min: 1,
+        validators_max: 1,
+        ..Terms::default()
+    };
+    let drill = "[trainer]\n\n[trainer.drill]\ncrash_before_round = 2\n";
+    let mut f = factory(
+        23_800,
+        terms,
+        drill,
+        |_| String::new(),
+        |_| String::new(),
+        1,
+    )
+    .await;
+    wait_until(&mut f, "the trainer's crash", |f| {
+        f.agents.exited("trainer")
+    })
+    .await;
+    let config = f.agent_config("trainer", &key(2), "[trainer]\n");
+    f.agents.restart("trainer", &config);
+    let job = f.wait_finished(1).await;
+    assert_eq!(stage(&job), "settled", "{job}\n{}", f.logs());
+    assert_eq!(paid(&f.cli, &job, &key(2)), 30 * AIF);
+    let checks = f.cli.json(&["job", "verify", "1"]);
+    assert!(
+        checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["model_matches"] == true),
+        "{checks}"
+    );
+    f.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trainer_that_never_comes_back_is_slashed_and_the_escrow_returned() {
+    let terms = Terms {
+        rounds: 3,
+        validators_min: 1,
+        validators_max: 1,
+        deadlines: [2000, 2000, 10, 2000, 2000],
+        ..Terms::default()
+    };
+    let drill = "[trainer]\n\n[trainer.drill]\ncrash_before_round = 2\n";
+    let f = factory(
+        24_200,
+        terms,
+        drill,
+        |_| String::new(),
+        |_| String::new(),
+        1,
+    )
+    .await;
+    let before = treasury(&f);
+    let job = f.wait_finished(1).await;
+    assert_eq!(stage(&job), "failed", "{job}\n{}", f.logs());
+    assert_eq!(status(&job)["reason"], "trainer_vanished");
+    assert_eq!(
+        job["job"]["value"]["escrow"], 0,
+        "the rest went back to the sponsor"
+    );
+    assert_eq!(paid(&f.cli, &job, &key(2)), 0);
+    assert_eq!(
+        treasury(&f) - before,
+        5 * AIF,
+        "the trainer's stake went to the treasury"
+    );
+    f.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_validator_that_does_not_reveal_is_slashed() {
+    let terms = Terms {
+        rounds: 2,
+        validators_min: 1,
+        validators_max: 2,
+        deadlines: [2000, 2000, 2000, 2000, 10],
+        ..Terms::default()
+    };
+    let withhold = |i: usize| match i {
+        1 => "\n[validator.drill]\nwithhold_reveal = true\n".to_owned(),
+        _ => String::new(),
+    };
+    let f = factory(24_600, terms, "[trainer]\n", |_| String::new(), withhold, 2).await;
+    let before = treasury(&f);
+    let job = f.wait_finished(1).await;
+    assert_eq!(stage(&job), "settled", "{job}\n{}", f.logs());
+    let (honest, silent) = (key(3 + PROVIDERS), key(4 + PROVIDERS));
+    assert_eq!(
+        paid(&f.cli, &job, &honest),
+        10 * AIF,
+        "the whole validators' pool"
+    );
+    assert_eq!(paid(&f.cli, &job, &silent), 0);
+    // The treasury's 10 % share and the silent validator's 1 AIF stake.
+    assert_eq!(treasury(&f) - before, 10 * AIF + AIF);
+    f.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trainer_that_publishes_a_wrong_model_is_caught_and_slashed() {
+    let terms = Terms {
+        rounds: 2,
+        validators_min: 2,
+        validators_max: 2,
+        ..Terms::default()
+    };
+    let drill = "[trainer]\n\n[trainer.drill]\nwrong_model = true\n";
+    let f = factory(
+        25_000,
+        terms,
+        drill,
+        |_| String::new(),
+        |_| String::new(),
+        2,
+    )
+    .await;
+    let before = treasury(&f);
+    let job = f.wait_finished(1).await;
+    assert_eq!(stage(&job), "failed", "{job}\n{}", f.logs());
+    assert_eq!(status(&job)["reason"], "aggregate_mismatch");
+    assert_eq!(paid(&f.cli, &job, &key(2)), 0);
+    assert!(
+        treasury(&f) - before >= 5 * AIF,
+        "the trainer's stake went to the treasury"
+    );
+    let verify = f.cli.run(&["job", "verify", "1"]);
+    assert!(
+        !verify.status.success(),
+        "job verify must fail on a wrong model"
+    );
+    f.stop();
+}
