@@ -60,11 +60,20 @@ fn status(job: &Value) -> &Value {
     &job["job"]["value"]["status"]
 }
 
-/// The providers a closed round credited.
-fn credited(factory: &Factory, round: u32) -> Vec<String> {
-    let view = factory
-        .cli
-        .json(&["job", "show", "1", "--round", &round.to_string()]);
+/// The providers a closed round of job 1 credited.
+fn credited_1(factory: &Factory, round: u32) -> Vec<String> {
+    credited(factory, 1, round)
+}
+
+/// The providers a closed round of job `job` credited.
+fn credited(factory: &Factory, job: u64, round: u32) -> Vec<String> {
+    let view = factory.cli.json(&[
+        "job",
+        "show",
+        &job.to_string(),
+        "--round",
+        &round.to_string(),
+    ]);
     view["round"]["value"]["contributions"]
         .as_array()
         .unwrap()
@@ -128,14 +137,17 @@ async fn a_provider_that_crashes_mid_round_is_left_out_then_rejoins() {
     let job = f.wait_finished(1).await;
     assert_eq!(stage(&job), "settled", "{job}\n{}", f.logs());
     let crashed = f.cli.address(&key(3));
-    assert!(credited(&f, 1).contains(&crashed), "round 1 had all three");
-    assert_eq!(credited(&f, 2).len(), 2);
     assert!(
-        !credited(&f, 2).contains(&crashed),
+        credited_1(&f, 1).contains(&crashed),
+        "round 1 had all three"
+    );
+    assert_eq!(credited_1(&f, 2).len(), 2);
+    assert!(
+        !credited_1(&f, 2).contains(&crashed),
         "round 2 went on without it"
     );
     assert!(
-        credited(&f, 4).contains(&crashed),
+        credited_1(&f, 4).contains(&crashed),
         "it rejoined by the last round"
     );
     let (p0, p1) = (paid(&f.cli, &job, &key(3)), paid(&f.cli, &job, &key(4)));
@@ -279,5 +291,66 @@ async fn a_trainer_that_publishes_a_wrong_model_is_caught_and_slashed() {
         !verify.status.success(),
         "job verify must fail on a wrong model"
     );
+    f.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poisoning_provider_barely_moves_a_median_job() {
+    // Three honest providers and one that sends its update times -5. Job 1 (model 1) runs
+    // with the honest three only (the poisoner's policy takes model 2 alone); job 2 (model 2)
+    // runs with all four. Both aggregate by the coordinate-wise median.
+    let mut f = Factory::start(3 + 4 + 1, 25_400).await;
+    f.register_model(&key(0));
+    f.register_model(&key(0));
+    f.start_providers(4, 3, |i| match i {
+        3 => "\n[provider.policy]\nmodels = [2]\n\n[provider.drill]\nscale_update = -5.0\n"
+            .to_owned(),
+        _ => String::new(),
+    });
+    f.start_agent("trainer", "trainer", &key(2), "[trainer]\n");
+    f.start_validators(1, 7, |_| String::new());
+    f.wait_datasets(4).await;
+    let median = "rule = \"median\"".to_owned();
+    let mut accuracy = Vec::new();
+    for (job, providers) in [(1u64, 3usize), (2, 4)] {
+        let terms = Terms {
+            model: job,
+            providers_min: providers,
+            providers_max: providers,
+            rounds: 3,
+            validators_min: 1,
+            validators_max: 1,
+            aggregation: median.clone(),
+            ..Terms::default()
+        }
+        .write(f.root(), &format!("job-{job}"));
+        f.cli.json(&[
+            "job",
+            "open",
+            "--from",
+            &key(1),
+            "--terms",
+            terms.to_str().unwrap(),
+        ]);
+        let view = f.wait_finished(job).await;
+        assert_eq!(stage(&view), "settled", "job {job}: {view}\n{}", f.logs());
+        let model = common::final_model(&f, &view).await;
+        let features = model.features.clone().unwrap();
+        accuracy.push(common::test_accuracy(&model.spec, &model.params, &features));
+    }
+    let poisoner = f.cli.address(&key(6));
+    assert!(
+        credited(&f, 1, 1).iter().all(|p| *p != poisoner),
+        "job 1 is clean"
+    );
+    assert!(
+        credited(&f, 2, 1).contains(&poisoner),
+        "job 2 took the poisoned update"
+    );
+    println!(
+        "median aggregation: clean {:.4}, with a poisoner {:.4}",
+        accuracy[0], accuracy[1]
+    );
+    assert!((accuracy[0] - accuracy[1]).abs() <= 0.02, "{accuracy:?}");
     f.stop();
 }

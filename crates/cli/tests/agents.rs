@@ -17,10 +17,9 @@ use aifactory_learn::ModelSpec;
 use aifactory_learn::data::features::Featurizer;
 use aifactory_learn::data::schema::Schema;
 use aifactory_learn::data::table::Table;
-use aifactory_learn::federated::simulation::evaluate_accuracy;
 use aifactory_learn::store::StoredModel;
 use aifactory_learn::train::{self, Optimizer, TrainConfig};
-use common::{AIF, Factory, Terms, adult, paid, split_rows};
+use common::{AIF, Factory, Terms, adult, final_model, paid, split_rows, test_accuracy};
 
 const PROVIDERS: usize = 3;
 const SCORERS: usize = 2;
@@ -42,22 +41,6 @@ fn centralised_accuracy(features: &Featurizer, spec: &ModelSpec, start: &[f32]) 
     };
     let trained = train::train(spec, start, &data, &config).unwrap();
     test_accuracy(spec, &trained.params, features)
-}
-
-fn test_accuracy(spec: &ModelSpec, params: &[f32], features: &Featurizer) -> f64 {
-    let test_rows = Table::read_csv(&adult("adult.test"), &Schema::adult()).unwrap();
-    evaluate_accuracy(spec, params, &features.encode(&test_rows).unwrap()).unwrap()
-}
-
-/// The final model of a job view, from the blob store.
-async fn final_model(factory: &Factory, job: &serde_json::Value) -> StoredModel {
-    let hash: aifactory_types::Hash = job["job"]["value"]["global_model"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let client = aifactory_client::Client::new(&factory.nodes[1]).unwrap();
-    StoredModel::from_bytes(&client.get_blob(&hash).await.unwrap()).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,61 +4,16 @@
 //! opened, claimed and joined, a round posted and closed, a score committed and revealed —
 //! then the payouts checked against the terms' split.
 
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
+
+mod common;
 
 use aifactory_node::devnet::{Devnet, DevnetSpec};
 use aifactory_node::supervisor::Supervisor;
-use serde_json::Value;
+use common::{AIF, Cli, TIMEOUT, VALIDATORS};
 
-const VALIDATORS: usize = 4;
 /// Funded accounts: the developer, sponsor, trainer, two providers and a validator.
 const ACCOUNTS: usize = 6;
-const TIMEOUT: Duration = Duration::from_secs(120);
-/// 1 AIF in base units.
-const AIF: u64 = 1_000_000_000;
-
-/// A base port apart from the other process tests' (they run one at a time, but a port just
-/// released may linger).
-fn base_port() -> u16 {
-    21_000 + (std::process::id() % 200) as u16 * 50
-}
-
-/// The binary, with the devnet's directory as its home (so its keys are the devnet's) and a
-/// node's API as its node.
-struct Cli<'a> {
-    home: &'a Path,
-    node: String,
-}
-
-impl Cli<'_> {
-    /// Runs a command with `--json` that must succeed, and parses its output.
-    fn json(&self, args: &[&str]) -> Value {
-        let out = Command::new(env!("CARGO_BIN_EXE_aifactory"))
-            .args(args)
-            .arg("--json")
-            .env("AIFACTORY_HOME", self.home)
-            .env("AIFACTORY_NODE", &self.node)
-            .env_remove("AIFACTORY_PASSPHRASE")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{args:?} gave no JSON ({e})"))
-    }
-
-    fn address(&self, key: &str) -> String {
-        self.json(&["keys", "show", key])["address"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-}
 
 /// A stand-in blob hash.
 fn h(n: u8) -> String {
@@ -70,7 +25,7 @@ async fn a_job_runs_from_registration_to_payout_with_the_cli_alone() {
     let dir = tempfile::tempdir().unwrap();
     let spec = DevnetSpec {
         validators: VALIDATORS,
-        base_port: base_port(),
+        base_port: common::base_port(21_000),
         accounts: ACCOUNTS,
         full_nodes: 0,
     };
@@ -84,7 +39,7 @@ async fn a_job_runs_from_registration_to_payout_with_the_cli_alone() {
         supervisor.wait_height(index, 2, TIMEOUT).await.unwrap();
     }
     let cli = Cli {
-        home: dir.path(),
+        home: dir.path().to_owned(),
         node,
     };
     let [dev, sponsor, trainer, alice, bob, val] = [

@@ -9,6 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use aifactory_learn::ModelSpec;
+use aifactory_learn::data::features::Featurizer;
+use aifactory_learn::data::schema::Schema;
+use aifactory_learn::data::table::Table;
+use aifactory_learn::federated::simulation::evaluate_accuracy;
+use aifactory_learn::store::StoredModel;
 use aifactory_node::devnet::{Devnet, DevnetSpec};
 use aifactory_node::supervisor::Supervisor;
 use serde_json::Value;
@@ -43,7 +49,7 @@ pub(crate) fn split_rows(file: &Path, parts: usize) -> Vec<String> {
 
 /// A base port apart from the other process tests' (they run one at a time, but a port just
 /// released may linger).
-fn base_port(offset: u16) -> u16 {
+pub(crate) fn base_port(offset: u16) -> u16 {
     offset + (std::process::id() % 200) as u16 * 50
 }
 
@@ -509,4 +515,21 @@ treasury_bps = 1000
         std::fs::write(&path, text).unwrap();
         path
     }
+}
+
+/// Accuracy of a model's parameters on Adult's test rows, encoded with `features`.
+pub(crate) fn test_accuracy(spec: &ModelSpec, params: &[f32], features: &Featurizer) -> f64 {
+    let test_rows = Table::read_csv(&adult("adult.test"), &Schema::adult()).unwrap();
+    evaluate_accuracy(spec, params, &features.encode(&test_rows).unwrap()).unwrap()
+}
+
+/// The final model of a job view, from the blob store.
+pub(crate) async fn final_model(factory: &Factory, job: &Value) -> StoredModel {
+    let hash: aifactory_types::Hash = job["job"]["value"]["global_model"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let client = aifactory_client::Client::new(&factory.nodes[1]).unwrap();
+    StoredModel::from_bytes(&client.get_blob(&hash).await.unwrap()).unwrap()
 }
