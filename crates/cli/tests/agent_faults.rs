@@ -4,8 +4,12 @@
 
 mod common;
 
-use aifactory_types::TREASURY;
+use std::collections::BTreeMap;
+
+use aifactory_client::views::BlockId;
+use aifactory_types::{Address, Payload, TREASURY, codec};
 use common::{AIF, Factory, Terms, paid};
+use rand_core::{OsRng, RngCore};
 use serde_json::Value;
 
 const PROVIDERS: usize = 3;
@@ -352,5 +356,100 @@ async fn a_poisoning_provider_barely_moves_a_median_job() {
         accuracy[0], accuracy[1]
     );
     assert!((accuracy[0] - accuracy[1]).abs() <= 0.02, "{accuracy:?}");
+    f.stop();
+}
+
+/// What a transaction is for, the way an agent labels it: two transactions with the same
+/// purpose must carry the same payload.
+fn purpose(payload: &Payload) -> Option<String> {
+    Some(match payload {
+        Payload::RegisterDataset(_) => "register".into(),
+        Payload::JoinJob(j) => format!("join {}", j.job),
+        Payload::ClaimJob(c) => format!("claim {}", c.job),
+        Payload::PostPhase(p) => format!("post {} {} {}", p.job, p.round, p.phase),
+        Payload::CloseRound(c) => format!("close {} {}", c.job, c.round),
+        Payload::CommitScore(c) => format!("commit {}", c.job),
+        Payload::RevealScore(r) => format!("reveal {}", r.job),
+        _ => return None,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_killed_at_random_moments_never_send_two_messages_for_one_purpose() {
+    let mut f = factory(
+        25_800,
+        Terms {
+            rounds: 10,
+            validators_min: 1,
+            validators_max: 1,
+            ..Terms::default()
+        },
+        "[trainer]\n",
+        |_| String::new(),
+        |_| String::new(),
+        1,
+    )
+    .await;
+    let seed = OsRng.next_u64() | 1;
+    println!("chaos seed {seed}");
+    let mut state = seed;
+    let mut next = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let names = f.agents.names();
+    let mut kills = 0;
+    let started = std::time::Instant::now();
+    loop {
+        let job = f.cli.json(&["job", "show", "1"]);
+        if job["job"]["value"]["status"]["stage"] == "settled" {
+            break;
+        }
+        assert!(
+            started.elapsed() < common::TIMEOUT,
+            "job not settled under chaos (seed {seed}): {}\n{}",
+            job["job"]["value"]["status"],
+            f.logs()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50 + next(250))).await;
+        let name = &names[next(names.len() as u64) as usize];
+        let config = f.root().join(format!("{name}.toml"));
+        f.agents.restart(name, &config);
+        kills += 1;
+    }
+    println!("settled after {kills} kill -9 and restarts");
+    assert!(kills >= 5, "too few kills to mean anything: {kills}");
+
+    // Every transaction any agent got into a block, by purpose: one payload each.
+    let client = aifactory_client::Client::new(&f.nodes[0]).unwrap();
+    let tip = client.status().await.unwrap().finalized_height;
+    let mut sent: BTreeMap<(Address, String), Vec<Vec<u8>>> = BTreeMap::new();
+    for height in 1..=tip {
+        let block = client.block(BlockId::Height(height)).await.unwrap();
+        for tx in block.block.txs.iter() {
+            if let Some(purpose) = purpose(&tx.tx.payload) {
+                let payloads = sent.entry((tx.tx.sender, purpose)).or_default();
+                let bytes = codec::encode(&tx.tx.payload);
+                if !payloads.contains(&bytes) {
+                    payloads.push(bytes);
+                }
+            }
+        }
+    }
+    let twice: Vec<_> = sent
+        .iter()
+        .filter(|(_, p)| p.len() > 1)
+        .map(|(k, _)| k)
+        .collect();
+    assert!(
+        twice.is_empty(),
+        "two different messages for {twice:?} (seed {seed})"
+    );
+    assert!(
+        sent.keys().any(|(_, p)| p == "close 1 10"),
+        "the whole job is on chain"
+    );
     f.stop();
 }
