@@ -107,6 +107,43 @@ async fn jobs_run_from_registered_data_to_payout_with_agents_alone() {
         "the providers' pool is paid to the base unit"
     );
 
+    // `job watch` replays a finished job: every round with its model's accuracy on the
+    // sponsor's own rows, the stages, the payouts.
+    let eval = factory.root().join("validator-0.csv");
+    let out = cli.run(&[
+        "job",
+        "watch",
+        "1",
+        "--eval-data",
+        eval.to_str().unwrap(),
+        "--eval-schema",
+        "adult",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let accuracies: Vec<f64> = events
+        .iter()
+        .filter(|e| e["event"] == "round_closed")
+        .map(|e| e["accuracy"].as_f64().unwrap())
+        .collect();
+    println!("job 1 accuracy per round on validator 0's rows: {accuracies:.4?}");
+    assert_eq!(accuracies.len(), ROUNDS);
+    assert!(accuracies.iter().all(|a| *a > 0.70), "{accuracies:?}");
+    assert!(accuracies[ROUNDS - 1] > accuracies[0], "training improves it: {accuracies:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "stage" && e["stage"] == "settled")
+    );
+    assert!(events.iter().filter(|e| e["event"] == "paid").count() >= 1 + PROVIDERS + SCORERS);
+
     // Anyone can recompute every round from the published blobs.
     let checks = cli.json(&["job", "verify", "1"]);
     let checks = checks.as_array().unwrap();

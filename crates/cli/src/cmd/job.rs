@@ -159,6 +159,9 @@ enum Command {
         #[command(flatten)]
         node: NodeArgs,
     },
+    /// Follow a job live until it ends: rounds as they close (with each model's accuracy on
+    /// your own rows if given), stage changes and payouts.
+    Watch(crate::cmd::job_watch::WatchArgs),
     /// List jobs, a page at a time.
     List {
         #[command(flatten)]
@@ -383,6 +386,7 @@ pub(crate) fn run(args: Args, context: &Context) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Watch(args) => crate::cmd::job_watch::run(args, context),
         Command::List { page, node } => {
             let node = Node::connect(&node)?;
             let page = node.call(node.client.jobs(page.page()))?;

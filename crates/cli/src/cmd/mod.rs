@@ -9,6 +9,7 @@ pub(crate) mod dataset;
 pub(crate) mod devnet;
 pub(crate) mod genesis;
 pub(crate) mod job;
+pub(crate) mod job_watch;
 pub(crate) mod keys;
 pub(crate) mod lifecycle;
 pub(crate) mod model;
