@@ -1,18 +1,20 @@
 //! Fuzz targets: one function per decoder of untrusted bytes (transactions, blocks, ledger
 //! snapshots, the node's network messages, secure-aggregation messages, model files, specs,
-//! CSV tables and ONNX imports), and one that drives the ledger with transactions made from
+//! CSV tables and ONNX imports, agents' update blobs), and one that drives the ledger with transactions made from
 //! arbitrary bytes. Each must never panic, whatever the input.
 //!
 //! The same functions run in two harnesses: `fuzz/` wraps them for cargo-fuzz (coverage-guided,
 //! run by `scripts/fuzz`), and this crate's tests replay the committed corpus under
 //! `fuzz/corpus/<target>/` plus seeded random mutations of it on every CI run.
 
+mod agents;
 mod learn;
 mod ledger;
 mod network;
 mod snapshot;
 mod sync;
 
+pub use agents::agent_update;
 pub use learn::{learn_csv, learn_model_file, learn_onnx, learn_spec};
 pub use ledger::ledger;
 pub use network::{chain_block, gossip_batch};
@@ -41,6 +43,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("learn_spec", learn_spec),
     ("learn_csv", learn_csv),
     ("learn_onnx", learn_onnx),
+    ("agent_update", agent_update),
 ];
 
 /// Decodes a transaction; whatever decodes must re-encode to the same bytes (one encoding per
