@@ -87,6 +87,7 @@ pub async fn apply(
         return Ok(None);
     };
     let record = OutcomeRecord {
+        txs_before: 0, // numbered by the archive
         hash: finalized.block.hash(),
         state_root: finalized.state_root,
         receipts: finalized.receipts.clone(),

@@ -1,9 +1,10 @@
-//! What the API reads of finalized blocks: a block with its receipts and events, and the
-//! events a resumed `/v1/events` stream replays. The recent window in memory answers first;
+//! What the API reads of finalized blocks: a block with its receipts and events, where a
+//! transaction landed, and the events a resumed `/v1/events` stream replays. The recent window in memory answers first;
 //! older heights come from disk, the block from marshal's archive and its outcome from
 //! [`crate::outcomes`], so both are served for every block the node has.
 
-use aifactory_api::views::{BlockId, BlockView, ChainEvent, EventHeights};
+use aifactory_api::views::{BlockId, BlockView, ChainEvent, EventHeights, TxStatus};
+use aifactory_types::Hash;
 use commonware_consensus::marshal::Identifier;
 use commonware_consensus::types::Height;
 
@@ -44,6 +45,24 @@ pub async fn block_view(
         block: block.block().clone(),
         receipts: record.as_ref().map(|r| r.receipts.clone()),
         events: record.map(|r| r.events),
+    })
+}
+
+/// Where the finalized transaction `hash` landed, with its receipt, if its block's outcome
+/// is recorded (the recent window answers first; see the API's `tx_status`).
+pub async fn recorded_tx(outcomes: &Outcomes, hash: Hash) -> Option<TxStatus> {
+    let location = outcomes.locate(hash).await?;
+    let record = outcomes.get(location.height).await?;
+    let receipt = record.receipts.get(location.index as usize)?.clone();
+    assert_eq!(
+        receipt.tx_hash, hash,
+        "a transaction located at another's receipt"
+    );
+    Some(TxStatus::Included {
+        height: location.height,
+        block_hash: record.hash,
+        index: location.index,
+        receipt,
     })
 }
 

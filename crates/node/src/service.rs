@@ -320,11 +320,13 @@ impl<E: Clock + Send + Sync + 'static> NodeService for NodeApi<E> {
                 receipt,
             });
         }
-        let mempool = self.node.chain().mempool();
-        if mempool.contains(&hash) {
+        if self.node.chain().mempool().contains(&hash) {
             return Some(TxStatus::Pending);
         }
-        let error = mempool.dropped(&hash)?.clone();
+        if let Some(included) = history::recorded_tx(&self.outcomes, hash).await {
+            return Some(included);
+        }
+        let error = self.node.chain().mempool().dropped(&hash)?.clone();
         Some(TxStatus::Dropped { error })
     }
 

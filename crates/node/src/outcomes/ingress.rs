@@ -5,12 +5,15 @@ use std::sync::{Arc, Mutex};
 use futures::SinkExt;
 use futures::channel::{mpsc, oneshot};
 
-use super::OutcomeRecord;
-use crate::block::Digest;
+use aifactory_types::Hash;
+
+use super::{OutcomeRecord, TxLocation};
+use crate::block::{Digest, to_digest};
 
 /// A request to the actor.
 pub(crate) enum Message {
-    /// Record `record` at `height` under the block digest `key`, synced; answer when durable.
+    /// Record `record` at `height` under the block digest `key`, and its transactions'
+    /// locations, synced; answer when durable. `record.txs_before` is assigned here.
     Record {
         height: u64,
         key: Digest,
@@ -21,6 +24,11 @@ pub(crate) enum Message {
     Get {
         height: u64,
         reply: oneshot::Sender<Option<OutcomeRecord>>,
+    },
+    /// Where the transaction with this id is, if recorded.
+    Locate {
+        tx: Digest,
+        reply: oneshot::Sender<Option<TxLocation>>,
     },
 }
 
@@ -46,8 +54,8 @@ impl Outcomes {
         Outcomes { sender, range }
     }
 
-    /// Records the outcome of the finalized block at `height`, and returns once it is on
-    /// disk. A height already recorded is left as it is.
+    /// Records the outcome of the finalized block at `height` and where its transactions
+    /// are, and returns once both are on disk. A height already recorded is left as it is.
     pub async fn record(
         &self,
         height: u64,
@@ -73,6 +81,17 @@ impl Outcomes {
     pub async fn get(&self, height: u64) -> Option<OutcomeRecord> {
         let (reply, answer) = oneshot::channel();
         let message = Message::Get { height, reply };
+        self.sender.clone().send(message).await.ok()?;
+        answer.await.ok()?
+    }
+
+    /// Where the finalized transaction `tx` is, if its block's outcome is recorded.
+    pub async fn locate(&self, tx: Hash) -> Option<TxLocation> {
+        let (reply, answer) = oneshot::channel();
+        let message = Message::Locate {
+            tx: to_digest(tx),
+            reply,
+        };
         self.sender.clone().send(message).await.ok()?;
         answer.await.ok()?
     }

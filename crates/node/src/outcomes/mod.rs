@@ -3,10 +3,12 @@
 //! node has, not only for its recent window, and a restarted agent can replay the chain's
 //! events from any height (`GET /v1/events?from_height=`).
 //!
-//! **Storage.** A commonware immutable archive, the same kind and configuration as marshal's
-//! finalized-blocks archive beside it: indexed by height, keyed by block hash, with an
-//! on-disk hash table and journals so memory stays a few bitmaps and the shared page cache
-//! whatever the history's length. Blocks are never pruned (marshal's archives are
+//! **Storage.** Two commonware immutable archives, the same kind and configuration as
+//! marshal's finalized-blocks archive beside them: outcomes indexed by height and keyed by
+//! block hash, and transaction locations (height, position) indexed by a running transaction
+//! count and keyed by transaction id, for `GET /v1/txs/{hash}`. Both keep an on-disk hash
+//! table and journals, so memory stays a few bitmaps and the shared page cache whatever the
+//! history's length. Blocks are never pruned (marshal's archives are
 //! immutable), so neither are outcomes; a node that started from a snapshot has both only
 //! from its floor up.
 //!
@@ -15,7 +17,9 @@
 //! every published block is on disk, and every processed height too. A crash before the sync
 //! loses at most outcomes marshal will redeliver or the start-up replay re-executes;
 //! re-recording a height is a no-op (archive indices are unique), and re-executing a block
-//! derives the same outcome anyway.
+//! derives the same outcome anyway. A block's transaction locations are synced before its
+//! outcome, whose `txs_before` numbers them: a crash between the two re-records the same
+//! locations at the same indices, which is again a no-op.
 //!
 //! The archive is owned by one [`actor`]; the rest of the node talks to it through the
 //! [`Outcomes`] mailbox.
@@ -36,6 +40,9 @@ use crate::limits::BLOCK_OUTCOME_BYTES_MAX;
 /// What the node records of one finalized block beside the block itself.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct OutcomeRecord {
+    /// Transactions recorded before this block's (its first one's index in the transaction
+    /// archive); the archive assigns it when recording.
+    pub txs_before: u64,
     /// The block's hash.
     pub hash: Hash,
     /// The state root after it.
@@ -45,6 +52,46 @@ pub struct OutcomeRecord {
     /// What the block did outside its transactions.
     pub events: Vec<Event>,
 }
+
+/// Where a finalized transaction is: its block's height and its position there. The
+/// transaction archive maps each transaction's id to one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxLocation {
+    /// The block's height.
+    pub height: u64,
+    /// The transaction's position in the block.
+    pub index: u32,
+}
+
+impl Write for TxLocation {
+    fn write(&self, buf: &mut impl BufMut) {
+        buf.put_u64_le(self.height);
+        buf.put_u32_le(self.index);
+    }
+}
+
+impl EncodeSize for TxLocation {
+    fn encode_size(&self) -> usize {
+        TX_LOCATION_BYTES
+    }
+}
+
+impl Read for TxLocation {
+    type Cfg = ();
+
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        if buf.remaining() < TX_LOCATION_BYTES {
+            return Err(CodecError::EndOfBuffer);
+        }
+        Ok(TxLocation {
+            height: buf.get_u64_le(),
+            index: buf.get_u32_le(),
+        })
+    }
+}
+
+/// Bytes of an encoded [`TxLocation`].
+const TX_LOCATION_BYTES: usize = 12;
 
 /// Bytes of the length prefix in front of a record's Borsh bytes.
 const LENGTH_PREFIX_BYTES: usize = 4;
@@ -109,6 +156,7 @@ mod tests {
         let tx = chain.tx(1, TestChain::transfer_to(chain.address(2), 10));
         let built = chain.build(vec![tx]);
         let record = OutcomeRecord {
+            txs_before: 7,
             hash: built.outcome.block_hash,
             state_root: built.outcome.state_root,
             receipts: built.outcome.receipts,

@@ -11,7 +11,7 @@ use crate::fixture::{
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use aifactory_api::views::{BlockId, ChainEvent};
+use aifactory_api::views::{BlockId, ChainEvent, TxStatus};
 use aifactory_ledger::testing::{TEST_CHAIN_ID, TestChain};
 use aifactory_node::{ChainBlock, Timeouts, history};
 use aifactory_types::transaction::ChainId;
@@ -331,6 +331,20 @@ async fn served(node: &Node, tip: u64) -> Outcomes {
             receipt_ids, ids,
             "one receipt per transaction at height {h}"
         );
+        for (index, receipt) in (0u32..).zip(&receipts) {
+            let status = history::recorded_tx(&v.outcomes, receipt.tx_hash).await;
+            let expected = TxStatus::Included {
+                height: h,
+                block_hash: view.hash,
+                index,
+                receipt: receipt.clone(),
+            };
+            assert_eq!(
+                status,
+                Some(expected),
+                "transaction {index} of height {h} is found"
+            );
+        }
         let replayed = history::block_events(&v.handle, &v.outcomes, h).await;
         let expected = ChainEvent::of_block(
             h,
