@@ -113,12 +113,12 @@ pub struct BlockView {
     /// The block.
     #[schema(value_type = schemas::BlockSchema)]
     pub block: Block,
-    /// One receipt per transaction, in block order; `null` when the node no longer keeps the
-    /// receipts of a block this old (it keeps those of its recent blocks).
+    /// One receipt per transaction, in block order; `null` for a block below the heights the
+    /// node recorded outcomes for (it started from a snapshot above it, or predates them).
     #[schema(value_type = Option<Vec<schemas::ReceiptSchema>>)]
     pub receipts: Option<Vec<Receipt>>,
     /// What the block did outside its transactions, in order (due deadlines: phases ending,
-    /// rounds failing, jobs settling, slashes); `null` when the node no longer keeps them.
+    /// rounds failing, jobs settling, slashes); `null` exactly when `receipts` is.
     #[serde(default)]
     #[schema(value_type = Option<Vec<schemas::EventSchema>>)]
     pub events: Option<Vec<Event>>,
