@@ -50,6 +50,8 @@ pub enum ChainEventName {
     Block,
     /// A transaction was included.
     TxIncluded,
+    /// The ledger recorded an event (a receipt's, or the block's own).
+    Ledger,
     /// The subscriber fell behind and missed events.
     Lagged,
 }

@@ -19,7 +19,8 @@ use aifactory_types::{Address, Hash, TxError, VerifiedTransaction};
 
 use crate::views::BlobLookup;
 use crate::views::{
-    AccountView, BlobStored, BlockId, BlockView, ChainEvent, StatusView, SyncEpochs, TxStatus,
+    AccountView, BlobStored, BlockId, BlockView, ChainEvent, EventHeights, StatusView, SyncEpochs,
+    TxStatus,
 };
 
 /// Why a node would not take a transaction into its mempool.
@@ -166,8 +167,23 @@ pub trait NodeService: Clone + Send + Sync + 'static {
         lookup: BlobLookup,
     ) -> impl Future<Output = Result<Option<BlobContent>, BlobError>> + Send;
 
-    /// A new subscription to the chain's events, from now on.
+    /// A new subscription to the chain's events, from now on. A block's events must be sent
+    /// only after [`NodeService::block_events`] can return them (record, then publish): a
+    /// resumed stream relies on it to switch from history to live without a gap.
     fn subscribe(&self) -> broadcast::Receiver<ChainEvent>;
+
+    /// The heights whose events [`NodeService::block_events`] returns, or `None` if this
+    /// node keeps no history (a resumed stream is then refused). The default keeps none.
+    fn event_heights(&self) -> impl Future<Output = Option<EventHeights>> + Send {
+        async { None }
+    }
+
+    /// The events of the finalized block at `height` as [`ChainEvent::of_block`] orders them,
+    /// or `None` if the node does not have them. The default has none.
+    fn block_events(&self, height: u64) -> impl Future<Output = Option<Vec<ChainEvent>>> + Send {
+        let _ = height;
+        async { None }
+    }
 
     /// Epoch boundaries from epoch `from` on (at most `SYNC_EPOCHS_MAX`), or `None` if this
     /// node does not serve state sync. The default serves none.
@@ -212,6 +228,8 @@ pub(crate) trait DynNode: Send + Sync {
         lookup: BlobLookup,
     ) -> BoxFuture<'_, Result<Option<BlobContent>, BlobError>>;
     fn subscribe(&self) -> broadcast::Receiver<ChainEvent>;
+    fn event_heights(&self) -> BoxFuture<'_, Option<EventHeights>>;
+    fn block_events(&self, height: u64) -> BoxFuture<'_, Option<Vec<ChainEvent>>>;
     fn sync_epochs(&self, from: u64) -> BoxFuture<'_, Option<SyncEpochs>>;
     fn sync_snapshot(&self) -> BoxFuture<'_, Option<SnapshotContent>>;
 }
@@ -266,6 +284,14 @@ impl<N: NodeService> DynNode for N {
 
     fn subscribe(&self) -> broadcast::Receiver<ChainEvent> {
         NodeService::subscribe(self)
+    }
+
+    fn event_heights(&self) -> BoxFuture<'_, Option<EventHeights>> {
+        boxed(NodeService::event_heights(self))
+    }
+
+    fn block_events(&self, height: u64) -> BoxFuture<'_, Option<Vec<ChainEvent>>> {
+        boxed(NodeService::block_events(self, height))
     }
 
     fn sync_epochs(&self, from: u64) -> BoxFuture<'_, Option<SyncEpochs>> {

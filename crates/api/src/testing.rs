@@ -17,9 +17,11 @@ use futures::StreamExt;
 use tokio::sync::{broadcast, oneshot};
 
 use aifactory_ledger::testing::TestChain;
-use aifactory_types::{Address, Hash, TxOutcome, VerifiedTransaction};
+use aifactory_types::{Address, Hash, VerifiedTransaction};
 
-use crate::views::{AccountView, BlobStored, BlockId, BlockView, ChainEvent, StatusView, TxStatus};
+use crate::views::{
+    AccountView, BlobStored, BlockId, BlockView, ChainEvent, EventHeights, StatusView, TxStatus,
+};
 use crate::{ApiConfig, BlobBody, BlobContent, BlobError, BlobLookup, NodeService, SubmitError};
 
 /// Accounts in the test chain (keys `aifactory_ledger::testing::test_key(0..ACCOUNTS)`), each
@@ -39,6 +41,10 @@ struct Chain {
     mempool_max: usize,
     statuses: HashMap<Hash, TxStatus>,
     blocks: Vec<BlockView>,
+    /// Each block's stream events, as recorded before they are published.
+    history: Vec<Vec<ChainEvent>>,
+    /// The lowest height whose events it still serves (see [`TestNode::forget_events_below`]).
+    history_lowest: u64,
     blobs: HashMap<Hash, Bytes>,
 }
 
@@ -92,6 +98,8 @@ impl TestNode {
             mempool_max,
             statuses: HashMap::new(),
             blocks: Vec::new(),
+            history: Vec::new(),
+            history_lowest: 1,
             blobs: HashMap::new(),
         };
         TestNode {
@@ -114,6 +122,19 @@ impl TestNode {
         let mut node = Self::sealing();
         node.faults.proofs_forged = true;
         node
+    }
+
+    /// This node with room for only `events_max` live events per subscriber, so a test can
+    /// make one fall behind.
+    pub fn with_live_events_max(mut self, events_max: usize) -> Self {
+        self.events = broadcast::channel(events_max).0;
+        self
+    }
+
+    /// Forgets the events of heights below `height`, as a node that started from a snapshot
+    /// there never had them.
+    pub fn forget_events_below(&self, height: u64) {
+        self.lock().history_lowest = height;
     }
 
     /// A copy of the test chain (keys and state), to sign transactions with.
@@ -168,18 +189,17 @@ fn seal(chain: &mut Chain, events: &broadcast::Sender<ChainEvent>) {
         receipts: Some(built.outcome.receipts.clone()),
         events: Some(built.outcome.events.clone()),
     });
-    let _ = events.send(ChainEvent::Block {
+    let block_events = ChainEvent::of_block(
         height,
         hash,
-        tx_count: built.outcome.receipts.len() as u32,
-        state_root: built.outcome.state_root,
-    });
-    for receipt in built.outcome.receipts {
-        let _ = events.send(ChainEvent::TxIncluded {
-            tx_hash: receipt.tx_hash,
-            height,
-            success: receipt.outcome == TxOutcome::Success,
-        });
+        built.outcome.state_root,
+        &built.outcome.receipts,
+        &built.outcome.events,
+    );
+    // Recorded before published, as `NodeService::subscribe` requires.
+    chain.history.push(block_events.clone());
+    for event in block_events {
+        let _ = events.send(event);
     }
 }
 
@@ -282,6 +302,23 @@ impl NodeService for TestNode {
 
     fn subscribe(&self) -> broadcast::Receiver<ChainEvent> {
         self.events.subscribe()
+    }
+
+    async fn event_heights(&self) -> Option<EventHeights> {
+        let chain = self.lock();
+        Some(EventHeights {
+            lowest: chain.history_lowest,
+            tip: chain.history.len() as u64,
+        })
+    }
+
+    async fn block_events(&self, height: u64) -> Option<Vec<ChainEvent>> {
+        let chain = self.lock();
+        if height < chain.history_lowest {
+            return None;
+        }
+        let index = usize::try_from(height.checked_sub(1)?).ok()?;
+        chain.history.get(index).cloned()
     }
 }
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use aifactory_types::{
-    AccountProof, Address, Amount, Block, Event, Hash, Header, Receipt, TxError,
+    AccountProof, Address, Amount, Block, Event, Hash, Header, Receipt, TxError, TxOutcome,
 };
 
 use crate::schemas;
@@ -113,12 +113,12 @@ pub struct BlockView {
     /// The block.
     #[schema(value_type = schemas::BlockSchema)]
     pub block: Block,
-    /// One receipt per transaction, in block order; `null` when the node no longer keeps the
-    /// receipts of a block this old (it keeps those of its recent blocks).
+    /// One receipt per transaction, in block order; `null` for a block below the heights the
+    /// node recorded outcomes for (it started from a snapshot above it, or predates them).
     #[schema(value_type = Option<Vec<schemas::ReceiptSchema>>)]
     pub receipts: Option<Vec<Receipt>>,
     /// What the block did outside its transactions, in order (due deadlines: phases ending,
-    /// rounds failing, jobs settling, slashes); `null` when the node no longer keeps them.
+    /// rounds failing, jobs settling, slashes); `null` exactly when `receipts` is.
     #[serde(default)]
     #[schema(value_type = Option<Vec<schemas::EventSchema>>)]
     pub events: Option<Vec<Event>>,
@@ -267,7 +267,20 @@ pub enum ChainEvent {
         /// Whether its action succeeded (a failed one still paid its fee).
         success: bool,
     },
-    /// This subscriber fell behind and missed events; re-read state to catch up.
+    /// Something the ledger recorded: one of a transaction's receipt events (with its id), or
+    /// one of the block's own (deadlines: phases ending, rounds failing, jobs settling).
+    Ledger {
+        /// The block's height.
+        height: u64,
+        /// The transaction whose receipt holds the event; `null` for the block's own events.
+        #[schema(value_type = Option<schemas::HashHex>)]
+        tx_hash: Option<Hash>,
+        /// The event itself.
+        #[schema(value_type = schemas::EventSchema)]
+        event: Event,
+    },
+    /// This subscriber fell behind and missed events; re-read state to catch up (only on a
+    /// stream without `from_height`: a resumed stream refills itself from the node's history).
     Lagged {
         /// How many events were skipped.
         skipped: u64,
@@ -280,9 +293,71 @@ impl ChainEvent {
         match self {
             ChainEvent::Block { .. } => "block",
             ChainEvent::TxIncluded { .. } => "tx_included",
+            ChainEvent::Ledger { .. } => "ledger",
             ChainEvent::Lagged { .. } => "lagged",
         }
     }
+
+    /// The height of the block the event belongs to; `None` for `Lagged`.
+    pub fn height(&self) -> Option<u64> {
+        match self {
+            ChainEvent::Block { height, .. }
+            | ChainEvent::TxIncluded { height, .. }
+            | ChainEvent::Ledger { height, .. } => Some(*height),
+            ChainEvent::Lagged { .. } => None,
+        }
+    }
+
+    /// The events one finalized block contributes to the stream, in their fixed order: for
+    /// each transaction in block order its `TxIncluded` then its receipt's events, then the
+    /// block's own events, and last the `Block` itself, which tells a subscriber the height
+    /// is complete. The node and its test stand-in both build them here, so live and replayed
+    /// streams cannot differ.
+    pub fn of_block(
+        height: u64,
+        hash: Hash,
+        state_root: Hash,
+        receipts: &[Receipt],
+        events: &[Event],
+    ) -> Vec<ChainEvent> {
+        let per_receipt: usize = receipts.iter().map(|r| r.events.len() + 1).sum();
+        let mut out = Vec::with_capacity(per_receipt + events.len() + 1);
+        for receipt in receipts {
+            out.push(ChainEvent::TxIncluded {
+                tx_hash: receipt.tx_hash,
+                height,
+                success: receipt.outcome == TxOutcome::Success,
+            });
+            out.extend(receipt.events.iter().map(|event| ChainEvent::Ledger {
+                height,
+                tx_hash: Some(receipt.tx_hash),
+                event: event.clone(),
+            }));
+        }
+        out.extend(events.iter().map(|event| ChainEvent::Ledger {
+            height,
+            tx_hash: None,
+            event: event.clone(),
+        }));
+        out.push(ChainEvent::Block {
+            height,
+            hash,
+            tx_count: u32::try_from(receipts.len()).expect("blocks hold fewer than 2^32 txs"),
+            state_root,
+        });
+        out
+    }
+}
+
+/// The heights whose events a node can replay for `GET /v1/events?from_height=`:
+/// `lowest..=tip`, empty when `lowest > tip` (nothing finalized since the node's start point).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventHeights {
+    /// The lowest height replayable; below it the node has no record (it started from a
+    /// snapshot above it).
+    pub lowest: u64,
+    /// The highest finalized height whose events are recorded.
+    pub tip: u64,
 }
 
 /// Every error body: `{"error": {...}}`.

@@ -246,10 +246,24 @@ impl Client {
         self.request(Method::GET, &format!("v1/blobs/{hash}{query}"))
     }
 
-    /// Subscribes to the chain's events (new blocks, included transactions).
+    /// Subscribes to the chain's events from now on (blocks, included transactions, ledger
+    /// events); one that falls behind gets `Lagged`.
     pub async fn events(&self) -> Result<EventStream, ClientError> {
+        self.event_stream("v1/events").await
+    }
+
+    /// The events of finalized blocks from `height` on, then live, with no gap and no
+    /// duplicate: what an agent that restarts calls with one past the last height it finished
+    /// (see [`EventStream::last_event_id`]). A height the node no longer has is a 410
+    /// (`events_pruned`) naming the lowest it has.
+    pub async fn events_from(&self, height: u64) -> Result<EventStream, ClientError> {
+        self.event_stream(&format!("v1/events?from_height={height}"))
+            .await
+    }
+
+    async fn event_stream(&self, path: &str) -> Result<EventStream, ClientError> {
         let request = self
-            .request(Method::GET, "v1/events")
+            .request(Method::GET, path)
             .header(reqwest::header::ACCEPT, "text/event-stream");
         let response = checked(request).await?;
         Ok(EventStream::new(response.bytes_stream().boxed()))

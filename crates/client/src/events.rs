@@ -1,5 +1,6 @@
 //! Reading `GET /v1/events`: a minimal server-sent-events parser (the API sends one `event:`
-//! line and one `data:` line per event, and comment lines as keep-alives).
+//! line and one `data:` line per event, an `id:` line on each block's last event, and comment
+//! lines as keep-alives).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -20,6 +21,7 @@ pub struct EventStream {
     bytes: BoxStream<'static, Result<bytes::Bytes, reqwest::Error>>,
     buffer: BytesMut,
     done: bool,
+    last_event_id: Option<u64>,
 }
 
 impl std::fmt::Debug for EventStream {
@@ -36,7 +38,15 @@ impl EventStream {
             bytes,
             buffer: BytesMut::new(),
             done: false,
+            last_event_id: None,
         }
+    }
+
+    /// The last SSE `id` received: the height of the last block whose events have all been
+    /// handed out (the node sends it on each block's closing `Block` event). Resume with
+    /// [`crate::Client::events_from`] one above it.
+    pub fn last_event_id(&self) -> Option<u64> {
+        self.last_event_id
     }
 
     /// Takes one complete event block (up to a blank line) off the buffer, if there is one.
@@ -55,6 +65,17 @@ impl EventStream {
         self.buffer.advance(end.0 + end.1);
         Some(block)
     }
+}
+
+/// The value of a block's `id:` line, if it has one that is a height.
+fn id_of(block: &str) -> Option<u64> {
+    block
+        .lines()
+        .filter_map(|line| line.strip_prefix("id:"))
+        .map(|id| id.strip_prefix(' ').unwrap_or(id))
+        .next_back()?
+        .parse()
+        .ok()
 }
 
 /// The JSON of a block's `data:` lines, or `None` for a comment-only block (a keep-alive).
@@ -76,6 +97,9 @@ impl Stream for EventStream {
                 return Poll::Ready(None);
             }
             while let Some(block) = self.take_block() {
+                if let Some(id) = id_of(&block) {
+                    self.last_event_id = Some(id);
+                }
                 if let Some(data) = data_of(&block) {
                     let parsed = serde_json::from_str(&data)
                         .map_err(|e| ClientError::Decode(format!("event {data:?}: {e}")));
@@ -121,6 +145,25 @@ mod tests {
                 ChainEvent::Lagged { skipped: 3 },
                 ChainEvent::Lagged { skipped: 4 }
             ]
+        );
+    }
+
+    #[test]
+    fn the_last_id_is_kept_across_events_without_one() {
+        let chunks = [
+            "event: block\nid: 7\ndata: {\"type\":\"lagged\",\"skipped\":1}\n\n",
+            "event: lagged\ndata: {\"type\":\"lagged\",\"skipped\":2}\n\n",
+        ];
+        let bytes = futures::stream::iter(chunks.map(|c| Ok(bytes::Bytes::from(c)))).boxed();
+        let mut stream = EventStream::new(bytes);
+        assert_eq!(stream.last_event_id(), None);
+        futures::executor::block_on(stream.next()).unwrap().unwrap();
+        assert_eq!(stream.last_event_id(), Some(7));
+        futures::executor::block_on(stream.next()).unwrap().unwrap();
+        assert_eq!(
+            stream.last_event_id(),
+            Some(7),
+            "an event without an id keeps it"
         );
     }
 }

@@ -103,6 +103,14 @@ impl Chain {
         }
     }
 
+    /// This chain with a recent-blocks window of at most `bytes_max` estimated bytes (see
+    /// [`RecentBlocks`]); for a node short of memory, or a test that needs old blocks to
+    /// leave the window.
+    pub fn with_recent_blocks_bytes_max(mut self, bytes_max: usize) -> Self {
+        self.recent = Arc::new(Mutex::new(RecentBlocks::with_bytes_max(bytes_max)));
+        self
+    }
+
     /// The handle the API uses.
     pub fn handle(&self) -> NodeHandle {
         NodeHandle {
@@ -165,16 +173,17 @@ impl Chain {
 
     /// Applies a finalized block to the finalized state; a block at or below the finalized
     /// height was applied before (marshal redelivers after a restart) and is skipped. Returns
-    /// whether the block was new.
+    /// the block with its outcome if it was new; the caller records the outcome and then
+    /// [`Chain::publish`]es it (see [`crate::finalizer::apply`]).
     ///
     /// Panics if the block does not extend the finalized state or does not apply: a quorum of
     /// validators executed it, so failing here means this node's state is corrupt.
-    pub fn finalize(&self, block: &ChainBlock) -> bool {
+    pub fn finalize(&self, block: &ChainBlock) -> Option<Arc<FinalizedBlock>> {
         let height = block.header().height;
         let (base, pending) = {
             let mut inner = lock(&self.inner);
             if height <= inner.finalized.height() {
-                return false;
+                return None;
             }
             let pending = inner.pending.remove(&crate::block::to_digest(block.hash()));
             (inner.finalized.clone(), pending)
@@ -215,9 +224,14 @@ impl Chain {
             mempool.prune(&state, &included);
             self.finalized_tx.send_replace(state);
         }
+        Some(finalized)
+    }
+
+    /// Hands a finalized block to the subscribers of [`NodeHandle::subscribe_blocks`]; called
+    /// once its outcome is on disk, so whoever hears of a block can read its outcome back.
+    pub fn publish(&self, finalized: Arc<FinalizedBlock>) {
         // No subscriber is fine: the API may not be listening.
         let _ = self.blocks_tx.send(finalized);
-        true
     }
 
     /// The recent finalized blocks with their receipts.

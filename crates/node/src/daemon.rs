@@ -197,6 +197,7 @@ async fn serve(
                 every_blocks: config.snapshots.every_blocks,
             }),
             floor,
+            recent_blocks_bytes_max: crate::limits::RECENT_BLOCKS_BYTES_MAX,
         },
         network.channels,
         network.oracle.clone(),
@@ -251,6 +252,7 @@ async fn serve(
             })),
             blob_sources,
             snapshot_path: Some(snapshot_path),
+            outcomes: validator.outcomes.clone(),
         },
     );
     let publisher = api.clone();

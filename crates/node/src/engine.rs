@@ -11,7 +11,8 @@
 //! **Durable where** (all under the runtime's storage, prefixed by `partition_prefix`):
 //! simplex's write-ahead journal (synced before any vote leaves, so a restart cannot
 //! equivocate); marshal's immutable archives of finalized blocks and finalizations by height,
-//! its cache of notarized blocks, and its processed height. The ledger state is memory only.
+//! its cache of notarized blocks, and its processed height; each finalized block's receipts
+//! and events by height ([`crate::outcomes`]). The ledger state is memory only.
 //!
 //! **Restart:** marshal reopens its archives and reports its processed height; [`start`]
 //! replays finalized blocks 1..=processed from the archive into a fresh genesis state before
@@ -50,6 +51,7 @@ use crate::epochs::{self, EpochSchemes, EpochStart, Orchestrator};
 use crate::finalizer;
 use crate::keys::{self, KeyError};
 use crate::mempool::MempoolConfig;
+use crate::outcomes::{self, Outcomes};
 use crate::snapshots::SnapshotPolicy;
 use crate::sync::SyncFloor;
 
@@ -130,6 +132,9 @@ pub struct Config {
     /// A verified epoch boundary to start marshal from instead of genesis (a node that
     /// synced from a peer's snapshot, which `snapshots` must hold; see [`crate::sync`]).
     pub floor: Option<SyncFloor>,
+    /// Most estimated bytes of recent finalized blocks kept in memory for the API
+    /// (normally [`crate::limits::RECENT_BLOCKS_BYTES_MAX`]); older ones are read from disk.
+    pub recent_blocks_bytes_max: usize,
 }
 
 /// The five channels a validator uses, each a sender and receiver pair.
@@ -175,9 +180,13 @@ pub struct Validator {
     pub marshal: Handle<()>,
     /// Reads of the finalized archive.
     pub archive: MarshalMailbox,
+    /// The finalized blocks' recorded receipts and events.
+    pub outcomes: Outcomes,
 }
 
-fn archive_config<C>(
+/// The configuration of an immutable archive named `name` under `prefix`: marshal's two and
+/// the block outcomes' ([`crate::outcomes`]) share it.
+pub(crate) fn archive_config<C>(
     prefix: &str,
     name: &str,
     page_cache: &CacheRef,
@@ -231,9 +240,13 @@ where
         .as_ref()
         .and_then(|policy| policy.load(genesis_state.chain_id()));
     let epocher = FixedEpocher::new(epoch_length(&genesis_state));
-    let chain = Chain::new(restored.unwrap_or(genesis_state), config.mempool);
+    let chain = Chain::new(restored.unwrap_or(genesis_state), config.mempool)
+        .with_recent_blocks_bytes_max(config.recent_blocks_bytes_max);
     let prefix = config.partition_prefix.clone();
     let page_cache = CacheRef::new(PAGE_SIZE, PAGE_CACHE_PAGES);
+    let (outcomes_actor, outcomes) =
+        outcomes::init(context.child("block_outcomes"), &prefix, &page_cache).await;
+    outcomes_actor.start(context.child("block_outcomes_actor"));
 
     let (backfill_rx, backfill) = marshal_resolver::init(
         context.child("backfill"),
@@ -339,7 +352,9 @@ where
             .get_block(Height::new(height))
             .await
             .expect("marshal keeps every processed block");
-        chain.finalize(block.inner());
+        finalizer::apply(&chain, &outcomes, block.inner())
+            .await
+            .expect("the outcome archive runs while the node starts");
     }
 
     // Enter the epoch the next block belongs to, building on its first block's parent.
@@ -371,6 +386,7 @@ where
 
     let snapshot_writer = config.snapshots.as_ref().map(SnapshotPolicy::start_writer);
     let finalizer_chain = chain.clone();
+    let finalizer_outcomes = outcomes.clone();
     let finalizer_epochs = finalizer::Epochs {
         epocher: epocher.clone(),
         mailbox: epoch_mailbox,
@@ -378,6 +394,7 @@ where
     context.child("finalizer").spawn(move |_| {
         finalizer::run(
             finalizer_chain,
+            finalizer_outcomes,
             finalizer_queue,
             snapshot_writer,
             finalizer_epochs,
@@ -419,5 +436,6 @@ where
         consensus,
         marshal: marshal_handle,
         archive: marshal_mailbox,
+        outcomes,
     })
 }

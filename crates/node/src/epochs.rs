@@ -256,7 +256,11 @@ where
                 );
                 let handle = engine.start(votes, certificates, resolver);
                 if let Some((old, handle)) = current.replace((start.epoch, handle)) {
+                    // Join it before deleting its journal: the engine's actors are aborted
+                    // only once its own task has seen the abort, and until then its voter may
+                    // still sync the journal (a panic on the deleted blob).
                     handle.abort();
+                    let _ = handle.await;
                     debug!(epoch = %old, "left epoch");
                 }
                 if let Some(previous) = start.epoch.get().checked_sub(1) {

@@ -6,7 +6,11 @@
 //! them one at a time to the finalized state through [`Chain::finalize`] and only then
 //! acknowledges, so marshal's processed height never passes what the ledger has applied. The
 //! queue is bounded by marshal itself: it hands out at most `max_pending_acks` blocks before
-//! it waits for acknowledgements. Tips carry no durability and are ignored.
+//! it waits for acknowledgements. Tips carry no durability and are ignored. Each new block's
+//! outcome is recorded on disk ([`crate::outcomes`]) before the block is published or
+//! acknowledged.
+
+use std::sync::Arc;
 
 use commonware_actor::Feedback;
 use commonware_consensus::Reporter;
@@ -22,9 +26,10 @@ use commonware_consensus::types::FixedEpocher;
 use tracing::warn;
 
 use crate::block::{ChainBlock, to_digest};
-use crate::chain::Chain;
+use crate::chain::{Chain, FinalizedBlock};
 use crate::epochs::{self, EpochMailbox, EpochStart};
 use crate::keys;
+use crate::outcomes::{OutcomeRecord, Outcomes, Stopped};
 use crate::snapshots::SnapshotWriter;
 
 type Queued = (Digested<ChainBlock>, Exact);
@@ -70,19 +75,49 @@ pub struct Epochs {
     pub mailbox: EpochMailbox,
 }
 
+/// Applies one finalized block to `chain`, records its outcome durably in `outcomes`, then
+/// publishes it; the block with its outcome if it was new. Record before publish: a
+/// subscriber that hears of a block can always read its outcome back (see [`crate::outcomes`]).
+pub async fn apply(
+    chain: &Chain,
+    outcomes: &Outcomes,
+    block: &ChainBlock,
+) -> Result<Option<Arc<FinalizedBlock>>, Stopped> {
+    let Some(finalized) = chain.finalize(block) else {
+        return Ok(None);
+    };
+    let record = OutcomeRecord {
+        txs_before: 0, // numbered by the archive
+        hash: finalized.block.hash(),
+        state_root: finalized.state_root,
+        receipts: finalized.receipts.clone(),
+        events: finalized.events.clone(),
+    };
+    outcomes
+        .record(block.header().height, to_digest(block.hash()), record)
+        .await?;
+    chain.publish(finalized.clone());
+    Ok(Some(finalized))
+}
+
 /// Applies queued finalized blocks to `chain` and acknowledges each after it is applied;
 /// offers each new finalized state to `snapshots`, and after an epoch's last block records the
 /// next validator set's proof (with `snapshots`) and asks the orchestrator to enter the next
 /// epoch with the participants the new state names.
 pub async fn run(
     chain: Chain,
+    outcomes: Outcomes,
     mut queue: FinalizerQueue,
     snapshots: Option<SnapshotWriter>,
     epochs: Epochs,
 ) {
     while let Some((block, ack)) = queue.receiver.next().await {
         let height = block.inner().header().height;
-        let applied = chain.finalize(block.inner());
+        let Ok(applied) = apply(&chain, &outcomes, block.inner()).await else {
+            // Shutting down: unacknowledged, so marshal redelivers the block after a restart.
+            return;
+        };
+        let applied = applied.is_some();
         debug!(height, applied, "finalized");
         if applied && let Some(writer) = &snapshots {
             writer.offer(&chain.finalized());

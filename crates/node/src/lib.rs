@@ -13,10 +13,11 @@
 //! 4. **marshal** stores finalized blocks and finalizations durably and delivers the blocks in
 //!    height order, at least once, fetching any it missed from peers.
 //! 5. **apply** — the [`finalizer`] applies each block to the finalized state (adopting the
-//!    post-state computed at verify), publishes it with receipts through [`NodeHandle`], prunes
-//!    the mempool, then acknowledges so marshal advances its processed height.
+//!    post-state computed at verify), prunes the mempool, records its receipts and events on
+//!    disk ([`outcomes`]), publishes it through [`NodeHandle`], then acknowledges so marshal
+//!    advances its processed height.
 //!
-//! Durable: simplex's journal and marshal's archives (see [`engine`]). The ledger state is in
+//! Durable: simplex's journal, marshal's archives and the block outcomes (see [`engine`]). The ledger state is in
 //! memory and rebuilt at startup by replaying finalized blocks from the archive.
 
 pub mod application;
@@ -29,10 +30,12 @@ pub mod engine;
 pub mod epochs;
 pub mod finalizer;
 pub mod gossip;
+pub mod history;
 pub mod keys;
 pub mod limits;
 pub mod mempool;
 pub mod metrics;
+pub mod outcomes;
 pub mod p2p;
 pub mod recent;
 pub mod service;

@@ -40,9 +40,10 @@ pub const FINALIZED_SUBSCRIBERS_BACKLOG_MAX: usize = 1_024;
 /// How far ahead of the local clock a block's timestamp may be before a verifier waits.
 pub const BLOCK_TIMESTAMP_DRIFT_MS_MAX: u64 = 2_000;
 
-/// Chain events (a block's, then one per transaction) buffered for each `/v1/events`
-/// subscriber before it lags: a few full blocks' worth, so a subscriber that is merely slower
-/// than one block's burst of events misses none.
+/// Chain events (per transaction its inclusion and ledger events, then the block's) buffered
+/// for each live `/v1/events` subscriber before it lags: about a full block's burst, so a
+/// subscriber merely slower than one block misses none. A resumed stream that overflows it
+/// refills from the outcome archive instead.
 pub const EVENTS_BACKLOG_MAX: usize = 4 * (BLOCK_TXS_MAX + 1);
 
 /// Finalized blocks whose receipts the node keeps for the API.
@@ -51,6 +52,11 @@ pub const RECENT_BLOCKS_MAX: usize = 100_000;
 /// Most estimated bytes of finalized blocks and receipts the node keeps for the API (the
 /// oldest go first; the newest block always stays).
 pub const RECENT_BLOCKS_BYTES_MAX: usize = 256 * 1024 * 1024;
+
+/// Most bytes of one block's recorded outcome (its receipts and block-level events, Borsh):
+/// far above what a full block of transactions and a block's worth of due deadlines produce,
+/// so only a corrupt length on disk meets it.
+pub const BLOCK_OUTCOME_BYTES_MAX: usize = 256 * 1024 * 1024;
 
 /// The memory a kept receipt and its index entries are reckoned at.
 pub const RECENT_BLOCK_RECEIPT_BYTES: usize = 256;

@@ -1,7 +1,7 @@
 //! The receipts of recent finalized blocks and where each of their transactions landed, for
-//! the API's `GET /v1/txs/{hash}` and `GET /v1/blocks/{id}`. Blocks themselves are durable in
-//! marshal's archive; receipts are recomputed only by executing a block, so the node keeps
-//! them for its last [`RECENT_BLOCKS_MAX`] finalized blocks, and no more than
+//! the API's `GET /v1/txs/{hash}` and `GET /v1/blocks/{id}`: a memory cache in front of the
+//! disk (blocks in marshal's archive, receipts and events in [`crate::outcomes`]). It keeps
+//! the last [`RECENT_BLOCKS_MAX`] finalized blocks, and no more than
 //! [`RECENT_BLOCKS_BYTES_MAX`] of them (full blocks are large: a count alone let 100,000 of
 //! them take gigabytes), including every block replayed at startup within the same window.
 

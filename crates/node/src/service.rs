@@ -1,6 +1,7 @@
 //! The node behind the HTTP API: [`NodeApi`] implements the API's `NodeService` over the
-//! chain (finalized state, recent receipts, mempool), marshal's archive (older blocks), the
-//! blob store, and transaction gossip.
+//! chain (finalized state, recent receipts, mempool), marshal's archive and the recorded
+//! outcomes (older blocks and the event history, see [`crate::history`]), the blob store, and
+//! transaction gossip.
 //!
 //! Blobs: the store is synchronous (plain files, fsync); its calls run on the runtime's
 //! threads through `block_in_place`, a piece (256 KiB) at a time. A blob a client asks for
@@ -18,8 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aifactory_api::views::{
-    AccountView, BlobStored, BlockId, BlockView, ChainEvent, PeerView, SYNC_EPOCHS_MAX,
-    SYNC_EPOCHS_PROOF_BYTES_BUDGET, StatusView, SyncEpoch, SyncEpochs, TxStatus,
+    AccountView, BlobStored, BlockId, BlockView, ChainEvent, EventHeights, PeerView,
+    SYNC_EPOCHS_MAX, SYNC_EPOCHS_PROOF_BYTES_BUDGET, StatusView, SyncEpoch, SyncEpochs, TxStatus,
 };
 use aifactory_api::{
     BlobBody, BlobContent, BlobError, BlobLookup, NodeService, SnapshotContent, SubmitError,
@@ -29,7 +30,6 @@ use aifactory_ledger::read_snapshot_header;
 use aifactory_store::{BlobReader, Store, StoreError};
 use aifactory_types::{Address, Hash, TxError, VerifiedTransaction};
 use bytes::Bytes;
-use commonware_consensus::marshal::Identifier;
 use commonware_consensus::types::Height;
 use commonware_runtime::Clock;
 use futures::StreamExt;
@@ -37,13 +37,14 @@ use futures::stream::BoxStream;
 use tokio::sync::{Semaphore, broadcast};
 use tracing::{debug, warn};
 
-use crate::block::{ChainBlock, to_digest};
-use crate::chain::{FinalizedBlock, NodeHandle};
+use crate::chain::NodeHandle;
 use crate::engine::MarshalMailbox;
 use crate::gossip::GossipQueue;
+use crate::history;
 use crate::limits::{BLOB_PEER_FETCHES_MAX, EVENTS_BACKLOG_MAX};
 use crate::mempool::Rejection;
 use crate::metrics::NodeMetrics;
+use crate::outcomes::Outcomes;
 use crate::snapshots::proof_path;
 use crate::sync;
 
@@ -65,6 +66,8 @@ pub struct ApiParts {
     /// The ledger snapshot file served to peers that sync from this node (the boundary
     /// proofs beside it), if the node keeps snapshots.
     pub snapshot_path: Option<PathBuf>,
+    /// The finalized blocks' recorded receipts and events.
+    pub outcomes: Outcomes,
 }
 
 /// Where the status learns which peers are connected now.
@@ -84,6 +87,7 @@ pub struct NodeApi<E: Clock + Send + Sync + 'static> {
     blob_fetches: Arc<Semaphore>,
     events: broadcast::Sender<ChainEvent>,
     snapshot_path: Option<Arc<PathBuf>>,
+    outcomes: Outcomes,
 }
 
 impl<E: Clock + Send + Sync + 'static> Clone for NodeApi<E> {
@@ -101,6 +105,7 @@ impl<E: Clock + Send + Sync + 'static> Clone for NodeApi<E> {
             blob_fetches: self.blob_fetches.clone(),
             events: self.events.clone(),
             snapshot_path: self.snapshot_path.clone(),
+            outcomes: self.outcomes.clone(),
         }
     }
 }
@@ -123,6 +128,7 @@ impl<E: Clock + Send + Sync + 'static> NodeApi<E> {
             blob_fetches: Arc::new(Semaphore::new(BLOB_PEER_FETCHES_MAX)),
             events,
             snapshot_path: parts.snapshot_path.map(Arc::new),
+            outcomes: parts.outcomes,
         }
     }
 
@@ -137,7 +143,7 @@ impl<E: Clock + Send + Sync + 'static> NodeApi<E> {
                     self.metrics
                         .mempool_size
                         .set(i64::try_from(self.node.mempool_len()).unwrap_or(i64::MAX));
-                    for event in events_of(&block) {
+                    for event in history::events_of(&block) {
                         let _ = self.events.send(event);
                     }
                 }
@@ -147,16 +153,6 @@ impl<E: Clock + Send + Sync + 'static> NodeApi<E> {
                 Err(broadcast::error::RecvError::Closed) => return,
             }
         }
-    }
-
-    async fn archived(&self, id: Identifier<crate::Digest>) -> Option<BlockView> {
-        let block: ChainBlock = self.archive.get_block(id).await?.inner().clone();
-        Some(BlockView {
-            hash: block.hash(),
-            block: block.block().clone(),
-            receipts: None,
-            events: None,
-        })
     }
 
     /// Epoch `epoch`'s boundary as a syncing peer needs it, if this node has all of it: the
@@ -264,26 +260,6 @@ fn store_error(error: StoreError) -> BlobError {
     }
 }
 
-/// The events one finalized block produces: the block, then each transaction.
-fn events_of(finalized: &FinalizedBlock) -> Vec<ChainEvent> {
-    let block = finalized.block.block();
-    let mut events = Vec::with_capacity(block.txs.len() + 1);
-    events.push(ChainEvent::Block {
-        height: block.header.height,
-        hash: finalized.block.hash(),
-        tx_count: u32::try_from(block.txs.len()).unwrap_or(u32::MAX),
-        state_root: finalized.state_root,
-    });
-    for receipt in &finalized.receipts {
-        events.push(ChainEvent::TxIncluded {
-            tx_hash: receipt.tx_hash,
-            height: block.header.height,
-            success: receipt.outcome == aifactory_types::TxOutcome::Success,
-        });
-    }
-    events
-}
-
 /// The API's reading of a mempool refusal.
 fn submit_error(rejection: Rejection, capacity: usize) -> SubmitError {
     match rejection {
@@ -303,15 +279,6 @@ fn submit_error(rejection: Rejection, capacity: usize) -> SubmitError {
         | Rejection::SenderFutureFull { .. }
         | Rejection::Decode(_)
         | Rejection::Signature(_)) => SubmitError::Unavailable(other.to_string()),
-    }
-}
-
-fn view_of(finalized: &FinalizedBlock) -> BlockView {
-    BlockView {
-        hash: finalized.block.hash(),
-        block: finalized.block.block().clone(),
-        receipts: Some(finalized.receipts.clone()),
-        events: Some(finalized.events.clone()),
     }
 }
 
@@ -353,11 +320,13 @@ impl<E: Clock + Send + Sync + 'static> NodeService for NodeApi<E> {
                 receipt,
             });
         }
-        let mempool = self.node.chain().mempool();
-        if mempool.contains(&hash) {
+        if self.node.chain().mempool().contains(&hash) {
             return Some(TxStatus::Pending);
         }
-        let error = mempool.dropped(&hash)?.clone();
+        if let Some(included) = history::recorded_tx(&self.outcomes, hash).await {
+            return Some(included);
+        }
+        let error = self.node.chain().mempool().dropped(&hash)?.clone();
         Some(TxStatus::Dropped { error })
     }
 
@@ -372,23 +341,7 @@ impl<E: Clock + Send + Sync + 'static> NodeService for NodeApi<E> {
     }
 
     async fn block(&self, id: BlockId) -> Option<BlockView> {
-        let recent = {
-            let recent = self.node.chain().recent();
-            match id {
-                BlockId::Latest => recent.latest(),
-                BlockId::Height(height) => recent.by_height(height),
-                BlockId::Hash(hash) => recent.by_hash(&hash),
-            }
-        };
-        if let Some(finalized) = recent {
-            return Some(view_of(&finalized));
-        }
-        match id {
-            BlockId::Latest => self.archived(Identifier::Latest).await,
-            BlockId::Height(0) => None,
-            BlockId::Height(height) => self.archived(Identifier::Height(Height::new(height))).await,
-            BlockId::Hash(hash) => self.archived(Identifier::Digest(to_digest(hash))).await,
-        }
+        history::block_view(&self.node, &self.archive, &self.outcomes, id).await
     }
 
     fn finalized_state(&self) -> Arc<aifactory_ledger::State> {
@@ -447,6 +400,14 @@ impl<E: Clock + Send + Sync + 'static> NodeService for NodeApi<E> {
 
     fn subscribe(&self) -> broadcast::Receiver<ChainEvent> {
         self.events.subscribe()
+    }
+
+    async fn event_heights(&self) -> Option<EventHeights> {
+        Some(history::event_heights(&self.node, &self.outcomes))
+    }
+
+    async fn block_events(&self, height: u64) -> Option<Vec<ChainEvent>> {
+        history::block_events(&self.node, &self.outcomes, height).await
     }
 
     async fn sync_epochs(&self, from: u64) -> Option<SyncEpochs> {

@@ -269,3 +269,25 @@ fn every_error_code_and_event_kind_is_documented() {
         assert!(kinds.contains(&kind), "Event::{kind} is not documented");
     }
 }
+
+/// Every kind of `ChainEvent` the stream sends is named in the SSE message schema, and
+/// described in `ChainEvent`'s own schema.
+#[test]
+fn every_chain_event_kind_is_documented() {
+    let doc = serde_json::to_value(aifactory_api::openapi()).unwrap();
+    let views = include_str!("../../src/views.rs");
+    let names = documented_enum(&doc, "ChainEventMessage", "event");
+    let kinds = variants(views, "ChainEvent");
+    assert!(kinds.len() >= 4, "{kinds:?}");
+    let schema = doc["components"]["schemas"]["ChainEvent"].to_string();
+    for kind in kinds {
+        assert!(
+            names.contains(&kind),
+            "ChainEvent::{kind} is not an SSE event name"
+        );
+        assert!(
+            schema.contains(&format!("\"{kind}\"")),
+            "ChainEvent::{kind} is not in the ChainEvent schema"
+        );
+    }
+}

@@ -8,6 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use aifactory_ledger::testing::{TEST_CHAIN_ID, test_key};
 use aifactory_node::block::CHAIN_BLOCK_BYTES_MAX;
+use aifactory_node::limits::RECENT_BLOCKS_BYTES_MAX;
 use aifactory_node::{
     ChainBlock, Channels, Config, MempoolConfig, Timeouts, Validator, keys, start,
 };
@@ -239,7 +240,33 @@ pub(crate) async fn start_node_timed(
     backfill_channel: u64,
     timeouts: Timeouts,
 ) -> Node {
-    let key = node_keys()[index].clone();
+    let config = node_config(index, genesis, timeouts);
+    start_node_configured(context, oracle, index, backfill_channel, config).await
+}
+
+/// Node `index`'s configuration: its key and partition, `genesis`, `timeouts`, and the
+/// defaults for the rest.
+pub(crate) fn node_config(index: usize, genesis: Genesis, timeouts: Timeouts) -> Config {
+    Config {
+        key: node_keys()[index].clone(),
+        genesis,
+        partition_prefix: format!("node-{index}"),
+        mempool: MempoolConfig::default(),
+        timeouts,
+        snapshots: None,
+        floor: None,
+        recent_blocks_bytes_max: RECENT_BLOCKS_BYTES_MAX,
+    }
+}
+
+/// Starts node `index` with `config`; its backfill goes over `backfill_channel`.
+pub(crate) async fn start_node_configured(
+    context: &Context,
+    oracle: &SimOracle,
+    index: usize,
+    backfill_channel: u64,
+    config: Config,
+) -> Node {
     let control = oracle.control(node_public_key(index));
     let register = async |channel| control.register(channel, quota()).await.unwrap();
     let channels = Channels {
@@ -248,15 +275,6 @@ pub(crate) async fn start_node_timed(
         resolver: register(2).await,
         blocks: register(3).await,
         backfill: register(backfill_channel).await,
-    };
-    let config = Config {
-        key,
-        genesis,
-        partition_prefix: format!("node-{index}"),
-        mempool: MempoolConfig::default(),
-        timeouts,
-        snapshots: None,
-        floor: None,
     };
     let validator = start(
         context.child("node").with_attribute("index", index),

@@ -5,15 +5,17 @@
 
 use crate::fixture::{
     Node, SimOracle, USERS, VALIDATORS, assert_frozen, genesis, height, link, link_with, network,
-    runner, start_node, start_node_timed, unlink, user_keys, wait_for_height,
+    node_config, runner, start_node, start_node_configured, start_node_timed, unlink,
+    unpaced_timeouts, user_keys, wait_for_height,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use aifactory_api::views::{BlockId, ChainEvent, TxStatus};
 use aifactory_ledger::testing::{TEST_CHAIN_ID, TestChain};
-use aifactory_node::{ChainBlock, Timeouts};
+use aifactory_node::{ChainBlock, Timeouts, history};
 use aifactory_types::transaction::ChainId;
-use aifactory_types::{Hash, Params, SignedTransaction, Transaction};
+use aifactory_types::{Event, Hash, Params, Receipt, SignedTransaction, Transaction};
 use commonware_p2p::simulated::Link;
 use commonware_runtime::deterministic::{self, Context};
 use commonware_runtime::{Clock, Runner};
@@ -288,5 +290,109 @@ fn unclean_crash_recovers_and_a_lagging_validator_catches_up() {
         assert_eq!(nodes[0].seen.lock().unwrap()[&target].1, root);
         assert_agree(&refs);
         wait_for_nonces(&context, lagging, 5).await;
+    });
+}
+
+/// Node 0 of four, keeping only its newest block in memory (a one-byte recent window), so
+/// every older block's receipts and events must come from disk.
+async fn start_forgetful(context: &Context, oracle: &SimOracle) -> Vec<Node> {
+    let mut config = node_config(0, genesis(), unpaced_timeouts());
+    config.recent_blocks_bytes_max = 1;
+    let mut nodes = vec![start_node_configured(context, oracle, 0, 4, config).await];
+    for i in 1..VALIDATORS {
+        nodes.push(start_node(context, oracle, i).await);
+    }
+    nodes
+}
+
+type Outcomes = BTreeMap<u64, (Vec<Receipt>, Vec<Event>)>;
+
+/// What node 0 serves for heights `1..=tip`: each block's receipts and events, and its
+/// replayable stream events, checked against each other and the block.
+async fn served(node: &Node, tip: u64) -> Outcomes {
+    let v = &node.validator;
+    let heights = history::event_heights(&v.handle, &v.outcomes);
+    assert_eq!(heights.lowest, 1, "a node from genesis has every height");
+    assert!(heights.tip >= tip);
+    let mut out = BTreeMap::new();
+    for h in 1..=tip {
+        assert!(
+            v.chain.recent().by_height(h).is_none(),
+            "height {h} is still in the recent window"
+        );
+        let view = history::block_view(&v.handle, &v.archive, &v.outcomes, BlockId::Height(h))
+            .await
+            .expect("the node has the block");
+        let receipts = view.receipts.expect("receipts are served for an old block");
+        let events = view.events.expect("events are served for an old block");
+        let ids: Vec<Hash> = view.block.txs.iter().map(|tx| tx.hash()).collect();
+        let receipt_ids: Vec<Hash> = receipts.iter().map(|r| r.tx_hash).collect();
+        assert_eq!(
+            receipt_ids, ids,
+            "one receipt per transaction at height {h}"
+        );
+        for (index, receipt) in (0u32..).zip(&receipts) {
+            let status = history::recorded_tx(&v.outcomes, receipt.tx_hash).await;
+            let expected = TxStatus::Included {
+                height: h,
+                block_hash: view.hash,
+                index,
+                receipt: receipt.clone(),
+            };
+            assert_eq!(
+                status,
+                Some(expected),
+                "transaction {index} of height {h} is found"
+            );
+        }
+        let replayed = history::block_events(&v.handle, &v.outcomes, h).await;
+        let expected = ChainEvent::of_block(
+            h,
+            view.hash,
+            view.block.header.state_root,
+            &receipts,
+            &events,
+        );
+        assert_eq!(replayed.expect("replayable"), expected);
+        out.insert(h, (receipts, events));
+    }
+    out
+}
+
+/// Regression for agents following the chain: a block's receipts and events were served only
+/// while it was in the node's recent window in memory, and never after a restart.
+#[test]
+fn block_outcomes_survive_an_unclean_crash_and_are_served_outside_the_recent_window() {
+    let (before, checkpoint) =
+        runner(12, Duration::from_secs(120)).start_and_recover(|context| async move {
+            let oracle = network(&context, VALIDATORS).await;
+            let nodes = start_forgetful(&context, &oracle).await;
+            link(&oracle, &[0, 1, 2, 3], &[0, 1, 2, 3]).await;
+            submit(&nodes, &transfers(0, 3));
+            wait_for_nonces(&context, &nodes[0], 3).await;
+            let tip = height(&nodes[0]);
+            let refs: Vec<&Node> = nodes.iter().collect();
+            wait_for_height(&context, &refs, tip + 1).await;
+            served(&nodes[0], tip).await
+        });
+    let with_txs = before.values().filter(|(r, _)| !r.is_empty()).count();
+    assert!(with_txs > 0, "some block carried the transfers");
+    let transferred = before
+        .values()
+        .flat_map(|(receipts, _)| receipts)
+        .flat_map(|r| &r.events)
+        .filter(|e| matches!(e, Event::Transferred { .. }))
+        .count();
+    assert_eq!(transferred, 3 * USERS, "every transfer's event is served");
+
+    deterministic::Runner::from(checkpoint).start(|context| async move {
+        let oracle = network(&context, VALIDATORS).await;
+        let nodes = start_forgetful(&context, &oracle).await;
+        link(&oracle, &[0, 1, 2, 3], &[0, 1, 2, 3]).await;
+        let tip = *before.keys().last().unwrap();
+        let refs: Vec<&Node> = nodes.iter().collect();
+        wait_for_height(&context, &refs, tip + 1).await;
+        let after = served(&nodes[0], tip).await;
+        assert_eq!(after, before, "the same outcomes after the restart");
     });
 }
