@@ -136,7 +136,10 @@ async fn jobs_run_from_registered_data_to_payout_with_agents_alone() {
     println!("job 1 accuracy per round on validator 0's rows: {accuracies:.4?}");
     assert_eq!(accuracies.len(), ROUNDS);
     assert!(accuracies.iter().all(|a| *a > 0.70), "{accuracies:?}");
-    assert!(accuracies[ROUNDS - 1] > accuracies[0], "training improves it: {accuracies:?}");
+    assert!(
+        accuracies[ROUNDS - 1] > accuracies[0],
+        "training improves it: {accuracies:?}"
+    );
     assert!(
         events
             .iter()
