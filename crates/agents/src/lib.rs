@@ -27,6 +27,7 @@ pub mod recipe;
 pub mod replay;
 pub mod runtime;
 pub mod scoring;
+pub mod secure;
 pub mod trainer;
 pub mod validator;
 pub mod wire;

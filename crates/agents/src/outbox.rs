@@ -91,6 +91,12 @@ impl Outbox {
         self.address
     }
 
+    /// The account's key (a secure round's client signs with it and derives its secrets
+    /// from it).
+    pub fn key(&self) -> &SecretKey {
+        &self.key
+    }
+
     /// The outcome of `label`'s transaction if it is final.
     pub fn outcome(&self, label: &str) -> Option<&Sent> {
         self.journal.get().get(label)?.outcome.as_ref()

@@ -9,17 +9,20 @@
 
 use std::collections::BTreeMap;
 
+use aifactory_client::views::lifecycle::JobView;
 use aifactory_client::views::lifecycle::provider_epsilon;
 use aifactory_learn::data::schema::Schema;
 use aifactory_learn::data::table::Table;
 use aifactory_learn::data::{kanon, merkle, quality};
 use aifactory_learn::params;
 use aifactory_learn::train;
+use aifactory_secagg::ClientId;
 use aifactory_types::lifecycle::{
     DatasetId, JobId, JobStatus, JobTerms, JoinJob, Licence, PhaseData, PostPhase, RegisterDataset,
-    RoundStage, update_phase,
+    RoundStage,
 };
-use aifactory_types::{BoundedString, Hash, Payload};
+use aifactory_types::limits::PHASE_INLINE_BYTES_MAX;
+use aifactory_types::{Address, BoundedString, BoundedVec, Hash, Payload};
 use anyhow::{Context as _, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +31,7 @@ use crate::journal::{Journal, load_file, save_file};
 use crate::outbox::Sent;
 use crate::recipe::{fetch_model, local_training, put_blob};
 use crate::runtime::{Agent, Role, crash_if_drilled};
+use crate::secure;
 use crate::wire::Weighted;
 
 /// The k an anonymity report is measured against.
@@ -200,12 +204,7 @@ impl Provider {
                 )));
             }
         }
-        if terms.secure_aggregation.is_some() {
-            return Ok(Err(
-                "secure aggregation is not yet supported by this provider agent".into(),
-            ));
-        }
-        if policy.require_secure_aggregation {
+        if policy.require_secure_aggregation && terms.secure_aggregation.is_none() {
             return Ok(Err("the job has no secure aggregation".into()));
         }
         let Some(privacy) = &terms.privacy else {
@@ -336,29 +335,91 @@ impl Provider {
         let Some(round) = view.entries.rounds.iter().find(|r| r.key.1 == seq) else {
             return Ok(());
         };
-        let phase = update_phase(the_job.terms.secure_aggregation.is_some());
+        let secure = the_job.terms.secure_aggregation.is_some();
         let round = &round.value;
-        if round.stage != RoundStage::Posting || round.phase != phase {
+        let phase = round.phase;
+        if round.stage != RoundStage::Posting || phase != 0 && !secure {
             return Ok(());
         }
         let label = format!("job {job} round {seq} phase {phase}");
         if agent.outbox.outcome(&label).is_some() {
             return Ok(());
         }
-        let bytes = self
-            .update(agent, job, &the_job.terms, seq, &round.start_model)
-            .await?;
-        let blob = put_blob(&agent.nodes, bytes).await?;
+        let data = if secure {
+            let Some(message) = self
+                .secure_message(agent, &view, seq, phase, &round.start_model)
+                .await?
+            else {
+                return Ok(());
+            };
+            if message.len() <= PHASE_INLINE_BYTES_MAX {
+                PhaseData::Inline(BoundedVec::new(message).expect("within the inline cap"))
+            } else {
+                PhaseData::Blob(put_blob(&agent.nodes, message).await?)
+            }
+        } else {
+            let bytes = self
+                .update(agent, job, &the_job.terms, seq, &round.start_model)
+                .await?;
+            PhaseData::Blob(put_blob(&agent.nodes, bytes).await?)
+        };
         let payload = Payload::PostPhase(PostPhase {
             job,
             round: seq,
             phase,
-            data: PhaseData::Blob(blob),
+            data: data.clone(),
         });
         crash_if_drilled(&self.settings.drill, seq);
         let sent = agent.outbox.send(&agent.nodes, &label, payload).await?;
-        tracing::info!(job, round = seq, index = round.index, update = %blob, outcome = ?sent, "posted update");
+        tracing::info!(job, round = seq, index = round.index, phase, outcome = ?sent, "posted");
         Ok(())
+    }
+}
+
+impl Provider {
+    /// This provider's message for phase `phase` of secure round `seq`, or `None` if the phase
+    /// does not expect it (it did not post in the phase before).
+    async fn secure_message(
+        &self,
+        agent: &Agent,
+        view: &JobView,
+        seq: u32,
+        phase: u8,
+        start: &Hash,
+    ) -> anyhow::Result<Option<Vec<u8>>> {
+        let job = view.entries.job.key;
+        let terms = &view.entries.job.value.terms;
+        let roster = secure::roster(&agent.nodes, view).await?;
+        let me = agent.outbox.address();
+        let Some(id) = roster.iter().position(|(a, _)| *a == me) else {
+            bail!("this provider is not on job {job}'s roster");
+        };
+        let id = id as ClientId;
+        let (_, posts) = secure::fetch_posts(&agent.nodes, job, seq, &roster).await?;
+        if phase > 0 && !posts[usize::from(phase) - 1].contains_key(&id) {
+            return Ok(None);
+        }
+        let (model, _) = fetch_model(&agent.nodes, start).await?;
+        let params = model.params.len();
+        let update = if phase >= 2 {
+            let bytes = self.update(agent, job, terms, seq, start).await?;
+            let update = Weighted::decode(&bytes, params)?;
+            let samples = u32::try_from(update.samples).map_err(|_| anyhow!("too many rows"))?;
+            Some((update.values, samples))
+        } else {
+            None
+        };
+        let addresses: Vec<Address> = roster.iter().map(|(a, _)| *a).collect();
+        let rows_max = roster.iter().map(|(_, r)| *r).max().unwrap_or(1);
+        let round = secure::round_config(job, seq, terms, &addresses, params, rows_max)?;
+        let secret = secure::client_secret(agent.outbox.key(), job, seq);
+        let key = agent.outbox.key().clone();
+        let message = tokio::task::spawn_blocking(move || {
+            let update = update.as_ref().map(|(v, s)| (v.as_slice(), *s));
+            secure::client_message(&round, id, &key, &secret, &posts, phase, update)
+        })
+        .await??;
+        Ok(Some(message))
     }
 }
 

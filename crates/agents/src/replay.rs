@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::nodes::Nodes;
 use crate::recipe::{self, fetch_blob, fetch_model};
+use crate::secure;
 use crate::wire::Weighted;
 
 /// A round's result: the aggregate and the new global model, with their blob bytes.
@@ -46,15 +47,28 @@ pub fn combine(
     let delta = recipe::rule(terms)
         .combine(&values, &weights)
         .map_err(|e| anyhow!("combining the round's updates: {e}"))?;
+    let samples = updates.iter().map(|u| u.samples).sum();
+    advance(
+        start,
+        Weighted {
+            samples,
+            values: delta,
+        },
+        server,
+    )
+}
+
+/// Applies a round's combined update (the aggregate) to its start model with the server
+/// optimiser.
+pub fn advance(
+    start: &StoredModel,
+    aggregate: Weighted,
+    server: &mut ServerState,
+) -> anyhow::Result<Combined> {
     let mut params = start.params.clone();
     server
-        .apply(&mut params, &delta)
+        .apply(&mut params, &aggregate.values)
         .map_err(|e| anyhow!("applying the aggregate: {e}"))?;
-    let samples = updates.iter().map(|u| u.samples).sum();
-    let aggregate = Weighted {
-        samples,
-        values: delta,
-    };
     let mut model =
         StoredModel::new(start.spec.clone(), params).map_err(|e| anyhow!("the new model: {e}"))?;
     model.features = start.features.clone();
@@ -67,6 +81,40 @@ pub fn combine(
         model,
         model_bytes,
     })
+}
+
+/// A secure round's aggregate from all its posts: the survivors' weighted mean, with the
+/// contributions to credit (each survivor's dataset rows, which are its weight).
+pub fn secure_aggregate(
+    job: JobId,
+    seq: u32,
+    terms: &JobTerms,
+    roster: &[(Address, u64)],
+    posts: &secure::Posts,
+    params: usize,
+) -> anyhow::Result<(Weighted, Vec<Contribution>)> {
+    let addresses: Vec<Address> = roster.iter().map(|(a, _)| *a).collect();
+    let rows_max = roster.iter().map(|(_, r)| *r).max().unwrap_or(1);
+    let round = secure::round_config(job, seq, terms, &addresses, params, rows_max)?;
+    let (mean, weight, survivors) = secure::finish(&round, posts)?;
+    let contributions: Vec<Contribution> = survivors
+        .iter()
+        .map(|&id| Contribution {
+            provider: roster[id as usize].0,
+            samples: roster[id as usize].1,
+        })
+        .collect();
+    let credited: u64 = contributions.iter().map(|c| c.samples).sum();
+    if credited != weight {
+        bail!("the survivors' rows sum to {credited}, but the unmasked weight is {weight}");
+    }
+    Ok((
+        Weighted {
+            samples: weight,
+            values: mean,
+        },
+        contributions,
+    ))
 }
 
 /// The update-phase posts of round `seq`, by provider.
@@ -152,7 +200,7 @@ impl RoundCheck {
 /// from round to round as the trainer must have.
 pub async fn verify_job(nodes: &Nodes, job: JobId) -> anyhow::Result<Vec<RoundCheck>> {
     let view = nodes.call(|c| async move { c.job(job).await }).await?;
-    let the_job = view.entries.job.value;
+    let the_job = view.entries.job.value.clone();
     let terms = the_job.terms;
     let mut checks = Vec::new();
     let mut server: Option<ServerState> = None;
@@ -177,6 +225,16 @@ pub async fn verify_job(nodes: &Nodes, job: JobId) -> anyhow::Result<Vec<RoundCh
                         .map_err(|e| anyhow!("{e}"))?,
                 ),
             };
+            if terms.secure_aggregation.is_some() {
+                let roster = secure::roster(nodes, &view).await?;
+                let (_, posts) = secure::fetch_posts(nodes, job, seq, &roster).await?;
+                let (aggregate, credited) =
+                    secure_aggregate(job, seq, &terms, &roster, &posts, start.params.len())?;
+                if credited != round.contributions.to_vec() {
+                    bail!("the round credits other providers than the survivors of the sum");
+                }
+                return advance(&start, aggregate, state);
+            }
             let updates =
                 fetch_updates(nodes, &posts, &round.contributions, start.params.len()).await?;
             combine(&terms, &start, &updates, state)

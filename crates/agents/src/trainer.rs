@@ -9,21 +9,23 @@
 
 use std::collections::BTreeMap;
 
+use aifactory_client::views::lifecycle::JobView;
 use aifactory_learn::federated::server_opt::{ServerOptimizer, ServerState};
 use aifactory_types::lifecycle::{
     ClaimJob, CloseRound, Contribution, DatasetId, JobId, JobStatus, JobTerms, Role as JobRole,
     RoundStage,
 };
 use aifactory_types::{Address, BoundedVec, Hash, Payload};
-use anyhow::anyhow;
+use anyhow::{anyhow, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::config::TrainerSettings;
 use crate::journal::Journal;
 use crate::outbox::Sent;
 use crate::recipe::{self, fetch_blob, fetch_model, put_blob};
-use crate::replay::{combine, update_posts};
+use crate::replay::{advance, combine, secure_aggregate, update_posts};
 use crate::runtime::{Agent, Role, crash_if_drilled};
+use crate::secure;
 use crate::wire::Weighted;
 
 /// Where the trainer stands with one job.
@@ -116,7 +118,7 @@ impl Trainer {
             .nodes
             .call(|c| async move { c.job(job).await })
             .await?;
-        let the_job = view.entries.job.value;
+        let the_job = view.entries.job.value.clone();
         if the_job.status.is_finished() {
             tracing::info!(job, status = ?the_job.status, "job ended");
             agent.outbox.forget(&format!("job {job} "))?;
@@ -139,7 +141,54 @@ impl Trainer {
         }
         let (start, _) = fetch_model(&agent.nodes, &round.start_model).await?;
         let params = start.params.len();
-        let rows: BTreeMap<Address, DatasetId> = view
+        let mut server = server_state_before(agent, &terms, job, seq, params).await?;
+        let (mut combined, contributions) = if terms.secure_aggregation.is_some() {
+            let roster = secure::roster(&agent.nodes, &view).await?;
+            let (_, posts) = secure::fetch_posts(&agent.nodes, job, seq, &roster).await?;
+            let (aggregate, contributions) =
+                secure_aggregate(job, seq, &terms, &roster, &posts, params)?;
+            (advance(&start, aggregate, &mut server)?, contributions)
+        } else {
+            let (updates, contributions) = self
+                .usable_updates(agent, &view, job, seq, &posts, params)
+                .await?;
+            (
+                combine(&terms, &start, &updates, &mut server)?,
+                contributions,
+            )
+        };
+        if self.settings.drill.wrong_model {
+            combined.model.params[0] += 1.0;
+            combined.model_bytes = combined.model.to_bytes().map_err(|e| anyhow!("{e}"))?;
+        }
+        let aggregate = put_blob(&agent.nodes, combined.aggregate_bytes).await?;
+        let model = put_blob(&agent.nodes, combined.model_bytes).await?;
+        let payload = Payload::CloseRound(CloseRound {
+            job,
+            round: seq,
+            aggregate,
+            model,
+            contributions: BoundedVec::new(contributions.clone())
+                .map_err(|_| anyhow!("more contributions than a round holds"))?,
+        });
+        crash_if_drilled(&self.settings.drill, seq);
+        let sent = agent.outbox.send(&agent.nodes, &label, payload).await?;
+        tracing::info!(job, round = seq, index = round.index, survivors = contributions.len(), %model, outcome = ?sent, "closed round");
+        Ok(())
+    }
+
+    /// The round's updates the trainer can use, with what each contributes: those that can be
+    /// fetched and read and claim no more samples than their provider's dataset has rows.
+    async fn usable_updates(
+        &self,
+        agent: &Agent,
+        view: &JobView,
+        job: JobId,
+        seq: u32,
+        posts: &[(Address, Hash)],
+        params: usize,
+    ) -> anyhow::Result<(Vec<Weighted>, Vec<Contribution>)> {
+        let datasets: BTreeMap<Address, DatasetId> = view
             .entries
             .participants
             .iter()
@@ -150,11 +199,28 @@ impl Trainer {
             .collect();
         let mut updates = Vec::new();
         let mut contributions = Vec::new();
-        for (provider, hash) in &posts {
-            match self
-                .usable_update(agent, &rows, provider, hash, params)
-                .await
-            {
+        for (provider, hash) in posts {
+            let usable = async {
+                let update = Weighted::decode(&fetch_blob(&agent.nodes, hash).await?, params)?;
+                let dataset = *datasets
+                    .get(provider)
+                    .ok_or_else(|| anyhow!("{provider} is not a provider of the job"))?;
+                let rows = agent
+                    .nodes
+                    .call(|c| async move { c.dataset(dataset).await })
+                    .await?
+                    .dataset
+                    .value
+                    .rows;
+                if update.samples == 0 || update.samples > rows {
+                    bail!(
+                        "it claims {} samples; its dataset has {rows} rows",
+                        update.samples
+                    );
+                }
+                Ok(update)
+            };
+            match usable.await {
                 Ok(update) => {
                     contributions.push(Contribution {
                         provider: *provider,
@@ -168,58 +234,9 @@ impl Trainer {
             }
         }
         if updates.is_empty() {
-            return Err(anyhow!("no usable update in round {seq} of job {job}"));
+            bail!("no usable update in round {seq} of job {job}");
         }
-        let mut server = server_state_before(agent, &terms, job, seq, params).await?;
-        let mut combined = combine(&terms, &start, &updates, &mut server)?;
-        if self.settings.drill.wrong_model {
-            combined.model.params[0] += 1.0;
-            combined.model_bytes = combined.model.to_bytes().map_err(|e| anyhow!("{e}"))?;
-        }
-        let aggregate = put_blob(&agent.nodes, combined.aggregate_bytes).await?;
-        let model = put_blob(&agent.nodes, combined.model_bytes).await?;
-        let payload = Payload::CloseRound(CloseRound {
-            job,
-            round: seq,
-            aggregate,
-            model,
-            contributions: BoundedVec::new(contributions)
-                .map_err(|_| anyhow!("more contributions than a round holds"))?,
-        });
-        crash_if_drilled(&self.settings.drill, seq);
-        let sent = agent.outbox.send(&agent.nodes, &label, payload).await?;
-        tracing::info!(job, round = seq, index = round.index, updates = updates.len(), %model, outcome = ?sent, "closed round");
-        Ok(())
-    }
-
-    /// A provider's update, if it can be fetched and read and claims no more samples than its
-    /// dataset has rows.
-    async fn usable_update(
-        &self,
-        agent: &Agent,
-        datasets: &BTreeMap<Address, DatasetId>,
-        provider: &Address,
-        hash: &Hash,
-        params: usize,
-    ) -> anyhow::Result<Weighted> {
-        let update = Weighted::decode(&fetch_blob(&agent.nodes, hash).await?, params)?;
-        let dataset = *datasets
-            .get(provider)
-            .ok_or_else(|| anyhow!("{provider} is not a provider of the job"))?;
-        let rows = agent
-            .nodes
-            .call(|c| async move { c.dataset(dataset).await })
-            .await?
-            .dataset
-            .value
-            .rows;
-        if update.samples == 0 || update.samples > rows {
-            return Err(anyhow!(
-                "it claims {} samples; its dataset has {rows} rows",
-                update.samples
-            ));
-        }
-        Ok(update)
+        Ok((updates, contributions))
     }
 }
 

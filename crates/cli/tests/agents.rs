@@ -55,7 +55,11 @@ async fn jobs_run_from_registered_data_to_payout_with_agents_alone() {
     factory.start_validators(SCORERS, 3 + PROVIDERS, |_| String::new());
     factory.wait_datasets(PROVIDERS).await;
 
-    let terms = Terms::default().write(factory.root(), "job");
+    let terms = Terms {
+        secure: Some(2),
+        ..Terms::default()
+    }
+    .write(factory.root(), "job");
     factory.cli.json(&[
         "job",
         "open",
@@ -178,6 +182,7 @@ async fn jobs_run_from_registered_data_to_payout_with_agents_alone() {
             "\n[privacy]\nclip_norm = 1000000\nnoise_multiplier = 1000000\ndelta_pico = 10000000\n"
                 .into(),
         ),
+        secure: Some(2),
         ..Terms::default()
     }
     .write(factory.root(), "private-job");

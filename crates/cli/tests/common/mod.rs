@@ -435,6 +435,8 @@ pub(crate) struct Terms {
     pub(crate) deadlines: [u64; 5],
     /// A `[privacy]` table, if any.
     pub(crate) privacy: Option<String>,
+    /// Secure aggregation's threshold, if the job uses it.
+    pub(crate) secure: Option<u16>,
 }
 
 impl Default for Terms {
@@ -449,6 +451,7 @@ impl Default for Terms {
             aggregation: "rule = \"fed_avg\"".into(),
             deadlines: [2000; 5],
             privacy: None,
+            secure: None,
         }
     }
 }
@@ -501,7 +504,7 @@ providers_bps = 4000
 developer_bps = 1000
 validators_bps = 1000
 treasury_bps = 1000
-{privacy}"#,
+{privacy}{secure}"#,
             model = self.model,
             pmin = self.providers_min,
             pmax = self.providers_max,
@@ -510,6 +513,10 @@ treasury_bps = 1000
             vmax = self.validators_max,
             aggregation = self.aggregation,
             privacy = self.privacy.clone().unwrap_or_default(),
+            secure = self
+                .secure
+                .map(|t| format!("\n[secure_aggregation]\nthreshold = {t}\n"))
+                .unwrap_or_default(),
         );
         let path = dir.join(format!("{name}.toml"));
         std::fs::write(&path, text).unwrap();
