@@ -64,6 +64,10 @@ pub struct Drill {
     /// (a provider's update, a trainer's close), after preparing and journaling it.
     #[serde(default)]
     pub crash_before_round: Option<u32>,
+    /// With `crash_before_round`, crash only before this phase of that round (a secure round
+    /// has five); without it, before the round's first message.
+    #[serde(default)]
+    pub crash_before_phase: Option<u8>,
     /// Trainer: publish a model other than the one the round's updates give.
     #[serde(default)]
     pub wrong_model: bool,

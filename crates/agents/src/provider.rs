@@ -369,7 +369,7 @@ impl Provider {
             phase,
             data: data.clone(),
         });
-        crash_if_drilled(&self.settings.drill, seq);
+        crash_if_drilled(&self.settings.drill, seq, Some(phase));
         let sent = agent.outbox.send(&agent.nodes, &label, payload).await?;
         tracing::info!(job, round = seq, index = round.index, phase, outcome = ?sent, "posted");
         Ok(())

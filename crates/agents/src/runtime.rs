@@ -114,12 +114,18 @@ pub async fn run<R: Role>(mut agent: Agent, mut role: R, stop: impl Future<Outpu
 }
 
 /// Aborts the process, as `kill -9` would (no destructor runs, nothing is flushed), if the
-/// drill says to crash before round `seq`'s message.
-pub fn crash_if_drilled(drill: &Drill, seq: u32) {
-    if drill.crash_before_round == Some(seq) {
+/// drill says to crash before this message: round `seq`'s, phase `phase` of it if given.
+pub fn crash_if_drilled(drill: &Drill, seq: u32, phase: Option<u8>) {
+    let phase_matches = match (drill.crash_before_phase, phase) {
+        (Some(want), Some(got)) => want == got,
+        (Some(_), None) => false,
+        (None, _) => true,
+    };
+    if drill.crash_before_round == Some(seq) && phase_matches {
         tracing::warn!(
             round = seq,
-            "drill: crashing before sending this round's message"
+            ?phase,
+            "drill: crashing before sending this message"
         );
         std::process::abort();
     }

@@ -171,7 +171,7 @@ impl Trainer {
             contributions: BoundedVec::new(contributions.clone())
                 .map_err(|_| anyhow!("more contributions than a round holds"))?,
         });
-        crash_if_drilled(&self.settings.drill, seq);
+        crash_if_drilled(&self.settings.drill, seq, None);
         let sent = agent.outbox.send(&agent.nodes, &label, payload).await?;
         tracing::info!(job, round = seq, index = round.index, survivors = contributions.len(), %model, outcome = ?sent, "closed round");
         Ok(())

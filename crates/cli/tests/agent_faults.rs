@@ -453,3 +453,71 @@ async fn agents_killed_at_random_moments_never_send_two_messages_for_one_purpose
     );
     f.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_lost_after_its_masked_input_is_still_summed_in_a_secure_round() {
+    // Provider 0 posts its masked input in round 2, then dies before the consistency check:
+    // the two others reveal the shares that unmask its input, and the round sums all three.
+    let terms = Terms {
+        rounds: 3,
+        validators_min: 1,
+        validators_max: 1,
+        secure: Some(2),
+        deadlines: [2000, 10, 2000, 2000, 2000],
+        ..Terms::default()
+    };
+    let crash = |i: usize| match i {
+        0 => "\n[provider.drill]\ncrash_before_round = 2\ncrash_before_phase = 3\n".to_owned(),
+        _ => String::new(),
+    };
+    let mut f = factory(26_600, terms, "[trainer]\n", crash, |_| String::new(), 1).await;
+    wait_until(&mut f, "provider 0's crash", |f| {
+        f.agents.exited("provider-0")
+    })
+    .await;
+    f.wait_job(1, "round 2 closed", |job| {
+        job["job"]["value"]["rounds_closed"].as_u64() >= Some(2)
+    })
+    .await;
+    let config = f.agent_config(
+        "provider-0",
+        &key(3),
+        &format!(
+            "[provider]\ndata = {:?}\nschema = \"adult\"\nlicence = \"CC-BY-4.0\"\nstake = \"1\"\n",
+            f.root().join("provider-0.csv").display().to_string()
+        ),
+    );
+    f.agents.restart("provider-0", &config);
+    let job = f.wait_finished(1).await;
+    assert_eq!(stage(&job), "settled", "{job}\n{}", f.logs());
+    let lost = f.cli.address(&key(3));
+    let round = f.cli.json(&["job", "show", "1", "--round", "2"]);
+    let posters = |phase: usize| -> Vec<String> {
+        round["phases"][phase]["posts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["key"]["poster"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(posters(2).contains(&lost), "its masked input is on chain");
+    assert!(
+        !posters(3).contains(&lost),
+        "it never signed the survivor list"
+    );
+    assert!(
+        credited_1(&f, 2).contains(&lost),
+        "its update is in the sum"
+    );
+    assert_eq!(credited_1(&f, 2).len(), 3);
+    let checks = f.cli.json(&["job", "verify", "1"]);
+    assert!(
+        checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["model_matches"] == true),
+        "{checks}"
+    );
+    f.stop();
+}
