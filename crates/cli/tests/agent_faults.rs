@@ -86,6 +86,21 @@ fn credited(factory: &Factory, job: u64, round: u32) -> Vec<String> {
         .collect()
 }
 
+/// Starts provider `i` again with its plain configuration (no drill), as an operator would
+/// after a crash.
+fn restart_provider(f: &mut Factory, i: usize) {
+    let table = format!(
+        "[provider]\ndata = {:?}\nschema = \"adult\"\nlicence = \"CC-BY-4.0\"\nstake = \"1\"\n",
+        f.root()
+            .join(format!("provider-{i}.csv"))
+            .display()
+            .to_string()
+    );
+    let name = format!("provider-{i}");
+    let config = f.agent_config(&name, &key(3 + i), &table);
+    f.agents.restart(&name, &config);
+}
+
 /// Polls `done` every 150 ms until it holds; panics with the agents' logs after the timeout.
 async fn wait_until(f: &mut Factory, what: &str, mut done: impl FnMut(&mut Factory) -> bool) {
     let started = std::time::Instant::now();
@@ -129,15 +144,7 @@ async fn a_provider_that_crashes_mid_round_is_left_out_then_rejoins() {
         job["job"]["value"]["rounds_closed"].as_u64() >= Some(2)
     })
     .await;
-    let config = f.agent_config(
-        "provider-0",
-        &key(3),
-        &format!(
-            "[provider]\ndata = {:?}\nschema = \"adult\"\nlicence = \"CC-BY-4.0\"\nstake = \"1\"\n",
-            f.root().join("provider-0.csv").display().to_string()
-        ),
-    );
-    f.agents.restart("provider-0", &config);
+    restart_provider(&mut f, 0);
     let job = f.wait_finished(1).await;
     assert_eq!(stage(&job), "settled", "{job}\n{}", f.logs());
     let crashed = f.cli.address(&key(3));
@@ -479,15 +486,7 @@ async fn a_provider_lost_after_its_masked_input_is_still_summed_in_a_secure_roun
         job["job"]["value"]["rounds_closed"].as_u64() >= Some(2)
     })
     .await;
-    let config = f.agent_config(
-        "provider-0",
-        &key(3),
-        &format!(
-            "[provider]\ndata = {:?}\nschema = \"adult\"\nlicence = \"CC-BY-4.0\"\nstake = \"1\"\n",
-            f.root().join("provider-0.csv").display().to_string()
-        ),
-    );
-    f.agents.restart("provider-0", &config);
+    restart_provider(&mut f, 0);
     let job = f.wait_finished(1).await;
     assert_eq!(stage(&job), "settled", "{job}\n{}", f.logs());
     let lost = f.cli.address(&key(3));

@@ -4,13 +4,9 @@
 //! opened, claimed and joined, a round posted and closed, a score committed and revealed —
 //! then the payouts checked against the terms' split.
 
-use std::time::Duration;
-
 mod common;
 
-use aifactory_node::devnet::{Devnet, DevnetSpec};
-use aifactory_node::supervisor::Supervisor;
-use common::{AIF, Cli, TIMEOUT, VALIDATORS};
+use common::{AIF, Factory};
 
 /// Funded accounts: the developer, sponsor, trainer, two providers and a validator.
 const ACCOUNTS: usize = 6;
@@ -22,26 +18,9 @@ fn h(n: u8) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_runs_from_registration_to_payout_with_the_cli_alone() {
-    let dir = tempfile::tempdir().unwrap();
-    let spec = DevnetSpec {
-        validators: VALIDATORS,
-        base_port: common::base_port(21_000),
-        accounts: ACCOUNTS,
-        full_nodes: 0,
-    };
-    let devnet = Devnet::init(dir.path(), spec).unwrap();
-    let node = format!("http://{}", devnet.spec.api(0));
-    let mut supervisor = Supervisor::new(devnet, env!("CARGO_BIN_EXE_aifactory").as_ref());
-    for index in 0..VALIDATORS {
-        supervisor.restart(index).unwrap();
-    }
-    for index in 0..VALIDATORS {
-        supervisor.wait_height(index, 2, TIMEOUT).await.unwrap();
-    }
-    let cli = Cli {
-        home: dir.path().to_owned(),
-        node,
-    };
+    let factory = Factory::start(ACCOUNTS, 21_000).await;
+    let cli = &factory.cli;
+    let dir = &factory.dir;
     let [dev, sponsor, trainer, alice, bob, val] = [
         "account-0",
         "account-1",
@@ -213,5 +192,5 @@ async fn a_job_runs_from_registration_to_payout_with_the_cli_alone() {
     let trained = status["model"].as_u64().unwrap().to_string();
     let provenance = cli.json(&["model", "provenance", &trained]);
     assert_eq!(provenance["job"]["job"]["key"], 1, "{provenance}");
-    supervisor.stop_all(Duration::from_secs(10));
+    factory.stop();
 }
