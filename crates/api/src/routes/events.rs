@@ -36,7 +36,7 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use crate::error::ApiError;
 use crate::router::AppState;
-use crate::routes::{parse, query_value};
+use crate::routes::{parse_documented, query_value};
 use crate::service::DynNode;
 use crate::views::{ChainEvent, ErrorBody, EventHeights};
 
@@ -117,7 +117,7 @@ pub(crate) async fn events(
 /// genesis has no events), else the height after `Last-Event-ID`.
 fn start_height(query: Option<&str>, headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     if let Some(text) = query_value(query, "from_height") {
-        let from: u64 = parse(text, "malformed_from_height", "`from_height`")?;
+        let from = parse_documented(text, "malformed_from_height", "`from_height`")?;
         return Ok(Some(from.max(1)));
     }
     let Some(value) = headers.get(LAST_EVENT_ID) else {
@@ -128,7 +128,7 @@ fn start_height(query: Option<&str>, headers: &HeaderMap) -> Result<Option<u64>,
         // A client that has seen no id yet may send it empty.
         return Ok(None);
     }
-    let last: u64 = parse(text, "malformed_last_event_id", "`Last-Event-ID`")?;
+    let last = parse_documented(text, "malformed_last_event_id", "`Last-Event-ID`")?;
     Ok(Some(last.saturating_add(1)))
 }
 
@@ -272,3 +272,27 @@ impl Resume {
 
 /// Seconds a subscriber refused for want of room is told to wait.
 const SUBSCRIBER_RETRY_AFTER_S: u64 = 5;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_height_beyond_what_the_document_promises_is_refused() {
+        let none = HeaderMap::new();
+        assert_eq!(start_height(Some("from_height=0"), &none).unwrap(), Some(1));
+        let max = format!("from_height={}", i64::MAX);
+        assert_eq!(
+            start_height(Some(&max), &none).unwrap(),
+            Some(i64::MAX as u64)
+        );
+        let error = start_height(Some("from_height=9223372036854775808"), &none).unwrap_err();
+        assert_eq!(error.status, StatusCode::BAD_REQUEST);
+        let mut headers = HeaderMap::new();
+        headers.insert(LAST_EVENT_ID, "9223372036854775808".parse().unwrap());
+        assert_eq!(
+            start_height(None, &headers).unwrap_err().status,
+            StatusCode::BAD_REQUEST
+        );
+    }
+}

@@ -52,14 +52,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParams {
 pub(crate) fn page_request(query: Option<&str>) -> Result<PageRequest, ApiError> {
     let mut request = PageRequest::default();
     if let Some(text) = query_value(query, "after") {
-        let after: u64 = parse(text, "malformed_after", "`after`")?;
-        if after > i64::MAX as u64 {
-            return Err(ApiError::bad_request(
-                "malformed_after",
-                format!("`after` is {after}, beyond the largest id {}", i64::MAX),
-            ));
-        }
-        request.after = after;
+        request.after = parse_documented(text, "malformed_after", "`after`")?;
     }
     if let Some(text) = query_value(query, "limit") {
         let limit: usize = parse(text, "malformed_limit", "`limit`")?;
@@ -81,6 +74,19 @@ pub(crate) fn query_value<'q>(query: Option<&'q str>, name: &str) -> Option<&'q 
         .unwrap_or_default()
         .split('&')
         .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+}
+
+/// Parses an id or height, refusing what is above `i64::MAX`: the largest integer the OpenAPI
+/// document can promise, so the API accepts exactly what it documents.
+pub(crate) fn parse_documented(text: &str, code: &str, what: &str) -> Result<u64, ApiError> {
+    let value: u64 = parse(text, code, what)?;
+    if value > i64::MAX as u64 {
+        return Err(ApiError::bad_request(
+            code,
+            format!("{what} is {value}, beyond the largest {}", i64::MAX),
+        ));
+    }
+    Ok(value)
 }
 
 /// Parses a path parameter, naming what it should have been on failure.
