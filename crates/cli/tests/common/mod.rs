@@ -47,10 +47,17 @@ pub(crate) fn split_rows(file: &Path, parts: usize) -> Vec<String> {
     rows.chunks(per).map(|c| c.join("\n") + "\n").collect()
 }
 
-/// A base port apart from the other process tests' (they run one at a time, but a port just
-/// released may linger).
+/// Test `offset`'s base port: each test that starts a devnet has its own `offset`, 400 apart
+/// (a devnet takes `base..base + 4` and `base + 100..base + 104`), plus a little of the process
+/// id so that a rerun does not bind ports a killed run may still hold. Every port stays below
+/// the kernel's ephemeral range (32768 up), where an outgoing connection could already hold it.
 pub(crate) fn base_port(offset: u16) -> u16 {
-    offset + (std::process::id() % 200) as u16 * 50
+    let port = offset + (std::process::id() % 4) as u16 * 50;
+    assert!(
+        port + 110 < 32_768,
+        "test ports must stay below the ephemeral range"
+    );
+    port
 }
 
 /// The `aifactory` binary with the devnet's directory as its home and one node as its node.
