@@ -116,20 +116,25 @@ pub(crate) async fn events(
 /// The first height a request resumes from, if it resumes: `from_height` (0 reads as 1, as
 /// genesis has no events), else the height after `Last-Event-ID`.
 fn start_height(query: Option<&str>, headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
-    if let Some(text) = query_value(query, "from_height") {
-        let from = parse_documented(text, "malformed_from_height", "`from_height`")?;
-        return Ok(Some(from.max(1)));
-    }
-    let Some(value) = headers.get(LAST_EVENT_ID) else {
-        return Ok(None);
+    // Both are checked, whichever wins: a request with a malformed one is refused.
+    let from = query_value(query, "from_height")
+        .map(|text| parse_documented(text, "malformed_from_height", "`from_height`"))
+        .transpose()?;
+    let last = match headers.get(LAST_EVENT_ID) {
+        None => None,
+        Some(value) => {
+            let text = value.to_str().unwrap_or("\u{fffd}").trim();
+            // A client that has seen no id yet may send it empty.
+            (!text.is_empty())
+                .then(|| parse_documented(text, "malformed_last_event_id", "`Last-Event-ID`"))
+                .transpose()?
+        }
     };
-    let text = value.to_str().unwrap_or("\u{fffd}").trim();
-    if text.is_empty() {
-        // A client that has seen no id yet may send it empty.
-        return Ok(None);
-    }
-    let last = parse_documented(text, "malformed_last_event_id", "`Last-Event-ID`")?;
-    Ok(Some(last.saturating_add(1)))
+    Ok(match (from, last) {
+        (Some(from), _) => Some(from.max(1)),
+        (None, Some(last)) => Some(last.saturating_add(1)),
+        (None, None) => None,
+    })
 }
 
 /// The history's tip, if `from` is within what the node keeps (or above it).
