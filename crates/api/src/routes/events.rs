@@ -124,8 +124,8 @@ fn start_height(query: Option<&str>, headers: &HeaderMap) -> Result<Option<u64>,
         None => None,
         Some(value) => {
             let text = value.to_str().unwrap_or("\u{fffd}").trim();
-            // A client that has seen no id yet may send it empty.
-            (!text.is_empty())
+            // A client that has seen no id yet may send it empty, or as the document's null.
+            (!text.is_empty() && text != "null")
                 .then(|| parse_documented(text, "malformed_last_event_id", "`Last-Event-ID`"))
                 .transpose()?
         }
