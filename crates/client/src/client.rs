@@ -232,10 +232,11 @@ impl Client {
         Ok(response.bytes_stream().map_err(ClientError::from).boxed())
     }
 
-    /// A blob's bytes, all at once, from the node or (through it) its peers.
+    /// A blob's bytes, all at once, from the node or (through it) its peers, checked against
+    /// the hash asked for.
     pub async fn get_blob(&self, hash: &Hash) -> Result<Bytes, ClientError> {
         let response = checked(self.blob_request(hash, BlobLookup::AskPeers)).await?;
-        Ok(response.bytes().await?)
+        content_of(*hash, response.bytes().await?)
     }
 
     fn blob_request(&self, hash: &Hash, lookup: BlobLookup) -> RequestBuilder {
@@ -352,4 +353,31 @@ async fn checked(request: RequestBuilder) -> Result<Response, ClientError> {
 async fn json<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, ClientError> {
     let body = checked(request).await?.bytes().await?;
     serde_json::from_slice(&body).map_err(|e| ClientError::Decode(e.to_string()))
+}
+
+/// `bytes` if they are the content of blob `hash`; a node that serves anything else is caught
+/// here rather than trusted by every caller.
+fn content_of(hash: Hash, bytes: Bytes) -> Result<Bytes, ClientError> {
+    if Hash::from(blake3::hash(&bytes)) == hash {
+        Ok(bytes)
+    } else {
+        Err(ClientError::WrongBlob { hash })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blob_is_returned_only_if_it_hashes_to_what_was_asked() {
+        let bytes = Bytes::from_static(b"a model");
+        let hash = Hash::from(blake3::hash(&bytes));
+        assert_eq!(content_of(hash, bytes.clone()).unwrap(), bytes);
+        let other = Bytes::from_static(b"another model");
+        assert!(matches!(
+            content_of(hash, other),
+            Err(ClientError::WrongBlob { hash: h }) if h == hash
+        ));
+    }
 }

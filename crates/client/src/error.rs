@@ -34,6 +34,12 @@ pub enum ClientError {
     /// what was asked: nothing in it can be trusted.
     #[error("the node's answer cannot be trusted: {0}")]
     Unproven(#[from] aifactory_api::views::lifecycle::ProofError),
+    /// The node served a blob whose content does not hash to the hash asked for.
+    #[error("the node served other content for blob {hash}")]
+    WrongBlob {
+        /// The hash asked for.
+        hash: aifactory_types::Hash,
+    },
     /// The base URL is not a usable http(s) URL.
     #[error("invalid node URL {url:?}: {reason}")]
     InvalidUrl {
