@@ -98,7 +98,8 @@ pub fn round_config(
 /// The posts of a round so far: for each phase, each poster's message by roster id.
 pub type Posts = Vec<BTreeMap<ClientId, Vec<u8>>>;
 
-/// What the trainer's side, replayed over the posts through some phase, hands each client.
+/// What the trainer's side, replayed over the posts through some phase, hands the clients for
+/// every phase up to the next one.
 pub struct Relayed {
     /// The replayed trainer (its state after the last phase fed).
     pub server: Server,
@@ -112,12 +113,12 @@ pub struct Relayed {
     pub request: Option<UnmaskRequest>,
 }
 
-/// Replays the trainer's side over phases `0..=through` of `posts` (a message that does not
-/// decode or check is left out, the same way by everyone), closing each phase.
+/// Replays the trainer's side over phases `0..=through` of `posts` in one pass (a message that
+/// does not decode or check is left out, the same way by everyone), closing each phase and
+/// keeping what each close hands on.
 pub fn relay(round: &Arc<Round>, posts: &Posts, through: u8) -> anyhow::Result<Relayed> {
-    let mut server = Server::new(round.clone());
-    let relayed = |server: Server| Relayed {
-        server,
+    let mut r = Relayed {
+        server: Server::new(round.clone()),
         lists: BTreeMap::new(),
         bundles: BTreeMap::new(),
         survivors: None,
@@ -126,49 +127,46 @@ pub fn relay(round: &Arc<Round>, posts: &Posts, through: u8) -> anyhow::Result<R
     let phase = |p: usize| posts.get(p).into_iter().flat_map(|m| m.values());
     let closed = |e: aifactory_secagg::Error, p: u8| anyhow!("phase {p} cannot close: {e}");
     for bytes in phase(0) {
-        let _ = decode_advertise(bytes).and_then(|m| server.receive_advertise(m));
+        let _ = decode_advertise(bytes).and_then(|m| r.server.receive_advertise(m));
     }
-    let lists = server.close_advertise().map_err(|e| closed(e, 0))?;
+    r.lists = r.server.close_advertise().map_err(|e| closed(e, 0))?;
     if through == 0 {
-        let mut r = relayed(server);
-        r.lists = lists;
         return Ok(r);
     }
     for bytes in phase(1) {
-        let _ = decode_share_keys(bytes).and_then(|m| server.receive_share_keys(m));
+        let _ = decode_share_keys(bytes).and_then(|m| r.server.receive_share_keys(m));
     }
-    let bundles = server.close_share_keys().map_err(|e| closed(e, 1))?;
+    r.bundles = r.server.close_share_keys().map_err(|e| closed(e, 1))?;
     if through == 1 {
-        let mut r = relayed(server);
-        r.bundles = bundles;
         return Ok(r);
     }
     for bytes in phase(2) {
-        let _ = decode_masked_input(bytes).and_then(|m| server.receive_masked_input(m));
+        let _ = decode_masked_input(bytes).and_then(|m| r.server.receive_masked_input(m));
     }
-    let survivors = server.close_masked_input().map_err(|e| closed(e, 2))?;
+    r.survivors = Some(r.server.close_masked_input().map_err(|e| closed(e, 2))?);
     if through == 2 {
-        let mut r = relayed(server);
-        r.survivors = Some(survivors);
         return Ok(r);
     }
     for bytes in phase(3) {
-        let _ = decode_consistency_check(bytes).and_then(|m| server.receive_consistency_check(m));
+        let _ = decode_consistency_check(bytes).and_then(|m| r.server.receive_consistency_check(m));
     }
-    let request = server.close_consistency_check().map_err(|e| closed(e, 3))?;
+    r.request = Some(
+        r.server
+            .close_consistency_check()
+            .map_err(|e| closed(e, 3))?,
+    );
     if through == 3 {
-        let mut r = relayed(server);
-        r.request = Some(request);
         return Ok(r);
     }
     for bytes in phase(4) {
-        let _ = decode_unmask_response(bytes).and_then(|m| server.receive_unmask_response(m));
+        let _ = decode_unmask_response(bytes).and_then(|m| r.server.receive_unmask_response(m));
     }
-    Ok(relayed(server))
+    Ok(r)
 }
 
-/// Client `me`'s message for `phase`, replaying its earlier phases from its secret; `update`
-/// and `samples` are needed from the masked-input phase on.
+/// Client `me`'s message for `phase`, replaying its earlier phases from its secret against one
+/// replay of the trainer's side; `update` and `samples` are needed from the masked-input phase
+/// on.
 pub fn client_message(
     round: &Arc<Round>,
     me: ClientId,
@@ -178,6 +176,9 @@ pub fn client_message(
     phase: u8,
     update: Option<(&[f32], u32)>,
 ) -> anyhow::Result<Vec<u8>> {
+    if phase > 4 {
+        bail!("a secure round has five phases; there is no phase {phase}");
+    }
     let signing = ed25519_zebra::SigningKey::from(key.to_bytes());
     let mut client = Client::new(round.clone(), me, signing, secret)
         .map_err(|e| anyhow!("starting the secure-aggregation client: {e}"))?;
@@ -186,8 +187,9 @@ pub fn client_message(
     if phase == 0 {
         return Ok(advert.encode());
     }
+    let mut relayed = relay(round, posts, phase - 1)?;
     let missing = |what: &str| anyhow!("the replayed trainer has no {what} for client {me}");
-    let list = relay(round, posts, 0)?
+    let list = relayed
         .lists
         .remove(&me)
         .ok_or_else(|| missing("advert list"))?;
@@ -195,7 +197,7 @@ pub fn client_message(
     if phase == 1 {
         return Ok(shares.encode());
     }
-    let bundle = relay(round, posts, 1)?
+    let bundle = relayed
         .bundles
         .remove(&me)
         .ok_or_else(|| missing("share bundle"))?;
@@ -206,21 +208,19 @@ pub fn client_message(
     if phase == 2 {
         return Ok(masked.encode());
     }
-    let survivors = relay(round, posts, 2)?
+    let survivors = relayed
         .survivors
+        .take()
         .ok_or_else(|| missing("survivor list"))?;
     let check = client.consistency_check(&survivors).map_err(step)?;
     if phase == 3 {
         return Ok(check.encode());
     }
-    let request = relay(round, posts, 3)?
+    let request = relayed
         .request
+        .take()
         .ok_or_else(|| missing("unmask request"))?;
-    let response = client.unmask(&request).map_err(step)?;
-    if phase == 4 {
-        return Ok(response.encode());
-    }
-    bail!("a secure round has five phases; there is no phase {phase}")
+    Ok(client.unmask(&request).map_err(step)?.encode())
 }
 
 /// The round's result from all its posts: the weighted mean of the survivors' updates, the
