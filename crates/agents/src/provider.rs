@@ -11,10 +11,12 @@ use std::collections::BTreeMap;
 
 use aifactory_client::views::lifecycle::JobView;
 use aifactory_client::views::lifecycle::provider_epsilon;
+use aifactory_learn::data::features::Featurizer;
 use aifactory_learn::data::schema::Schema;
 use aifactory_learn::data::table::Table;
 use aifactory_learn::data::{kanon, merkle, quality};
 use aifactory_learn::params;
+use aifactory_learn::store::StoredModel;
 use aifactory_learn::train;
 use aifactory_secagg::ClientId;
 use aifactory_types::lifecycle::{
@@ -22,7 +24,7 @@ use aifactory_types::lifecycle::{
     RoundStage,
 };
 use aifactory_types::limits::PHASE_INLINE_BYTES_MAX;
-use aifactory_types::{Address, BoundedString, BoundedVec, Hash, Payload};
+use aifactory_types::{BoundedString, BoundedVec, Hash, Payload};
 use anyhow::{Context as _, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +32,7 @@ use crate::config::ProviderSettings;
 use crate::journal::{Journal, load_file, save_file};
 use crate::outbox::Sent;
 use crate::recipe::{fetch_model, local_training, put_blob};
+use crate::replay::round_view;
 use crate::runtime::{Agent, Role, crash_if_drilled};
 use crate::secure;
 use crate::wire::Weighted;
@@ -238,7 +241,7 @@ impl Provider {
 
     async fn recruit(&mut self, agent: &mut Agent, dataset: DatasetId) -> anyhow::Result<()> {
         let fresh: Vec<_> = agent
-            .jobs(0)
+            .jobs()
             .await?
             .into_iter()
             .filter(|j| j.job.status == JobStatus::Recruiting)
@@ -272,26 +275,26 @@ impl Provider {
         Ok(())
     }
 
-    /// Trains on the rows for round `seq` of `job` from `start`, or reads the update already
-    /// computed for it (so a restart posts the very same update).
+    /// Trains on the rows for round `seq` of `job` from its start model, or reads the update
+    /// already computed for it (so a restart posts the very same update).
     async fn update(
         &self,
         agent: &Agent,
         job: JobId,
         terms: &JobTerms,
         seq: u32,
-        start: &Hash,
+        (model, features): &(StoredModel, Featurizer),
     ) -> anyhow::Result<Vec<u8>> {
         let name = format!("update-{job}-{seq}.bin");
         if let Some(bytes) = load_file(&agent.state_dir, &name)? {
             return Ok(bytes);
         }
-        let (model, features) = fetch_model(&agent.nodes, start).await?;
         let samples = features
             .encode(&self.table)
             .map_err(|e| anyhow!("encoding the rows with the job's featurizer: {e}"))?;
         let config = local_training(terms, job, &agent.outbox.address(), seq);
         let rows = samples.rows() as u64;
+        let model = model.clone();
         let trained = tokio::task::spawn_blocking(move || {
             train::train(&model.spec, &model.params, &samples, &config)
                 .map(|out| params::sub(&out.params, &model.params))
@@ -358,9 +361,8 @@ impl Provider {
                 PhaseData::Blob(put_blob(&agent.nodes, message).await?)
             }
         } else {
-            let bytes = self
-                .update(agent, job, &the_job.terms, seq, &round.start_model)
-                .await?;
+            let start = fetch_model(&agent.nodes, &round.start_model).await?;
+            let bytes = self.update(agent, job, &the_job.terms, seq, &start).await?;
             PhaseData::Blob(put_blob(&agent.nodes, bytes).await?)
         };
         let payload = Payload::PostPhase(PostPhase {
@@ -395,23 +397,22 @@ impl Provider {
             bail!("this provider is not on job {job}'s roster");
         };
         let id = id as ClientId;
-        let (_, posts) = secure::fetch_posts(&agent.nodes, job, seq, &roster).await?;
+        let round_view = round_view(&agent.nodes, job, seq).await?;
+        let posts = secure::fetch_posts(&agent.nodes, &round_view, &roster).await?;
         if phase > 0 && !posts[usize::from(phase) - 1].contains_key(&id) {
             return Ok(None);
         }
-        let (model, _) = fetch_model(&agent.nodes, start).await?;
-        let params = model.params.len();
+        let start = fetch_model(&agent.nodes, start).await?;
+        let params = start.0.params.len();
         let update = if phase >= 2 {
-            let bytes = self.update(agent, job, terms, seq, start).await?;
+            let bytes = self.update(agent, job, terms, seq, &start).await?;
             let update = Weighted::decode(&bytes, params)?;
             let samples = u32::try_from(update.samples).map_err(|_| anyhow!("too many rows"))?;
             Some((update.values, samples))
         } else {
             None
         };
-        let addresses: Vec<Address> = roster.iter().map(|(a, _)| *a).collect();
-        let rows_max = roster.iter().map(|(_, r)| *r).max().unwrap_or(1);
-        let round = secure::round_config(job, seq, terms, &addresses, params, rows_max)?;
+        let round = secure::round_config(job, seq, terms, &roster, params)?;
         let secret = secure::client_secret(agent.outbox.key(), job, seq);
         let key = agent.outbox.key().clone();
         let message = tokio::task::spawn_blocking(move || {

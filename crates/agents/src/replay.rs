@@ -7,10 +7,11 @@
 //! arithmetic is sequential IEEE f32/f64 in a fixed order (`learn::federated`), so an honest
 //! trainer's hashes are matched bit for bit on any machine.
 
+use aifactory_client::views::lifecycle::{JobView, RoundView};
 use aifactory_learn::federated::server_opt::ServerState;
 use aifactory_learn::store::StoredModel;
 use aifactory_types::lifecycle::{
-    Contribution, JobId, JobTerms, PhaseData, Round, RoundStage, update_phase,
+    Contribution, JobId, JobTerms, PhaseData, RoundStage, update_phase,
 };
 use aifactory_types::{Address, Hash};
 use anyhow::{anyhow, bail};
@@ -93,9 +94,7 @@ pub fn secure_aggregate(
     posts: &secure::Posts,
     params: usize,
 ) -> anyhow::Result<(Weighted, Vec<Contribution>)> {
-    let addresses: Vec<Address> = roster.iter().map(|(a, _)| *a).collect();
-    let rows_max = roster.iter().map(|(_, r)| *r).max().unwrap_or(1);
-    let round = secure::round_config(job, seq, terms, &addresses, params, rows_max)?;
+    let round = secure::round_config(job, seq, terms, roster, params)?;
     let (mean, weight, survivors) = secure::finish(&round, posts)?;
     let contributions: Vec<Contribution> = survivors
         .iter()
@@ -117,32 +116,25 @@ pub fn secure_aggregate(
     ))
 }
 
-/// The update-phase posts of round `seq`, by provider.
-pub async fn update_posts(
-    nodes: &Nodes,
-    terms: &JobTerms,
-    job: JobId,
-    seq: u32,
-) -> anyhow::Result<(Round, Vec<(Address, Hash)>)> {
-    let view = nodes
+/// Round `seq` of job `job`, with each phase's posts, proven.
+pub async fn round_view(nodes: &Nodes, job: JobId, seq: u32) -> anyhow::Result<RoundView> {
+    Ok(nodes
         .call(|c| async move { c.round(job, seq).await })
-        .await?;
-    let phase = update_phase(terms.secure_aggregation.is_some());
-    let posts = view
-        .phases
+        .await?)
+}
+
+/// A plain round's updates: the blob each provider posted in its one phase, by provider.
+pub fn plain_posts(view: &RoundView) -> Vec<(Address, Hash)> {
+    let phase = update_phase(false);
+    view.phases
         .iter()
-        .find(|p| p.phase == phase)
-        .map(|p| {
-            p.posts
-                .iter()
-                .filter_map(|post| match post.value {
-                    PhaseData::Blob(hash) => Some((post.key.poster, hash)),
-                    PhaseData::Inline(_) => None,
-                })
-                .collect()
+        .filter(|p| p.phase == phase)
+        .flat_map(|p| &p.posts)
+        .filter_map(|post| match post.value {
+            PhaseData::Blob(hash) => Some((post.key.poster, hash)),
+            PhaseData::Inline(_) => None,
         })
-        .unwrap_or_default();
-    Ok((view.round.value, posts))
+        .collect()
 }
 
 /// Fetches and decodes the updates `contributions` name, in their order; each must claim the
@@ -196,16 +188,17 @@ impl RoundCheck {
     }
 }
 
-/// Recomputes every closed round of job `job` in order, carrying the server optimiser's state
-/// from round to round as the trainer must have.
-pub async fn verify_job(nodes: &Nodes, job: JobId) -> anyhow::Result<Vec<RoundCheck>> {
-    let view = nodes.call(|c| async move { c.job(job).await }).await?;
+/// Recomputes every closed round of the job `view` proves, in order, carrying the server
+/// optimiser's state from round to round as the trainer must have.
+pub async fn verify_job(nodes: &Nodes, view: &JobView) -> anyhow::Result<Vec<RoundCheck>> {
+    let job = view.entries.job.key;
     let the_job = view.entries.job.value.clone();
     let terms = the_job.terms;
     let mut checks = Vec::new();
     let mut server: Option<ServerState> = None;
     for seq in 1..=the_job.rounds_started {
-        let (round, posts) = update_posts(nodes, &terms, job, seq).await?;
+        let round_view = round_view(nodes, job, seq).await?;
+        let round = &round_view.round.value;
         let RoundStage::Closed { aggregate, model } = round.stage else {
             continue;
         };
@@ -226,8 +219,8 @@ pub async fn verify_job(nodes: &Nodes, job: JobId) -> anyhow::Result<Vec<RoundCh
                 ),
             };
             if terms.secure_aggregation.is_some() {
-                let roster = secure::roster(nodes, &view).await?;
-                let (_, posts) = secure::fetch_posts(nodes, job, seq, &roster).await?;
+                let roster = secure::roster(nodes, view).await?;
+                let posts = secure::fetch_posts(nodes, &round_view, &roster).await?;
                 let (aggregate, credited) =
                     secure_aggregate(job, seq, &terms, &roster, &posts, start.params.len())?;
                 if credited != round.contributions.to_vec() {
@@ -235,6 +228,7 @@ pub async fn verify_job(nodes: &Nodes, job: JobId) -> anyhow::Result<Vec<RoundCh
                 }
                 return advance(&start, aggregate, state);
             }
+            let posts = plain_posts(&round_view);
             let updates =
                 fetch_updates(nodes, &posts, &round.contributions, start.params.len()).await?;
             combine(&terms, &start, &updates, state)

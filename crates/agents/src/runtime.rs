@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use aifactory_client::EventStream;
 use aifactory_client::views::lifecycle::{JobItem, LIST_LIMIT_MAX, PageRequest};
-use aifactory_types::lifecycle::JobId;
 use aifactory_wallet::Keystore;
 use anyhow::{Context as _, anyhow};
 use futures::StreamExt;
@@ -59,10 +58,10 @@ impl Agent {
         })
     }
 
-    /// Every job on chain with an id above `after`, in id order.
-    pub async fn jobs(&self, after: JobId) -> anyhow::Result<Vec<JobItem>> {
+    /// Every job on chain, in id order.
+    pub async fn jobs(&self) -> anyhow::Result<Vec<JobItem>> {
         let mut items = Vec::new();
-        let mut after = after;
+        let mut after = 0;
         loop {
             let page = PageRequest {
                 after,

@@ -18,6 +18,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use aifactory_client::views::lifecycle::RoundView;
 use aifactory_crypto::Domain;
 use aifactory_secagg::{
     Client, ClientId, GraphKind, Round, RoundConfig, RoundId, Server, SurvivorList, UnmaskRequest,
@@ -59,16 +60,17 @@ pub fn client_secret(key: &SecretKey, job: JobId, seq: u32) -> [u8; 32] {
 }
 
 /// The public configuration of a secure round: the job's providers in join order are the
-/// roster (an address is its ed25519 key), the terms' threshold, a model of `params`
-/// parameters, weights up to the largest dataset's rows.
+/// roster (an address is its ed25519 key; `roster` as [`roster`] gives it, with each one's
+/// rows), the terms' threshold, a model of `params` parameters, weights up to the largest
+/// dataset's rows.
 pub fn round_config(
     job: JobId,
     seq: u32,
     terms: &JobTerms,
-    roster: &[Address],
+    roster: &[(Address, u64)],
     params: usize,
-    rows_max: u64,
 ) -> anyhow::Result<Arc<Round>> {
+    let rows_max = roster.iter().map(|(_, rows)| *rows).max().unwrap_or(1);
     let secure = terms
         .secure_aggregation
         .ok_or_else(|| anyhow!("job {job} has no secure aggregation"))?;
@@ -80,7 +82,7 @@ pub fn round_config(
     };
     let config = RoundConfig {
         round: id,
-        roster: BoundedVec::new(roster.iter().map(|a| a.0).collect())
+        roster: BoundedVec::new(roster.iter().map(|(a, _)| a.0).collect())
             .map_err(|_| anyhow!("more providers than a secure round holds"))?,
         params: u32::try_from(params).map_err(|_| anyhow!("too many parameters"))?,
         threshold: u32::from(secure.threshold),
@@ -261,17 +263,13 @@ pub async fn roster(
         .collect())
 }
 
-/// Round `seq`'s posts, each fetched (blobs are checked against their hash) and keyed by the
-/// poster's roster id; with the ledger's round.
+/// A round's posts, each fetched (blobs are checked against their hash) and keyed by the
+/// poster's roster id.
 pub async fn fetch_posts(
     nodes: &crate::nodes::Nodes,
-    job: JobId,
-    seq: u32,
+    view: &RoundView,
     roster: &[(Address, u64)],
-) -> anyhow::Result<(aifactory_types::lifecycle::Round, Posts)> {
-    let view = nodes
-        .call(|c| async move { c.round(job, seq).await })
-        .await?;
+) -> anyhow::Result<Posts> {
     let mut posts: Posts = vec![BTreeMap::new(); 5];
     for phase in &view.phases {
         let Some(slot) = posts.get_mut(usize::from(phase.phase)) else {
@@ -290,5 +288,5 @@ pub async fn fetch_posts(
             slot.insert(id as ClientId, bytes);
         }
     }
-    Ok((view.round.value, posts))
+    Ok(posts)
 }

@@ -23,7 +23,7 @@ use crate::config::TrainerSettings;
 use crate::journal::Journal;
 use crate::outbox::Sent;
 use crate::recipe::{self, fetch_blob, fetch_model, put_blob};
-use crate::replay::{advance, combine, secure_aggregate, update_posts};
+use crate::replay::{advance, combine, plain_posts, round_view, secure_aggregate};
 use crate::runtime::{Agent, Role, crash_if_drilled};
 use crate::secure;
 use crate::wire::Weighted;
@@ -82,7 +82,7 @@ impl Trainer {
 
     async fn claim(&mut self, agent: &mut Agent) -> anyhow::Result<()> {
         let open: Vec<_> = agent
-            .jobs(0)
+            .jobs()
             .await?
             .into_iter()
             .filter(|j| j.job.status == JobStatus::Recruiting && j.job.trainer.is_none())
@@ -135,7 +135,8 @@ impl Trainer {
             return Ok(());
         }
         let terms = the_job.terms;
-        let (round, posts) = update_posts(&agent.nodes, &terms, job, seq).await?;
+        let round_view = round_view(&agent.nodes, job, seq).await?;
+        let round = &round_view.round.value;
         if round.stage != RoundStage::Aggregating {
             return Ok(());
         }
@@ -144,13 +145,13 @@ impl Trainer {
         let mut server = server_state_before(agent, &terms, job, seq, params).await?;
         let (mut combined, contributions) = if terms.secure_aggregation.is_some() {
             let roster = secure::roster(&agent.nodes, &view).await?;
-            let (_, posts) = secure::fetch_posts(&agent.nodes, job, seq, &roster).await?;
+            let posts = secure::fetch_posts(&agent.nodes, &round_view, &roster).await?;
             let (aggregate, contributions) =
                 secure_aggregate(job, seq, &terms, &roster, &posts, params)?;
             (advance(&start, aggregate, &mut server)?, contributions)
         } else {
             let (updates, contributions) = self
-                .usable_updates(agent, &view, job, seq, &posts, params)
+                .usable_updates(agent, &view, job, seq, &plain_posts(&round_view), params)
                 .await?;
             (
                 combine(&terms, &start, &updates, &mut server)?,

@@ -73,7 +73,7 @@ impl Validator {
             .nodes
             .call(|c| async move { c.job(job).await })
             .await?;
-        let the_job = view.entries.job.value;
+        let the_job = &view.entries.job.value;
         let terms = &the_job.terms;
         if !self.settings.models.is_empty() && !self.settings.models.contains(&terms.model) {
             return Ok(Scoring::Declined(format!(
@@ -81,7 +81,7 @@ impl Validator {
                 terms.model
             )));
         }
-        let checks = verify_job(&agent.nodes, job).await?;
+        let checks = verify_job(&agent.nodes, &view).await?;
         let aggregates_match = checks.iter().all(|c| c.ok());
         for check in checks.iter().filter(|c| !c.ok()) {
             tracing::warn!(job, round = check.round, check = ?check, "a round does not recompute");
@@ -166,7 +166,7 @@ impl Role for Validator {
     const NAME: &'static str = "validator";
 
     async fn tick(&mut self, agent: &mut Agent) -> anyhow::Result<()> {
-        for item in agent.jobs(0).await? {
+        for item in agent.jobs().await? {
             let job = item.id;
             let label = format!("job {job} commit");
             let known = self.journal.get().jobs.get(&job).cloned();

@@ -378,8 +378,11 @@ pub(crate) fn run(args: Args, context: &Context) -> anyhow::Result<()> {
         }
         Command::Verify { job, node } => {
             let node = Node::connect(&node)?;
+            let view = fetch(&node, node.client.job(job), || {
+                format!("no job {job} was opened on this chain")
+            })?;
             let nodes = Nodes::new(&[node.url().to_owned()])?;
-            let checks = node.block_on(verify_job(&nodes, job))?;
+            let checks = node.block_on(verify_job(&nodes, &view))?;
             context.print(&checks, |checks| describe_checks(job, checks));
             if checks.iter().any(|c| !c.ok()) {
                 bail!("job {job}: some rounds do not recompute to what the trainer published");
