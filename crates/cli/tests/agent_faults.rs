@@ -89,13 +89,7 @@ fn credited(factory: &Factory, job: u64, round: u32) -> Vec<String> {
 /// Starts provider `i` again with its plain configuration (no drill), as an operator would
 /// after a crash.
 fn restart_provider(f: &mut Factory, i: usize) {
-    let table = format!(
-        "[provider]\ndata = {:?}\nschema = \"adult\"\nlicence = \"CC-BY-4.0\"\nstake = \"1\"\n",
-        f.root()
-            .join(format!("provider-{i}.csv"))
-            .display()
-            .to_string()
-    );
+    let table = common::provider_table(&f.root().join(format!("provider-{i}.csv")));
     let name = format!("provider-{i}");
     let config = f.agent_config(&name, &key(3 + i), &table);
     f.agents.restart(&name, &config);
@@ -118,6 +112,20 @@ fn stage(job: &Value) -> &str {
     status(job)["stage"].as_str().unwrap_or("")
 }
 
+/// Waits for provider 0's drilled crash in round 2 and for round 2 to close, restarts it
+/// without the drill, and returns the job once it has ended, checking it settled.
+async fn crash_in_round_2_then_rejoin(f: &mut Factory) -> Value {
+    wait_until(f, "provider 0's crash", |f| f.agents.exited("provider-0")).await;
+    f.wait_job(1, "round 2 closed", |job| {
+        job["job"]["value"]["rounds_closed"].as_u64() >= Some(2)
+    })
+    .await;
+    restart_provider(f, 0);
+    let job = f.wait_finished(1).await;
+    assert_eq!(stage(&job), "settled", "{job}\n{}", f.logs());
+    job
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_that_crashes_mid_round_is_left_out_then_rejoins() {
     let terms = Terms {
@@ -134,19 +142,8 @@ async fn a_provider_that_crashes_mid_round_is_left_out_then_rejoins() {
     };
     let mut f = factory(23_400, terms, "[trainer]\n", crash, |_| String::new(), 1).await;
     // Provider 0 trains round 2, journals its update and dies before posting it.
-    wait_until(&mut f, "provider 0's crash", |f| {
-        f.agents.exited("provider-0")
-    })
-    .await;
-    // Round 2 goes on with the two others once its phase deadline passes; then provider 0
-    // comes back (without the drill) and takes part again.
-    f.wait_job(1, "round 2 closed", |job| {
-        job["job"]["value"]["rounds_closed"].as_u64() >= Some(2)
-    })
-    .await;
-    restart_provider(&mut f, 0);
-    let job = f.wait_finished(1).await;
-    assert_eq!(stage(&job), "settled", "{job}\n{}", f.logs());
+    // Round 2 goes on without it; it comes back (without the drill) and takes part again.
+    let job = crash_in_round_2_then_rejoin(&mut f).await;
     let crashed = f.cli.address(&key(3));
     assert!(
         credited_1(&f, 1).contains(&crashed),
@@ -478,17 +475,8 @@ async fn a_provider_lost_after_its_masked_input_is_still_summed_in_a_secure_roun
         _ => String::new(),
     };
     let mut f = factory(26_600, terms, "[trainer]\n", crash, |_| String::new(), 1).await;
-    wait_until(&mut f, "provider 0's crash", |f| {
-        f.agents.exited("provider-0")
-    })
-    .await;
-    f.wait_job(1, "round 2 closed", |job| {
-        job["job"]["value"]["rounds_closed"].as_u64() >= Some(2)
-    })
-    .await;
-    restart_provider(&mut f, 0);
-    let job = f.wait_finished(1).await;
-    assert_eq!(stage(&job), "settled", "{job}\n{}", f.logs());
+    // Round 2's last phases go on without it; it comes back (without the drill) for round 3.
+    crash_in_round_2_then_rejoin(&mut f).await;
     let lost = f.cli.address(&key(3));
     let round = f.cli.json(&["job", "show", "1", "--round", "2"]);
     let posters = |phase: usize| -> Vec<String> {

@@ -97,32 +97,12 @@ async fn a_job_runs_from_registration_to_payout_with_the_cli_alone() {
     assert_eq!(job["job"]["value"]["status"]["stage"], "training", "{job}");
 
     // 3. The round: both updates, then the trainer's close.
-    cli.json(&[
-        "job",
-        "post",
-        "1",
-        "--round",
-        "1",
-        "--phase",
-        "0",
-        "--blob",
-        &h(11),
-        "--from",
-        alice,
-    ]);
-    cli.json(&[
-        "job",
-        "post",
-        "1",
-        "--round",
-        "1",
-        "--phase",
-        "0",
-        "--blob",
-        &h(12),
-        "--from",
-        bob,
-    ]);
+    for (provider, update) in [(alice, h(11)), (bob, h(12))] {
+        cli.json(&[
+            "job", "post", "1", "--round", "1", "--phase", "0", "--blob", &update, "--from",
+            provider,
+        ]);
+    }
     let alice_samples = format!("{}=16000", cli.address(alice));
     let bob_samples = format!("{}=16561", cli.address(bob));
     cli.json(&[
@@ -173,15 +153,7 @@ async fn a_job_runs_from_registration_to_payout_with_the_cli_alone() {
     assert_eq!(status["stage"], "settled", "{job}");
     assert_eq!(status["score"], 850_000);
     assert_eq!(job["job"]["value"]["escrow"], 0);
-    let paid = |who: &str| -> u64 {
-        let address = cli.address(who);
-        job["participants"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["key"][1] == address.as_str())
-            .map_or(0, |p| p["value"]["paid"].as_u64().unwrap())
-    };
+    let paid = |who: &str| common::paid(cli, &job, who);
     assert_eq!(paid(trainer), 30 * AIF);
     assert_eq!(paid(val), 10 * AIF);
     // The providers' 40 AIF by samples, 16000 : 16561, to the base unit.

@@ -236,11 +236,7 @@ impl Factory {
         for (i, part) in split_rows(&adult("adult.data"), count).iter().enumerate() {
             let data = self.root().join(format!("provider-{i}.csv"));
             std::fs::write(&data, part).unwrap();
-            let table = format!(
-                "[provider]\ndata = {:?}\nschema = \"adult\"\nlicence = \"CC-BY-4.0\"\nstake = \"1\"\n{}",
-                data.display().to_string(),
-                extra(i)
-            );
+            let table = provider_table(&data) + &extra(i);
             let key = format!("account-{}", first_key + i);
             self.start_agent(&format!("provider-{i}"), "provider", &key, &table);
         }
@@ -340,6 +336,14 @@ impl Factory {
         self.agents.stop_all();
         self.supervisor.stop_all(Duration::from_secs(10));
     }
+}
+
+/// A provider's `[provider]` table for the rows in `data`, without drill or policy.
+pub(crate) fn provider_table(data: &Path) -> String {
+    format!(
+        "[provider]\ndata = {:?}\nschema = \"adult\"\nlicence = \"CC-BY-4.0\"\nstake = \"1\"\n",
+        data.display().to_string()
+    )
 }
 
 /// What a participant of a job view was paid, by key name.
