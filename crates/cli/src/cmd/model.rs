@@ -38,6 +38,40 @@ struct Initialised {
     spec: aifactory_types::Hash,
 }
 
+/// A model spec and the labelled rows its feature encoding is fitted on.
+#[derive(Debug, clap::Args)]
+struct FitArgs {
+    /// The model spec (JSON); its inputs are set from the data's encoding.
+    #[arg(long)]
+    spec: PathBuf,
+    #[command(flatten)]
+    input: Input,
+    /// The label column (default: the schema's).
+    #[arg(long)]
+    label: Option<String>,
+    /// Columns kept out of the features (e.g. a group column).
+    #[arg(long)]
+    exclude: Vec<String>,
+}
+
+impl FitArgs {
+    /// The rows, the encoding fitted on them, and the spec with its inputs set to it.
+    fn fit(&self) -> anyhow::Result<(Table, Featurizer, ModelSpec)> {
+        let (schema, table) = self.input.load()?;
+        let label = self
+            .label
+            .clone()
+            .or(schema.label.clone())
+            .context("no --label and the schema names none")?;
+        let featurizer = Featurizer::fit(&table, &schema, &label, &self.exclude)?;
+        let spec = with_inputs(
+            ModelSpec::from_json(&std::fs::read_to_string(&self.spec)?)?,
+            featurizer.features(),
+        )?;
+        Ok((table, featurizer, spec))
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Print a spec's id, or a model file's spec id and content id.
@@ -47,17 +81,8 @@ enum Command {
     },
     /// Train a model on a labelled CSV and save it as safetensors.
     Train {
-        /// The model spec (JSON); its inputs are set from the data.
-        #[arg(long)]
-        spec: PathBuf,
         #[command(flatten)]
-        input: Input,
-        /// The label column (default: the schema's).
-        #[arg(long)]
-        label: Option<String>,
-        /// Columns kept out of the features (e.g. a group column).
-        #[arg(long)]
-        exclude: Vec<String>,
+        fit: FitArgs,
         /// Passes over the data.
         #[arg(long, default_value_t = 5)]
         epochs: usize,
@@ -95,17 +120,8 @@ enum Command {
     /// Make a job's starting model: weights seeded from the spec, and the feature encoding
     /// every party of the job will use, fitted on a sample you may share (e.g. public rows).
     Init {
-        /// The model spec (JSON); its inputs are set from the encoding.
-        #[arg(long)]
-        spec: PathBuf,
         #[command(flatten)]
-        input: Input,
-        /// The label column (default: the schema's).
-        #[arg(long)]
-        label: Option<String>,
-        /// Columns kept out of the features (e.g. a group column).
-        #[arg(long)]
-        exclude: Vec<String>,
+        fit: FitArgs,
         /// Seed of the initial weights (public).
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -251,23 +267,8 @@ pub(crate) fn run(args: Args, context: &Context) -> anyhow::Result<()> {
                 )
             });
         }
-        Command::Init {
-            spec,
-            input,
-            label,
-            exclude,
-            seed,
-            out,
-        } => {
-            let (schema, table) = input.load()?;
-            let label = label
-                .or(schema.label.clone())
-                .context("no --label and the schema names none")?;
-            let featurizer = Featurizer::fit(&table, &schema, &label, &exclude)?;
-            let spec = with_inputs(
-                ModelSpec::from_json(&std::fs::read_to_string(&spec)?)?,
-                featurizer.features(),
-            )?;
+        Command::Init { fit, seed, out } => {
+            let (_, featurizer, spec) = fit.fit()?;
             let model = StoredModel::new(spec.clone(), params::init(&spec, seed))?
                 .with_features(featurizer)?;
             model.save(&out)?;
@@ -293,10 +294,7 @@ pub(crate) fn run(args: Args, context: &Context) -> anyhow::Result<()> {
             });
         }
         Command::Train {
-            spec,
-            input,
-            label,
-            exclude,
+            fit,
             epochs,
             batch_size,
             lr,
@@ -309,16 +307,8 @@ pub(crate) fn run(args: Args, context: &Context) -> anyhow::Result<()> {
             seed,
             out,
         } => {
-            let (schema, table) = input.load()?;
-            let label = label
-                .or(schema.label.clone())
-                .context("no --label and the schema names none")?;
-            let featurizer = Featurizer::fit(&table, &schema, &label, &exclude)?;
+            let (table, featurizer, spec) = fit.fit()?;
             let samples = featurizer.encode(&table)?;
-            let spec = with_inputs(
-                ModelSpec::from_json(&std::fs::read_to_string(&spec)?)?,
-                samples.features,
-            )?;
             let dp = dp_clip
                 .zip(dp_noise)
                 .map(|(clip_norm, noise_multiplier)| DpConfig {
