@@ -19,6 +19,7 @@
 //! node when its node fails ([`nodes::Nodes`]).
 
 pub mod config;
+pub mod contribution;
 pub mod journal;
 pub mod nodes;
 pub mod outbox;
@@ -28,6 +29,7 @@ pub mod replay;
 pub mod runtime;
 pub mod scoring;
 pub mod secure;
+pub mod statistics;
 pub mod trainer;
 pub mod validator;
 pub mod wire;

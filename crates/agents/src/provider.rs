@@ -8,10 +8,11 @@
 //! to spend across jobs in its journal and refuses a job that would take it past its budget.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use aifactory_client::views::lifecycle::JobView;
 use aifactory_client::views::lifecycle::provider_epsilon;
-use aifactory_learn::data::features::Featurizer;
+use aifactory_learn::data::features::{FeatureColumn, Featurizer};
 use aifactory_learn::data::schema::Schema;
 use aifactory_learn::data::table::Table;
 use aifactory_learn::data::{kanon, merkle, quality};
@@ -31,10 +32,11 @@ use serde::{Deserialize, Serialize};
 use crate::config::ProviderSettings;
 use crate::journal::{Journal, load_file, save_file};
 use crate::outbox::Sent;
-use crate::recipe::{fetch_model, local_training, put_blob};
+use crate::recipe::{fetch_model, local_training, millis, put_blob};
 use crate::replay::round_view;
 use crate::runtime::{Agent, Role, crash_if_drilled};
 use crate::secure;
+use crate::statistics;
 use crate::wire::Weighted;
 
 /// The k an anonymity report is measured against.
@@ -180,8 +182,30 @@ impl Provider {
         agent: &Agent,
         dataset: DatasetId,
         terms: &JobTerms,
+        start_model: &Hash,
     ) -> anyhow::Result<Result<f64, String>> {
         let policy = &self.settings.policy;
+        let (_, features) = fetch_model(&agent.nodes, start_model).await?;
+        if let Some(column) = features
+            .columns
+            .iter()
+            .map(|c| match c {
+                FeatureColumn::Numeric { name, .. } | FeatureColumn::OneHot { name, .. } => name,
+            })
+            .chain([&features.label])
+            .find(|c| self.table.index(c).is_err())
+        {
+            return Ok(Err(format!(
+                "the job's encoding reads column {column}, which this dataset lacks"
+            )));
+        }
+        if features.statistics_pending && terms.secure_aggregation.is_none() {
+            return Ok(Err(
+                "the model's statistics are to be measured by secure aggregation, which the job \
+                 lacks (posting them in the clear would reveal this dataset's)"
+                    .into(),
+            ));
+        }
         if !terms.datasets.is_empty() && !terms.datasets.contains(&dataset) {
             return Ok(Err("the job does not list this dataset".into()));
         }
@@ -249,7 +273,10 @@ impl Provider {
             .collect();
         for item in fresh {
             let id = item.id;
-            let decision = match self.consider(agent, dataset, &item.job.terms).await? {
+            let decision = match self
+                .consider(agent, dataset, &item.job.terms, &item.job.global_model)
+                .await?
+            {
                 Err(reason) => Enlisted::Declined(reason),
                 Ok(epsilon) => {
                     let payload = Payload::JoinJob(JoinJob {
@@ -295,12 +322,20 @@ impl Provider {
         let config = local_training(terms, job, &agent.outbox.address(), seq);
         let rows = samples.rows() as u64;
         let model = model.clone();
+        let started = Instant::now();
         let trained = tokio::task::spawn_blocking(move || {
             train::train(&model.spec, &model.params, &samples, &config)
                 .map(|out| params::sub(&out.params, &model.params))
         })
         .await?
         .map_err(|e| anyhow!("local training: {e}"))?;
+        tracing::info!(
+            job,
+            round = seq,
+            rows,
+            train_ms = millis(started),
+            "trained"
+        );
         let trained = match self.settings.drill.scale_update {
             Some(factor) => trained.into_iter().map(|v| v * factor).collect(),
             None => trained,
@@ -403,23 +438,46 @@ impl Provider {
             return Ok(None);
         }
         let start = fetch_model(&agent.nodes, start).await?;
-        let params = start.0.params.len();
-        let update = if phase >= 2 {
-            let bytes = self.update(agent, job, terms, seq, &start).await?;
-            let update = Weighted::decode(&bytes, params)?;
-            let samples = u32::try_from(update.samples).map_err(|_| anyhow!("too many rows"))?;
-            Some((update.values, samples))
+        let statistics_round = start.1.statistics_pending;
+        let params = if statistics_round {
+            statistics::width(&start.1)
         } else {
-            None
+            start.0.params.len()
         };
-        let round = secure::round_config(job, seq, terms, &roster, params)?;
+        let input = match phase {
+            0 | 1 => None,
+            _ if statistics_round => Some(secure::Input::Integers(statistics::local(
+                &start.1,
+                &self.table,
+            )?)),
+            _ => {
+                let bytes = self.update(agent, job, terms, seq, &start).await?;
+                let update = Weighted::decode(&bytes, params)?;
+                let samples = u32::try_from(secure::input_weight(terms, update.samples))
+                    .map_err(|_| anyhow!("too many rows"))?;
+                Some(secure::Input::Update(update.values, samples))
+            }
+        };
+        let round = if statistics_round {
+            secure::statistics_config(job, seq, terms, &roster, params)?
+        } else {
+            secure::round_config(job, seq, terms, &roster, params)?
+        };
         let secret = secure::client_secret(agent.outbox.key(), job, seq);
         let key = agent.outbox.key().clone();
+        let started = Instant::now();
         let message = tokio::task::spawn_blocking(move || {
-            let update = update.as_ref().map(|(v, s)| (v.as_slice(), *s));
-            secure::client_message(&round, id, &key, &secret, &posts, phase, update)
+            secure::client_message(&round, id, &key, &secret, &posts, phase, input.as_ref())
         })
         .await??;
+        tracing::info!(
+            job,
+            round = seq,
+            phase,
+            bytes = message.len(),
+            secagg_ms = millis(started),
+            "secure message"
+        );
         Ok(Some(message))
     }
 }

@@ -14,10 +14,13 @@ use aifactory_learn::privacy::clip_noise::DpConfig;
 use aifactory_learn::rng::derive_seed;
 use aifactory_learn::store::StoredModel;
 use aifactory_learn::train::{Optimizer, TrainConfig};
-use aifactory_types::lifecycle::{Aggregation, JobId, JobTerms, MICROS_PER_UNIT, Micros};
+use aifactory_types::lifecycle::{
+    Aggregation, JobId, JobTerms, MICROS_PER_UNIT, Micros, PrivacyUnit,
+};
 use aifactory_types::{Address, Hash};
 use anyhow::{Context as _, anyhow};
 use bytes::Bytes;
+use std::time::Instant;
 
 use crate::nodes::Nodes;
 
@@ -28,9 +31,10 @@ pub fn real(micros: Micros) -> f64 {
 
 /// Local training as the terms set it: SGD without momentum (FedAvg's client), the proximal
 /// term for FedProx, a seed per job, provider and round from the job's public seed, and with
-/// differential privacy DP-SGD with the job's clip norm and noise multiplier (its noise drawn
-/// from the provider's own secret randomness): exactly what the RDP accountant charges each
-/// provider's ε for.
+/// differential privacy per example DP-SGD with the job's clip norm and noise multiplier (its
+/// noise drawn from the provider's own secret randomness): exactly what the RDP accountant
+/// charges each provider's ε for. Privacy per provider adds its noise in the secure sum
+/// instead (`secure::round_config`), so local training is plain.
 pub fn local_training(terms: &JobTerms, job: JobId, provider: &Address, round: u32) -> TrainConfig {
     let t = &terms.training;
     let prox_mu = match terms.aggregation {
@@ -48,10 +52,14 @@ pub fn local_training(terms: &JobTerms, job: JobId, provider: &Address, round: u
             &format!("job {job} provider {provider}"),
             u64::from(round),
         ),
-        dp_sgd: terms.privacy.as_ref().map(|p| DpConfig {
-            clip_norm: real(p.clip_norm),
-            noise_multiplier: real(p.noise_multiplier),
-        }),
+        dp_sgd: terms
+            .privacy
+            .as_ref()
+            .filter(|p| p.unit == PrivacyUnit::Example)
+            .map(|p| DpConfig {
+                clip_norm: real(p.clip_norm),
+                noise_multiplier: real(p.noise_multiplier),
+            }),
         ..TrainConfig::default()
     }
 }
@@ -85,14 +93,18 @@ pub fn server(terms: &JobTerms) -> ServerOptimizer {
 /// A blob from the nodes (the client checks it against its hash: a node that serves other
 /// bytes is caught, not trusted).
 pub async fn fetch_blob(nodes: &Nodes, hash: &Hash) -> anyhow::Result<Bytes> {
-    nodes
+    let started = Instant::now();
+    let bytes = nodes
         .call(|c| async move { c.get_blob(hash).await })
         .await
-        .with_context(|| format!("fetching blob {hash}"))
+        .with_context(|| format!("fetching blob {hash}"))?;
+    tracing::debug!(%hash, bytes = bytes.len(), ms = millis(started), "blob fetched");
+    Ok(bytes)
 }
 
 /// Stores `bytes` on the nodes; returns their hash.
 pub async fn put_blob(nodes: &Nodes, bytes: Vec<u8>) -> anyhow::Result<Hash> {
+    let started = Instant::now();
     let hash = Hash::from(blake3::hash(&bytes));
     let bytes = Bytes::from(bytes);
     nodes
@@ -102,7 +114,13 @@ pub async fn put_blob(nodes: &Nodes, bytes: Vec<u8>) -> anyhow::Result<Hash> {
         })
         .await
         .with_context(|| format!("storing blob {hash}"))?;
+    tracing::debug!(%hash, bytes = bytes.len(), ms = millis(started), "blob stored");
     Ok(hash)
+}
+
+/// Milliseconds since `started`, for the timings agents log (`scripts/bench-job` reads them).
+pub fn millis(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// A model file from the blob store, which must carry the job's featurizer.
@@ -171,9 +189,18 @@ mod tests {
             clip_norm: 1_000_000,
             noise_multiplier: 1_100_000,
             delta_pico: 10_000_000,
+            ..Default::default()
         });
         let dp = local_training(&terms, 3, &a, 1).dp_sgd.unwrap();
         assert_eq!((dp.clip_norm, dp.noise_multiplier), (1.0, 1.1));
+        if let Some(privacy) = &mut terms.privacy {
+            privacy.unit = PrivacyUnit::Provider;
+        }
+        assert_eq!(
+            local_training(&terms, 3, &a, 1).dp_sgd,
+            None,
+            "per-provider noise goes into the secure sum, not into local steps"
+        );
         terms.aggregation = Aggregation::FedProx { mu: 10_000 };
         assert_eq!(local_training(&terms, 3, &a, 1).prox_mu, 0.01);
         assert_eq!(rule(&terms), Rule::Mean);

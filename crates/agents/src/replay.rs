@@ -20,13 +20,12 @@ use serde::Serialize;
 use crate::nodes::Nodes;
 use crate::recipe::{self, fetch_blob, fetch_model};
 use crate::secure;
+use crate::statistics;
 use crate::wire::Weighted;
 
 /// A round's result: the aggregate and the new global model, with their blob bytes.
 #[derive(Debug)]
 pub struct Combined {
-    /// The combined update and total samples.
-    pub aggregate: Weighted,
     /// The new global model.
     pub model: StoredModel,
     /// The aggregate's blob.
@@ -78,7 +77,6 @@ pub fn advance(
         .map_err(|e| anyhow!("encoding the new model: {e}"))?;
     Ok(Combined {
         aggregate_bytes: aggregate.encode(),
-        aggregate,
         model,
         model_bytes,
     })
@@ -96,24 +94,118 @@ pub fn secure_aggregate(
 ) -> anyhow::Result<(Weighted, Vec<Contribution>)> {
     let round = secure::round_config(job, seq, terms, roster, params)?;
     let (mean, weight, survivors) = secure::finish(&round, posts)?;
-    let contributions: Vec<Contribution> = survivors
+    let contributions = credit(roster, &survivors);
+    let credited: u64 = contributions.iter().map(|c| c.samples).sum();
+    let weights: u64 = contributions
+        .iter()
+        .map(|c| secure::input_weight(terms, c.samples))
+        .sum();
+    if weights != weight {
+        bail!("the survivors' weights sum to {weights}, but the unmasked weight is {weight}");
+    }
+    Ok((
+        Weighted {
+            samples: credited,
+            values: mean,
+        },
+        contributions,
+    ))
+}
+
+/// A secure round's result from all its posts: a statistics round's, or the survivors'
+/// weighted mean applied to `start` with the server optimiser; with the contributions to
+/// credit.
+pub fn secure_round(
+    job: JobId,
+    seq: u32,
+    terms: &JobTerms,
+    roster: &[(Address, u64)],
+    posts: &secure::Posts,
+    start: &StoredModel,
+    server: &mut ServerState,
+) -> anyhow::Result<(Combined, Vec<Contribution>)> {
+    if is_statistics_round(start) {
+        return statistics_round(job, seq, terms, roster, posts, start);
+    }
+    let (aggregate, credited) =
+        secure_aggregate(job, seq, terms, roster, posts, start.params.len())?;
+    Ok((advance(start, aggregate, server)?, credited))
+}
+
+/// Whether a round that starts from `start` is a statistics round: its featurizer's numeric
+/// statistics are still to be measured (`crate::statistics`).
+pub fn is_statistics_round(start: &StoredModel) -> bool {
+    start
+        .features
+        .as_ref()
+        .is_some_and(|f| f.statistics_pending)
+}
+
+/// A statistics round from all its posts: the starting model with the measured statistics
+/// filled in, the totals as the round's aggregate, and the survivors credited with their rows.
+pub fn statistics_round(
+    job: JobId,
+    seq: u32,
+    terms: &JobTerms,
+    roster: &[(Address, u64)],
+    posts: &secure::Posts,
+    start: &StoredModel,
+) -> anyhow::Result<(Combined, Vec<Contribution>)> {
+    let features = start
+        .features
+        .as_ref()
+        .ok_or_else(|| anyhow!("the starting model carries no featurizer"))?;
+    let width = statistics::width(features);
+    let round = secure::statistics_config(job, seq, terms, roster, width)?;
+    let sum = secure::unmask(&round, posts)?;
+    if sum.weight_total() != sum.survivors.len() as u64 {
+        bail!(
+            "{} survivors but a weight of {}: each counts once in a statistics round",
+            sum.survivors.len(),
+            sum.weight_total()
+        );
+    }
+    let contributions = credit(roster, &sum.survivors);
+    let rows: u64 = contributions.iter().map(|c| c.samples).sum();
+    let measured = statistics::measure(features, &sum.sums[..width])?;
+    if let Some(column) = measured.columns.iter().find(|c| {
+        c.count
+            .parse::<u128>()
+            .map_or(true, |n| n > u128::from(rows))
+    }) {
+        bail!(
+            "column {} counts {} values, more than the survivors' {rows} rows",
+            column.name,
+            column.count
+        );
+    }
+    let mut model = start.clone();
+    model.features = Some(measured.apply(features)?);
+    let model_bytes = model
+        .to_bytes()
+        .map_err(|e| anyhow!("encoding the new model: {e}"))?;
+    Ok((
+        Combined {
+            aggregate_bytes: measured.to_bytes(),
+            model,
+            model_bytes,
+        },
+        contributions,
+    ))
+}
+
+/// The survivors of a secure round, by roster id, credited with their datasets' rows.
+fn credit(
+    roster: &[(Address, u64)],
+    survivors: &[aifactory_secagg::ClientId],
+) -> Vec<Contribution> {
+    survivors
         .iter()
         .map(|&id| Contribution {
             provider: roster[id as usize].0,
             samples: roster[id as usize].1,
         })
-        .collect();
-    let credited: u64 = contributions.iter().map(|c| c.samples).sum();
-    if credited != weight {
-        bail!("the survivors' rows sum to {credited}, but the unmasked weight is {weight}");
-    }
-    Ok((
-        Weighted {
-            samples: weight,
-            values: mean,
-        },
-        contributions,
-    ))
+        .collect()
 }
 
 /// Round `seq` of job `job`, with each phase's posts, proven.
@@ -221,12 +313,12 @@ pub async fn verify_job(nodes: &Nodes, view: &JobView) -> anyhow::Result<Vec<Rou
             if terms.secure_aggregation.is_some() {
                 let roster = secure::roster(nodes, view).await?;
                 let posts = secure::fetch_posts(nodes, &round_view, &roster).await?;
-                let (aggregate, credited) =
-                    secure_aggregate(job, seq, &terms, &roster, &posts, start.params.len())?;
+                let (combined, credited) =
+                    secure_round(job, seq, &terms, &roster, &posts, &start, state)?;
                 if credited != round.contributions.to_vec() {
                     bail!("the round credits other providers than the survivors of the sum");
                 }
-                return advance(&start, aggregate, state);
+                return Ok(combined);
             }
             let posts = plain_posts(&round_view);
             let updates =

@@ -13,19 +13,22 @@
 //!
 //! The weighted mean needs each provider's weight: a provider weights its update by its
 //! dataset's registered rows (public), so the trainer credits each survivor with those rows and
-//! a verifier checks their total against the sum's.
+//! a verifier checks their total against the sum's. With privacy per provider each provider
+//! instead clips its update, adds its share of the noise (drawn from its round secret) and
+//! weighs 1, and the sum's weight is the survivor count.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aifactory_client::views::lifecycle::RoundView;
 use aifactory_crypto::Domain;
+use aifactory_secagg::dp::DpConfig;
 use aifactory_secagg::{
-    Client, ClientId, GraphKind, Round, RoundConfig, RoundId, Server, SurvivorList, UnmaskRequest,
-    decode_advertise, decode_consistency_check, decode_masked_input, decode_share_keys,
-    decode_unmask_response,
+    Aggregate, Client, ClientId, GraphKind, Round, RoundConfig, RoundId, Server, SurvivorList,
+    UnmaskRequest, decode_advertise, decode_consistency_check, decode_masked_input,
+    decode_share_keys, decode_unmask_response,
 };
-use aifactory_types::lifecycle::{JobId, JobTerms};
+use aifactory_types::lifecycle::{JobId, JobTerms, PrivacyTerms, PrivacyUnit};
 use aifactory_types::{Address, BoundedVec, SecretKey};
 use anyhow::{anyhow, bail};
 
@@ -59,10 +62,11 @@ pub fn client_secret(key: &SecretKey, job: JobId, seq: u32) -> [u8; 32] {
     secret
 }
 
-/// The public configuration of a secure round: the job's providers in join order are the
-/// roster (an address is its ed25519 key; `roster` as [`roster`] gives it, with each one's
+/// The public configuration of a secure training round: the job's providers in join order are
+/// the roster (an address is its ed25519 key; `roster` as [`roster`] gives it, with each one's
 /// rows), the terms' threshold, a model of `params` parameters, weights up to the largest
-/// dataset's rows.
+/// dataset's rows; with privacy per provider, each input clipped and noised by the terms and
+/// unweighted (a weight would scale one provider's sensitivity by its rows).
 pub fn round_config(
     job: JobId,
     seq: u32,
@@ -70,7 +74,52 @@ pub fn round_config(
     roster: &[(Address, u64)],
     params: usize,
 ) -> anyhow::Result<Arc<Round>> {
+    let dp = distributed_dp(terms).map(|p| DpConfig {
+        clip_norm_l2: p.clip_norm as f32 / 1e6,
+        noise_multiplier: p.noise_multiplier as f32 / 1e6,
+    });
+    config(job, seq, terms, roster, params, dp)
+}
+
+/// The public configuration of a statistics round (`crate::statistics`): exact integers, with
+/// no noise.
+pub fn statistics_config(
+    job: JobId,
+    seq: u32,
+    terms: &JobTerms,
+    roster: &[(Address, u64)],
+    params: usize,
+) -> anyhow::Result<Arc<Round>> {
+    config(job, seq, terms, roster, params, None)
+}
+
+/// The terms' privacy if it is per provider: noise added inside the secure sum.
+pub fn distributed_dp(terms: &JobTerms) -> Option<&PrivacyTerms> {
+    terms
+        .privacy
+        .as_ref()
+        .filter(|p| p.unit == PrivacyUnit::Provider)
+}
+
+/// A provider's weight in a training round: its dataset's rows, or 1 with privacy per provider.
+pub fn input_weight(terms: &JobTerms, rows: u64) -> u64 {
+    if distributed_dp(terms).is_some() {
+        1
+    } else {
+        rows
+    }
+}
+
+fn config(
+    job: JobId,
+    seq: u32,
+    terms: &JobTerms,
+    roster: &[(Address, u64)],
+    params: usize,
+    dp: Option<DpConfig>,
+) -> anyhow::Result<Arc<Round>> {
     let rows_max = roster.iter().map(|(_, rows)| *rows).max().unwrap_or(1);
+    let sample_count_max = if dp.is_some() { 1 } else { rows_max.max(1) };
     let secure = terms
         .secure_aggregation
         .ok_or_else(|| anyhow!("job {job} has no secure aggregation"))?;
@@ -89,10 +138,10 @@ pub fn round_config(
         graph,
         clip: CLIP,
         value_bits: VALUE_BITS,
-        sample_count_max: u32::try_from(rows_max.max(1))
+        sample_count_max: u32::try_from(sample_count_max)
             .unwrap_or(u32::MAX)
             .min(aifactory_secagg::limits::SAMPLE_COUNT_MAX),
-        dp: None,
+        dp,
     };
     Round::new(config).map_err(|e| anyhow!("the round's secure-aggregation configuration: {e}"))
 }
@@ -166,9 +215,18 @@ pub fn relay(round: &Arc<Round>, posts: &Posts, through: u8) -> anyhow::Result<R
     Ok(r)
 }
 
+/// What a provider masks in a secure round.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A model update and its weight (its dataset's rows): the round yields the weighted mean.
+    Update(Vec<f32>, u32),
+    /// Exact integers, each within the round's value bits: the round yields their exact sum
+    /// (the statistics round, `crate::statistics`).
+    Integers(Vec<u64>),
+}
+
 /// Client `me`'s message for `phase`, replaying its earlier phases from its secret against one
-/// replay of the trainer's side; `update` and `samples` are needed from the masked-input phase
-/// on.
+/// replay of the trainer's side; `input` is needed from the masked-input phase on.
 pub fn client_message(
     round: &Arc<Round>,
     me: ClientId,
@@ -176,7 +234,7 @@ pub fn client_message(
     secret: &[u8; 32],
     posts: &Posts,
     phase: u8,
-    update: Option<(&[f32], u32)>,
+    input: Option<&Input>,
 ) -> anyhow::Result<Vec<u8>> {
     if phase > 4 {
         bail!("a secure round has five phases; there is no phase {phase}");
@@ -203,10 +261,11 @@ pub fn client_message(
         .bundles
         .remove(&me)
         .ok_or_else(|| missing("share bundle"))?;
-    let (values, samples) = update.ok_or_else(|| anyhow!("phase {phase} needs the update"))?;
-    let masked = client
-        .masked_input(&bundle, values, samples)
-        .map_err(step)?;
+    let masked = match input.ok_or_else(|| anyhow!("phase {phase} needs the input"))? {
+        Input::Update(values, samples) => client.masked_input(&bundle, values, *samples),
+        Input::Integers(values) => client.masked_integers(&bundle, values),
+    }
+    .map_err(step)?;
     if phase == 2 {
         return Ok(masked.encode());
     }
@@ -225,14 +284,18 @@ pub fn client_message(
     Ok(client.unmask(&request).map_err(step)?.encode())
 }
 
+/// The round's unmasked sum from all its posts.
+pub fn unmask(round: &Arc<Round>, posts: &Posts) -> anyhow::Result<Aggregate> {
+    relay(round, posts, 4)?
+        .server
+        .finish()
+        .map_err(|e| anyhow!("unmasking the sum: {e}"))
+}
+
 /// The round's result from all its posts: the weighted mean of the survivors' updates, the
 /// total weight, and the survivors by roster id.
 pub fn finish(round: &Arc<Round>, posts: &Posts) -> anyhow::Result<(Vec<f32>, u64, Vec<ClientId>)> {
-    let mut relayed = relay(round, posts, 4)?;
-    let aggregate = relayed
-        .server
-        .finish()
-        .map_err(|e| anyhow!("unmasking the sum: {e}"))?;
+    let aggregate = unmask(round, posts)?;
     let mean = aggregate
         .mean(&round.config)
         .map_err(|e| anyhow!("the sum's mean: {e}"))?;

@@ -8,6 +8,7 @@
 //! round (and so earns its provider nothing).
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use aifactory_client::views::lifecycle::JobView;
 use aifactory_learn::federated::server_opt::{ServerOptimizer, ServerState};
@@ -22,8 +23,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::TrainerSettings;
 use crate::journal::Journal;
 use crate::outbox::Sent;
-use crate::recipe::{self, fetch_blob, fetch_model, put_blob};
-use crate::replay::{advance, combine, plain_posts, round_view, secure_aggregate};
+use crate::recipe::{self, fetch_blob, fetch_model, millis, put_blob};
+use crate::replay::{combine, is_statistics_round, plain_posts, round_view, secure_round};
 use crate::runtime::{Agent, Role, crash_if_drilled};
 use crate::secure;
 use crate::wire::Weighted;
@@ -143,20 +144,20 @@ impl Trainer {
         let (start, _) = fetch_model(&agent.nodes, &round.start_model).await?;
         let params = start.params.len();
         let mut server = server_state_before(agent, &terms, job, seq, params).await?;
-        let (mut combined, contributions) = if terms.secure_aggregation.is_some() {
+        let (mut combined, contributions, combine_ms) = if terms.secure_aggregation.is_some() {
             let roster = secure::roster(&agent.nodes, &view).await?;
             let posts = secure::fetch_posts(&agent.nodes, &round_view, &roster).await?;
-            let (aggregate, contributions) =
-                secure_aggregate(job, seq, &terms, &roster, &posts, params)?;
-            (advance(&start, aggregate, &mut server)?, contributions)
+            let started = Instant::now();
+            let (combined, contributions) =
+                secure_round(job, seq, &terms, &roster, &posts, &start, &mut server)?;
+            (combined, contributions, millis(started))
         } else {
             let (updates, contributions) = self
                 .usable_updates(agent, &view, job, seq, &plain_posts(&round_view), params)
                 .await?;
-            (
-                combine(&terms, &start, &updates, &mut server)?,
-                contributions,
-            )
+            let started = Instant::now();
+            let combined = combine(&terms, &start, &updates, &mut server)?;
+            (combined, contributions, millis(started))
         };
         if self.settings.drill.wrong_model {
             combined.model.params[0] += 1.0;
@@ -174,7 +175,7 @@ impl Trainer {
         });
         crash_if_drilled(&self.settings.drill, seq, None);
         let sent = agent.outbox.send(&agent.nodes, &label, payload).await?;
-        tracing::info!(job, round = seq, index = round.index, survivors = contributions.len(), %model, outcome = ?sent, "closed round");
+        tracing::info!(job, round = seq, index = round.index, survivors = contributions.len(), combine_ms, %model, outcome = ?sent, "closed round");
         Ok(())
     }
 
@@ -264,6 +265,9 @@ pub async fn server_state_before(
             .round
             .value;
         if let RoundStage::Closed { aggregate, .. } = round.stage {
+            if is_statistics_round(&fetch_model(&agent.nodes, &round.start_model).await?.0) {
+                continue;
+            }
             let delta = Weighted::decode(&fetch_blob(&agent.nodes, &aggregate).await?, params)?;
             state
                 .apply(&mut scratch, &delta.values)

@@ -1,6 +1,7 @@
 //! The validator: for every job that reaches validation and that it may score, recomputes each
 //! round from the published blobs (`job verify`), measures the final model on its own held-out
-//! rows, commits to its report with a fresh salt and, once commits close, reveals it.
+//! rows (and, when the job asks, each provider's leave-one-out contribution), commits to its
+//! report with a fresh salt and, once commits close, reveals it.
 //!
 //! The report and salt are written to the journal before the commitment is sent, so a restart
 //! reveals exactly what was committed (a validator that cannot reveal is slashed).
@@ -10,13 +11,15 @@ use std::collections::BTreeMap;
 use aifactory_client::views::lifecycle::JobItem;
 use aifactory_learn::data::schema::Schema;
 use aifactory_learn::data::table::Table;
+use aifactory_learn::store::StoredModel;
 use aifactory_types::lifecycle::{CommitScore, JobId, JobStatus, RevealScore, ScoreReport};
-use aifactory_types::{Hash, Payload};
-use anyhow::Context as _;
+use aifactory_types::{BoundedVec, Hash, Payload};
+use anyhow::{Context as _, anyhow};
 use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 
 use crate::config::ValidatorSettings;
+use crate::contribution::leave_one_out;
 use crate::journal::Journal;
 use crate::outbox::Sent;
 use crate::recipe::fetch_model;
@@ -94,12 +97,23 @@ impl Validator {
             terms.metric,
             terms.group_column.as_str(),
         )?;
+        let contributions = if terms.leave_one_out {
+            let group = terms.group_column.as_str();
+            let of = |m: &StoredModel| {
+                Ok(measure(m, &features, &self.table, terms.metric, group)?.metric)
+            };
+            let measured = leave_one_out(&agent.nodes, &view, measured.metric, of).await?;
+            tracing::info!(job, contributions = ?measured, "measured leave-one-out contributions");
+            BoundedVec::new(measured).map_err(|_| anyhow!("more providers than a job holds"))?
+        } else {
+            BoundedVec::default()
+        };
         let report = ScoreReport {
             metric: micros(measured.metric),
             calibration_error: micros(measured.calibration_error),
             fairness_gap: micros(measured.fairness_gap),
             aggregates_match,
-            contributions: Default::default(),
+            contributions,
         };
         let mut salt = [0u8; 32];
         OsRng.fill_bytes(&mut salt);

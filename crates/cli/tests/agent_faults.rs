@@ -363,6 +363,49 @@ async fn a_poisoning_provider_barely_moves_a_median_job() {
     f.stop();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leave_one_out_pays_a_provider_whose_updates_hurt_nothing() {
+    // Three honest providers and one that sends its update negated, under FedAvg: the validator
+    // replays the job without each provider in turn; the negating one only holds the model
+    // back, so it measures nothing and earns nothing from the providers' pool.
+    let mut f = Factory::start(3 + 4 + 1, 27_000).await;
+    f.register_model(&key(0));
+    f.start_providers(4, 3, |i| match i {
+        3 => "\n[provider.drill]\nscale_update = -1.0\n".to_owned(),
+        _ => String::new(),
+    });
+    f.start_agent("trainer", "trainer", &key(2), "[trainer]\n");
+    f.start_validators(1, 7, |_| String::new());
+    f.wait_datasets(4).await;
+    let terms = Terms {
+        providers_min: 4,
+        providers_max: 4,
+        rounds: 3,
+        validators_min: 1,
+        validators_max: 1,
+        leave_one_out: true,
+        ..Terms::default()
+    }
+    .write(f.root(), "job");
+    f.cli.json(&[
+        "job",
+        "open",
+        "--from",
+        &key(1),
+        "--terms",
+        terms.to_str().unwrap(),
+    ]);
+    let view = f.wait_finished(1).await;
+    assert_eq!(stage(&view), "settled", "{view}\n{}", f.logs());
+    let pool = 40 * AIF;
+    let paid: Vec<u64> = (3..7).map(|i| paid(&f.cli, &view, &key(i))).collect();
+    println!("leave-one-out: providers' pool paid {paid:?} (the last one negates its updates)");
+    assert_eq!(paid[3], 0, "the negating provider earns nothing: {paid:?}");
+    assert!(paid[..3].iter().all(|p| *p > 0), "{paid:?}");
+    assert_eq!(paid.iter().sum::<u64>(), pool, "the pool is paid in full");
+    f.stop();
+}
+
 /// What a transaction is for, the way an agent labels it: two transactions with the same
 /// purpose must carry the same payload.
 fn purpose(payload: &Payload) -> Option<String> {

@@ -5,50 +5,11 @@
 mod common;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use common::proxy::{Traffic, recording_proxy};
 use common::{Factory, Terms, adult, split_rows};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-
-/// Forwards every connection to `upstream`, recording what clients send.
-async fn recording_proxy(upstream: String, sent: Arc<Mutex<Vec<u8>>>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let upstream = upstream.clone();
-            let sent = sent.clone();
-            tokio::spawn(async move {
-                let Ok(server) = TcpStream::connect(&upstream).await else {
-                    return;
-                };
-                let (mut client_read, mut client_write) = client.into_split();
-                let (mut server_read, mut server_write) = server.into_split();
-                let up = async {
-                    let mut buffer = vec![0u8; 64 * 1024];
-                    while let Ok(n) = client_read.read(&mut buffer).await {
-                        if n == 0 {
-                            break;
-                        }
-                        sent.lock().unwrap().extend_from_slice(&buffer[..n]);
-                        if server_write.write_all(&buffer[..n]).await.is_err() {
-                            break;
-                        }
-                    }
-                    let _ = server_write.shutdown().await;
-                };
-                let down = async {
-                    let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
-                    let _ = client_write.shutdown().await;
-                };
-                tokio::join!(up, down);
-            });
-        }
-    });
-    format!("http://{address}")
-}
 
 /// Bytes of the windows `Sent` indexes; every needle searched is at least this long.
 const WINDOW: usize = 20;
@@ -82,9 +43,9 @@ async fn a_provider_sends_neither_its_rows_nor_an_unmasked_update() {
     const PROVIDERS: usize = 3;
     let mut f = Factory::start(3 + PROVIDERS + 1, 26_200).await;
     f.register_model("account-0");
-    let sent = Arc::new(Mutex::new(Vec::new()));
+    let traffic = Arc::new(Traffic::default());
     let upstream = f.nodes[0].trim_start_matches("http://").to_owned();
-    let proxy = recording_proxy(upstream, sent.clone()).await;
+    let proxy = recording_proxy(upstream, traffic.clone()).await;
     // Every provider reaches the chain only through the proxy.
     let parts = split_rows(&adult("adult.data"), PROVIDERS);
     let nodes = std::mem::replace(&mut f.nodes, vec![proxy]);
@@ -144,7 +105,7 @@ async fn a_provider_sends_neither_its_rows_nor_an_unmasked_update() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let sent = Sent::new(sent.lock().unwrap().clone());
+    let sent = Sent::new(traffic.sent.lock().unwrap().clone());
     assert!(
         sent.bytes.len() > 10_000,
         "the proxy carried the providers' traffic: {} bytes",

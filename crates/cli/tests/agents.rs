@@ -2,19 +2,22 @@
 //! nodes over loopback TCP; three `aifactory agent provider` processes, each holding a
 //! disjoint third of Adult's training rows; one `aifactory agent trainer`; two `aifactory
 //! agent validator` processes, each holding half of Adult's test rows. A sponsor opens a
-//! five-round FedAvg job with the CLI; the agents register, join, train, close, verify,
-//! commit and reveal with nothing else driving them. The test checks the settlement against
-//! the split by hand, that `job verify` recomputes every round, and that the model is within
-//! two points of centralised training on the pooled rows (both printed); then a second job
-//! with differential privacy (DP-SGD at each provider) settles, and its ε and accuracy are
-//! printed.
+//! FedAvg job with secure aggregation with the CLI. Its model's developer fixed the encoding
+//! but not the numeric columns' statistics, so the job's first round measures them over the
+//! providers' rows by secure aggregation; five training rounds follow. The agents register,
+//! join, measure, train, close, verify, commit and reveal with nothing else driving them. The
+//! test checks the statistics against the pooled rows', the settlement against the split by
+//! hand, that `job verify` recomputes every round, and that the model is within two points of
+//! centralised training on the pooled rows (both printed); then a second job with differential
+//! privacy (DP-SGD at each provider) settles, and its ε and accuracy are printed; then a third
+//! with privacy per provider (noise added inside the secure sum).
 
 mod common;
 
 use std::time::Instant;
 
 use aifactory_learn::ModelSpec;
-use aifactory_learn::data::features::Featurizer;
+use aifactory_learn::data::features::{FeatureColumn, Featurizer};
 use aifactory_learn::data::schema::Schema;
 use aifactory_learn::data::table::Table;
 use aifactory_learn::store::StoredModel;
@@ -23,6 +26,7 @@ use common::{AIF, Factory, Terms, adult, final_model, paid, split_rows, test_acc
 
 const PROVIDERS: usize = 3;
 const SCORERS: usize = 2;
+/// Training rounds; each job has one more, the statistics round.
 const ROUNDS: usize = 5;
 
 /// Accuracy on Adult's test rows of the same MLP trained centrally on the pooled training rows
@@ -49,13 +53,14 @@ async fn jobs_run_from_registered_data_to_payout_with_agents_alone() {
     let mut factory = Factory::start(3 + PROVIDERS + SCORERS, 23_000).await;
     let key = |i: usize| format!("account-{i}");
     let (developer, sponsor, trainer) = (key(0), key(1), key(2));
-    let start_file = factory.register_model(&developer);
+    let start_file = factory.register_model_with(&developer, "secure");
     factory.start_providers(PROVIDERS, 3, |_| String::new());
     factory.start_agent("trainer", "trainer", &trainer, "[trainer]\n");
     factory.start_validators(SCORERS, 3 + PROVIDERS, |_| String::new());
     factory.wait_datasets(PROVIDERS).await;
 
     let terms = Terms {
+        rounds: ROUNDS + 1,
         secure: Some(2),
         ..Terms::default()
     }
@@ -77,7 +82,7 @@ async fn jobs_run_from_registered_data_to_payout_with_agents_alone() {
     let status = &job["job"]["value"]["status"];
     assert_eq!(status["stage"], "settled", "{job}\n{}", factory.logs());
     assert_eq!(job["job"]["value"]["escrow"], 0);
-    assert_eq!(job["job"]["value"]["rounds_closed"], ROUNDS as u64);
+    assert_eq!(job["job"]["value"]["rounds_closed"], ROUNDS as u64 + 1);
 
     // Payouts by the split, by hand: trainer 30 AIF, validators 10 AIF shared by equal stakes,
     // providers 40 AIF by samples (each provider's rows, every round).
@@ -138,10 +143,12 @@ async fn jobs_run_from_registered_data_to_payout_with_agents_alone() {
         .map(|e| e["accuracy"].as_f64().unwrap())
         .collect();
     println!("job 1 accuracy per round on validator 0's rows: {accuracies:.4?}");
-    assert_eq!(accuracies.len(), ROUNDS);
-    assert!(accuracies.iter().all(|a| *a > 0.70), "{accuracies:?}");
+    assert_eq!(accuracies.len(), ROUNDS + 1);
+    // Round 1 only measured the statistics: its model is the untrained start.
+    let trained = &accuracies[1..];
+    assert!(trained.iter().all(|a| *a > 0.70), "{accuracies:?}");
     assert!(
-        accuracies[ROUNDS - 1] > accuracies[0],
+        trained[ROUNDS - 1] > trained[0],
         "training improves it: {accuracies:?}"
     );
     assert!(
@@ -154,7 +161,7 @@ async fn jobs_run_from_registered_data_to_payout_with_agents_alone() {
     // Anyone can recompute every round from the published blobs.
     let checks = cli.json(&["job", "verify", "1"]);
     let checks = checks.as_array().unwrap();
-    assert_eq!(checks.len(), ROUNDS);
+    assert_eq!(checks.len(), ROUNDS + 1);
     assert!(
         checks
             .iter()
@@ -162,9 +169,30 @@ async fn jobs_run_from_registered_data_to_payout_with_agents_alone() {
         "{checks:?}"
     );
 
-    // The federated model against centralised training on the pooled rows.
+    // The statistics the first round measured are those of the pooled rows.
     let federated = final_model(&factory, &job).await;
     let features = federated.features.clone().unwrap();
+    let pooled_rows = Table::read_csv(&adult("adult.data"), &Schema::adult()).unwrap();
+    let exclude = ["sex".to_owned(), "race".to_owned()];
+    let pooled_features =
+        Featurizer::fit(&pooled_rows, &Schema::adult(), "income", &exclude).unwrap();
+    assert!(!features.statistics_pending);
+    for (got, want) in features.columns.iter().zip(&pooled_features.columns) {
+        if let (
+            FeatureColumn::Numeric { name, mean, std },
+            FeatureColumn::Numeric {
+                mean: m, std: s, ..
+            },
+        ) = (got, want)
+        {
+            assert!(
+                (mean - m).abs() <= 1e-6 * m.abs().max(1.0) && (std - s).abs() <= 1e-6 * s,
+                "{name}: measured {mean} ± {std}, pooled {m} ± {s}"
+            );
+        }
+    }
+
+    // The federated model against centralised training on the pooled rows.
     let federated_accuracy = test_accuracy(&federated.spec, &federated.params, &features);
     let start = StoredModel::load(&start_file).unwrap();
     let pooled = centralised_accuracy(&features, &start.spec, &start.params);
@@ -182,6 +210,7 @@ async fn jobs_run_from_registered_data_to_payout_with_agents_alone() {
             "\n[privacy]\nclip_norm = 1000000\nnoise_multiplier = 1000000\ndelta_pico = 10000000\n"
                 .into(),
         ),
+        rounds: ROUNDS + 1,
         secure: Some(2),
         ..Terms::default()
     }
@@ -218,6 +247,61 @@ async fn jobs_run_from_registered_data_to_payout_with_agents_alone() {
     println!(
         "job 2 (DP-SGD, σ = 1.0, C = 1.0, δ = 1e-5) finished {:.1} s after it opened: ε per provider {epsilons:.3?}, accuracy {accuracy:.4}",
         opened.elapsed().as_secs_f64()
+    );
+
+    // A third with privacy per provider: each provider clips its round update and adds its
+    // share of the noise inside the secure sum, so ε is charged per round, the same for every
+    // provider whatever its rows (three providers need a small noise multiplier to learn).
+    let per_provider = Terms {
+        rounds: 3,
+        privacy: Some(
+            "\n[privacy]\nclip_norm = 1000000\nnoise_multiplier = 20000\ndelta_pico = 10000000\nunit = \"provider\"\n"
+                .into(),
+        ),
+        secure: Some(2),
+        ..Terms::default()
+    }
+    .write(factory.root(), "per-provider-job");
+    cli.json(&[
+        "job",
+        "open",
+        "--from",
+        &sponsor,
+        "--terms",
+        per_provider.to_str().unwrap(),
+    ]);
+    let job = factory.wait_finished(3).await;
+    assert_eq!(
+        job["job"]["value"]["status"]["stage"],
+        "settled",
+        "{job}\n{}",
+        factory.logs()
+    );
+    let epsilons: Vec<f64> = job["privacy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["epsilon"].as_f64().unwrap())
+        .collect();
+    assert_eq!(epsilons.len(), PROVIDERS);
+    assert!(
+        epsilons.iter().all(|e| *e == epsilons[0] && e.is_finite()),
+        "{epsilons:?}"
+    );
+    let checks = cli.json(&["job", "verify", "3"]);
+    assert!(
+        checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["aggregate_matches"] == true && c["model_matches"] == true),
+        "the noised sums recompute: {checks}"
+    );
+    let model = final_model(&factory, &job).await;
+    let accuracy = test_accuracy(&model.spec, &model.params, &features);
+    println!(
+        "job 3 (noise in the secure sum, z = 0.02, C = 1.0, δ = 1e-5): ε per provider {:.1}, accuracy {accuracy:.4}",
+        epsilons[0]
     );
     factory.stop();
 }

@@ -21,7 +21,7 @@ use crate::agreement::{self, public_of};
 use crate::commit;
 use crate::config::Round;
 use crate::error::{Error, Result};
-use crate::input::{ClientSeeds, encode_input};
+use crate::input::{ClientSeeds, encode_input, encode_integers};
 use crate::mask::{self, Sign};
 use crate::messages::{
     Advertise, AdvertiseList, ConsistencyCheck, EncryptedShare, MaskedInput, RevealedShare,
@@ -260,6 +260,27 @@ impl Client {
         update: &[f32],
         samples: u32,
     ) -> Result<Signed<MaskedInput>> {
+        self.mask(bundle, |round, me, seeds| {
+            encode_input(round, me, update, samples, seeds)
+        })
+    }
+
+    /// Phase 2 for an exact integer sum: as `masked_input`, but `values` (each at most
+    /// 2^b - 1) are summed as they are, with weight 1 (see `encode_integers`).
+    pub fn masked_integers(
+        &mut self,
+        bundle: &ShareBundle,
+        values: &[u64],
+    ) -> Result<Signed<MaskedInput>> {
+        self.mask(bundle, |round, me, _| encode_integers(round, me, values))
+    }
+
+    /// Opens the bundle, then masks the input `encode` makes and signs it.
+    fn mask(
+        &mut self,
+        bundle: &ShareBundle,
+        encode: impl FnOnce(&Round, ClientId, &ClientSeeds) -> Result<Vec<u64>>,
+    ) -> Result<Signed<MaskedInput>> {
         self.expect(Phase::MaskedInput, "share bundle")?;
         let opened = self.open_bundle(bundle)?;
         if opened.len() + 1 < self.round.threshold() {
@@ -269,7 +290,7 @@ impl Client {
                 need: self.round.threshold() - 1,
             });
         }
-        let mut values = encode_input(&self.round, self.me, update, samples, &self.seeds)?;
+        let mut values = encode(&self.round, self.me, &self.seeds)?;
         let id = &self.round.config.round;
         let mut seeds = Vec::with_capacity(opened.len() + 1);
         seeds.push((self.seeds.self_seed, Sign::Plus));

@@ -9,7 +9,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 use crate::config::Round;
 use crate::dp;
 use crate::error::{Error, Result};
-use crate::quantize::quantize;
+use crate::quantize::{levels, quantize};
 use crate::{ClientId, RoundId};
 
 /// The per-purpose secrets of one client in one round.
@@ -94,4 +94,34 @@ pub fn encode_input(
     }
     values.push(weight);
     Ok(values)
+}
+
+/// The contribution of `client` for an exact integer sum: `values`, each in `0..=2^b - 1`,
+/// taken as already quantised, with weight 1 (so the trainer learns Σ values exactly, and the
+/// survivor count as the weight). For sums that must be exact, such as the counts and
+/// fixed-point moments behind a job's standardisation statistics; a round with differential
+/// privacy refuses it, since its noise would make the sum inexact.
+pub fn encode_integers(round: &Round, client: ClientId, values: &[u64]) -> Result<Vec<u64>> {
+    let config = &round.config;
+    if config.dp.is_some() {
+        return Err(Error::Input(format!(
+            "client {client}: a round with differential privacy takes no exact integers"
+        )));
+    }
+    if values.len() != config.params as usize {
+        return Err(Error::Input(format!(
+            "client {client}: {} values, the round expects {}",
+            values.len(),
+            config.params
+        )));
+    }
+    let top = levels(u32::from(config.value_bits));
+    if let Some(index) = values.iter().position(|v| *v > top) {
+        return Err(Error::Input(format!(
+            "client {client}: value {index} is above the round's {top}"
+        )));
+    }
+    let mut out = values.to_vec();
+    out.push(1);
+    Ok(out)
 }

@@ -118,7 +118,7 @@ pub use client::Client;
 pub use config::{Round, RoundConfig, consistency_quorum, threshold_default, threshold_min};
 pub use error::{Error, Result};
 pub use graph::{Graph, GraphKind};
-pub use input::{ClientSeeds, encode_input};
+pub use input::{ClientSeeds, encode_input, encode_integers};
 pub use messages::{
     Advertise, AdvertiseList, Body, ConsistencyCheck, EncryptedShare, MaskedInput, RevealedShare,
     ShareBundle, ShareCommitment, ShareKeys, ShareKind, Signed, SurvivorList, SurvivorSignature,

@@ -215,6 +215,7 @@ fn terms() -> JobTerms {
             clip_norm: 1_000_000,
             noise_multiplier: 1_100_000,
             delta_pico: 10_000_000,
+            ..Default::default()
         }),
         metric: Metric::Accuracy,
         target: 800_000,

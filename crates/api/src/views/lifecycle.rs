@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 
 use aifactory_types::lifecycle::{
     Dataset, DatasetId, Job, JobId, JobTerms, Model, ModelId, Participant, PhaseData, PhaseKey,
-    PrivacyTerms, Role, Round, Score,
+    PrivacyTerms, PrivacyUnit, Role, Round, Score,
 };
 use aifactory_types::state_key::tag;
 use aifactory_types::{Address, EntryProof, Hash};
@@ -267,12 +267,22 @@ pub struct JobView {
 
 /// The ε a job's terms spend of a dataset of `rows` rows at the terms' δ, by the RDP
 /// accountant; `None` outside the accountant's domain. Providers' agents decide with this, and
-/// the API reports it, so both say the same.
+/// the API reports it, so both say the same. Per example: DP-SGD's steps over the rows, at its
+/// batch's sampling rate. Per provider: one Gaussian release of the noised sum per round, with
+/// every provider in every round (sampling rate 1), whatever the rows.
 pub fn provider_epsilon(terms: &JobTerms, privacy: &PrivacyTerms, rows: u64) -> Option<f64> {
+    let (rows, batch_size, epochs) = match privacy.unit {
+        PrivacyUnit::Example => (
+            rows,
+            u64::from(terms.training.batch_size),
+            u64::from(terms.training.epochs),
+        ),
+        PrivacyUnit::Provider => (1, 1, 1),
+    };
     aifactory_accountant::federated_epsilon(
         rows,
-        u64::from(terms.training.batch_size),
-        u64::from(terms.training.epochs),
+        batch_size,
+        epochs,
         u64::from(terms.rounds),
         privacy.noise_multiplier as f64 / 1e6,
         privacy.delta_pico as f64 / 1e12,

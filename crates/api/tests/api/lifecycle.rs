@@ -391,6 +391,7 @@ async fn a_dp_job_reports_each_providers_epsilon() {
         clip_norm: 1_000_000,
         noise_multiplier: 1_100_000,
         delta_pico: 10_000_000,
+        ..Default::default()
     });
     let private = chain.open_and_recruit(&cast, terms).job;
     let plain = chain

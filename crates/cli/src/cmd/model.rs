@@ -72,6 +72,15 @@ impl FitArgs {
     }
 }
 
+/// Where a starting model's standardisation statistics come from.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Statistics {
+    /// Fitted on the rows given.
+    Data,
+    /// Measured by the job's first secure round.
+    Secure,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Print a spec's id, or a model file's spec id and content id.
@@ -122,6 +131,11 @@ enum Command {
     Init {
         #[command(flatten)]
         fit: FitArgs,
+        /// Where the numeric columns' mean and standard deviation come from: `data` fits them on
+        /// `--data`; `secure` leaves them to the job's first secure-aggregation round over every
+        /// provider's rows (`--data` then only fixes the columns and categories).
+        #[arg(long, value_enum, default_value_t = Statistics::Data)]
+        statistics: Statistics,
         /// Seed of the initial weights (public).
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -267,8 +281,17 @@ pub(crate) fn run(args: Args, context: &Context) -> anyhow::Result<()> {
                 )
             });
         }
-        Command::Init { fit, seed, out } => {
+        Command::Init {
+            fit,
+            statistics,
+            seed,
+            out,
+        } => {
             let (_, featurizer, spec) = fit.fit()?;
+            let featurizer = match statistics {
+                Statistics::Data => featurizer,
+                Statistics::Secure => featurizer.without_statistics(),
+            };
             let model = StoredModel::new(spec.clone(), params::init(&spec, seed))?
                 .with_features(featurizer)?;
             model.save(&out)?;

@@ -4,6 +4,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub(crate) mod proxy;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -158,6 +160,12 @@ impl Factory {
     /// Registers `SPEC` as a model of `developer` with a starting model whose featurizer is
     /// fitted on Adult's training rows; returns the starting model's file.
     pub(crate) fn register_model(&self, developer: &str) -> PathBuf {
+        self.register_model_with(developer, "data")
+    }
+
+    /// `register_model` with the featurizer's numeric statistics from `statistics`: `data`
+    /// (fitted on Adult's training rows) or `secure` (left to the job's first secure round).
+    pub(crate) fn register_model_with(&self, developer: &str, statistics: &str) -> PathBuf {
         let root = self.root();
         let spec_file = root.join("mlp.json");
         std::fs::write(&spec_file, SPEC).unwrap();
@@ -176,6 +184,8 @@ impl Factory {
             "sex",
             "--exclude",
             "race",
+            "--statistics",
+            statistics,
             "--seed",
             "3",
             "--out",
@@ -205,8 +215,19 @@ impl Factory {
     /// Writes agent `name`'s configuration (key `key`, the role's table `role`) and returns
     /// its path.
     pub(crate) fn agent_config(&self, name: &str, key: &str, role: &str) -> PathBuf {
+        self.agent_config_via(name, key, role, &self.nodes)
+    }
+
+    /// `agent_config` with the agent talking to `nodes` instead of the devnet's.
+    pub(crate) fn agent_config_via(
+        &self,
+        name: &str,
+        key: &str,
+        role: &str,
+        nodes: &[String],
+    ) -> PathBuf {
         let root = self.root();
-        let nodes: Vec<String> = self.nodes.iter().map(|n| format!("{n:?}")).collect();
+        let nodes: Vec<String> = nodes.iter().map(|n| format!("{n:?}")).collect();
         let text = format!(
             "[agent]\nnodes = [{}]\nhome = {:?}\nkey = {key:?}\nstate_dir = {:?}\npoll_ms = 200\n\n{role}",
             nodes.join(", "),
@@ -220,7 +241,20 @@ impl Factory {
 
     /// Starts agent `name` in `role` with key `key` and role table `table`.
     pub(crate) fn start_agent(&mut self, name: &str, role: &str, key: &str, table: &str) {
-        let config = self.agent_config(name, key, table);
+        let nodes = self.nodes.clone();
+        self.start_agent_via(name, role, key, table, &nodes);
+    }
+
+    /// `start_agent` with the agent talking to `nodes` instead of the devnet's.
+    pub(crate) fn start_agent_via(
+        &mut self,
+        name: &str,
+        role: &str,
+        key: &str,
+        table: &str,
+        nodes: &[String],
+    ) {
+        let config = self.agent_config_via(name, key, table, nodes);
         let log = self.root().join(format!("{name}.log"));
         self.agents.start(name, role, &config, &log);
     }
@@ -233,13 +267,27 @@ impl Factory {
         first_key: usize,
         extra: impl Fn(usize) -> String,
     ) {
+        let nodes = self.nodes.clone();
         for (i, part) in split_rows(&adult("adult.data"), count).iter().enumerate() {
-            let data = self.root().join(format!("provider-{i}.csv"));
-            std::fs::write(&data, part).unwrap();
-            let table = provider_table(&data) + &extra(i);
             let key = format!("account-{}", first_key + i);
-            self.start_agent(&format!("provider-{i}"), "provider", &key, &table);
+            self.start_provider(i, part, &key, &extra(i), &nodes);
         }
+    }
+
+    /// Starts `provider-<i>` on `rows` (lines of Adult) with key `key`, talking to `nodes`;
+    /// `extra` is appended to its table.
+    pub(crate) fn start_provider(
+        &mut self,
+        i: usize,
+        rows: &str,
+        key: &str,
+        extra: &str,
+        nodes: &[String],
+    ) {
+        let data = self.root().join(format!("provider-{i}.csv"));
+        std::fs::write(&data, rows).unwrap();
+        let table = provider_table(&data) + extra;
+        self.start_agent_via(&format!("provider-{i}"), "provider", key, &table, nodes);
     }
 
     /// Starts validators `validator-0` ... on disjoint parts of Adult's test rows, with keys
@@ -361,6 +409,8 @@ pub(crate) fn paid(cli: &Cli, job: &Value, key: &str) -> u64 {
 #[derive(Default)]
 pub(crate) struct Agents {
     running: BTreeMap<String, (Child, String, PathBuf, PathBuf)>,
+    /// Extra arguments for every agent started from now on (`--log-format json`, say).
+    pub(crate) args: Vec<String>,
 }
 
 impl Agents {
@@ -374,6 +424,7 @@ impl Agents {
         let child = Command::new(env!("CARGO_BIN_EXE_aifactory"))
             .args(["agent", role, "--config"])
             .arg(config)
+            .args(&self.args)
             .env_remove("AIFACTORY_PASSPHRASE")
             .stdout(Stdio::null())
             .stderr(file)
@@ -403,6 +454,14 @@ impl Agents {
         self.kill(name);
         let (_, role, _, log) = self.running.remove(name).expect("a started agent");
         self.start(name, &role, config, &log);
+    }
+
+    /// The process ids of the agents still known, by name.
+    pub(crate) fn pids(&self) -> Vec<(String, u32)> {
+        self.running
+            .iter()
+            .map(|(name, (child, ..))| (name.clone(), child.id()))
+            .collect()
     }
 
     /// The agents' names.
@@ -448,6 +507,9 @@ pub(crate) struct Terms {
     pub(crate) privacy: Option<String>,
     /// Secure aggregation's threshold, if the job uses it.
     pub(crate) secure: Option<u16>,
+    /// Whether validators measure leave-one-out contributions, which then weight the
+    /// providers' pool.
+    pub(crate) leave_one_out: bool,
 }
 
 impl Default for Terms {
@@ -463,6 +525,7 @@ impl Default for Terms {
             deadlines: [2000; 5],
             privacy: None,
             secure: None,
+            leave_one_out: false,
         }
     }
 }
@@ -484,7 +547,7 @@ tolerance = 20000
 group_column = "sex"
 validators_min = {vmin}
 validators_max = {vmax}
-leave_one_out = false
+leave_one_out = {leave_one_out}
 budget = "100"
 trainer_stake = "5"
 validator_stake = "1"
@@ -523,6 +586,7 @@ treasury_bps = 1000
             vmin = self.validators_min,
             vmax = self.validators_max,
             aggregation = self.aggregation,
+            leave_one_out = self.leave_one_out,
             privacy = self.privacy.clone().unwrap_or_default(),
             secure = self
                 .secure

@@ -53,6 +53,11 @@ pub struct Featurizer {
     pub label: String,
     /// Class names; a label's class is its index here.
     pub classes: Vec<String>,
+    /// Whether the numeric columns' mean and standard deviation are still to come (a job's
+    /// first secure round measures them over every provider's rows); such a featurizer
+    /// encodes nothing until `with_statistics` fills them in.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub statistics_pending: bool,
 }
 
 fn clean_label(v: &str) -> &str {
@@ -129,7 +134,59 @@ impl Featurizer {
             columns,
             label: label.to_string(),
             classes,
+            statistics_pending: false,
         })
+    }
+
+    /// The same encoding with the numeric columns' statistics left to be measured (mean 0,
+    /// standard deviation 1 until then): what a developer publishes when the providers are to
+    /// measure them together rather than the developer fitting them on rows of its own.
+    pub fn without_statistics(mut self) -> Self {
+        for column in &mut self.columns {
+            if let FeatureColumn::Numeric { mean, std, .. } = column {
+                (*mean, *std) = (0.0, 1.0);
+            }
+        }
+        self.statistics_pending = true;
+        self
+    }
+
+    /// The numeric columns' names, in feature order.
+    pub fn numeric_columns(&self) -> Vec<&str> {
+        self.columns
+            .iter()
+            .filter_map(|c| match c {
+                FeatureColumn::Numeric { name, .. } => Some(name.as_str()),
+                FeatureColumn::OneHot { .. } => None,
+            })
+            .collect()
+    }
+
+    /// The same encoding with each numeric column's `(mean, std)`, in `numeric_columns`
+    /// order; a standard deviation that is not positive and finite is refused.
+    pub fn with_statistics(&self, statistics: &[(f64, f64)]) -> Result<Self> {
+        if statistics.len() != self.numeric_columns().len() {
+            return Err(LearnError::Data(format!(
+                "{} statistics for {} numeric columns",
+                statistics.len(),
+                self.numeric_columns().len()
+            )));
+        }
+        let mut out = self.clone();
+        let numeric = out.columns.iter_mut().filter_map(|c| match c {
+            FeatureColumn::Numeric { name, mean, std } => Some((name, mean, std)),
+            FeatureColumn::OneHot { .. } => None,
+        });
+        for ((name, mean, std), &(m, s)) in numeric.zip(statistics) {
+            if !(m.is_finite() && s.is_finite() && s > 0.0) {
+                return Err(LearnError::Data(format!(
+                    "column {name}: mean {m} and standard deviation {s} are not usable"
+                )));
+            }
+            (*mean, *std) = (m, s);
+        }
+        out.statistics_pending = false;
+        Ok(out)
     }
 
     /// Number of features produced.
@@ -143,8 +200,16 @@ impl Featurizer {
             .sum()
     }
 
-    /// Encodes the features of every row (`rows × features`).
+    /// Encodes the features of every row (`rows × features`); refused while the statistics
+    /// are pending.
     pub fn encode_x(&self, table: &Table) -> Result<Vec<f32>> {
+        if self.statistics_pending {
+            return Err(LearnError::Data(
+                "the encoding's numeric statistics are still to be measured (a job's first \
+                 secure round does it)"
+                    .into(),
+            ));
+        }
         let idx: Vec<usize> = self
             .columns
             .iter()
@@ -258,5 +323,42 @@ mod tests {
                 .features,
             Some(f)
         );
+    }
+
+    #[test]
+    fn pending_statistics_encode_nothing_until_filled_in() {
+        let schema = Schema::from_json(
+            r#"{"columns":[{"name":"x","type":"float"},{"name":"c","type":"category"},{"name":"y","type":"category"}],"label":"y"}"#,
+        )
+        .unwrap();
+        let t = Table::parse_csv(b"x,c,y\n1,a,no\n3,,yes\n5,b,no\n", &schema).unwrap();
+        let fitted = Featurizer::fit(&t, &schema, "y", &[]).unwrap();
+        let pending = fitted.clone().without_statistics();
+        assert!(pending.statistics_pending);
+        assert_eq!(pending.numeric_columns(), vec!["x"]);
+        assert!(
+            pending.encode(&t).is_err(),
+            "no encoding with made-up statistics"
+        );
+        assert!(
+            pending.with_statistics(&[]).is_err(),
+            "one pair per numeric column"
+        );
+        assert!(
+            pending.with_statistics(&[(3.0, 0.0)]).is_err(),
+            "a usable deviation"
+        );
+        let (mean, std) = (3.0, (8.0f64 / 3.0).sqrt());
+        let filled = pending.with_statistics(&[(mean, std)]).unwrap();
+        assert_eq!(filled, fitted, "the same encoding as fitting on the rows");
+        // A fitted featurizer serialises without the flag, so existing model files keep their
+        // bytes (and hashes).
+        assert!(
+            !serde_json::to_string(&fitted)
+                .unwrap()
+                .contains("statistics_pending")
+        );
+        let json = serde_json::to_string(&pending).unwrap();
+        assert_eq!(serde_json::from_str::<Featurizer>(&json).unwrap(), pending);
     }
 }

@@ -19,7 +19,7 @@
 
 use aifactory_types::lifecycle::{
     Aggregation, BASIS_POINTS_WHOLE, CancelJob, ClaimJob, Job, JobFailure, JobId, JobStage,
-    JobStatus, JobTerms, JobTermsError, JoinJob, Participant, Role,
+    JobStatus, JobTerms, JobTermsError, JoinJob, Participant, PrivacyUnit, Role,
 };
 use aifactory_types::limits::{
     JOB_ROUNDS_MAX, JOB_STAGE_BLOCKS_MAX, PROVIDERS_PER_JOB_MAX, ROUND_RETRIES_MAX,
@@ -217,6 +217,12 @@ fn check_terms(terms: &JobTerms) -> Result<(), JobTermsError> {
             || privacy.delta_pico >= 1_000_000_000_000)
     {
         return Err(JobTermsError::Privacy);
+    }
+    if terms
+        .privacy
+        .is_some_and(|p| p.unit == PrivacyUnit::Provider && terms.secure_aggregation.is_none())
+    {
+        return Err(JobTermsError::PrivacyUnit);
     }
     let d = &terms.deadlines;
     let stages = [

@@ -89,6 +89,32 @@ pub struct ServerOptimiser {
     pub momentum: Micros,
 }
 
+/// Whose privacy a job's noise protects.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PrivacyUnit {
+    /// One row of a provider's data: each provider trains with DP-SGD (per-example clipping
+    /// and noise at every step), and ε is charged per dataset for its rows and batches.
+    #[default]
+    Example,
+    /// One provider's whole dataset: each provider clips its round update and adds its share of
+    /// Gaussian noise inside the secure sum (distributed DP), so no party ever sees an
+    /// un-noised sum; ε is charged for the rounds, with every provider in every round. Needs
+    /// secure aggregation, and many providers for a usable model.
+    Provider,
+}
+
 /// Differential privacy for the job's updates. The ledger stores the settings exactly; the
 /// epsilon they imply is computed off the ledger by the RDP accountant.
 #[derive(
@@ -110,6 +136,9 @@ pub struct PrivacyTerms {
     pub noise_multiplier: Micros,
     /// Delta, in units of 10^-12 (1e-5 is 10,000,000).
     pub delta_pico: u64,
+    /// Whose privacy the noise protects (a row, or a provider's whole dataset).
+    #[serde(default)]
+    pub unit: PrivacyUnit,
 }
 
 /// The metric validators report and the job's target for it.
@@ -537,6 +566,11 @@ pub enum JobTermsError {
     /// Differential privacy with a zero clip norm, noise or delta, or delta of 1 or more.
     #[error("differential privacy needs a positive clip norm, noise multiplier and delta below 1")]
     Privacy,
+    /// Privacy per provider without secure aggregation, which is where its noise is added.
+    #[error(
+        "privacy per provider adds its noise inside the secure sum: it needs secure aggregation"
+    )]
+    PrivacyUnit,
     /// A stage deadline of zero blocks or above the cap.
     #[error("every stage deadline must be 1 to {max} blocks")]
     Deadline {
