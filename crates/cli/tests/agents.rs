@@ -297,7 +297,12 @@ async fn jobs_run_from_registered_data_to_payout_with_agents_alone() {
             .all(|c| c["aggregate_matches"] == true && c["model_matches"] == true),
         "the noised sums recompute: {checks}"
     );
+    let private_model = model;
     let model = final_model(&factory, &job).await;
+    assert_ne!(
+        model.params, private_model.params,
+        "job 3 trained its own model"
+    );
     let accuracy = test_accuracy(&model.spec, &model.params, &features);
     println!(
         "job 3 (noise in the secure sum, z = 0.02, C = 1.0, δ = 1e-5): ε per provider {:.1}, accuracy {accuracy:.4}",
