@@ -47,6 +47,24 @@ fn centralised_accuracy(features: &Featurizer, spec: &ModelSpec, start: &[f32]) 
     test_accuracy(spec, &trained.params, features)
 }
 
+/// The ε each provider spends on a job that must have settled.
+fn settled_epsilons(factory: &Factory, job: &serde_json::Value) -> Vec<f64> {
+    assert_eq!(
+        job["job"]["value"]["status"]["stage"],
+        "settled",
+        "{job}\n{}",
+        factory.logs()
+    );
+    let epsilons: Vec<f64> = job["privacy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["epsilon"].as_f64().unwrap())
+        .collect();
+    assert_eq!(epsilons.len(), PROVIDERS);
+    epsilons
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_run_from_registered_data_to_payout_with_agents_alone() {
     // Developer, sponsor, trainer, three providers, two validators.
@@ -225,19 +243,7 @@ async fn jobs_run_from_registered_data_to_payout_with_agents_alone() {
     ]);
     let opened = Instant::now();
     let job = factory.wait_finished(2).await;
-    assert_eq!(
-        job["job"]["value"]["status"]["stage"],
-        "settled",
-        "{job}\n{}",
-        factory.logs()
-    );
-    let epsilons: Vec<f64> = job["privacy"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["epsilon"].as_f64().unwrap())
-        .collect();
-    assert_eq!(epsilons.len(), PROVIDERS);
+    let epsilons = settled_epsilons(&factory, &job);
     assert!(
         epsilons.iter().all(|e| *e > 0.0 && e.is_finite()),
         "{epsilons:?}"
@@ -271,19 +277,7 @@ async fn jobs_run_from_registered_data_to_payout_with_agents_alone() {
         per_provider.to_str().unwrap(),
     ]);
     let job = factory.wait_finished(3).await;
-    assert_eq!(
-        job["job"]["value"]["status"]["stage"],
-        "settled",
-        "{job}\n{}",
-        factory.logs()
-    );
-    let epsilons: Vec<f64> = job["privacy"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["epsilon"].as_f64().unwrap())
-        .collect();
-    assert_eq!(epsilons.len(), PROVIDERS);
+    let epsilons = settled_epsilons(&factory, &job);
     assert!(
         epsilons.iter().all(|e| *e == epsilons[0] && e.is_finite()),
         "{epsilons:?}"
