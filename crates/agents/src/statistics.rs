@@ -94,8 +94,9 @@ pub struct ColumnTotals {
     pub std: f64,
 }
 
-/// Reads the unmasked limb sums into the totals and statistics of each numeric column.
-pub fn measure(features: &Featurizer, sums: &[u64]) -> anyhow::Result<Measured> {
+/// Reads the unmasked limb sums into the totals and statistics of each numeric column; a
+/// column that counts more values than the survivors' `rows` (or a negative total) is refused.
+pub fn measure(features: &Featurizer, sums: &[u64], rows: u64) -> anyhow::Result<Measured> {
     if sums.len() != width(features) {
         bail!(
             "{} sums for an encoding that takes {}",
@@ -112,6 +113,9 @@ pub fn measure(features: &Featurizer, sums: &[u64]) -> anyhow::Result<Measured> 
             let [count, sum, squares] = [0, 1, 2].map(|t| recombine(&chunk[t * LIMBS..][..LIMBS]));
             if count < 0 || squares < 0 {
                 bail!("column {name}: a negative count or sum of squares (a provider lied)");
+            }
+            if count > i128::from(rows) {
+                bail!("column {name} counts {count} values, more than the survivors' {rows} rows");
             }
             let n = count.max(1) as f64;
             let mean = sum as f64 / scale / n;
@@ -195,7 +199,8 @@ mod tests {
                 *s += v;
             }
         }
-        let measured = measure(&pending, &sums).unwrap();
+        let measured = measure(&pending, &sums, 5).unwrap();
+        assert!(measure(&pending, &sums, 3).is_err(), "4 values from 3 rows");
         let column = &measured.columns[0];
         assert_eq!(column.count, "4");
         assert_eq!(
@@ -225,11 +230,11 @@ mod tests {
         let pending = Featurizer::fit(&t, &schema, "y", &[])
             .unwrap()
             .without_statistics();
-        assert!(measure(&pending, &[0; 3]).is_err(), "the wrong width");
+        assert!(measure(&pending, &[0; 3], 2).is_err(), "the wrong width");
         // A count of -1: every limb of the count at its top.
         let mut sums = vec![0u64; width(&pending)];
         sums[..LIMBS].fill((1 << LIMB_BITS) - 1);
-        assert!(measure(&pending, &sums).is_err());
+        assert!(measure(&pending, &sums, 2).is_err());
         let (_, big) = table("x,c,y\n1e12,a,no\n");
         assert!(
             local(&pending, &big).is_err(),
