@@ -21,8 +21,9 @@ use anyhow::anyhow;
 
 use crate::nodes::Nodes;
 use crate::recipe::{self, fetch_model};
-use crate::replay::{combine, fetch_updates, is_statistics_round, plain_posts, round_view};
+use crate::replay::{combine, fetch_updates, plain_posts, round_view};
 use crate::scoring::micros;
+use crate::statistics;
 use crate::wire::Weighted;
 
 /// Each provider's contribution to the job `view` proves, in join order: the drop in `metric`
@@ -63,7 +64,7 @@ pub async fn leave_one_out(
             Some(model) => model,
             None => start.insert(fetch_model(nodes, &value.start_model).await?.0),
         };
-        if is_statistics_round(first) {
+        if statistics::pending(first).is_some() {
             return Err(anyhow!("a plain job cannot have a statistics round"));
         }
         let updates = fetch_updates(

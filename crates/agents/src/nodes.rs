@@ -1,24 +1,65 @@
 //! The nodes an agent talks to: a list of API URLs, one in use at a time. A call that cannot
 //! reach its node (connection refused, timeout) or that the node cannot serve right now (a 5xx)
 //! moves to the next node and is tried there, so an agent outlives the node it started on.
+//!
+//! What can never change once read is kept: blobs (content-addressed, so a copy is never
+//! stale) up to [`BLOB_MEMO_BYTES`], and datasets' row counts (fixed at registration). A secure
+//! round reads every earlier phase's posts in each phase, and every round its start model and
+//! roster; kept, they cross the network once.
 
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use aifactory_client::{Client, ClientError};
+use aifactory_types::Hash;
+use aifactory_types::lifecycle::DatasetId;
 use anyhow::{anyhow, bail};
+use bytes::Bytes;
 
 /// How long an agent waits for a node to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long an agent waits on a silent node mid-answer (blobs of a few megabytes included).
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How many bytes of blobs an agent keeps: a round's posts and models, a few hundred
+/// kilobytes on the jobs we run, with room to spare.
+pub const BLOB_MEMO_BYTES: usize = 4 << 20;
+
 /// A set of nodes, any of which will do.
 #[derive(Debug)]
 pub struct Nodes {
     clients: Vec<Client>,
     current: AtomicUsize,
+    memo: Mutex<Memo>,
+}
+
+/// What the nodes said that cannot change.
+#[derive(Debug, Default)]
+struct Memo {
+    blobs: BTreeMap<Hash, Bytes>,
+    /// Blobs in the order they were kept, the oldest first out.
+    order: VecDeque<Hash>,
+    blob_bytes: usize,
+    rows: BTreeMap<DatasetId, u64>,
+}
+
+impl Memo {
+    fn keep_blob(&mut self, hash: Hash, bytes: Bytes) {
+        if bytes.len() > BLOB_MEMO_BYTES || self.blobs.contains_key(&hash) {
+            return;
+        }
+        while self.blob_bytes + bytes.len() > BLOB_MEMO_BYTES {
+            let oldest = self.order.pop_front().expect("kept bytes are in the order");
+            let dropped = self.blobs.remove(&oldest).expect("ordered blobs are kept");
+            self.blob_bytes -= dropped.len();
+        }
+        self.blob_bytes += bytes.len();
+        self.order.push_back(hash);
+        self.blobs.insert(hash, bytes);
+    }
 }
 
 /// Whether an error says "try another node" rather than "the node refused this".
@@ -46,7 +87,51 @@ impl Nodes {
         Ok(Nodes {
             clients,
             current: AtomicUsize::new(0),
+            memo: Mutex::default(),
         })
+    }
+
+    fn memo(&self) -> std::sync::MutexGuard<'_, Memo> {
+        self.memo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The blob `hash`, from what this agent already read or stored, or from a node (whose
+    /// bytes the client checks against the hash).
+    pub async fn blob(&self, hash: &Hash) -> Result<Bytes, ClientError> {
+        if let Some(bytes) = self.memo().blobs.get(hash) {
+            return Ok(bytes.clone());
+        }
+        let bytes = self.call(|c| async move { c.get_blob(hash).await }).await?;
+        self.memo().keep_blob(*hash, bytes.clone());
+        Ok(bytes)
+    }
+
+    /// Stores `bytes` under `hash` (their BLAKE3 hash) on a node, and keeps them.
+    pub async fn put_blob(&self, hash: &Hash, bytes: Bytes) -> Result<(), ClientError> {
+        self.call(|c| {
+            let bytes = bytes.clone();
+            async move { c.put_blob(hash, bytes).await.map(|_| ()) }
+        })
+        .await?;
+        self.memo().keep_blob(*hash, bytes);
+        Ok(())
+    }
+
+    /// How many rows dataset `id` was registered with.
+    pub async fn dataset_rows(&self, id: DatasetId) -> Result<u64, ClientError> {
+        if let Some(rows) = self.memo().rows.get(&id) {
+            return Ok(*rows);
+        }
+        let rows = self
+            .call(|c| async move { c.dataset(id).await })
+            .await?
+            .dataset
+            .value
+            .rows;
+        self.memo().rows.insert(id, rows);
+        Ok(rows)
     }
 
     /// The client in use.
@@ -114,5 +199,20 @@ mod tests {
     #[test]
     fn no_node_is_an_error() {
         assert!(Nodes::new(&[]).is_err());
+    }
+
+    #[test]
+    fn the_blob_memo_drops_its_oldest_to_stay_within_its_bound() {
+        let mut memo = Memo::default();
+        let quarter = BLOB_MEMO_BYTES / 4;
+        for i in 0..6u8 {
+            memo.keep_blob(Hash([i; 32]), Bytes::from(vec![i; quarter]));
+        }
+        assert_eq!(memo.blob_bytes, BLOB_MEMO_BYTES);
+        let kept: Vec<u8> = memo.blobs.keys().map(|h| h.0[0]).collect();
+        assert_eq!(kept, [2, 3, 4, 5], "the two oldest went");
+        memo.keep_blob(Hash([9; 32]), Bytes::from(vec![0; BLOB_MEMO_BYTES + 1]));
+        assert!(!memo.blobs.contains_key(&Hash([9; 32])), "too big to keep");
+        assert_eq!(memo.blob_bytes, BLOB_MEMO_BYTES);
     }
 }

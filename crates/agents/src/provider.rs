@@ -34,7 +34,7 @@ use crate::journal::{Journal, load_file, save_file};
 use crate::outbox::Sent;
 use crate::recipe::{fetch_model, local_training, millis, put_blob};
 use crate::replay::round_view;
-use crate::runtime::{Agent, Role, crash_if_drilled};
+use crate::runtime::{Agent, Look, Role, crash_if_drilled};
 use crate::secure;
 use crate::statistics;
 use crate::wire::Weighted;
@@ -263,14 +263,15 @@ impl Provider {
         Ok(Ok(epsilon))
     }
 
-    async fn recruit(&mut self, agent: &mut Agent, dataset: DatasetId) -> anyhow::Result<()> {
-        let fresh: Vec<_> = agent
-            .jobs()
-            .await?
-            .into_iter()
-            .filter(|j| j.job.status == JobStatus::Recruiting)
-            .filter(|j| !self.journal.get().jobs.contains_key(&j.id))
-            .collect();
+    async fn recruit(
+        &mut self,
+        agent: &mut Agent,
+        dataset: DatasetId,
+        look: &Look,
+    ) -> anyhow::Result<()> {
+        let seen = &self.journal.get().jobs;
+        let mut fresh = agent.jobs_in(look, |id| !seen.contains_key(&id)).await?;
+        fresh.retain(|j| j.job.status == JobStatus::Recruiting);
         for item in fresh {
             let id = item.id;
             let decision = match self
@@ -438,30 +439,19 @@ impl Provider {
             return Ok(None);
         }
         let start = fetch_model(&agent.nodes, start).await?;
-        let statistics_round = start.1.statistics_pending;
-        let params = if statistics_round {
-            statistics::width(&start.1)
-        } else {
-            start.0.params.len()
-        };
+        let round = secure::round_for(job, seq, terms, &roster, &start.0)?;
         let input = match phase {
             0 | 1 => None,
-            _ if statistics_round => Some(secure::Input::Integers(statistics::local(
-                &start.1,
-                &self.table,
-            )?)),
+            _ if statistics::pending(&start.0).is_some() => Some(secure::Input::Integers(
+                statistics::local(&start.1, &self.table)?,
+            )),
             _ => {
                 let bytes = self.update(agent, job, terms, seq, &start).await?;
-                let update = Weighted::decode(&bytes, params)?;
+                let update = Weighted::decode(&bytes, start.0.params.len())?;
                 let samples = u32::try_from(secure::input_weight(terms, update.samples))
                     .map_err(|_| anyhow!("too many rows"))?;
                 Some(secure::Input::Update(update.values, samples))
             }
-        };
-        let round = if statistics_round {
-            secure::statistics_config(job, seq, terms, &roster, params)?
-        } else {
-            secure::round_config(job, seq, terms, &roster, params)?
         };
         let secret = secure::client_secret(agent.outbox.key(), job, seq);
         let key = agent.outbox.key().clone();
@@ -485,7 +475,7 @@ impl Provider {
 impl Role for Provider {
     const NAME: &'static str = "provider";
 
-    async fn tick(&mut self, agent: &mut Agent) -> anyhow::Result<()> {
+    async fn tick(&mut self, agent: &mut Agent, look: &Look) -> anyhow::Result<()> {
         let dataset = match self.journal.get().dataset {
             Some(id) => id,
             None => {
@@ -496,13 +486,13 @@ impl Role for Provider {
                 id
             }
         };
-        self.recruit(agent, dataset).await?;
+        self.recruit(agent, dataset, look).await?;
         let joined: Vec<JobId> = self
             .journal
             .get()
             .jobs
             .iter()
-            .filter(|(_, e)| matches!(e, Enlisted::Joined { .. }))
+            .filter(|(id, e)| matches!(e, Enlisted::Joined { .. }) && look.includes(**id))
             .map(|(id, _)| *id)
             .collect();
         for job in joined {

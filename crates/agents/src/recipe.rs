@@ -95,7 +95,7 @@ pub fn server(terms: &JobTerms) -> ServerOptimizer {
 pub async fn fetch_blob(nodes: &Nodes, hash: &Hash) -> anyhow::Result<Bytes> {
     let started = Instant::now();
     let bytes = nodes
-        .call(|c| async move { c.get_blob(hash).await })
+        .blob(hash)
         .await
         .with_context(|| format!("fetching blob {hash}"))?;
     tracing::debug!(%hash, bytes = bytes.len(), ms = millis(started), "blob fetched");
@@ -108,10 +108,7 @@ pub async fn put_blob(nodes: &Nodes, bytes: Vec<u8>) -> anyhow::Result<Hash> {
     let hash = Hash::from(blake3::hash(&bytes));
     let bytes = Bytes::from(bytes);
     nodes
-        .call(|c| {
-            let bytes = bytes.clone();
-            async move { c.put_blob(&hash, bytes).await }
-        })
+        .put_blob(&hash, bytes.clone())
         .await
         .with_context(|| format!("storing blob {hash}"))?;
     tracing::debug!(%hash, bytes = bytes.len(), ms = millis(started), "blob stored");

@@ -7,9 +7,13 @@
 //! arithmetic is sequential IEEE f32/f64 in a fixed order (`learn::federated`), so an honest
 //! trainer's hashes are matched bit for bit on any machine.
 
+use std::sync::Arc;
+
 use aifactory_client::views::lifecycle::{JobView, RoundView};
+use aifactory_learn::data::features::Featurizer;
 use aifactory_learn::federated::server_opt::ServerState;
 use aifactory_learn::store::StoredModel;
+use aifactory_secagg::Round;
 use aifactory_types::lifecycle::{
     Contribution, JobId, JobTerms, PhaseData, RoundStage, update_phase,
 };
@@ -82,18 +86,15 @@ pub fn advance(
     })
 }
 
-/// A secure round's aggregate from all its posts: the survivors' weighted mean, with the
-/// contributions to credit (each survivor's dataset rows, which are its weight).
-pub fn secure_aggregate(
-    job: JobId,
-    seq: u32,
+/// A secure training round's aggregate from all its posts: the survivors' weighted mean,
+/// with the contributions to credit (each survivor's dataset rows, which are its weight).
+fn secure_aggregate(
+    round: &Arc<Round>,
     terms: &JobTerms,
     roster: &[(Address, u64)],
     posts: &secure::Posts,
-    params: usize,
 ) -> anyhow::Result<(Weighted, Vec<Contribution>)> {
-    let round = secure::round_config(job, seq, terms, roster, params)?;
-    let (mean, weight, survivors) = secure::finish(&round, posts)?;
+    let (mean, weight, survivors) = secure::finish(round, posts)?;
     let contributions = credit(roster, &survivors);
     let credited: u64 = contributions.iter().map(|c| c.samples).sum();
     let weights: u64 = contributions
@@ -124,40 +125,25 @@ pub fn secure_round(
     start: &StoredModel,
     server: &mut ServerState,
 ) -> anyhow::Result<(Combined, Vec<Contribution>)> {
-    if is_statistics_round(start) {
-        return statistics_round(job, seq, terms, roster, posts, start);
+    let round = secure::round_for(job, seq, terms, roster, start)?;
+    if let Some(features) = statistics::pending(start) {
+        return statistics_round(&round, roster, posts, start, features);
     }
-    let (aggregate, credited) =
-        secure_aggregate(job, seq, terms, roster, posts, start.params.len())?;
+    let (aggregate, credited) = secure_aggregate(&round, terms, roster, posts)?;
     Ok((advance(start, aggregate, server)?, credited))
-}
-
-/// Whether a round that starts from `start` is a statistics round: its featurizer's numeric
-/// statistics are still to be measured (`crate::statistics`).
-pub fn is_statistics_round(start: &StoredModel) -> bool {
-    start
-        .features
-        .as_ref()
-        .is_some_and(|f| f.statistics_pending)
 }
 
 /// A statistics round from all its posts: the starting model with the measured statistics
 /// filled in, the totals as the round's aggregate, and the survivors credited with their rows.
-pub fn statistics_round(
-    job: JobId,
-    seq: u32,
-    terms: &JobTerms,
+fn statistics_round(
+    round: &Arc<Round>,
     roster: &[(Address, u64)],
     posts: &secure::Posts,
     start: &StoredModel,
+    features: &Featurizer,
 ) -> anyhow::Result<(Combined, Vec<Contribution>)> {
-    let features = start
-        .features
-        .as_ref()
-        .ok_or_else(|| anyhow!("the starting model carries no featurizer"))?;
     let width = statistics::width(features);
-    let round = secure::statistics_config(job, seq, terms, roster, width)?;
-    let sum = secure::unmask(&round, posts)?;
+    let sum = secure::unmask(round, posts)?;
     if sum.weight_total() != sum.survivors.len() as u64 {
         bail!(
             "{} survivors but a weight of {}: each counts once in a statistics round",

@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use aifactory_client::views::lifecycle::RoundView;
 use aifactory_crypto::Domain;
+use aifactory_learn::store::StoredModel;
 use aifactory_secagg::dp::DpConfig;
 use aifactory_secagg::{
     Aggregate, Client, ClientId, GraphKind, Round, RoundConfig, RoundId, Server, SurvivorList,
@@ -31,6 +32,8 @@ use aifactory_secagg::{
 use aifactory_types::lifecycle::{JobId, JobTerms, PrivacyTerms, PrivacyUnit};
 use aifactory_types::{Address, BoundedVec, SecretKey};
 use anyhow::{anyhow, bail};
+
+use crate::statistics;
 
 /// Domain of a secure round's id.
 static ROUND_DOMAIN: Domain = Domain::new("aifactory 2026-12 secagg round v1");
@@ -62,35 +65,30 @@ pub fn client_secret(key: &SecretKey, job: JobId, seq: u32) -> [u8; 32] {
     secret
 }
 
-/// The public configuration of a secure training round: the job's providers in join order are
-/// the roster (an address is its ed25519 key; `roster` as [`roster`] gives it, with each one's
-/// rows), the terms' threshold, a model of `params` parameters, weights up to the largest
-/// dataset's rows; with privacy per provider, each input clipped and noised by the terms and
-/// unweighted (a weight would scale one provider's sensitivity by its rows).
-pub fn round_config(
+/// The public configuration of round `seq`, of whichever kind its start model makes it. The
+/// job's providers in join order are the roster (an address is its ed25519 key; `roster` as
+/// [`roster`] gives it, with each one's rows), and the terms give the threshold.
+///
+/// - A statistics round (`crate::statistics`, while the featurizer's statistics are pending):
+///   exact integers, one per limb of the totals, with no noise.
+/// - A training round: one input per model parameter, weighted up to the largest dataset's
+///   rows; with privacy per provider, each input clipped and noised by the terms and
+///   unweighted (a weight would scale one provider's sensitivity by its rows).
+pub fn round_for(
     job: JobId,
     seq: u32,
     terms: &JobTerms,
     roster: &[(Address, u64)],
-    params: usize,
+    start: &StoredModel,
 ) -> anyhow::Result<Arc<Round>> {
+    if let Some(features) = statistics::pending(start) {
+        return config(job, seq, terms, roster, statistics::width(features), None);
+    }
     let dp = distributed_dp(terms).map(|p| DpConfig {
         clip_norm_l2: p.clip_norm as f32 / 1e6,
         noise_multiplier: p.noise_multiplier as f32 / 1e6,
     });
-    config(job, seq, terms, roster, params, dp)
-}
-
-/// The public configuration of a statistics round (`crate::statistics`): exact integers, with
-/// no noise.
-pub fn statistics_config(
-    job: JobId,
-    seq: u32,
-    terms: &JobTerms,
-    roster: &[(Address, u64)],
-    params: usize,
-) -> anyhow::Result<Arc<Round>> {
-    config(job, seq, terms, roster, params, None)
+    config(job, seq, terms, roster, start.params.len(), dp)
 }
 
 /// The terms' privacy if it is per provider: noise added inside the secure sum.
@@ -310,12 +308,7 @@ pub async fn roster(
     let mut providers: Vec<(u16, Address, u64)> = Vec::new();
     for p in &view.entries.participants {
         if let aifactory_types::lifecycle::Role::Provider { dataset, position } = p.value.role {
-            let rows = nodes
-                .call(|c| async move { c.dataset(dataset).await })
-                .await?
-                .dataset
-                .value
-                .rows;
+            let rows = nodes.dataset_rows(dataset).await?;
             providers.push((position, p.key.1, rows));
         }
     }

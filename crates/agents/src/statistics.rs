@@ -17,6 +17,7 @@
 
 use aifactory_learn::data::features::Featurizer;
 use aifactory_learn::data::table::Table;
+use aifactory_learn::store::StoredModel;
 use anyhow::{anyhow, bail};
 use serde::Serialize;
 
@@ -31,6 +32,12 @@ pub const LIMBS: usize = 128 / LIMB_BITS as usize;
 pub const VALUE_ABS_MAX: f64 = 4_294_967_296.0;
 /// Totals per numeric column: count, sum, sum of squares.
 const TOTALS: usize = 3;
+
+/// The featurizer of `start` if its statistics are still to be measured: a round that starts
+/// from such a model is a statistics round.
+pub fn pending(start: &StoredModel) -> Option<&Featurizer> {
+    start.features.as_ref().filter(|f| f.statistics_pending)
+}
 
 /// Coordinates of the masked vector for `features`.
 pub fn width(features: &Featurizer) -> usize {

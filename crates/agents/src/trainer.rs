@@ -24,9 +24,10 @@ use crate::config::TrainerSettings;
 use crate::journal::Journal;
 use crate::outbox::Sent;
 use crate::recipe::{self, fetch_blob, fetch_model, millis, put_blob};
-use crate::replay::{combine, is_statistics_round, plain_posts, round_view, secure_round};
-use crate::runtime::{Agent, Role, crash_if_drilled};
+use crate::replay::{combine, plain_posts, round_view, secure_round};
+use crate::runtime::{Agent, Look, Role, crash_if_drilled};
 use crate::secure;
+use crate::statistics;
 use crate::wire::Weighted;
 
 /// Where the trainer stands with one job.
@@ -81,14 +82,10 @@ impl Trainer {
         Ok(())
     }
 
-    async fn claim(&mut self, agent: &mut Agent) -> anyhow::Result<()> {
-        let open: Vec<_> = agent
-            .jobs()
-            .await?
-            .into_iter()
-            .filter(|j| j.job.status == JobStatus::Recruiting && j.job.trainer.is_none())
-            .filter(|j| !self.journal.get().jobs.contains_key(&j.id))
-            .collect();
+    async fn claim(&mut self, agent: &mut Agent, look: &Look) -> anyhow::Result<()> {
+        let seen = &self.journal.get().jobs;
+        let mut open = agent.jobs_in(look, |id| !seen.contains_key(&id)).await?;
+        open.retain(|j| j.job.status == JobStatus::Recruiting && j.job.trainer.is_none());
         for item in open {
             if self.running().len() >= self.settings.jobs_max {
                 break;
@@ -265,7 +262,9 @@ pub async fn server_state_before(
             .round
             .value;
         if let RoundStage::Closed { aggregate, .. } = round.stage {
-            if is_statistics_round(&fetch_model(&agent.nodes, &round.start_model).await?.0) {
+            if statistics::pending(&fetch_model(&agent.nodes, &round.start_model).await?.0)
+                .is_some()
+            {
                 continue;
             }
             let delta = Weighted::decode(&fetch_blob(&agent.nodes, &aggregate).await?, params)?;
@@ -280,9 +279,9 @@ pub async fn server_state_before(
 impl Role for Trainer {
     const NAME: &'static str = "trainer";
 
-    async fn tick(&mut self, agent: &mut Agent) -> anyhow::Result<()> {
-        self.claim(agent).await?;
-        for job in self.running() {
+    async fn tick(&mut self, agent: &mut Agent, look: &Look) -> anyhow::Result<()> {
+        self.claim(agent, look).await?;
+        for job in self.running().into_iter().filter(|id| look.includes(*id)) {
             self.serve(agent, job).await?;
         }
         Ok(())

@@ -24,7 +24,7 @@ use crate::journal::Journal;
 use crate::outbox::Sent;
 use crate::recipe::fetch_model;
 use crate::replay::verify_job;
-use crate::runtime::{Agent, Role};
+use crate::runtime::{Agent, Look, Role};
 use crate::scoring::{measure, micros};
 
 /// Where the validator stands with one job.
@@ -179,8 +179,9 @@ impl Validator {
 impl Role for Validator {
     const NAME: &'static str = "validator";
 
-    async fn tick(&mut self, agent: &mut Agent) -> anyhow::Result<()> {
-        for item in agent.jobs().await? {
+    async fn tick(&mut self, agent: &mut Agent, look: &Look) -> anyhow::Result<()> {
+        let finished = |id| matches!(self.journal.get().jobs.get(&id), Some(Scoring::Finished));
+        for item in agent.jobs_in(look, |id| !finished(id)).await? {
             let job = item.id;
             let label = format!("job {job} commit");
             let known = self.journal.get().jobs.get(&job).cloned();

@@ -71,7 +71,7 @@ async fn jobs_run_from_registered_data_to_payout_with_agents_alone() {
     let mut factory = Factory::start(3 + PROVIDERS + SCORERS, 23_000).await;
     let key = |i: usize| format!("account-{i}");
     let (developer, sponsor, trainer) = (key(0), key(1), key(2));
-    let start_file = factory.register_model_with(&developer, "secure");
+    let start_file = factory.register_model_with(&developer, "secure", common::GROUPS);
     factory.start_providers(PROVIDERS, 3, |_| String::new());
     factory.start_agent("trainer", "trainer", &trainer, "[trainer]\n");
     factory.start_validators(SCORERS, 3 + PROVIDERS, |_| String::new());

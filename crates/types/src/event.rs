@@ -305,3 +305,39 @@ pub enum Event {
         job: Option<JobId>,
     },
 }
+
+impl Event {
+    /// The job the event is about, if any: what an agent following the chain looks at again.
+    pub fn job(&self) -> Option<JobId> {
+        match self {
+            Event::JobOpened { job, .. }
+            | Event::JobCancelled { job }
+            | Event::JobClaimed { job, .. }
+            | Event::JobJoined { job, .. }
+            | Event::RoundStarted { job, .. }
+            | Event::PhasePosted { job, .. }
+            | Event::PhaseEnded { job, .. }
+            | Event::RoundClosed { job, .. }
+            | Event::RoundFailed { job, .. }
+            | Event::ValidationOpened { job, .. }
+            | Event::ScoreCommitted { job, .. }
+            | Event::RevealOpened { job, .. }
+            | Event::ScoreRevealed { job, .. }
+            | Event::JobSettled { job, .. }
+            | Event::JobFailed { job, .. }
+            | Event::JobPaid { job, .. } => Some(*job),
+            Event::Slashed { job, .. } => *job,
+            Event::FeePaid { .. }
+            | Event::Transferred { .. }
+            | Event::Staked { .. }
+            | Event::Unbonding { .. }
+            | Event::Withdrawn { .. }
+            | Event::CandidateJoined { .. }
+            | Event::CandidateLeft { .. }
+            | Event::DatasetRegistered { .. }
+            | Event::DatasetUpdated { .. }
+            | Event::DatasetRetired { .. }
+            | Event::ModelRegistered { .. } => None,
+        }
+    }
+}

@@ -25,6 +25,10 @@ use serde_json::Value;
 pub(crate) const VALIDATORS: usize = 4;
 /// How long a test waits for anything.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(240);
+/// Adult's group columns, which the tests' models leave out of their features (the validators
+/// measure fairness over `sex`).
+pub(crate) const GROUPS: &[&str] = &["sex", "race"];
+
 /// 1 AIF in base units.
 pub(crate) const AIF: u64 = 1_000_000_000;
 /// The jobs' model: Adult's 108 inputs, two hidden layers, one logit.
@@ -76,8 +80,9 @@ impl Cli {
         let out = self.run(args);
         assert!(
             out.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+            "{args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
         );
         serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("{args:?} gave no JSON ({e})"))
@@ -158,20 +163,27 @@ impl Factory {
     }
 
     /// Registers `SPEC` as a model of `developer` with a starting model whose featurizer is
-    /// fitted on Adult's training rows; returns the starting model's file.
+    /// fitted on Adult's training rows, leaving out the groups `sex` and `race`; returns the
+    /// starting model's file.
     pub(crate) fn register_model(&self, developer: &str) -> PathBuf {
-        self.register_model_with(developer, "data")
+        self.register_model_with(developer, "data", GROUPS)
     }
 
     /// `register_model` with the featurizer's numeric statistics from `statistics`: `data`
-    /// (fitted on Adult's training rows) or `secure` (left to the job's first secure round).
-    pub(crate) fn register_model_with(&self, developer: &str, statistics: &str) -> PathBuf {
+    /// (fitted on Adult's training rows) or `secure` (left to the job's first secure round),
+    /// and the columns `exclude` left out of the features.
+    pub(crate) fn register_model_with(
+        &self,
+        developer: &str,
+        statistics: &str,
+        exclude: &[&str],
+    ) -> PathBuf {
         let root = self.root();
         let spec_file = root.join("mlp.json");
         std::fs::write(&spec_file, SPEC).unwrap();
         let model_file = root.join("start.safetensors");
         let data = adult("adult.data");
-        let init = self.cli.json(&[
+        let mut args = vec![
             "model",
             "init",
             "--spec",
@@ -180,17 +192,17 @@ impl Factory {
             data.to_str().unwrap(),
             "--schema",
             "adult",
-            "--exclude",
-            "sex",
-            "--exclude",
-            "race",
             "--statistics",
             statistics,
             "--seed",
             "3",
             "--out",
             model_file.to_str().unwrap(),
-        ]);
+        ];
+        for column in exclude {
+            args.extend(["--exclude", column]);
+        }
+        let init = self.cli.json(&args);
         for file in ["model_file", "spec_file"] {
             self.cli
                 .json(&["blob", "put", init[file].as_str().unwrap()]);
@@ -510,6 +522,8 @@ pub(crate) struct Terms {
     /// Whether validators measure leave-one-out contributions, which then weight the
     /// providers' pool.
     pub(crate) leave_one_out: bool,
+    /// The providers' SGD step size, in millionths.
+    pub(crate) learning_rate: u64,
 }
 
 impl Default for Terms {
@@ -526,6 +540,7 @@ impl Default for Terms {
             privacy: None,
             secure: None,
             leave_one_out: false,
+            learning_rate: 50_000,
         }
     }
 }
@@ -555,7 +570,7 @@ validator_stake = "1"
 [training]
 epochs = 1
 batch_size = 64
-learning_rate = 50000
+learning_rate = {learning_rate}
 seed = 11
 
 [aggregation]
@@ -587,6 +602,7 @@ treasury_bps = 1000
             vmax = self.validators_max,
             aggregation = self.aggregation,
             leave_one_out = self.leave_one_out,
+            learning_rate = self.learning_rate,
             privacy = self.privacy.clone().unwrap_or_default(),
             secure = self
                 .secure
