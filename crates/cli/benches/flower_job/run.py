@@ -12,8 +12,8 @@ the ServerApp has evaluated the final model on adult.test and written its result
 
 Ports: SuperLink P (fleet, control and ServerAppIo); SuperNode k's local API P+1+k; the proxy
 of provider k P+1+N+k. Measured: wall time of the run; TCP payload bytes each SuperNode sent
-to and received from the SuperLink during the run (mean over providers); peak total RSS of
-every process started here and all their descendants, sampled every 0.2 s. Prints one JSON
+to and received from the SuperLink during the run (mean over providers); peak total PSS and
+RSS of every process started here and all their descendants, sampled every 0.2 s. Prints one JSON
 line on stdout (also written to --out); progress and Flower's logs go to stderr.
 """
 
@@ -35,7 +35,6 @@ from pathlib import Path
 APP_DIR = Path(__file__).resolve().parent
 REPO = APP_DIR.parents[3]  # crates/cli/benches/flower_job -> the repository
 BIN = Path(sys.executable).parent  # the virtual environment's bin directory
-PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def log(msg: str) -> None:
@@ -59,12 +58,15 @@ def _stat(pid: int) -> tuple[int, int] | None:
         return None
 
 
-def _rss(pid: int) -> int:
+def _memory(pid: int) -> tuple[int, int]:
+    """Resident and proportional memory (PSS: private pages plus a share of shared ones, such
+    as the libraries every Python process maps) in bytes; zeros once the process is gone."""
     try:
-        with open(f"/proc/{pid}/statm") as f:
-            return int(f.read().split()[1]) * PAGE
-    except (OSError, IndexError, ValueError):
-        return 0
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            fields = dict(line.split()[:2] for line in f if line.startswith(("Rss:", "Pss:")))
+        return int(fields["Rss:"]) * 1024, int(fields["Pss:"]) * 1024
+    except (OSError, KeyError, ValueError):
+        return 0, 0
 
 
 class Processes:
@@ -77,6 +79,7 @@ class Processes:
         self.known: set[tuple[int, int]] = set()
         self.lock = threading.Lock()
         self.peak_rss = 0
+        self.peak_pss = 0
 
     def start(self, cmd: list[str], env: dict, out) -> subprocess.Popen:
         # A session of its own: a Ctrl-C on the terminal reaches only us, and we stop them.
@@ -109,8 +112,9 @@ class Processes:
 
     def sample_forever(self, stop: threading.Event, every: float = 0.2) -> None:
         while not stop.wait(every):
-            total = sum(_rss(pid) for pid, _ in self.alive())
-            self.peak_rss = max(self.peak_rss, total)
+            sizes = [_memory(pid) for pid, _ in self.alive()]
+            self.peak_rss = max(self.peak_rss, sum(rss for rss, _ in sizes))
+            self.peak_pss = max(self.peak_pss, sum(pss for _, pss in sizes))
 
     def stop_all(self, grace: float = 5.0) -> None:
         """SIGTERM to every live known process, SIGKILL to what is left after `grace`."""
@@ -297,6 +301,7 @@ def run(args, work: Path, procs: Processes) -> dict:
         "bytes_sent_per_provider": sum(sent) / n,
         "bytes_received_per_provider": sum(received) / n,
         "peak_rss_mb": None,  # filled in once the processes are stopped
+        "peak_pss_mb": None,
         "flwr_version": version("flwr"),
         "providers": n,
         "rounds": args.rounds,
@@ -357,6 +362,7 @@ def main() -> int:
         log(f"FAILED: {error}")
         return 1
     result["peak_rss_mb"] = round(procs.peak_rss / 2**20, 1)
+    result["peak_pss_mb"] = round(procs.peak_pss / 2**20, 1)
     line = json.dumps(result)
     Path(args.out).write_text(line + "\n")
     print(line, flush=True)
