@@ -21,7 +21,7 @@ use anyhow::anyhow;
 
 use crate::nodes::Nodes;
 use crate::recipe::{self, fetch_model};
-use crate::replay::{combine, fetch_updates, plain_posts, round_view};
+use crate::replay::{combine, fetch_updates, plain_posts, posts_of, round_view};
 use crate::scoring::micros;
 use crate::statistics;
 use crate::wire::Weighted;
@@ -69,7 +69,7 @@ pub async fn leave_one_out(
         }
         let updates = fetch_updates(
             nodes,
-            &plain_posts(&round),
+            &plain_posts(&posts_of(&round)),
             &value.contributions,
             first.params.len(),
         )

@@ -33,7 +33,7 @@ use crate::config::ProviderSettings;
 use crate::journal::{Journal, load_file, save_file};
 use crate::outbox::Sent;
 use crate::recipe::{fetch_model, local_training, millis, put_blob};
-use crate::replay::round_view;
+use crate::replay::{posts_of, round_view};
 use crate::runtime::{Agent, Look, Role, crash_if_drilled};
 use crate::secure;
 use crate::statistics;
@@ -434,7 +434,7 @@ impl Provider {
         };
         let id = id as ClientId;
         let round_view = round_view(&agent.nodes, job, seq).await?;
-        let posts = secure::fetch_posts(&agent.nodes, &round_view, &roster).await?;
+        let posts = secure::fetch_posts(&agent.nodes, &posts_of(&round_view), &roster).await?;
         if phase > 0 && !posts[usize::from(phase) - 1].contains_key(&id) {
             return Ok(None);
         }

@@ -7,9 +7,11 @@
 //! arithmetic is sequential IEEE f32/f64 in a fixed order (`learn::federated`), so an honest
 //! trainer's hashes are matched bit for bit on any machine.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use aifactory_client::views::lifecycle::{JobView, RoundView};
+use aifactory_client::views::{BlockId, ChainEvent};
 use aifactory_learn::data::features::Featurizer;
 use aifactory_learn::federated::server_opt::ServerState;
 use aifactory_learn::store::StoredModel;
@@ -17,8 +19,9 @@ use aifactory_secagg::Round;
 use aifactory_types::lifecycle::{
     Contribution, JobId, JobTerms, PhaseData, RoundStage, update_phase,
 };
-use aifactory_types::{Address, Hash};
-use anyhow::{anyhow, bail};
+use aifactory_types::{Address, Event, Hash, Payload, TxOutcome};
+use anyhow::{Context as _, anyhow, bail};
+use futures::StreamExt;
 use serde::Serialize;
 
 use crate::nodes::Nodes;
@@ -190,16 +193,82 @@ pub async fn round_view(nodes: &Nodes, job: JobId, seq: u32) -> anyhow::Result<R
         .await?)
 }
 
-/// A plain round's updates: the blob each provider posted in its one phase, by provider.
-pub fn plain_posts(view: &RoundView) -> Vec<(Address, Hash)> {
-    let phase = update_phase(false);
+/// A round's phase messages, each as (phase, poster, data), in phase then poster order.
+pub type RoundPosts = Vec<(u8, Address, PhaseData)>;
+
+/// The posts of `view`'s round, as the state holds them: while the job runs (a finished job's
+/// are pruned; see [`posts_from_blocks`]).
+pub fn posts_of(view: &RoundView) -> RoundPosts {
     view.phases
         .iter()
-        .filter(|p| p.phase == phase)
-        .flat_map(|p| &p.posts)
-        .filter_map(|post| match post.value {
-            PhaseData::Blob(hash) => Some((post.key.poster, hash)),
-            PhaseData::Inline(_) => None,
+        .flat_map(|p| {
+            p.posts
+                .iter()
+                .map(|post| (p.phase, post.key.poster, post.value.clone()))
+        })
+        .collect()
+}
+
+/// Every round's posts of job `job`, which opened at height `opened`, read from the finalized
+/// blocks up to `tip` that carried them. Once a job ends the ledger prunes its phase messages
+/// from the state, but its blocks keep them: the node's events from `opened` on say which
+/// blocks hold the job's `PhasePosted`, and only those are fetched.
+pub async fn posts_from_blocks(
+    nodes: &Nodes,
+    job: JobId,
+    opened: u64,
+    tip: u64,
+) -> anyhow::Result<BTreeMap<u32, RoundPosts>> {
+    let mut heights = BTreeSet::new();
+    let mut events = nodes
+        .call(|c| async move { c.events_from(opened).await })
+        .await
+        .with_context(|| format!("reading the events from height {opened}"))?;
+    while let Some(event) = events.next().await {
+        match event.map_err(|e| anyhow!("reading the events: {e}"))? {
+            ChainEvent::Ledger {
+                height,
+                event: Event::PhasePosted { job: j, .. },
+                ..
+            } if j == job => {
+                heights.insert(height);
+            }
+            ChainEvent::Block { height, .. } if height >= tip => break,
+            _ => {}
+        }
+    }
+    let mut rounds: BTreeMap<u32, RoundPosts> = BTreeMap::new();
+    for height in heights {
+        let view = nodes
+            .call(|c| async move { c.block(BlockId::Height(height)).await })
+            .await?;
+        let receipts = view
+            .receipts
+            .ok_or_else(|| anyhow!("the node has no receipts for block {height}"))?;
+        for (tx, receipt) in view.block.txs.iter().zip(&receipts) {
+            if let Payload::PostPhase(post) = &tx.tx.payload
+                && post.job == job
+                && receipt.outcome == TxOutcome::Success
+            {
+                let posts = rounds.entry(post.round).or_default();
+                posts.push((post.phase, tx.tx.sender, post.data.clone()));
+            }
+        }
+    }
+    for posts in rounds.values_mut() {
+        posts.sort_by_key(|(phase, poster, _)| (*phase, *poster));
+    }
+    Ok(rounds)
+}
+
+/// A plain round's updates: the blob each provider posted in its one phase, by provider.
+pub fn plain_posts(posts: &RoundPosts) -> Vec<(Address, Hash)> {
+    let phase = update_phase(false);
+    posts
+        .iter()
+        .filter_map(|(p, poster, data)| match data {
+            PhaseData::Blob(hash) if *p == phase => Some((*poster, *hash)),
+            _ => None,
         })
         .collect()
 }
@@ -263,8 +332,18 @@ pub async fn verify_job(nodes: &Nodes, view: &JobView) -> anyhow::Result<Vec<Rou
     let terms = the_job.terms;
     let mut checks = Vec::new();
     let mut server: Option<ServerState> = None;
+    // A finished job's phase messages are pruned from the state: read them from its blocks.
+    let mut from_blocks = if the_job.status.is_finished() {
+        Some(posts_from_blocks(nodes, job, the_job.opened_height, view.height).await?)
+    } else {
+        None
+    };
     for seq in 1..=the_job.rounds_started {
         let round_view = round_view(nodes, job, seq).await?;
+        let posts = match &mut from_blocks {
+            Some(rounds) => rounds.remove(&seq).unwrap_or_default(),
+            None => posts_of(&round_view),
+        };
         let round = &round_view.round.value;
         let RoundStage::Closed { aggregate, model } = round.stage else {
             continue;
@@ -287,7 +366,7 @@ pub async fn verify_job(nodes: &Nodes, view: &JobView) -> anyhow::Result<Vec<Rou
             };
             if terms.secure_aggregation.is_some() {
                 let roster = secure::roster(nodes, view).await?;
-                let posts = secure::fetch_posts(nodes, &round_view, &roster).await?;
+                let posts = secure::fetch_posts(nodes, &posts, &roster).await?;
                 let (combined, credited) =
                     secure_round(job, seq, &terms, &roster, &posts, &start, state)?;
                 if credited != round.contributions.to_vec() {
@@ -295,7 +374,7 @@ pub async fn verify_job(nodes: &Nodes, view: &JobView) -> anyhow::Result<Vec<Rou
                 }
                 return Ok(combined);
             }
-            let posts = plain_posts(&round_view);
+            let posts = plain_posts(&posts);
             let updates =
                 fetch_updates(nodes, &posts, &round.contributions, start.params.len()).await?;
             combine(&terms, &start, &updates, state)

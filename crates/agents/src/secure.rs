@@ -20,7 +20,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use aifactory_client::views::lifecycle::RoundView;
 use aifactory_crypto::Domain;
 use aifactory_learn::store::StoredModel;
 use aifactory_secagg::dp::DpConfig;
@@ -29,10 +28,11 @@ use aifactory_secagg::{
     UnmaskRequest, decode_advertise, decode_consistency_check, decode_masked_input,
     decode_share_keys, decode_unmask_response,
 };
-use aifactory_types::lifecycle::{JobId, JobTerms, PrivacyTerms, PrivacyUnit};
+use aifactory_types::lifecycle::{JobId, JobTerms, PhaseData, PrivacyTerms, PrivacyUnit};
 use aifactory_types::{Address, BoundedVec, SecretKey};
 use anyhow::{anyhow, bail};
 
+use crate::replay::RoundPosts;
 use crate::statistics;
 
 /// Domain of a secure round's id.
@@ -323,26 +323,22 @@ pub async fn roster(
 /// poster's roster id.
 pub async fn fetch_posts(
     nodes: &crate::nodes::Nodes,
-    view: &RoundView,
+    round: &RoundPosts,
     roster: &[(Address, u64)],
 ) -> anyhow::Result<Posts> {
     let mut posts: Posts = vec![BTreeMap::new(); 5];
-    for phase in &view.phases {
-        let Some(slot) = posts.get_mut(usize::from(phase.phase)) else {
+    for (phase, poster, data) in round {
+        let Some(slot) = posts.get_mut(usize::from(*phase)) else {
             continue;
         };
-        for post in &phase.posts {
-            let Some(id) = roster.iter().position(|(a, _)| *a == post.key.poster) else {
-                continue;
-            };
-            let bytes = match &post.value {
-                aifactory_types::lifecycle::PhaseData::Inline(bytes) => bytes.to_vec(),
-                aifactory_types::lifecycle::PhaseData::Blob(hash) => {
-                    crate::recipe::fetch_blob(nodes, hash).await?.to_vec()
-                }
-            };
-            slot.insert(id as ClientId, bytes);
-        }
+        let Some(id) = roster.iter().position(|(a, _)| a == poster) else {
+            continue;
+        };
+        let bytes = match data {
+            PhaseData::Inline(bytes) => bytes.to_vec(),
+            PhaseData::Blob(hash) => crate::recipe::fetch_blob(nodes, hash).await?.to_vec(),
+        };
+        slot.insert(id as ClientId, bytes);
     }
     Ok(posts)
 }

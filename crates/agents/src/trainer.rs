@@ -24,7 +24,7 @@ use crate::config::TrainerSettings;
 use crate::journal::Journal;
 use crate::outbox::Sent;
 use crate::recipe::{self, fetch_blob, fetch_model, millis, put_blob};
-use crate::replay::{combine, plain_posts, round_view, secure_round};
+use crate::replay::{combine, plain_posts, posts_of, round_view, secure_round};
 use crate::runtime::{Agent, Look, Role, crash_if_drilled};
 use crate::secure;
 use crate::statistics;
@@ -143,14 +143,21 @@ impl Trainer {
         let mut server = server_state_before(agent, &terms, job, seq, params).await?;
         let (mut combined, contributions, combine_ms) = if terms.secure_aggregation.is_some() {
             let roster = secure::roster(&agent.nodes, &view).await?;
-            let posts = secure::fetch_posts(&agent.nodes, &round_view, &roster).await?;
+            let posts = secure::fetch_posts(&agent.nodes, &posts_of(&round_view), &roster).await?;
             let started = Instant::now();
             let (combined, contributions) =
                 secure_round(job, seq, &terms, &roster, &posts, &start, &mut server)?;
             (combined, contributions, millis(started))
         } else {
             let (updates, contributions) = self
-                .usable_updates(agent, &view, job, seq, &plain_posts(&round_view), params)
+                .usable_updates(
+                    agent,
+                    &view,
+                    job,
+                    seq,
+                    &plain_posts(&posts_of(&round_view)),
+                    params,
+                )
                 .await?;
             let started = Instant::now();
             let combined = combine(&terms, &start, &updates, &mut server)?;

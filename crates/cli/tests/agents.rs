@@ -176,7 +176,9 @@ async fn jobs_run_from_registered_data_to_payout_with_agents_alone() {
     );
     assert!(events.iter().filter(|e| e["event"] == "paid").count() >= 1 + PROVIDERS + SCORERS);
 
-    // Anyone can recompute every round from the published blobs.
+    // Anyone can recompute every round from the published blobs, after the job too: once the
+    // ledger has pruned its phase messages from the state, from the blocks that carried them.
+    factory.wait_pruned(1, ROUNDS + 1).await;
     let checks = cli.json(&["job", "verify", "1"]);
     let checks = checks.as_array().unwrap();
     assert_eq!(checks.len(), ROUNDS + 1);

@@ -375,6 +375,33 @@ impl Factory {
         .await
     }
 
+    /// Waits until the ledger has pruned round `round` of finished job `id`'s phase messages
+    /// from the state (its blocks keep them).
+    pub(crate) async fn wait_pruned(&self, id: u64, round: usize) {
+        let started = Instant::now();
+        loop {
+            let view = self.cli.json(&[
+                "job",
+                "show",
+                &id.to_string(),
+                "--round",
+                &round.to_string(),
+            ]);
+            let phases = view["phases"].as_array().unwrap();
+            if phases
+                .iter()
+                .all(|p| p["posts"].as_array().unwrap().is_empty())
+            {
+                return;
+            }
+            assert!(
+                started.elapsed() < TIMEOUT,
+                "job {id} round {round} never pruned: {view}"
+            );
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
     /// Every agent's log, for a failure message.
     pub(crate) fn logs(&self) -> String {
         let mut out = String::new();
