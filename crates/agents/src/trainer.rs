@@ -211,13 +211,7 @@ impl Trainer {
                 let dataset = *datasets
                     .get(provider)
                     .ok_or_else(|| anyhow!("{provider} is not a provider of the job"))?;
-                let rows = agent
-                    .nodes
-                    .call(|c| async move { c.dataset(dataset).await })
-                    .await?
-                    .dataset
-                    .value
-                    .rows;
+                let rows = agent.nodes.dataset_rows(dataset).await?;
                 if update.samples == 0 || update.samples > rows {
                     bail!(
                         "it claims {} samples; its dataset has {rows} rows",
