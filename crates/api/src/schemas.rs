@@ -176,6 +176,10 @@ pub enum TxErrorCode {
     RevealMismatch,
     /// The wrong number of leave-one-out contributions.
     ContributionsLength,
+    /// A deploy or undeploy that breaks a rule (`problem` says which).
+    Deployment,
+    /// A channel action that breaks a rule (`problem` says which).
+    Channel,
 }
 
 /// Whether an included transaction's action took effect.
@@ -272,6 +276,24 @@ pub enum EventKind {
     JobPaid,
     /// Tokens were slashed to the treasury.
     Slashed,
+    /// A gateway deployed a model.
+    Deployed,
+    /// A gateway undeployed; its stake returns later.
+    Undeploying,
+    /// A deployment retired and its stake returned.
+    Undeployed,
+    /// A payment channel opened.
+    ChannelOpened,
+    /// A channel's deposit grew.
+    ChannelToppedUp,
+    /// A channel's expiry moved later.
+    ChannelExtended,
+    /// A gateway claimed a channel's voucher.
+    ChannelClaimed,
+    /// A deployment's royalty table paid an account.
+    RoyaltyPaid,
+    /// A channel closed and refunded its consumer.
+    ChannelClosed,
 }
 
 /// What happened to one included transaction.
@@ -403,6 +425,44 @@ pub enum PayloadKind {
     JoinValidators,
     /// Stop being a validator candidate.
     LeaveValidators,
+    /// Register a dataset.
+    RegisterDataset,
+    /// Change a dataset's terms.
+    UpdateDataset,
+    /// Retire a dataset.
+    RetireDataset,
+    /// Register a model.
+    RegisterModel,
+    /// Open a job.
+    OpenJob,
+    /// Cancel a job.
+    CancelJob,
+    /// Claim a job as trainer.
+    ClaimJob,
+    /// Join a job as provider.
+    JoinJob,
+    /// Post in a round's phase.
+    PostPhase,
+    /// Close a round as trainer.
+    CloseRound,
+    /// Commit a score.
+    CommitScore,
+    /// Reveal a score.
+    RevealScore,
+    /// Deploy a model as a gateway.
+    Deploy,
+    /// Undeploy.
+    Undeploy,
+    /// Open a payment channel.
+    OpenChannel,
+    /// Add to a channel's deposit.
+    TopUpChannel,
+    /// Move a channel's expiry later.
+    ExtendChannel,
+    /// Claim channel vouchers as their gateway.
+    ClaimChannels,
+    /// Close a channel.
+    CloseChannel,
 }
 
 /// An unsigned transaction.

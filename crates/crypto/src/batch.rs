@@ -7,19 +7,20 @@
 use ed25519_zebra::batch;
 use rayon::prelude::*;
 
-use crate::{Address, Hash, Signature, SignatureError, is_small_order};
+use crate::{Address, Signature, SignatureError, is_small_order};
 
 /// Signatures per batch: large enough to amortise the batch's fixed cost, small enough that
 /// both cores get work on a modest block.
 const BATCH_CHUNK_SIZE: usize = 256;
 
-/// One signature to check: `signer` claims to have signed `digest`.
+/// One signature to check: `signer` claims to have signed `message`, a transaction's digest
+/// or a message framed in its namespace ([`crate::Namespace::frame`]).
 #[derive(Debug, Clone, Copy)]
 pub struct SignedMessage<'a> {
     /// The claimed signer.
     pub signer: &'a Address,
-    /// The signed digest.
-    pub digest: &'a Hash,
+    /// The signed bytes.
+    pub message: &'a [u8],
     /// The signature.
     pub signature: &'a Signature,
 }
@@ -51,7 +52,7 @@ fn verify_chunk(chunk: &[SignedMessage<'_>]) -> Result<(), (usize, SignatureErro
     for message in chunk {
         let key = ed25519_zebra::VerificationKeyBytes::from(message.signer.0);
         let signature = ed25519_zebra::Signature::from(message.signature.0);
-        verifier.queue((key, signature, message.digest.as_bytes()));
+        verifier.queue((key, signature, message.message));
     }
     if verifier.verify(rand_core::OsRng).is_ok() {
         return Ok(());
@@ -66,7 +67,7 @@ fn verify_one_by_one(chunk: &[SignedMessage<'_>]) -> Result<(), (usize, Signatur
     for (index, message) in chunk.iter().enumerate() {
         message
             .signature
-            .verify(message.signer, message.digest)
+            .verify_bytes(message.signer, message.message)
             .map_err(|error| (index, error))?;
     }
     Ok(())
@@ -75,7 +76,7 @@ fn verify_one_by_one(chunk: &[SignedMessage<'_>]) -> Result<(), (usize, Signatur
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Domain, SecretKey};
+    use crate::{Domain, Hash, SecretKey};
 
     static TEST: Domain = Domain::new("batch test");
 
@@ -94,7 +95,7 @@ mod tests {
             .iter()
             .map(|(signer, digest, signature)| SignedMessage {
                 signer,
-                digest,
+                message: digest.as_bytes(),
                 signature,
             })
             .collect()

@@ -66,7 +66,13 @@ impl SecretKey {
 
     /// Signs a 32-byte digest; callers hash their message under a domain first.
     pub fn sign(&self, digest: &Hash) -> Signature {
-        Signature(self.0.sign(digest.as_bytes()).to_bytes())
+        self.sign_bytes(digest.as_bytes())
+    }
+
+    /// Signs raw bytes: for a digest ([`SecretKey::sign`]) or a framed message
+    /// ([`SecretKey::sign_in`]), never for bytes a caller has not framed.
+    pub(crate) fn sign_bytes(&self, message: &[u8]) -> Signature {
+        Signature(self.0.sign(message).to_bytes())
     }
 }
 
@@ -105,12 +111,21 @@ pub fn is_small_order(address: &Address) -> bool {
 impl Signature {
     /// Checks that `address`'s key signed `digest`.
     pub fn verify(&self, address: &Address, digest: &Hash) -> Result<(), SignatureError> {
+        self.verify_bytes(address, digest.as_bytes())
+    }
+
+    /// Checks that `address`'s key signed the raw `message` (a digest or a framed message).
+    pub(crate) fn verify_bytes(
+        &self,
+        address: &Address,
+        message: &[u8],
+    ) -> Result<(), SignatureError> {
         let key = VerificationKey::try_from(address.0).map_err(|_| SignatureError::InvalidKey)?;
         if is_small_order(address) {
             return Err(SignatureError::SmallOrderKey);
         }
         let signature = ed25519_zebra::Signature::from(self.0);
-        key.verify(&signature, digest.as_bytes())
+        key.verify(&signature, message)
             .map_err(|_| SignatureError::Mismatch)
     }
 }

@@ -11,9 +11,11 @@ mod batch;
 mod hash;
 mod keys;
 pub mod merkle;
+mod namespace;
 mod text;
 
 pub use address::{ADDRESS_HRP, Address, AddressError};
 pub use batch::{SignedMessage, verify_batch};
 pub use hash::{Domain, Hash, HashParseError};
 pub use keys::{SecretKey, Signature, SignatureError, is_small_order};
+pub use namespace::{NAMESPACE_BYTES_MIN, Namespace};

@@ -1,6 +1,7 @@
 //! The ledger target: arbitrary bytes become a block's worth of signed transactions of every
 //! payload kind (valid, inadmissible and failing alike) from a test chain that already holds
-//! jobs in every stage (settled, recruiting, training, committing); the block is built,
+//! jobs in every stage (settled, recruiting, training, committing) and a deployment of the
+//! settled job's model with an open payment channel; the block is built,
 //! encoded, decoded and applied on a replica, then a few empty blocks run whatever deadlines
 //! fall due. Nothing may panic, the replica must agree, and no token may appear or vanish.
 //! Bytes that decode as a transaction are thrown in as well. Epochs are two blocks long, so
@@ -11,21 +12,24 @@ use std::sync::OnceLock;
 use aifactory_ledger::testing::lifecycle::{
     Cast, blob, dataset_terms, job_terms, model_terms, report, salt,
 };
-use aifactory_ledger::testing::{TestChain, test_genesis, test_key};
+use aifactory_ledger::testing::{TEST_CHAIN_ID, TestChain, test_genesis, test_key};
 use aifactory_types::lifecycle::{
-    CancelJob, ClaimJob, CloseRound, CommitScore, Contribution, JoinJob, Licence, PhaseData,
-    PostPhase, RetireDataset, RevealScore, SecureAggregation, UpdateDataset,
+    CancelJob, ClaimChannels, ClaimJob, CloseChannel, CloseRound, CommitScore, Contribution,
+    Deploy, ExtendChannel, JoinJob, Licence, OpenChannel, PhaseData, PostPhase, RetireDataset,
+    RevealScore, SecureAggregation, TopUpChannel, Undeploy, UpdateDataset, sign_voucher,
 };
 use aifactory_types::limits::DUE_DEADLINES_PER_BLOCK_MAX;
 use aifactory_types::payload::{Stake, Unstake};
 use aifactory_types::transaction::ChainId;
-use aifactory_types::{Block, BoundedVec, Payload, SignedTransaction, VerifiedTransaction};
+use aifactory_types::{
+    Block, BoundedString, BoundedVec, Payload, SignedTransaction, VerifiedTransaction,
+};
 
 const ACCOUNTS: usize = 12;
 const OP_BYTES: usize = 12;
 const OPS_MAX: usize = 64;
 /// How many payload kinds there are; every one is reachable from a fuzzed op.
-const KINDS: u8 = 18;
+const KINDS: u8 = 25;
 
 /// Developer 1, sponsor 2, trainer 3, providers 4 to 6, validators 7 to 9.
 fn cast() -> Cast {
@@ -38,8 +42,8 @@ fn cast() -> Cast {
     }
 }
 
-/// A chain with job 1 settled, job 2 training with secure aggregation, job 3 committing and
-/// job 4 recruiting.
+/// A chain with job 1 settled, its model deployed by key 10 with a channel open from key 11,
+/// job 2 training with secure aggregation, job 3 committing and job 4 recruiting.
 fn genesis_chain() -> &'static TestChain {
     static CHAIN: OnceLock<TestChain> = OnceLock::new();
     CHAIN.get_or_init(|| {
@@ -47,6 +51,9 @@ fn genesis_chain() -> &'static TestChain {
         let mut genesis = test_genesis(&keys, 1_000_000_000_000);
         genesis.params.epoch_length_blocks = 2;
         genesis.params.validators_max = 2;
+        genesis.params.inference.channel_expiry_blocks_min = 2;
+        genesis.params.inference.channel_deposit_min = 1;
+        genesis.params.inference.challenge_window_blocks = 3;
         let mut chain = TestChain::from_genesis(keys, genesis);
         let cast = cast();
         let long = |mut terms: aifactory_types::lifecycle::JobTerms| {
@@ -56,6 +63,19 @@ fn genesis_chain() -> &'static TestChain {
             terms
         };
         chain.run_job(&cast, job_terms(0, 3, 1_000_003));
+        let trained = chain.state.id_counters().models;
+        chain.build_ok(vec![
+            chain.tx(10, deploy(trained, 2_000, 100_000_000_000, true)),
+        ]);
+        let expiry_height = chain.state.height() + 50;
+        chain.build_ok(vec![chain.tx(
+            11,
+            Payload::OpenChannel(OpenChannel {
+                deployment: 1,
+                deposit: 1_000_000,
+                expiry_height,
+            }),
+        )]);
         let mut secure = long(job_terms(0, 3, 2_000_000));
         secure.secure_aggregation = Some(SecureAggregation { threshold: 2 });
         chain.open_and_recruit(&cast, secure);
@@ -70,6 +90,17 @@ fn genesis_chain() -> &'static TestChain {
     })
 }
 
+fn deploy(model: u64, gateway_bps: u16, stake: u64, good_url: bool) -> Payload {
+    let url = if good_url { "http://gw" } else { "ftp://gw" };
+    Payload::Deploy(Deploy {
+        model,
+        price_per_call: 10,
+        gateway_bps,
+        stake,
+        url: BoundedString::new(url).expect("short"),
+    })
+}
+
 fn op(chain: &TestChain, bytes: &[u8]) -> SignedTransaction {
     let sender = bytes[0] as usize % ACCOUNTS;
     let small = bytes[2];
@@ -78,6 +109,7 @@ fn op(chain: &TestChain, bytes: &[u8]) -> SignedTransaction {
     let to = chain.address(small as usize % ACCOUNTS);
     let job = chain.state.job(id);
     let round = job.map_or(u32::from(small), |j| j.rounds_started);
+    let height = chain.state.height();
     let payload = match bytes[1] % KINDS {
         0 => TestChain::transfer_to(to, amount),
         1 => Payload::Stake(Stake { amount }),
@@ -151,11 +183,45 @@ fn op(chain: &TestChain, bytes: &[u8]) -> SignedTransaction {
             ),
             stake: amount % 2_000_000,
         }),
-        _ => Payload::RevealScore(RevealScore {
+        17 => Payload::RevealScore(RevealScore {
             job: id,
             salt: salt(sender),
             report: report(800_000 + u64::from(bytes[11])),
         }),
+        18 => deploy(
+            id,
+            (amount % 6_000) as u16,
+            amount % 200_000_000_000,
+            bytes[11] & 32 == 0,
+        ),
+        19 => Payload::Undeploy(Undeploy { deployment: id % 3 }),
+        20 => Payload::OpenChannel(OpenChannel {
+            deployment: id % 3,
+            deposit: amount % 10_000,
+            expiry_height: height + u64::from(small),
+        }),
+        21 => Payload::TopUpChannel(TopUpChannel {
+            channel: id % 4,
+            amount: amount % 1_000,
+        }),
+        22 => Payload::ExtendChannel(ExtendChannel {
+            channel: id % 4,
+            expiry_height: height + u64::from(small),
+        }),
+        23 => {
+            let chain_id = ChainId::new(TEST_CHAIN_ID).expect("short");
+            let claims = (0..1 + small % 3)
+                .map(|i| {
+                    let consumer = test_key((usize::from(small) + usize::from(i)) % ACCOUNTS);
+                    let channel = (id + u64::from(i)) % 4;
+                    sign_voucher(&consumer, &chain_id, channel, amount % 5_000)
+                })
+                .collect();
+            Payload::ClaimChannels(ClaimChannels {
+                claims: BoundedVec::new(claims).expect("at most 3"),
+            })
+        }
+        _ => Payload::CloseChannel(CloseChannel { channel: id % 4 }),
     };
     let mut tx = chain.unsigned(sender, payload);
     let flags = bytes[11];

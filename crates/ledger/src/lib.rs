@@ -45,6 +45,9 @@ pub use state::{
     PhasePostsTable, RoundsTable, Savepoint, ScoresTable, SlotTree, State, TableDef, Tables,
     Validator, ValidatorsTable,
 };
+pub use state::{
+    ChannelsTable, ConsumerChannelsTable, DeploymentsTable, ModelGatewaysTable, SettlementsTable,
+};
 pub use validator_proof::{
     VALIDATOR_SET_PROOF_BYTES_MAX, VALIDATOR_SET_PROOF_SLOTS_MAX, ValidatorSetProof,
     ValidatorSetProofError,

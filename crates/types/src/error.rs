@@ -14,7 +14,9 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
-use crate::lifecycle::{DatasetId, JobId, JobStage, JobTermsError, ModelId};
+use crate::lifecycle::{
+    ChannelError, DatasetId, DeploymentError, JobId, JobStage, JobTermsError, ModelId,
+};
 use crate::{Address, Amount};
 
 /// A transaction the ledger refused, with what the sender can do about it.
@@ -387,6 +389,30 @@ pub enum TxError {
         /// How many were given.
         got: u16,
     },
+    /// A `Deploy` or `Undeploy` that breaks a rule.
+    #[error("{problem}")]
+    Deployment {
+        /// Which rule.
+        problem: DeploymentError,
+    },
+    /// A channel action that breaks a rule.
+    #[error("{problem}")]
+    Channel {
+        /// Which rule.
+        problem: ChannelError,
+    },
+}
+
+impl From<DeploymentError> for TxError {
+    fn from(problem: DeploymentError) -> Self {
+        TxError::Deployment { problem }
+    }
+}
+
+impl From<ChannelError> for TxError {
+    fn from(problem: ChannelError) -> Self {
+        TxError::Channel { problem }
+    }
 }
 
 impl TxError {

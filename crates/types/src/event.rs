@@ -3,7 +3,7 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
-use crate::lifecycle::{DatasetId, JobFailure, JobId, Micros, ModelId};
+use crate::lifecycle::{ChannelId, DatasetId, DeploymentId, JobFailure, JobId, Micros, ModelId};
 use crate::{Address, Amount, Hash};
 
 /// Why tokens were slashed.
@@ -22,7 +22,18 @@ pub enum SlashReason {
 
 /// In what capacity a job paid an account.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Default,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum PayoutRole {
@@ -35,11 +46,14 @@ pub enum PayoutRole {
     /// A validator's share of the validators' pool.
     Validator,
     /// The treasury's share, with any pool nobody could claim.
+    #[default]
     Treasury,
     /// The sponsor's refund.
     Sponsor,
     /// A locked stake returned.
     StakeReturned,
+    /// A gateway's share of a channel claim.
+    Gateway,
 }
 
 /// Something that happened while executing a transaction.
@@ -304,6 +318,91 @@ pub enum Event {
         /// The job it concerns.
         job: Option<JobId>,
     },
+    /// A gateway deployed a model.
+    Deployed {
+        /// The deployment's id.
+        deployment: DeploymentId,
+        /// The model.
+        model: ModelId,
+        /// The gateway.
+        gateway: Address,
+        /// What one call costs.
+        price_per_call: Amount,
+        /// The stake locked behind it.
+        stake: Amount,
+    },
+    /// A gateway undeployed; its stake returns at `until`.
+    Undeploying {
+        /// The deployment.
+        deployment: DeploymentId,
+        /// The height its stake returns at.
+        until: u64,
+    },
+    /// A deployment retired and its stake was returned.
+    Undeployed {
+        /// The deployment.
+        deployment: DeploymentId,
+        /// The stake returned to the gateway.
+        stake_returned: Amount,
+    },
+    /// A consumer opened a payment channel.
+    ChannelOpened {
+        /// The channel's id.
+        channel: ChannelId,
+        /// The deployment it pays.
+        deployment: DeploymentId,
+        /// The consumer.
+        consumer: Address,
+        /// The deposit locked.
+        deposit: Amount,
+        /// The last height the gateway may claim at.
+        expiry_height: u64,
+    },
+    /// A consumer added to a channel's deposit.
+    ChannelToppedUp {
+        /// The channel.
+        channel: ChannelId,
+        /// Its deposit now, in all.
+        deposit: Amount,
+    },
+    /// A consumer moved a channel's expiry later.
+    ChannelExtended {
+        /// The channel.
+        channel: ChannelId,
+        /// The new expiry height.
+        expiry_height: u64,
+    },
+    /// A gateway claimed a channel's latest voucher.
+    ChannelClaimed {
+        /// The channel.
+        channel: ChannelId,
+        /// The deployment it pays.
+        deployment: DeploymentId,
+        /// The voucher's cumulative amount: what the channel has paid in all.
+        claimed: Amount,
+        /// What this claim paid (the voucher minus the claim before it).
+        paid: Amount,
+    },
+    /// A deployment's royalty table paid an account its part of a claim.
+    RoyaltyPaid {
+        /// The deployment.
+        deployment: DeploymentId,
+        /// Who.
+        account: Address,
+        /// In what capacity.
+        role: PayoutRole,
+        /// How much.
+        amount: Amount,
+    },
+    /// A channel closed; what was not claimed went back to the consumer.
+    ChannelClosed {
+        /// The channel.
+        channel: ChannelId,
+        /// What it paid in all.
+        claimed: Amount,
+        /// What went back to the consumer.
+        refunded: Amount,
+    },
 }
 
 impl Event {
@@ -337,7 +436,16 @@ impl Event {
             | Event::DatasetRegistered { .. }
             | Event::DatasetUpdated { .. }
             | Event::DatasetRetired { .. }
-            | Event::ModelRegistered { .. } => None,
+            | Event::ModelRegistered { .. }
+            | Event::Deployed { .. }
+            | Event::Undeploying { .. }
+            | Event::Undeployed { .. }
+            | Event::ChannelOpened { .. }
+            | Event::ChannelToppedUp { .. }
+            | Event::ChannelExtended { .. }
+            | Event::ChannelClaimed { .. }
+            | Event::RoyaltyPaid { .. }
+            | Event::ChannelClosed { .. } => None,
         }
     }
 }

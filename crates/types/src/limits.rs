@@ -70,7 +70,23 @@ pub const JOB_STAGE_BLOCKS_MAX: u64 = 2_500_000;
 /// Most phase messages of a finished job one deadline prunes; the rest wait for the next block.
 pub const PRUNED_POSTS_PER_DEADLINE_MAX: usize = 256;
 
+/// Longest gateway URL a deployment may name, in bytes.
+pub const GATEWAY_URL_BYTES_MAX: usize = 256;
+
+/// Most channel claims one `ClaimChannels` transaction may carry.
+pub const CLAIMS_PER_TX_MAX: usize = 32;
+
+/// Encoded size of one channel claim: channel, consumer, amount, signature.
+pub const CLAIM_BYTES: usize = 8 + 32 + 8 + 64;
+
+/// Most lines of a deployment's royalty table: gateway, developer, every provider, treasury.
+pub const ROYALTY_SHARES_MAX: usize = PROVIDERS_PER_JOB_MAX + 3;
+
+/// Latest a channel may expire, in blocks after the height it is opened or extended at.
+pub const CHANNEL_EXPIRY_BLOCKS_MAX: u64 = JOB_STAGE_BLOCKS_MAX;
+
 const _: () = assert!(BLOCK_BYTES_MAX >= TX_BYTES_MAX);
+const _: () = assert!(TX_BYTES_MAX >= CLAIMS_PER_TX_MAX * CLAIM_BYTES + CHAIN_ID_BYTES_MAX + 256);
 const _: () = assert!(PROVIDERS_PER_JOB_MAX <= u16::MAX as usize);
 const _: () = assert!(VALIDATORS_PER_JOB_MAX <= u16::MAX as usize);
 const _: () = assert!(DUE_DEADLINES_PER_BLOCK_MAX > 0);

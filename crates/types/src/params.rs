@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::Amount;
 use crate::amount::BASE_UNITS_PER_AIF;
-use crate::limits::{FEE_PER_STATE_BYTE_MAX, VALIDATORS_MAX};
+use crate::lifecycle::{BASIS_POINTS_WHOLE, BasisPoints};
+use crate::limits::{CHANNEL_EXPIRY_BLOCKS_MAX, FEE_PER_STATE_BYTE_MAX, VALIDATORS_MAX};
 
 /// The shortest epoch allowed, in blocks: an epoch of one block would hold only genesis.
 pub const EPOCH_LENGTH_BLOCKS_MIN: u64 = 2;
@@ -42,6 +43,42 @@ pub struct Params {
     /// Least stake a provider locks behind a registered dataset, in base units.
     #[serde(default = "default_dataset_stake_min")]
     pub dataset_stake_min: Amount,
+    /// The rules of deployments and payment channels.
+    #[serde(default)]
+    pub inference: InferenceParams,
+}
+
+/// The rules of deployments and payment channels (see `docs/inference.md`).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InferenceParams {
+    /// Least stake a gateway locks behind a deployment, in base units; at least `stake_min`.
+    pub gateway_stake_min: Amount,
+    /// Largest share of each payment a gateway may take, in basis points.
+    pub gateway_bps_max: BasisPoints,
+    /// The treasury's share of a model no job trained on this chain (an imported ONNX model),
+    /// in basis points; the developer gets the rest after the gateway.
+    pub direct_treasury_bps: BasisPoints,
+    /// Smallest deposit that opens a channel, in base units.
+    pub channel_deposit_min: Amount,
+    /// Soonest a channel may expire, in blocks after it opens: time for the gateway to claim.
+    pub channel_expiry_blocks_min: u64,
+    /// Blocks an answer can be challenged for after it is given; also how long an undeployed
+    /// gateway's stake stays locked.
+    pub challenge_window_blocks: u64,
+}
+
+impl Default for InferenceParams {
+    fn default() -> Self {
+        InferenceParams {
+            gateway_stake_min: 100 * BASE_UNITS_PER_AIF,
+            gateway_bps_max: 5_000,
+            direct_treasury_bps: 1_000,
+            channel_deposit_min: BASE_UNITS_PER_AIF / 1_000,
+            channel_expiry_blocks_min: 200,
+            challenge_window_blocks: 1_000,
+        }
+    }
 }
 
 fn default_dataset_stake_min() -> Amount {
@@ -64,6 +101,7 @@ impl Default for Params {
             // pay for the account a transfer creates.
             fee_per_state_byte: 0,
             dataset_stake_min: default_dataset_stake_min(),
+            inference: InferenceParams::default(),
         }
     }
 }
@@ -103,6 +141,36 @@ pub enum ParamsError {
         /// `stake_min`.
         stake_min: Amount,
     },
+    /// A gateway would need less stake than any staker.
+    #[error("inference.gateway_stake_min {got} is below stake_min {stake_min}")]
+    GatewayStakeBelowStakeMin {
+        /// The value given.
+        got: Amount,
+        /// `stake_min`.
+        stake_min: Amount,
+    },
+    /// A share in basis points above the whole.
+    #[error("inference.{name} is {got} bps; it may be at most 10000")]
+    ShareAboveWhole {
+        /// Which parameter.
+        name: &'static str,
+        /// The value given.
+        got: BasisPoints,
+    },
+    /// A parameter that must be positive is zero.
+    #[error("inference.{name} must be positive")]
+    Zero {
+        /// Which parameter.
+        name: &'static str,
+    },
+    /// `channel_expiry_blocks_min` above the longest a channel may run.
+    #[error("inference.channel_expiry_blocks_min is {got}; it may be at most {max}")]
+    ChannelExpiryMin {
+        /// The value given.
+        got: u64,
+        /// The cap.
+        max: u64,
+    },
 }
 
 impl Params {
@@ -132,7 +200,7 @@ impl Params {
                 stake_min: self.stake_min,
             });
         }
-        Ok(())
+        self.inference.validate(self.stake_min)
     }
 
     /// The least fee of a transaction that adds `state_bytes` bytes of state: `fee_min` plus
@@ -169,6 +237,42 @@ impl Params {
             .checked_sub(1)
             .expect("validated params have a non-zero epoch length");
         height % self.epoch_length_blocks == last_offset
+    }
+}
+
+impl InferenceParams {
+    /// Checks the rules of the inference parameters, given the chain's `stake_min`.
+    pub fn validate(&self, stake_min: Amount) -> Result<(), ParamsError> {
+        if self.gateway_stake_min < stake_min {
+            return Err(ParamsError::GatewayStakeBelowStakeMin {
+                got: self.gateway_stake_min,
+                stake_min,
+            });
+        }
+        for (name, got) in [
+            ("gateway_bps_max", self.gateway_bps_max),
+            ("direct_treasury_bps", self.direct_treasury_bps),
+        ] {
+            if got > BASIS_POINTS_WHOLE {
+                return Err(ParamsError::ShareAboveWhole { name, got });
+            }
+        }
+        for (name, value) in [
+            ("channel_deposit_min", self.channel_deposit_min),
+            ("channel_expiry_blocks_min", self.channel_expiry_blocks_min),
+            ("challenge_window_blocks", self.challenge_window_blocks),
+        ] {
+            if value == 0 {
+                return Err(ParamsError::Zero { name });
+            }
+        }
+        if self.channel_expiry_blocks_min > CHANNEL_EXPIRY_BLOCKS_MAX {
+            return Err(ParamsError::ChannelExpiryMin {
+                got: self.channel_expiry_blocks_min,
+                max: CHANNEL_EXPIRY_BLOCKS_MAX,
+            });
+        }
+        Ok(())
     }
 }
 
@@ -249,6 +353,38 @@ mod tests {
         assert!(matches!(
             params.validate(),
             Err(ParamsError::ValidatorStakeBelowStakeMin { .. })
+        ));
+        let inference = |change: fn(&mut InferenceParams)| {
+            let mut params = Params::default();
+            change(&mut params.inference);
+            params.validate()
+        };
+        assert!(matches!(
+            inference(|i| i.gateway_stake_min = 1),
+            Err(ParamsError::GatewayStakeBelowStakeMin { .. })
+        ));
+        assert!(matches!(
+            inference(|i| i.gateway_bps_max = 10_001),
+            Err(ParamsError::ShareAboveWhole {
+                name: "gateway_bps_max",
+                ..
+            })
+        ));
+        assert!(matches!(
+            inference(|i| i.direct_treasury_bps = 10_001),
+            Err(ParamsError::ShareAboveWhole { .. })
+        ));
+        assert!(matches!(
+            inference(|i| i.channel_deposit_min = 0),
+            Err(ParamsError::Zero { .. })
+        ));
+        assert!(matches!(
+            inference(|i| i.challenge_window_blocks = 0),
+            Err(ParamsError::Zero { .. })
+        ));
+        assert!(matches!(
+            inference(|i| i.channel_expiry_blocks_min = CHANNEL_EXPIRY_BLOCKS_MAX + 1),
+            Err(ParamsError::ChannelExpiryMin { .. })
         ));
     }
 }

@@ -8,8 +8,9 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 pub use crate::lifecycle::{
-    CancelJob, ClaimJob, CloseRound, CommitScore, JobTerms, JoinJob, PostPhase, RegisterDataset,
-    RegisterModel, RetireDataset, RevealScore, UpdateDataset,
+    CancelJob, ClaimChannels, ClaimJob, CloseChannel, CloseRound, CommitScore, Deploy,
+    ExtendChannel, JobTerms, JoinJob, OpenChannel, PostPhase, RegisterDataset, RegisterModel,
+    RetireDataset, RevealScore, TopUpChannel, Undeploy, UpdateDataset,
 };
 use crate::limits::MEMO_BYTES_MAX;
 use crate::{Address, Amount, BoundedBytes};
@@ -56,6 +57,20 @@ pub enum Payload {
     CommitScore(CommitScore),
     /// Reveal a committed score (tag 17).
     RevealScore(RevealScore),
+    /// Serve a model as a staked gateway, for a price per call (tag 18).
+    Deploy(Deploy),
+    /// Stop serving; the stake returns after the challenge window (tag 19).
+    Undeploy(Undeploy),
+    /// Open a payment channel to a deployment's gateway, locking a deposit (tag 20).
+    OpenChannel(OpenChannel),
+    /// Add to a channel's deposit (tag 21).
+    TopUpChannel(TopUpChannel),
+    /// Move a channel's expiry later (tag 22).
+    ExtendChannel(ExtendChannel),
+    /// Claim the latest vouchers of the sender's channels, as their gateway (tag 23).
+    ClaimChannels(ClaimChannels),
+    /// Close a channel, refunding what was not claimed to its consumer (tag 24).
+    CloseChannel(CloseChannel),
 }
 
 /// Tokens from the sender to `to`.

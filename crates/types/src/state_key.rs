@@ -47,8 +47,18 @@ pub mod tag {
     pub const PHASE_POSTS: u8 = 12;
     /// Validators' scores, by (job, validator).
     pub const SCORES: u8 = 13;
+    /// What each settled job paid, by job.
+    pub const SETTLEMENTS: u8 = 14;
+    /// Deployments by id.
+    pub const DEPLOYMENTS: u8 = 15;
+    /// Live deployments by (model, gateway).
+    pub const MODEL_GATEWAYS: u8 = 16;
+    /// Open payment channels by id.
+    pub const CHANNELS: u8 = 17;
+    /// Open payment channels by (consumer, channel).
+    pub const CONSUMER_CHANNELS: u8 = 18;
     /// How many tables there are.
-    pub const COUNT: usize = 14;
+    pub const COUNT: usize = 19;
 }
 
 /// The leaf of `key` holding `value` in the table tagged `tag`.

@@ -5,6 +5,11 @@
 //! chain id). The domain is used for transactions and nothing else, so no other signed
 //! message can be replayed as a transaction; the chain id stops replay on other chains, and
 //! the strictly sequential nonce stops replay on this one.
+//!
+//! Some payloads carry signatures of other accounts (a channel claim carries each consumer's
+//! voucher). They are checked with the sender's, in the same batch: a transaction with a bad
+//! carried signature is refused like one with a bad envelope signature, and the ledger never
+//! checks a signature itself.
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use rayon::prelude::*;
@@ -13,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use aifactory_crypto::{Domain, SignedMessage, verify_batch};
 
 use crate::codec::{self, DecodeError};
+use crate::lifecycle::voucher_message;
 use crate::limits::{CHAIN_ID_BYTES_MAX, TX_BYTES_MAX};
 use crate::{Address, Amount, BoundedString, Hash, Payload, SecretKey, Signature, SignatureError};
 
@@ -27,6 +33,29 @@ pub static TX_ID_DOMAIN: Domain = Domain::new("aifactory 2026-11 transaction id 
 
 /// A chain's name, part of everything signed on it.
 pub type ChainId = BoundedString<CHAIN_ID_BYTES_MAX>;
+
+/// A signature a transaction's payload carries for an account other than its sender, with
+/// the exact bytes it signs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CarriedSignature {
+    /// Who signed.
+    pub signer: Address,
+    /// The signed bytes (framed in the signature's namespace).
+    pub message: Vec<u8>,
+    /// The signature.
+    pub signature: Signature,
+}
+
+impl CarriedSignature {
+    /// The signature as one message of a batch.
+    fn as_signed(&self) -> SignedMessage<'_> {
+        SignedMessage {
+            signer: &self.signer,
+            message: &self.message,
+            signature: &self.signature,
+        }
+    }
+}
 
 /// An unsigned transaction.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -49,6 +78,26 @@ impl Transaction {
     /// The digest the sender signs.
     pub fn signing_digest(&self) -> Hash {
         TX_SIGNING_DOMAIN.hash(&[&codec::encode(self)])
+    }
+
+    /// The signatures the payload carries for accounts other than the sender: each channel
+    /// claim's voucher.
+    pub fn carried_signatures(&self) -> Vec<CarriedSignature> {
+        match &self.payload {
+            Payload::ClaimChannels(claims) => claims
+                .claims
+                .iter()
+                .map(|claim| {
+                    let message = voucher_message(&self.chain_id, claim.channel, claim.amount);
+                    CarriedSignature {
+                        signer: claim.consumer,
+                        message,
+                        signature: claim.signature,
+                    }
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 
     /// Signs the transaction with `key`, which must be the sender's.
@@ -105,10 +154,14 @@ impl SignedTransaction {
         (signing, id)
     }
 
-    /// Checks the signature alone.
+    /// Checks the sender's signature and those the payload carries.
     pub fn verify(self) -> Result<VerifiedTransaction, SignatureError> {
         let (signing, hash) = self.digests();
         self.signature.verify(&self.tx.sender, &signing)?;
+        let carried = self.tx.carried_signatures();
+        let messages: Vec<SignedMessage<'_>> =
+            carried.iter().map(CarriedSignature::as_signed).collect();
+        verify_batch(&messages).map_err(|(_, error)| error)?;
         Ok(VerifiedTransaction { signed: self, hash })
     }
 }
@@ -142,8 +195,9 @@ impl VerifiedTransaction {
     }
 }
 
-/// Checks many signatures at once, in batches across the machine's cores; on failure, names
-/// the index of the first bad transaction.
+/// Checks many signatures at once, in batches across the machine's cores, carried ones
+/// included; on failure, names the index of a bad transaction (the first, if a sender's own
+/// signature is bad).
 pub fn verify_transactions(
     txs: Vec<SignedTransaction>,
 ) -> Result<Vec<VerifiedTransaction>, (usize, SignatureError)> {
@@ -172,15 +226,29 @@ pub fn verify_transactions_except(
         .filter(|(_, (tx, (_, hash)))| !known(hash, tx))
         .map(|(index, _)| index)
         .collect();
-    let messages: Vec<SignedMessage<'_>> = unknown
+    let carried: Vec<(usize, Vec<CarriedSignature>)> = unknown
         .iter()
-        .map(|&index| SignedMessage {
-            signer: &txs[index].tx.sender,
-            digest: &digests[index].0,
-            signature: &txs[index].signature,
-        })
+        .map(|&index| (index, txs[index].tx.carried_signatures()))
+        .filter(|(_, carried)| !carried.is_empty())
         .collect();
-    verify_batch(&messages).map_err(|(position, error)| (unknown[position], error))?;
+    // Each message with the index of the transaction that carries it.
+    let mut owners: Vec<usize> = Vec::with_capacity(unknown.len());
+    let mut messages: Vec<SignedMessage<'_>> = Vec::with_capacity(unknown.len());
+    for &index in &unknown {
+        owners.push(index);
+        messages.push(SignedMessage {
+            signer: &txs[index].tx.sender,
+            message: digests[index].0.as_bytes(),
+            signature: &txs[index].signature,
+        });
+    }
+    for (index, signatures) in &carried {
+        for signature in signatures {
+            owners.push(*index);
+            messages.push(signature.as_signed());
+        }
+    }
+    verify_batch(&messages).map_err(|(position, error)| (owners[position], error))?;
     let verified = txs
         .into_iter()
         .zip(digests)
@@ -232,6 +300,62 @@ mod tests {
         let mut other_chain = transfer(&key, 0);
         other_chain.tx.chain_id = ChainId::new("other").unwrap();
         assert_eq!(other_chain.verify().unwrap_err(), SignatureError::Mismatch);
+    }
+
+    /// A gateway's claim of two consumers' vouchers, signed by the gateway.
+    fn claim(gateway: &SecretKey, consumers: &[SecretKey]) -> SignedTransaction {
+        use crate::lifecycle::{ClaimChannels, sign_voucher};
+        let chain_id = ChainId::new("test").unwrap();
+        let claims = consumers
+            .iter()
+            .enumerate()
+            .map(|(i, key)| sign_voucher(key, &chain_id, i as u64 + 1, 500))
+            .collect();
+        Transaction {
+            chain_id,
+            sender: gateway.address(),
+            nonce: 0,
+            fee: 10,
+            expiry_height: 100,
+            payload: Payload::ClaimChannels(ClaimChannels {
+                claims: crate::BoundedVec::new(claims).unwrap(),
+            }),
+        }
+        .sign(gateway)
+    }
+
+    /// A bad voucher makes the whole claim inadmissible, alone or in a batch, even though the
+    /// gateway's own signature is good.
+    #[test]
+    fn a_claim_with_a_forged_voucher_is_refused_with_its_transaction() {
+        let gateway = SecretKey::from_bytes([1; 32]);
+        let consumers = [
+            SecretKey::from_bytes([2; 32]),
+            SecretKey::from_bytes([3; 32]),
+        ];
+        let good = claim(&gateway, &consumers);
+        assert!(good.clone().verify().is_ok());
+        // The gateway raises the second voucher and signs the transaction again.
+        let mut tx = good.tx.clone();
+        let Payload::ClaimChannels(claims) = &mut tx.payload else {
+            unreachable!()
+        };
+        let mut raised = claims.claims.to_vec();
+        raised[1].amount = 501;
+        claims.claims = crate::BoundedVec::new(raised).unwrap();
+        let forged = tx.sign(&gateway);
+        assert_eq!(
+            forged.clone().verify().unwrap_err(),
+            SignatureError::Mismatch
+        );
+        let batch = vec![transfer(&consumers[0], 0), good, forged.clone()];
+        assert_eq!(
+            verify_transactions(batch.clone()).unwrap_err(),
+            (2, SignatureError::Mismatch)
+        );
+        // A mempool that already checked the forgery vouches for it; nobody else is trusted.
+        let vouched = forged.hash();
+        assert!(verify_transactions_except(batch, |hash, _| *hash == vouched).is_ok());
     }
 
     #[test]

@@ -8,11 +8,12 @@
 use serde::{Deserialize, Serialize};
 
 use aifactory_types::lifecycle::{
-    Aggregation, BudgetSplit, CancelJob, ClaimJob, CloseRound, CommitScore, Contribution,
-    JOB_TERMS_DOMAIN, JobDeadlines, JobTerms, JoinJob, Licence, LocalTraining, Metric,
-    ModelArtifact, PhaseData, PostPhase, PrivacyTerms, RegisterDataset, RegisterModel,
-    RetireDataset, RevealScore, SCORE_COMMITMENT_DOMAIN, ScoreReport, SecureAggregation,
-    ServerOptimiser, UpdateDataset,
+    Aggregation, BudgetSplit, CancelJob, ClaimChannels, ClaimJob, CloseChannel, CloseRound,
+    CommitScore, Contribution, Deploy, ExtendChannel, JOB_TERMS_DOMAIN, JobDeadlines, JobTerms,
+    JoinJob, Licence, LocalTraining, Metric, ModelArtifact, OpenChannel, PhaseData, PostPhase,
+    PrivacyTerms, RegisterDataset, RegisterModel, RetireDataset, RevealScore,
+    SCORE_COMMITMENT_DOMAIN, ScoreReport, SecureAggregation, ServerOptimiser, TopUpChannel,
+    Undeploy, UpdateDataset, VOUCHER_NAMESPACE, sign_voucher, voucher_message,
 };
 use aifactory_types::payload::{Stake, Transfer, Unstake};
 use aifactory_types::transaction::{ChainId, TX_ID_DOMAIN, TX_SIGNING_DOMAIN};
@@ -24,6 +25,27 @@ const PATH: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/vectors/transactions.json"
 );
+
+const VOUCHERS_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/vouchers.json");
+
+/// A consumer's voucher: what a client with only an ed25519 library must reproduce.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct VoucherVector {
+    comment: String,
+    secret_key_hex: String,
+    consumer: Address,
+    chain_id: String,
+    channel: u64,
+    amount: u64,
+    message_hex: String,
+    signature_hex: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct VoucherVectors {
+    namespace: String,
+    vectors: Vec<VoucherVector>,
+}
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 struct Vector {
@@ -182,7 +204,69 @@ fn cases() -> Vec<(&'static str, [u8; 32], Payload)> {
                 report: report(),
             }),
         ),
+        (
+            "deploy a model as a gateway",
+            [20; 32],
+            Payload::Deploy(Deploy {
+                model: 2,
+                price_per_call: 10_000,
+                gateway_bps: 2_000,
+                stake: 100_000_000_000,
+                url: BoundedString::new("https://gw.example:8443").unwrap(),
+            }),
+        ),
+        (
+            "undeploy",
+            [20; 32],
+            Payload::Undeploy(Undeploy { deployment: 1 }),
+        ),
+        (
+            "open a payment channel",
+            [21; 32],
+            Payload::OpenChannel(OpenChannel {
+                deployment: 1,
+                deposit: 1_000_000_000,
+                expiry_height: 10_000,
+            }),
+        ),
+        (
+            "top up a channel",
+            [21; 32],
+            Payload::TopUpChannel(TopUpChannel {
+                channel: 1,
+                amount: 500_000_000,
+            }),
+        ),
+        (
+            "extend a channel",
+            [21; 32],
+            Payload::ExtendChannel(ExtendChannel {
+                channel: 1,
+                expiry_height: 20_000,
+            }),
+        ),
+        (
+            "claim two vouchers as the gateway: each signed by its consumer",
+            [20; 32],
+            Payload::ClaimChannels(ClaimChannels {
+                claims: BoundedVec::new(vec![
+                    sign_voucher(&SecretKey::from_bytes([21; 32]), &chain_id(), 1, 30_000),
+                    sign_voucher(&SecretKey::from_bytes([22; 32]), &chain_id(), 2, 10_000),
+                ])
+                .unwrap(),
+            }),
+        ),
+        (
+            "close a channel",
+            [20; 32],
+            Payload::CloseChannel(CloseChannel { channel: 2 }),
+        ),
     ]
+}
+
+/// The chain id every vector is signed for.
+fn chain_id() -> ChainId {
+    ChainId::new("aifactory-devnet").unwrap()
 }
 
 /// A recognisable hash: 32 bytes of `n`.
@@ -258,7 +342,7 @@ fn report() -> ScoreReport {
 fn make(comment: &str, secret: [u8; 32], payload: Payload, nonce: u64) -> Vector {
     let key = SecretKey::from_bytes(secret);
     let transaction = Transaction {
-        chain_id: ChainId::new("aifactory-devnet").unwrap(),
+        chain_id: chain_id(),
         sender: key.address(),
         nonce,
         fee: 1_000,
@@ -361,4 +445,92 @@ fn lifecycle_hashes_follow_the_documented_rules() {
         report().commitment(1, &copier, &hash(9)),
         report().commitment(1, &validator, &hash(9))
     );
+}
+
+fn voucher_vectors() -> VoucherVectors {
+    let cases: [(&str, [u8; 32], &str, u64, u64); 3] = [
+        (
+            "the first call of channel 1",
+            [21; 32],
+            "aifactory-devnet",
+            1,
+            10_000,
+        ),
+        (
+            "a later voucher, cumulative",
+            [21; 32],
+            "aifactory-devnet",
+            1,
+            30_000,
+        ),
+        (
+            "another chain and a large channel id",
+            [22; 32],
+            "lab-chain",
+            1 << 40,
+            u64::MAX,
+        ),
+    ];
+    VoucherVectors {
+        namespace: VOUCHER_NAMESPACE.name().to_owned(),
+        vectors: cases
+            .into_iter()
+            .map(|(comment, secret, chain, channel, amount)| {
+                let key = SecretKey::from_bytes(secret);
+                let chain_id = ChainId::new(chain).unwrap();
+                let claim = sign_voucher(&key, &chain_id, channel, amount);
+                VoucherVector {
+                    comment: comment.to_owned(),
+                    secret_key_hex: hex::encode(secret),
+                    consumer: key.address(),
+                    chain_id: chain.to_owned(),
+                    channel,
+                    amount,
+                    message_hex: hex::encode(voucher_message(&chain_id, channel, amount)),
+                    signature_hex: claim.signature.to_string(),
+                }
+            })
+            .collect(),
+    }
+}
+
+/// The voucher vectors in `tests/vectors/vouchers.json` (used by the Python example too):
+/// our signer reproduces them, and each message is the documented layout built by hand.
+#[test]
+fn voucher_vectors_match_both_ways() {
+    if std::env::var_os("UPDATE_VECTORS").is_some() {
+        std::fs::write(
+            VOUCHERS_PATH,
+            serde_json::to_string_pretty(&voucher_vectors()).unwrap() + "\n",
+        )
+        .unwrap();
+    }
+    let recorded: VoucherVectors =
+        serde_json::from_str(&std::fs::read_to_string(VOUCHERS_PATH).unwrap()).unwrap();
+    assert_eq!(recorded, voucher_vectors());
+    for vector in &recorded.vectors {
+        // u8 len(ns) ‖ ns ‖ u32 LE len(chain id) ‖ chain id ‖ u64 LE channel ‖ u64 LE amount
+        let mut message = vec![recorded.namespace.len() as u8];
+        message.extend_from_slice(recorded.namespace.as_bytes());
+        message.extend_from_slice(&(vector.chain_id.len() as u32).to_le_bytes());
+        message.extend_from_slice(vector.chain_id.as_bytes());
+        message.extend_from_slice(&vector.channel.to_le_bytes());
+        message.extend_from_slice(&vector.amount.to_le_bytes());
+        assert_eq!(
+            hex::encode(&message),
+            vector.message_hex,
+            "{}",
+            vector.comment
+        );
+        let claim = aifactory_types::lifecycle::Claim {
+            channel: vector.channel,
+            consumer: vector.consumer,
+            amount: vector.amount,
+            signature: vector.signature_hex.parse().unwrap(),
+        };
+        assert_eq!(
+            claim.verify(&ChainId::new(vector.chain_id.as_str()).unwrap()),
+            Ok(())
+        );
+    }
 }

@@ -26,6 +26,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/jobs"),
     ("get", "/v1/jobs/{id}"),
     ("get", "/v1/jobs/{id}/rounds/{round}"),
+    ("get", "/v1/deployments"),
+    ("get", "/v1/deployments/{id}"),
+    ("get", "/v1/models/{id}/deployments"),
+    ("get", "/v1/channels/{id}"),
+    ("get", "/v1/accounts/{address}/channels"),
     ("get", "/v1/status"),
     ("put", "/v1/blobs/{hash}"),
     ("get", "/v1/blobs/{hash}"),
@@ -248,7 +253,7 @@ fn documented_enum(doc: &Value, schema: &str, property: &str) -> BTreeSet<String
         .collect()
 }
 
-/// Every `TxError` code and every `Event` kind the ledger can produce is documented, so a
+/// Every `TxError` code, `Event` kind and `Payload` kind the ledger can produce is documented, so a
 /// receipt of any transaction validates against the document (the lists are written by hand
 /// in `schemas.rs`; this catches a variant added to the types and not there).
 #[test]
@@ -267,6 +272,16 @@ fn every_error_code_and_event_kind_is_documented() {
     }
     for kind in event_variants {
         assert!(kinds.contains(&kind), "Event::{kind} is not documented");
+    }
+    let payloads = std::fs::read_to_string(format!("{types}payload.rs")).unwrap();
+    let payload_kinds = documented_enum(&doc, "PayloadSchema", "kind");
+    let payload_variants = variants(&payloads, "Payload");
+    assert!(payload_variants.len() > 20);
+    for kind in payload_variants {
+        assert!(
+            payload_kinds.contains(&kind),
+            "Payload::{kind} is not documented"
+        );
     }
 }
 

@@ -114,5 +114,26 @@ fn kind(payload: &Payload) -> String {
         Payload::CloseRound(r) => format!("close job {} round {}", r.job, r.round),
         Payload::CommitScore(c) => format!("commit a score for job {}", c.job),
         Payload::RevealScore(r) => format!("reveal a score for job {}", r.job),
+        Payload::Deploy(d) => format!(
+            "deploy model {} at {} AIF a call",
+            d.model,
+            format_aif(d.price_per_call)
+        ),
+        Payload::Undeploy(u) => format!("undeploy deployment {}", u.deployment),
+        Payload::OpenChannel(o) => format!(
+            "open a channel to deployment {} with {} AIF",
+            o.deployment,
+            format_aif(o.deposit)
+        ),
+        Payload::TopUpChannel(t) => format!(
+            "top up channel {} by {} AIF",
+            t.channel,
+            format_aif(t.amount)
+        ),
+        Payload::ExtendChannel(e) => {
+            format!("extend channel {} to height {}", e.channel, e.expiry_height)
+        }
+        Payload::ClaimChannels(c) => format!("claim {} channel vouchers", c.claims.len()),
+        Payload::CloseChannel(c) => format!("close channel {}", c.channel),
     }
 }

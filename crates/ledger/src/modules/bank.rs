@@ -40,7 +40,7 @@ fn transfer(state: &mut State, sender: Address, transfer: &Transfer) -> Result<E
                     needed: transfer.amount,
                     available: account.balance,
                 })?;
-        Ok(())
+        Ok::<(), TxError>(())
     })?;
     state.credit(transfer.to, transfer.amount);
     Ok(Event::Transferred {

@@ -25,9 +25,11 @@ use aifactory_types::limits::{
     JOB_ROUNDS_MAX, JOB_STAGE_BLOCKS_MAX, PROVIDERS_PER_JOB_MAX, ROUND_RETRIES_MAX,
     VALIDATORS_PER_JOB_MAX,
 };
-use aifactory_types::{Address, Amount, Event, Hash, Payload, TxError};
+use aifactory_types::{Address, Amount, Event, Payload, TxError};
 
-use super::{Module, deadline_kind, registry, rounds, settlement, treasury};
+use super::{
+    Module, deadline_after, deadline_kind, deadline_subject, registry, rounds, settlement, treasury,
+};
 use crate::execute::BlockContext;
 use crate::state::{Deadline, State};
 
@@ -57,39 +59,11 @@ impl Module for Jobs {
         deadline: &Deadline,
         events: &mut Vec<Event>,
     ) -> Option<()> {
-        match job_deadline(deadline) {
+        match deadline_subject(deadline) {
             (deadline_kind::RECRUIT, job, _) => close_recruiting(state, ctx, job, events),
             _ => return None,
         }
         Some(())
-    }
-}
-
-/// A deadline's id for `job` (and a round's sequence number, 0 for job-wide deadlines).
-pub(crate) fn deadline_id(job: JobId, round: u32) -> Hash {
-    let mut id = Hash::ZERO;
-    id.0[..8].copy_from_slice(&job.to_be_bytes());
-    id.0[8..12].copy_from_slice(&round.to_be_bytes());
-    id
-}
-
-/// A job deadline's kind, and the job and round its id names: what each lifecycle module's
-/// `on_due` matches on.
-pub(crate) fn job_deadline(deadline: &Deadline) -> (u8, JobId, u32) {
-    let id = &deadline.id.0;
-    let job = u64::from_be_bytes(id[..8].try_into().expect("8 bytes"));
-    let round = u32::from_be_bytes(id[8..12].try_into().expect("4 bytes"));
-    (deadline.kind, job, round)
-}
-
-/// The deadline due the block after `last_height`, the last height of a stage.
-pub(crate) fn deadline_after(last_height: u64, kind: u8, job: JobId, round: u32) -> Deadline {
-    Deadline {
-        height: last_height
-            .checked_add(1)
-            .expect("heights never reach 2^64"),
-        kind,
-        id: deadline_id(job, round),
     }
 }
 

@@ -25,16 +25,19 @@
 
 mod bank;
 mod candidacy;
+mod channels;
+mod deployments;
 mod jobs;
 mod registry;
 mod rounds;
+mod royalties;
 mod scores;
 mod settlement;
 mod staking;
 mod treasury;
 
 use aifactory_types::limits::DUE_DEADLINES_PER_BLOCK_MAX;
-use aifactory_types::{Address, Event, Payload, TxError};
+use aifactory_types::{Address, Event, Hash, Payload, TxError};
 
 use crate::execute::BlockContext;
 use crate::state::{Deadline, State};
@@ -82,6 +85,40 @@ pub(crate) mod deadline_kind {
     pub(crate) const REVEAL: u8 = 4;
     /// A finished job's phase messages are pruned, a bounded batch per block (`rounds`).
     pub(crate) const PRUNE: u8 = 5;
+    /// A payment channel expired: it closes and refunds its consumer (`channels`).
+    pub(crate) const CHANNEL_EXPIRY: u8 = 6;
+    /// An undeployed gateway's challenge window ended: its stake returns (`deployments`).
+    pub(crate) const UNDEPLOY: u8 = 8;
+}
+
+/// A deadline's id for the object numbered `subject` (a job, channel or deployment) and a
+/// round's sequence number (0 for anything else): the id's first 12 bytes, big-endian.
+pub(crate) fn deadline_id(subject: u64, round: u32) -> Hash {
+    let mut id = Hash::ZERO;
+    id.0[..8].copy_from_slice(&subject.to_be_bytes());
+    id.0[8..12].copy_from_slice(&round.to_be_bytes());
+    id
+}
+
+/// A deadline's kind, and the subject and round its id names: what each module's `on_due`
+/// matches on.
+pub(crate) fn deadline_subject(deadline: &Deadline) -> (u8, u64, u32) {
+    let id = &deadline.id.0;
+    let subject = u64::from_be_bytes(id[..8].try_into().expect("8 bytes"));
+    let round = u32::from_be_bytes(id[8..12].try_into().expect("4 bytes"));
+    (deadline.kind, subject, round)
+}
+
+/// The deadline of `kind` for `subject` (and `round`) due the block after `last_height`, the
+/// last height of a stage.
+pub(crate) fn deadline_after(last_height: u64, kind: u8, subject: u64, round: u32) -> Deadline {
+    Deadline {
+        height: last_height
+            .checked_add(1)
+            .expect("heights never reach 2^64"),
+        kind,
+        id: deadline_id(subject, round),
+    }
 }
 
 /// Runs the deadlines due at `ctx`'s height, oldest first, at most
@@ -182,6 +219,8 @@ modules!(
     jobs::Jobs,
     rounds::Rounds,
     scores::Scores,
+    deployments::Deployments,
+    channels::Channels,
     #[cfg(test)]
     tests::Probe,
 );
@@ -344,6 +383,31 @@ mod tests {
                 salt: Hash::ZERO,
                 report: report(1),
             }),
+            Payload::Deploy(Deploy {
+                model: 1,
+                price_per_call: 1,
+                gateway_bps: 0,
+                stake: 1,
+                url: Default::default(),
+            }),
+            Payload::Undeploy(Undeploy { deployment: 1 }),
+            Payload::OpenChannel(OpenChannel {
+                deployment: 1,
+                deposit: 1,
+                expiry_height: 1,
+            }),
+            Payload::TopUpChannel(TopUpChannel {
+                channel: 1,
+                amount: 1,
+            }),
+            Payload::ExtendChannel(ExtendChannel {
+                channel: 1,
+                expiry_height: 1,
+            }),
+            Payload::ClaimChannels(ClaimChannels {
+                claims: Default::default(),
+            }),
+            Payload::CloseChannel(CloseChannel { channel: 1 }),
         ];
         for payload in &all {
             match payload {
@@ -364,7 +428,14 @@ mod tests {
                 | Payload::PostPhase(_)
                 | Payload::CloseRound(_)
                 | Payload::CommitScore(_)
-                | Payload::RevealScore(_) => {}
+                | Payload::RevealScore(_)
+                | Payload::Deploy(_)
+                | Payload::Undeploy(_)
+                | Payload::OpenChannel(_)
+                | Payload::TopUpChannel(_)
+                | Payload::ExtendChannel(_)
+                | Payload::ClaimChannels(_)
+                | Payload::CloseChannel(_) => {}
             }
         }
         all

@@ -26,8 +26,9 @@ use aifactory_types::lifecycle::{
 use aifactory_types::limits::PRUNED_POSTS_PER_DEADLINE_MAX;
 use aifactory_types::{Address, Event, Payload, SlashReason, TxError};
 
-use super::jobs::{check_stage, deadline_after, end_early, job, job_deadline, stage_end};
+use super::jobs::{check_stage, end_early, job, stage_end};
 use super::{Module, deadline_kind, scores, settlement, treasury};
+use super::{deadline_after, deadline_subject};
 use crate::execute::BlockContext;
 use crate::state::{Deadline, State};
 
@@ -55,7 +56,7 @@ impl Module for Rounds {
         deadline: &Deadline,
         events: &mut Vec<Event>,
     ) -> Option<()> {
-        match job_deadline(deadline) {
+        match deadline_subject(deadline) {
             (deadline_kind::ROUND, job, round) => round_deadline(state, ctx, job, round, events),
             (deadline_kind::PRUNE, job, _) => prune(state, ctx, job),
             _ => return None,

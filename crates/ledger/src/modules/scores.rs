@@ -19,10 +19,8 @@ use aifactory_types::lifecycle::{
 };
 use aifactory_types::{Address, Event, Payload, TxError};
 
-use super::jobs::{
-    check_stage, deadline_after, end_early, job, job_deadline, lock_stake, stage_end, still_in,
-};
-use super::{Module, deadline_kind, settlement};
+use super::jobs::{check_stage, end_early, job, lock_stake, stage_end, still_in};
+use super::{Module, deadline_after, deadline_kind, deadline_subject, settlement};
 use crate::execute::BlockContext;
 use crate::state::{Deadline, State};
 
@@ -50,7 +48,7 @@ impl Module for Scores {
         deadline: &Deadline,
         events: &mut Vec<Event>,
     ) -> Option<()> {
-        match job_deadline(deadline) {
+        match deadline_subject(deadline) {
             (deadline_kind::COMMIT, job, _) => close_commits(state, ctx, job, events),
             (deadline_kind::REVEAL, job, _) => close_reveals(state, ctx, job, events),
             _ => return None,

@@ -16,8 +16,9 @@
 //!    a leave-one-out job, by the stake-weighted median of each provider's measured
 //!    contribution, falling back to samples if every one is zero), and the validators' pool as
 //!    above. A pool nobody can claim goes to the treasury. The trained model is registered,
-//!    with the job's model as parent. If the score misses the target, only the validators' pool
-//!    is paid, and the job fails as `TargetMissed`.
+//!    with the job's model as parent, and what each pool and provider got is kept (the
+//!    settlements table) for the royalty tables of its deployments. If the score misses the
+//!    target, only the validators' pool is paid, and the job fails as `TargetMissed`.
 //!
 //! ## Rounding: largest remainder
 //!
@@ -34,9 +35,10 @@
 //! holds them).
 
 use aifactory_types::lifecycle::{
-    BASIS_POINTS_WHOLE, JobFailure, JobId, JobStatus, Micros, Model, ModelArtifact, Role, TrainedBy,
+    BASIS_POINTS_WHOLE, JobFailure, JobId, JobStatus, Micros, Model, ModelArtifact, Role,
+    Settlement, TrainedBy,
 };
-use aifactory_types::{Address, Amount, Event, PayoutRole, SlashReason, TREASURY};
+use aifactory_types::{Address, Amount, BoundedVec, Event, PayoutRole, SlashReason, TREASURY};
 
 use super::{registry, rounds, treasury};
 use crate::execute::BlockContext;
@@ -100,7 +102,8 @@ fn pay_from_escrow(
     treasury::pay(state, id, to, role, amount, events);
 }
 
-/// Pays `pool` to `recipients` by weight, or to the treasury if no weight is positive.
+/// Pays `pool` to `recipients` by weight, or to the treasury if no weight is positive;
+/// returns what each recipient got (nothing if the treasury took the pool).
 fn pay_pool(
     state: &mut State,
     id: JobId,
@@ -108,15 +111,21 @@ fn pay_pool(
     recipients: &[(Address, u64)],
     role: PayoutRole,
     events: &mut Vec<Event>,
-) {
+) -> Vec<(Address, Amount)> {
     let weights: Vec<u64> = recipients.iter().map(|&(_, w)| w).collect();
     match split(pool, &weights) {
-        Some(parts) => {
-            for (&(to, _), part) in recipients.iter().zip(parts) {
+        Some(parts) => recipients
+            .iter()
+            .zip(parts)
+            .map(|(&(to, _), part)| {
                 pay_from_escrow(state, id, to, role, part, events);
-            }
+                (to, part)
+            })
+            .collect(),
+        None => {
+            pay_from_escrow(state, id, TREASURY, PayoutRole::Treasury, pool, events);
+            Vec::new()
         }
-        None => pay_from_escrow(state, id, TREASURY, PayoutRole::Treasury, pool, events),
     }
 }
 
@@ -226,13 +235,28 @@ pub(crate) fn settle(state: &mut State, ctx: &BlockContext, id: JobId, events: &
         events,
     );
     let providers = provider_weights(state, id, job.terms.leave_one_out, &reveals);
-    pay_pool(
+    let provider_parts = pay_pool(
         state,
         id,
         providers_pool,
         &providers,
         PayoutRole::Provider,
         events,
+    );
+    // Kept for deployments: their royalty tables follow what this settlement paid.
+    state.tables.settlements.insert(
+        id,
+        Settlement {
+            pools: [
+                trainer_pool,
+                providers_pool,
+                developer_pool,
+                validators_pool,
+                treasury_pool,
+            ],
+            providers: BoundedVec::new(provider_parts)
+                .expect("one part per provider, within the cap"),
+        },
     );
     pay_from_escrow(
         state,

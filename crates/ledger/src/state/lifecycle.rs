@@ -1,9 +1,10 @@
 //! Reading the lifecycle's tables: datasets, models, jobs, and each job's participants,
-//! rounds, phase messages and scores (prefix queries on the ordered tables).
+//! rounds, phase messages, scores and settlement; deployments and payment channels (prefix
+//! queries on the ordered tables).
 
 use aifactory_types::lifecycle::{
-    Dataset, DatasetId, IdCounters, Job, JobId, Model, ModelId, Participant, PhaseData, PhaseKey,
-    Round, Score,
+    Channel, ChannelId, Dataset, DatasetId, Deployment, DeploymentId, IdCounters, Job, JobId,
+    Model, ModelId, Participant, PhaseData, PhaseKey, Round, Score, Settlement,
 };
 use aifactory_types::{Address, Amount};
 
@@ -123,15 +124,62 @@ impl State {
             .map(|((_, address), s)| (*address, s))
     }
 
-    /// Tokens the lifecycle holds outside accounts: datasets' stakes, jobs' escrows and the
-    /// stakes locked in jobs.
+    /// What a settled job paid, pool by pool and provider by provider.
+    pub fn settlement(&self, job: JobId) -> Option<&Settlement> {
+        self.tables.settlements.get(&job)
+    }
+
+    /// A deployment, live or retired.
+    pub fn deployment(&self, id: DeploymentId) -> Option<&Deployment> {
+        self.tables.deployments.get(&id)
+    }
+
+    /// Every deployment, in id order.
+    pub fn deployments(&self) -> impl Iterator<Item = (DeploymentId, &Deployment)> {
+        self.tables.deployments.iter().map(|(id, d)| (*id, d))
+    }
+
+    /// The live deployments of a model (not retired), in gateway address order.
+    pub fn model_deployments(
+        &self,
+        model: ModelId,
+    ) -> impl Iterator<Item = (Address, DeploymentId)> {
+        self.tables
+            .model_gateways
+            .range((model, ADDRESS_MIN)..=(model, ADDRESS_MAX))
+            .map(|((_, gateway), id)| (*gateway, *id))
+    }
+
+    /// An open payment channel.
+    pub fn channel(&self, id: ChannelId) -> Option<&Channel> {
+        self.tables.channels.get(&id)
+    }
+
+    /// A consumer's open channels, in id order.
+    pub fn consumer_channels(&self, consumer: &Address) -> impl Iterator<Item = ChannelId> {
+        self.tables
+            .consumer_channels
+            .range((*consumer, 0)..=(*consumer, ChannelId::MAX))
+            .map(|((_, channel), ())| *channel)
+    }
+
+    /// Tokens the lifecycle holds outside accounts: datasets' stakes, jobs' escrows, the
+    /// stakes locked in jobs and deployments, and what channels hold unclaimed.
     pub fn locked_in_lifecycle(&self) -> Amount {
         let stakes = self.tables.datasets.iter().map(|(_, d)| d.stake);
         let escrows = self.tables.jobs.iter().map(|(_, j)| j.escrow);
         let locked = self.tables.participants.iter().map(|(_, p)| p.stake);
+        let deployed = self.tables.deployments.iter().map(|(_, d)| d.stake);
+        let unclaimed = self.tables.channels.iter().map(|(_, c)| {
+            c.deposit
+                .checked_sub(c.claimed)
+                .expect("a channel never pays out more than its deposit")
+        });
         stakes
             .chain(escrows)
             .chain(locked)
+            .chain(deployed)
+            .chain(unclaimed)
             .try_fold(0u64, |sum, amount| sum.checked_add(amount))
             .expect("locked tokens fit the supply")
     }

@@ -24,6 +24,9 @@ pub use tables::{
     ScoresTable, TableDef, Tables, ValidatorsTable,
 };
 pub(crate) use tables::{Build, TABLE_COUNT, Visit};
+pub use tables::{
+    ChannelsTable, ConsumerChannelsTable, DeploymentsTable, ModelGatewaysTable, SettlementsTable,
+};
 pub use tree::SlotTree;
 
 /// Height and time of the last applied block; part of the state root.

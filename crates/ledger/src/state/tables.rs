@@ -14,8 +14,8 @@ use borsh::{BorshDeserialize, BorshSerialize};
 
 use aifactory_crypto::Hash;
 use aifactory_types::lifecycle::{
-    Dataset, DatasetId, IdCounters, Job, JobId, Model, ModelId, Participant, PhaseData, PhaseKey,
-    Round, Score,
+    Channel, ChannelId, Dataset, DatasetId, Deployment, DeploymentId, IdCounters, Job, JobId,
+    Model, ModelId, Participant, PhaseData, PhaseKey, Round, Score, Settlement,
 };
 use aifactory_types::state_key::tag;
 use aifactory_types::{Account, Address, EntryProof, Params};
@@ -184,6 +184,26 @@ tables! {
         ordered: true, snapshot_slots_max: |limits| limits.lifecycle_slots_max;
     /// Validators' score commitments and reveals, by (job, validator).
     scores: ScoresTable = tag::SCORES, "scores", (JobId, Address) => Score,
+        ordered: true, snapshot_slots_max: |limits| limits.lifecycle_slots_max;
+    /// What each settled job paid, by job: a deployment's royalty table follows it.
+    settlements: SettlementsTable = tag::SETTLEMENTS, "settlements", JobId => Settlement,
+        ordered: false, snapshot_slots_max: |limits| limits.lifecycle_slots_max;
+    /// Deployments by id.
+    deployments: DeploymentsTable = tag::DEPLOYMENTS, "deployments",
+        DeploymentId => Deployment,
+        ordered: false, snapshot_slots_max: |limits| limits.lifecycle_slots_max;
+    /// Live deployments by (model, gateway): "who serves model M" is a prefix, and a gateway
+    /// serves a model at most once at a time.
+    model_gateways: ModelGatewaysTable = tag::MODEL_GATEWAYS, "model gateways",
+        (ModelId, Address) => DeploymentId,
+        ordered: true, snapshot_slots_max: |limits| limits.lifecycle_slots_max;
+    /// Open payment channels by id.
+    channels: ChannelsTable = tag::CHANNELS, "channels", ChannelId => Channel,
+        ordered: false, snapshot_slots_max: |limits| limits.lifecycle_slots_max;
+    /// Open payment channels by (consumer, channel): a consumer finds its channels on chain,
+    /// with proofs, without asking a gateway.
+    consumer_channels: ConsumerChannelsTable = tag::CONSUMER_CHANNELS, "consumer channels",
+        (Address, ChannelId) => (),
         ordered: true, snapshot_slots_max: |limits| limits.lifecycle_slots_max;
 }
 

@@ -234,7 +234,7 @@ pub fn with_raw_signatures<R>(
         .zip(&digests)
         .map(|(t, digest)| SignedMessage {
             signer: &t.tx.sender,
-            digest,
+            message: digest.as_bytes(),
             signature: &t.signature,
         })
         .collect();

@@ -1,16 +1,20 @@
 //! The factory's objects as the ledger stores them, and the payloads that create and move
 //! them: datasets and models (the registries), jobs with their terms and status, rounds and
-//! their phase messages, and validators' scores.
+//! their phase messages, validators' scores, and deployments with their payment channels.
 //!
 //! Numbers that are decimals off the ledger (learning rates, clip norms, scores) are stored as
 //! exact integers in millionths ([`Micros`]), so no float ever enters the state. Ids are
 //! sequential per kind, starting at 1, assigned by the ledger in execution order.
 
+mod channel;
+mod deployment;
 mod job;
 mod registry;
 mod round;
 mod score;
 
+pub use channel::*;
+pub use deployment::*;
 pub use job::*;
 pub use registry::*;
 pub use round::*;
@@ -57,4 +61,8 @@ pub struct IdCounters {
     pub models: ModelId,
     /// Jobs.
     pub jobs: JobId,
+    /// Deployments.
+    pub deployments: DeploymentId,
+    /// Payment channels.
+    pub channels: ChannelId,
 }
