@@ -24,7 +24,10 @@ use crate::limits::{ApiConfig, SHUTDOWN_DRAIN_MS_MAX};
 use crate::listener::{CappedListener, ConnectionLimits};
 use crate::openapi::{self, ApiDoc};
 use crate::rate_limit::{self, RateLimiter};
-use crate::routes::{accounts, blobs, blocks, datasets, events, jobs, models, status, sync, txs};
+use crate::routes::{
+    accounts, blobs, blocks, channels, datasets, deployments, events, jobs, models, status, sync,
+    txs,
+};
 use crate::service::{DynNode, NodeService};
 
 /// What every handler can reach.
@@ -55,6 +58,11 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(jobs::list_jobs))
         .routes(routes!(jobs::get_job))
         .routes(routes!(jobs::get_round))
+        .routes(routes!(deployments::list_deployments))
+        .routes(routes!(deployments::get_deployment))
+        .routes(routes!(deployments::list_model_deployments))
+        .routes(routes!(channels::get_channel))
+        .routes(routes!(channels::get_account_channels))
         .routes(routes!(status::get_status))
         .routes(routes!(blobs::put_blob, blobs::get_blob))
         .routes(routes!(events::events))

@@ -12,6 +12,7 @@ use aifactory_types::{
 
 use crate::schemas;
 
+pub mod inference;
 pub mod lifecycle;
 
 /// A transaction to submit: its canonical Borsh encoding (see `docs/encoding.md`), in hex.

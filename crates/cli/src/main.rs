@@ -61,6 +61,10 @@ enum Command {
     Blob(cmd::blob::Args),
     /// Run a role's agent (provider, trainer, validator) against any node until stopped.
     Agent(cmd::agent::Args),
+    /// Deploy models as a staked gateway, claim vouchers, and read deployments.
+    Gateway(cmd::gateway::Args),
+    /// Payment channels to gateways: open, top up, extend, close, sign vouchers, read.
+    Channel(cmd::channel::Args),
 }
 
 fn main() {
@@ -83,6 +87,8 @@ fn main() {
         Command::Privacy(args) => cmd::privacy::run(args, &context),
         Command::Blob(args) => cmd::blob::run(args, &context),
         Command::Agent(args) => cmd::agent::run(args, &context),
+        Command::Gateway(args) => cmd::gateway::run(args, &context),
+        Command::Channel(args) => cmd::channel::run(args, &context),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");
@@ -132,6 +138,19 @@ mod tests {
             "job reveal c.json --from k",
             "job show 1 --round 2",
             "job list --limit 1",
+            "gateway deploy --from k --model 2 --price 0.0001 --gateway-bps 2000 --stake 100 --endpoint http://gw:8080",
+            "gateway undeploy 1 --from k",
+            "gateway claim --voucher a.json --voucher b.json --from k",
+            "gateway show 1 --json",
+            "gateway list --model 2 --limit 5",
+            "channel open --from k --deployment 1 --deposit 0.5 --expires-in 500",
+            "channel open --from k --deployment 1 --deposit 0.5 --expires-at 9000 --sign-only --nonce 0",
+            "channel top-up 1 --amount 0.1 --from k",
+            "channel extend 1 --expires-in 1000 --from k",
+            "channel close 1 --from k",
+            "channel voucher --channel 1 --amount 0.002 --from k --chain-id aifactory-devnet --out v.json",
+            "channel show 1",
+            "channel list aif1xyz",
         ] {
             if let Err(error) = parses(line) {
                 panic!("{line}: {error}");

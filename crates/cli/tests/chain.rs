@@ -701,3 +701,128 @@ fn a_validator_commits_and_reveals_and_the_trained_models_provenance_checks() {
         "{text}"
     );
 }
+
+/// A gateway deploys a settled model, a consumer opens a channel and signs a voucher, the
+/// gateway claims it (a replay and a forged voucher are refused), and the channel closes with
+/// the rest refunded: every step through the binary, every read with its proofs checked.
+#[test]
+fn a_gateway_deploys_a_model_and_claims_a_consumers_voucher() {
+    use aifactory_ledger::testing::TestChain;
+    use aifactory_ledger::testing::lifecycle::{Cast, job_terms};
+
+    // Keys 1 to 3 are alice, bob and carol: carol serves, bob pays.
+    let mut chain = TestChain::new(10, 10_000_000_000_000);
+    let cast = Cast {
+        developer: 4,
+        sponsor: 5,
+        trainer: 6,
+        providers: vec![(7, 100), (8, 200)],
+        validators: vec![(9, 900_000)],
+    };
+    let mut terms = job_terms(0, 2, 1_000_000_000);
+    (terms.validators_min, terms.validators_max) = (1, 1);
+    let scripted = chain.run_job(&cast, terms);
+    let model = chain.state.id_counters().models.to_string();
+    assert!(chain.state.job(scripted.job).unwrap().status.is_finished());
+    let served = Served::new(TestNode::sealing_over(chain));
+    let cli = served.cli();
+
+    let deployed = cli.ok(&[
+        "gateway",
+        "deploy",
+        "--model",
+        &model,
+        "--price",
+        "0.00001",
+        "--gateway-bps",
+        "2000",
+        "--stake",
+        "100",
+        "--endpoint",
+        "http://127.0.0.1:9",
+        "--from",
+        "carol",
+    ]);
+    assert!(deployed.contains("outcome      success"), "{deployed}");
+    let shown = cli.json(&["gateway", "show", "1"]);
+    let table = shown["deployment"]["value"]["royalties"]
+        .as_array()
+        .unwrap();
+    let roles: Vec<&str> = table.iter().map(|s| s["role"].as_str().unwrap()).collect();
+    assert_eq!(
+        roles,
+        ["gateway", "developer", "provider", "provider", "treasury"]
+    );
+    let total: u64 = table
+        .iter()
+        .map(|s| s["weight_ppm"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 1_000_000);
+    let text = cli.ok(&["gateway", "show", "1"]);
+    assert!(text.contains("proof             verified"), "{text}");
+    let list = cli.ok(&["gateway", "list", "--model", &model]);
+    assert!(list.contains("1 deployments"), "{list}");
+
+    let opened = cli.ok(&[
+        "channel",
+        "open",
+        "--deployment",
+        "1",
+        "--deposit",
+        "0.01",
+        "--expires-in",
+        "500",
+        "--from",
+        "bob",
+    ]);
+    assert!(opened.contains("outcome      success"), "{opened}");
+    let bob_after_open = balance(&cli, "bob");
+    let voucher = cli.home.path().join("voucher.json");
+    let voucher = voucher.to_str().unwrap();
+    cli.ok(&[
+        "channel",
+        "voucher",
+        "--channel",
+        "1",
+        "--amount",
+        "0.003",
+        "--from",
+        "bob",
+        "--chain-id",
+        aifactory_ledger::testing::TEST_CHAIN_ID,
+        "--out",
+        voucher,
+    ]);
+    let claimed = cli.ok(&["gateway", "claim", "--voucher", voucher, "--from", "carol"]);
+    assert!(claimed.contains("outcome      success"), "{claimed}");
+    assert_eq!(
+        cli.json(&["channel", "show", "1"])["channel"]["value"]["claimed"],
+        3_000_000
+    );
+    let replayed = final_but_failed(
+        &cli,
+        &["gateway", "claim", "--voucher", voucher, "--from", "carol"],
+    );
+    assert!(
+        replayed.contains("not above the 3000000 already claimed"),
+        "{replayed}"
+    );
+    // The gateway raises the voucher it holds: the node refuses the whole transaction.
+    let mut forged: Value =
+        serde_json::from_str(&std::fs::read_to_string(voucher).unwrap()).unwrap();
+    forged["amount"] = 4_000_000.into();
+    std::fs::write(voucher, forged.to_string()).unwrap();
+    let refused = cli.fails(&["gateway", "claim", "--voucher", voucher, "--from", "carol"]);
+    assert!(refused.contains("signature"), "{refused}");
+
+    let listed = cli.ok(&["channel", "list", "bob"]);
+    assert!(listed.contains("1 open channels"), "{listed}");
+    let early = final_but_failed(&cli, &["channel", "close", "1", "--from", "bob"]);
+    assert!(early.contains("open to claims until height"), "{early}");
+    let closed = cli.ok(&["channel", "close", "1", "--from", "carol"]);
+    assert!(closed.contains("outcome      success"), "{closed}");
+    // Bob paid one more fee (the refused close) and got back what was not claimed.
+    assert_eq!(balance(&cli, "bob"), bob_after_open - 1_000 + 7_000_000);
+    let gone = cli.fails(&["channel", "show", "1"]);
+    assert!(gone.contains("no open channel 1"), "{gone}");
+}

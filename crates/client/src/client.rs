@@ -8,6 +8,9 @@ use reqwest::{Method, RequestBuilder, Response, Url};
 use serde::de::DeserializeOwned;
 
 use aifactory_api::BlobLookup;
+use aifactory_api::views::inference::{
+    AccountChannels, ChannelView, DeploymentPage, DeploymentView,
+};
 use aifactory_api::views::lifecycle::{
     DatasetPage, DatasetView, JobPage, JobView, ModelPage, ModelView, PageRequest, ProvenanceView,
     RoundView,
@@ -17,7 +20,7 @@ use aifactory_api::views::{
     SYNC_EPOCHS_BODY_BYTES_MAX, StatusView, SubmitTx, SyncEpochs, TxAccepted, TxBatchItem,
     TxBatchResults, TxView,
 };
-use aifactory_types::lifecycle::{DatasetId, JobId, ModelId};
+use aifactory_types::lifecycle::{ChannelId, DatasetId, DeploymentId, JobId, ModelId};
 use aifactory_types::{Address, Hash, SignedTransaction};
 
 use crate::{ClientError, EventStream};
@@ -168,6 +171,48 @@ impl Client {
         let path = format!("v1/models/{id}/provenance");
         let view: ProvenanceView = json(self.request(Method::GET, &path)).await?;
         view.verify(id)?;
+        Ok(view)
+    }
+
+    /// A page of deployments, live and retired, in id order (no proofs).
+    pub async fn deployments(&self, page: PageRequest) -> Result<DeploymentPage, ClientError> {
+        json(self.request(Method::GET, &format!("v1/deployments?{}", page.query()))).await
+    }
+
+    /// A page of model `id`'s deployments, in id order (no proofs).
+    pub async fn model_deployments(
+        &self,
+        id: ModelId,
+        page: PageRequest,
+    ) -> Result<DeploymentPage, ClientError> {
+        let path = format!("v1/models/{id}/deployments?{}", page.query());
+        json(self.request(Method::GET, &path)).await
+    }
+
+    /// Deployment `id` with its model and settlement, every proof checked.
+    pub async fn deployment(&self, id: DeploymentId) -> Result<DeploymentView, ClientError> {
+        let path = format!("v1/deployments/{id}");
+        let view: DeploymentView = json(self.request(Method::GET, &path)).await?;
+        view.verify(id)?;
+        Ok(view)
+    }
+
+    /// Open channel `id` with its deployment, every proof checked.
+    pub async fn channel(&self, id: ChannelId) -> Result<ChannelView, ClientError> {
+        let view: ChannelView =
+            json(self.request(Method::GET, &format!("v1/channels/{id}"))).await?;
+        view.verify(id)?;
+        Ok(view)
+    }
+
+    /// `consumer`'s open channels, every proof checked.
+    pub async fn account_channels(
+        &self,
+        consumer: &Address,
+    ) -> Result<AccountChannels, ClientError> {
+        let path = format!("v1/accounts/{consumer}/channels");
+        let view: AccountChannels = json(self.request(Method::GET, &path)).await?;
+        view.verify(consumer)?;
         Ok(view)
     }
 

@@ -3,7 +3,9 @@
 pub(crate) mod accounts;
 pub(crate) mod blobs;
 pub(crate) mod blocks;
+pub(crate) mod channels;
 pub(crate) mod datasets;
+pub(crate) mod deployments;
 pub(crate) mod events;
 pub(crate) mod jobs;
 pub(crate) mod models;

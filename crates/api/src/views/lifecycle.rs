@@ -73,7 +73,7 @@ pub enum ProofError {
 }
 
 /// [`ProofError::Incomplete`] unless `holds`.
-fn complete(holds: bool, what: impl FnOnce() -> String) -> Result<(), ProofError> {
+pub(crate) fn complete(holds: bool, what: impl FnOnce() -> String) -> Result<(), ProofError> {
     if holds {
         Ok(())
     } else {
@@ -82,7 +82,7 @@ fn complete(holds: bool, what: impl FnOnce() -> String) -> Result<(), ProofError
 }
 
 /// Checks that `entry` is in table `table_tag` under `root` and that `wanted` holds of its key.
-fn check<K, V>(
+pub(crate) fn check<K, V>(
     entry: &EntryProof<K, V>,
     table_tag: u8,
     root: &Hash,
@@ -531,3 +531,5 @@ impl PageRequest {
 
 #[cfg(feature = "ledger")]
 mod from_state;
+#[cfg(feature = "ledger")]
+pub(crate) use from_state::{page, proven};

@@ -7,6 +7,7 @@ mod blobs;
 mod events;
 mod fixture;
 mod fuzz;
+mod inference;
 mod lifecycle;
 mod limits;
 mod openapi;

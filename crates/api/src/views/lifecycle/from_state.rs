@@ -11,7 +11,7 @@ use aifactory_types::lifecycle::{DatasetId, JobId, ModelId, PhaseKey, Role, phas
 use super::*;
 
 /// The proof of an entry the state just listed, which must exist.
-fn proven<T: TableDef>(state: &State, key: T::Key) -> EntryProof<T::Key, T::Value> {
+pub(crate) fn proven<T: TableDef>(state: &State, key: T::Key) -> EntryProof<T::Key, T::Value> {
     state
         .proof::<T>(&key)
         .unwrap_or_else(|| panic!("{} lists {key:?} but cannot prove it", T::NAME))
@@ -20,7 +20,7 @@ fn proven<T: TableDef>(state: &State, key: T::Key) -> EntryProof<T::Key, T::Valu
 /// The entries with ids after `request.after`, up to `last` (the last id issued), at most
 /// `request.limit` of them, and the next page's `after` if there are more. Ids are sequential
 /// and entries are never removed, so this looks up at most `limit` ids.
-fn page<V>(
+pub(crate) fn page<V>(
     request: PageRequest,
     last: u64,
     get: impl Fn(u64) -> Option<V>,
