@@ -222,7 +222,7 @@ fn resolve(path: &mut PathBuf, base: &Path) {
 }
 
 impl AgentSettings {
-    fn resolve(&mut self, base: &Path) {
+    pub(crate) fn resolve(&mut self, base: &Path) {
         resolve(&mut self.home, base);
         resolve(&mut self.state_dir, base);
         if let Some(p) = &mut self.passphrase_file {

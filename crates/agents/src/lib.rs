@@ -11,7 +11,9 @@
 //!   local updates;
 //! - [`trainer::Trainer`] claims jobs, combines each round's updates and closes the round;
 //! - [`validator::Validator`] recomputes the rounds, scores the final model on held-out rows,
-//!   commits and reveals.
+//!   commits and reveals;
+//! - [`gateway::GatewayRole`] serves deployed models for paid calls, with signed receipts, and
+//!   claims its payment channels.
 //!
 //! Each keeps a small journal ([`journal`]) and sends through an [`outbox::Outbox`] that
 //! journals every transaction before sending it, so `kill -9` and a restart resume where it
@@ -20,6 +22,7 @@
 
 pub mod config;
 pub mod contribution;
+pub mod gateway;
 pub mod journal;
 pub mod nodes;
 pub mod outbox;

@@ -17,6 +17,8 @@ pub mod views;
 #[cfg(feature = "server")]
 mod error;
 #[cfg(feature = "server")]
+pub mod gateway;
+#[cfg(feature = "server")]
 mod limits;
 #[cfg(feature = "server")]
 mod listener;

@@ -12,6 +12,7 @@ use aifactory_types::{
 
 use crate::schemas;
 
+pub mod gateway;
 pub mod inference;
 pub mod lifecycle;
 

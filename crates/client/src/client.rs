@@ -8,6 +8,7 @@ use reqwest::{Method, RequestBuilder, Response, Url};
 use serde::de::DeserializeOwned;
 
 use aifactory_api::BlobLookup;
+use aifactory_api::views::gateway::{GatewayStatus, HeldVoucher, PredictRequest, PredictResponse};
 use aifactory_api::views::inference::{
     AccountChannels, ChannelView, DeploymentPage, DeploymentView,
 };
@@ -214,6 +215,31 @@ impl Client {
         let view: AccountChannels = json(self.request(Method::GET, &path)).await?;
         view.verify(consumer)?;
         Ok(view)
+    }
+
+    /// A gateway's answer to `request` for `model`, with its signed receipt (this client's
+    /// base URL is then a gateway's, not a node's). The receipt is not checked here: see
+    /// `aifactory receipt verify`.
+    pub async fn predict(
+        &self,
+        model: ModelId,
+        request: &PredictRequest,
+    ) -> Result<PredictResponse, ClientError> {
+        json(
+            self.request(Method::POST, &format!("v1/predict/{model}"))
+                .json(request),
+        )
+        .await
+    }
+
+    /// A gateway's status: its account, the chain and the models it serves.
+    pub async fn gateway_status(&self) -> Result<GatewayStatus, ClientError> {
+        json(self.request(Method::GET, "v1/status")).await
+    }
+
+    /// The highest voucher a gateway holds for `channel`.
+    pub async fn held_voucher(&self, channel: ChannelId) -> Result<HeldVoucher, ClientError> {
+        json(self.request(Method::GET, &format!("v1/channels/{channel}"))).await
     }
 
     /// A page of jobs, in id order (no proofs).

@@ -8,6 +8,7 @@
 
 mod channel;
 mod deployment;
+mod inference;
 mod job;
 mod registry;
 mod round;
@@ -15,6 +16,7 @@ mod score;
 
 pub use channel::*;
 pub use deployment::*;
+pub use inference::*;
 pub use job::*;
 pub use registry::*;
 pub use round::*;
