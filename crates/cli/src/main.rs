@@ -65,6 +65,10 @@ enum Command {
     Gateway(cmd::gateway::Args),
     /// Payment channels to gateways: open, top up, extend, close, sign vouchers, read.
     Channel(cmd::channel::Args),
+    /// Ask a deployed model for an answer, paying its gateway through a channel.
+    Predict(cmd::predict::Args),
+    /// Check a gateway's signed receipt against the chain.
+    Receipt(cmd::receipt::Args),
 }
 
 fn main() {
@@ -89,6 +93,8 @@ fn main() {
         Command::Agent(args) => cmd::agent::run(args, &context),
         Command::Gateway(args) => cmd::gateway::run(args, &context),
         Command::Channel(args) => cmd::channel::run(args, &context),
+        Command::Predict(args) => cmd::predict::run(args, &context),
+        Command::Receipt(args) => cmd::receipt::run(args, &context),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");
@@ -151,6 +157,9 @@ mod tests {
             "channel voucher --channel 1 --amount 0.002 --from k --chain-id aifactory-devnet --out v.json",
             "channel show 1",
             "channel list aif1xyz",
+            "predict --model 2 --input row.csv --from k",
+            "predict --model 2 --input row.csv --from k --deployment 1 --deposit 0.5 --expires-in 500 --gateway http://gw:1",
+            "receipt verify answer.json --json",
         ] {
             if let Err(error) = parses(line) {
                 panic!("{line}: {error}");

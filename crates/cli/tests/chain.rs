@@ -826,3 +826,143 @@ fn a_gateway_deploys_a_model_and_claims_a_consumers_voucher() {
     let gone = cli.fails(&["channel", "show", "1"]);
     assert!(gone.contains("no open channel 1"), "{gone}");
 }
+
+/// The gateway as a real process (`aifactory agent gateway`) and a consumer using `predict`:
+/// paid answers with receipts that `receipt verify` accepts, a `kill -9` of the gateway and a
+/// restart that carries on from its voucher log, and a claim that pays exactly the last
+/// voucher answered.
+#[test]
+fn predict_pays_a_gateway_process_that_survives_kill_9_and_claims() {
+    use std::io::{BufRead, BufReader};
+
+    use aifactory_ledger::testing::TestChain;
+    use aifactory_ledger::testing::lifecycle::spdx;
+    use aifactory_types::lifecycle::{Deploy, ModelArtifact, RegisterModel};
+    use aifactory_types::{BoundedString, Hash, Payload};
+
+    const ONNX: &[u8] = include_bytes!("../../learn/tests/vectors/tiny_mlp.onnx");
+    const PRICE: u64 = 10_000;
+    let hash = Hash::from(blake3::hash(ONNX));
+    // Carol (key 3) serves the imported model; bob (key 2) pays.
+    let mut chain = TestChain::new(4, 10_000_000_000_000);
+    let register = RegisterModel {
+        artifact: ModelArtifact::Onnx(hash),
+        royalty_bps: 1_000,
+        licence: spdx("MIT"),
+        parent: None,
+    };
+    chain.build_ok(vec![chain.tx(1, Payload::RegisterModel(register))]);
+    let deploy = Deploy {
+        model: 1,
+        price_per_call: PRICE,
+        gateway_bps: 2_000,
+        stake: 100_000_000_000,
+        url: BoundedString::new("http://127.0.0.1:1").unwrap(),
+    };
+    chain.build_ok(vec![chain.tx(3, Payload::Deploy(deploy))]);
+    let served = Served::new(TestNode::sealing_over(chain));
+    let cli = served.cli();
+    let model_file = cli.home.path().join("model.onnx");
+    std::fs::write(&model_file, ONNX).unwrap();
+    cli.ok(&["blob", "put", model_file.to_str().unwrap()]);
+
+    let config = cli.home.path().join("gateway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[agent]\nnodes = [\"{}\"]\nhome = \"{}\"\nkey = \"carol\"\nstate_dir = \"gateway-state\"\npoll_ms = 200\n\n\
+             [gateway]\nlisten = \"127.0.0.1:0\"\ndeployments = [1]\nclaim_interval_s = 1\n",
+            cli.node_url,
+            cli.home.path().display()
+        ),
+    )
+    .unwrap();
+    let start_gateway = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_aifactory"))
+            .args(["agent", "gateway", "--config", config.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("gateway listening on ")
+            .unwrap_or_else(|| panic!("the gateway said {line:?}"))
+            .to_owned();
+        (child, url)
+    };
+    let (mut gateway, url) = start_gateway();
+
+    let status = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(
+            aifactory_client::Client::new(&url)
+                .unwrap()
+                .gateway_status(),
+        )
+        .unwrap();
+    let columns = status.models[0].columns.clone();
+    let row: Vec<String> = (0..columns.len()).map(|i| format!("0.{i}")).collect();
+    let input = cli.home.path().join("row.csv");
+    std::fs::write(
+        &input,
+        format!("{}\n{}\n", columns.join(","), row.join(",")),
+    )
+    .unwrap();
+    let input = input.to_str().unwrap();
+    let predict = |url: &str| {
+        cli.json(&[
+            "predict",
+            "--model",
+            "1",
+            "--input",
+            input,
+            "--from",
+            "bob",
+            "--gateway",
+            url,
+        ])
+    };
+
+    let mut saved = String::new();
+    for call in 1..=3u64 {
+        let answer = predict(&url);
+        assert_eq!(answer["paid"], call * PRICE, "{answer}");
+        assert_eq!(answer["channel"], 1, "one channel, reused");
+        saved = answer["saved"].as_str().unwrap().to_owned();
+    }
+    let verified = cli.ok(&["receipt", "verify", &saved]);
+    assert!(verified.contains("receipt valid"), "{verified}");
+    // A tampered answer is caught offline.
+    let mut tampered: Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    tampered["rows"][0]["probabilities"][0] = 0.5.into();
+    let tampered_file = cli.home.path().join("tampered.json");
+    std::fs::write(&tampered_file, tampered.to_string()).unwrap();
+    let refused = cli.fails(&["receipt", "verify", tampered_file.to_str().unwrap()]);
+    assert!(refused.contains("output hash"), "{refused}");
+
+    // kill -9, restart: the gateway still holds what it answered for, and carries on.
+    gateway.kill().unwrap();
+    gateway.wait().unwrap();
+    let (mut gateway, url) = start_gateway();
+    let answer = predict(&url);
+    assert_eq!(answer["paid"], 4 * PRICE, "{answer}");
+
+    // The claim lands within a few seconds and pays exactly the last voucher.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let claimed = cli.json(&["channel", "show", "1"])["channel"]["value"]["claimed"].clone();
+        if claimed == 4 * PRICE {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "claimed {claimed}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    gateway.kill().unwrap();
+    gateway.wait().unwrap();
+}

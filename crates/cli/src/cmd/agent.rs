@@ -1,9 +1,10 @@
-//! `aifactory agent provider|trainer|validator --config FILE`: run one role's agent until
+//! `aifactory agent provider|trainer|validator|gateway --config FILE`: run one role's agent until
 //! Ctrl-C or SIGTERM. Logs go to standard error, as text or JSON lines (`--log-format json`).
 
 use std::path::PathBuf;
 
 use aifactory_agents::config::{self, ProviderConfig, TrainerConfig, ValidatorConfig};
+use aifactory_agents::gateway::{GatewayConfig, GatewayRole};
 use aifactory_agents::provider::Provider;
 use aifactory_agents::runtime::{self, Agent};
 use aifactory_agents::trainer::Trainer;
@@ -44,6 +45,12 @@ enum RoleArg {
     /// Recompute each job's rounds, score its model on held-out rows, commit and reveal.
     Validator {
         /// The validator's configuration file (TOML).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Serve deployed models for paid calls with signed receipts, and claim the vouchers.
+    Gateway {
+        /// The gateway's configuration file (TOML).
         #[arg(long)]
         config: PathBuf,
     },
@@ -96,6 +103,14 @@ pub(crate) fn run(args: Args, _context: &Context) -> anyhow::Result<()> {
                 let config: ValidatorConfig = config::load(&config)?;
                 let agent = Agent::start(&config.agent)?;
                 let role = Validator::new(config.validator, &agent)?;
+                runtime::run(agent, role, shutdown()).await;
+            }
+            RoleArg::Gateway { config } => {
+                let config: GatewayConfig = config::load(&config)?;
+                let agent = Agent::start(&config.agent)?;
+                let (role, listening) = GatewayRole::start(&config, &agent).await?;
+                // The address on one line of standard output, for whoever started it.
+                println!("gateway listening on http://{listening}");
                 runtime::run(agent, role, shutdown()).await;
             }
         }

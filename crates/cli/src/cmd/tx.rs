@@ -341,6 +341,43 @@ fn submit(
     Ok(())
 }
 
+/// Signs `payload` as key `from` (the default fee, no expiry), submits it to `node`, waits
+/// until it is final and returns its receipt: for commands that act on what a transaction
+/// did (the id of what it created, say). A failed action is an error.
+pub(crate) fn execute(
+    context: &Context,
+    node: &Node,
+    from: &str,
+    passphrase_file: Option<PathBuf>,
+    payload: Payload,
+) -> anyhow::Result<aifactory_types::Receipt> {
+    let envelope = Envelope {
+        nonce: None,
+        fee: 1_000,
+        chain_id: None,
+        expiry_height: u64::MAX,
+        passphrase_file,
+    };
+    let sender = context.keystore().show(from)?.address;
+    let chain_id = node.call(node.client.status())?.chain_id;
+    let nonce = next_nonce(node, &sender)?;
+    let signed = sign(context, from, payload, &envelope, chain_id, nonce)?;
+    let accepted = node.call(node.client.submit_tx(&signed))?;
+    let view = wait_finalized(
+        node,
+        &accepted.tx_hash,
+        Duration::from_secs(30),
+        &ProgressBar::hidden(),
+    )?;
+    match view.status {
+        TxStatus::Included { receipt, .. } => match receipt.outcome {
+            TxOutcome::Success => Ok(receipt),
+            TxOutcome::Failed(error) => bail!("transaction {} failed: {error}", view.tx_hash),
+        },
+        other => bail!("transaction {} is not final: {other:?}", view.tx_hash),
+    }
+}
+
 /// The sender's next nonce, from its account as the node proves it.
 fn next_nonce(node: &Node, sender: &Address) -> anyhow::Result<u64> {
     let view = fetch_verified(node, sender).context("looking up the sender's next nonce")?;
