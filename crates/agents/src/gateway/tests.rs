@@ -184,6 +184,7 @@ async fn paid_calls_refusals_a_claim_and_a_restart() {
         columns.join(","),
         vec![row.join(","); 70].join("\n")
     );
+    let oversized = format!("{}\n{}\n", columns.join(","), "9".repeat(70 * 1024));
     type Case<'a> = (Box<dyn Fn(u64) -> PredictRequest + 'a>, u64, u16, &'a str);
     let cases: Vec<Case<'_>> = vec![
         (
@@ -221,6 +222,12 @@ async fn paid_calls_refusals_a_claim_and_a_restart() {
             1,
             413,
             "input_too_large",
+        ),
+        (
+            Box::new(|p| request(1, p + PRICE, &oversized)),
+            1,
+            413,
+            "body_too_large",
         ),
         (
             Box::new(|p| request(1, p + PRICE, &input)),
