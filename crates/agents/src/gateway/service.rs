@@ -203,42 +203,53 @@ impl Gateway {
             input_hash,
         };
         let price = served.deployment.price_per_call;
+        let unknown = || {
+            error(
+                StatusCode::PAYMENT_REQUIRED,
+                "unknown_channel",
+                format!("channel {channel_id} is not open on chain"),
+                serde_json::json!({ "expected_amount": price }),
+            )
+        };
         let known = self
             .book
             .lock()
             .expect("not poisoned")
             .get(&channel_id)
             .cloned();
-        let channel = match known {
-            // A voucher above the deposit we know may follow a top-up: look again.
-            Some(c) if amount <= c.deposit => c,
-            _ => self.refresh(channel_id).await?.ok_or_else(|| {
-                error(
-                    StatusCode::PAYMENT_REQUIRED,
-                    "unknown_channel",
-                    format!("channel {channel_id} is not open on chain"),
-                    serde_json::json!({ "expected_amount": price }),
-                )
-            })?,
+        // A voucher above the deposit we know may follow a top-up: look again.
+        let mut fresh = !matches!(&known, Some(c) if amount <= c.deposit);
+        let mut channel = match known {
+            Some(c) if !fresh => c,
+            _ => self.refresh(channel_id).await?.ok_or_else(unknown)?,
         };
-        let tip = self.tip.load(Ordering::Relaxed);
         let held = self
             .held
             .lock()
             .expect("not poisoned")
             .get(&channel_id)
             .copied();
-        let offer = Offer {
-            channel: &channel,
-            held: held.as_ref(),
-            deployment: served.id,
-            price,
-            tip,
-            margin: self.accept_margin,
-            voucher: &record,
+        let (admission, expected) = loop {
+            let offer = Offer {
+                channel: &channel,
+                held: held.as_ref(),
+                deployment: served.id,
+                price,
+                tip: self.tip.load(Ordering::Relaxed),
+                margin: self.accept_margin,
+                voucher: &record,
+            };
+            let expected = expected_amount(&channel, held.as_ref(), price);
+            match admit(&offer) {
+                // The consumer may have extended the channel since it was read: look again.
+                Err(Refusal::ChannelExpiring { .. } | Refusal::ChannelExpired { .. }) if !fresh => {
+                    fresh = true;
+                    channel = self.refresh(channel_id).await?.ok_or_else(unknown)?;
+                }
+                result => break (result.map_err(|r| payment_required(r, expected))?, expected),
+            }
         };
-        let expected = expected_amount(&channel, held.as_ref(), price);
-        let admission = admit(&offer).map_err(|r| payment_required(r, expected))?;
+        let tip = self.tip.load(Ordering::Relaxed);
         let claim = Claim {
             channel: channel_id,
             consumer: channel.consumer,

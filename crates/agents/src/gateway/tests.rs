@@ -307,3 +307,63 @@ async fn paid_calls_refusals_a_claim_and_a_restart() {
         .await
         .unwrap();
 }
+
+/// A consumer extends a channel the gateway refused as too close to expiry: the next call
+/// makes the gateway read the channel again, and it is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extended_channel_is_read_again_before_it_is_refused() {
+    use aifactory_types::lifecycle::ExtendChannel;
+
+    let server = chain().await;
+    let home = tempfile::tempdir().unwrap();
+    Keystore::new(home.path().join("keys"))
+        .import(
+            "gateway",
+            &hex::encode(test_key(GATEWAY).to_bytes()),
+            Protection::InsecurePlaintext,
+        )
+        .unwrap();
+    let mut config = config(&server, home.path());
+    // Channels expire about 1,000 blocks out: every voucher is "too close" at this margin.
+    config.gateway.accept_margin_blocks = 999;
+    let agent = Agent::start(&config.agent).unwrap();
+    let (_role, listening) = GatewayRole::start(&config, &agent).await.unwrap();
+    let gateway = Client::new(&format!("http://{listening}")).unwrap();
+    let columns = gateway.gateway_status().await.unwrap().models[0]
+        .columns
+        .clone();
+    let input = format!(
+        "{}\n{}\n",
+        columns.join(","),
+        vec!["0.5"; columns.len()].join(",")
+    );
+    assert_eq!(
+        refused(gateway.predict(1, &request(1, PRICE, &input)).await),
+        (402, "channel_expiring".to_owned())
+    );
+
+    let node = Client::new(&server.base_url()).unwrap();
+    let expiry = node.channel(1).await.unwrap().channel.value.expiry_height;
+    let extend = ExtendChannel {
+        channel: 1,
+        expiry_height: expiry + 5_000,
+    };
+    let tx = server
+        .node
+        .chain()
+        .tx(CONSUMERS[0], Payload::ExtendChannel(extend));
+    node.submit_tx(&tx).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while node.channel(1).await.unwrap().channel.value.expiry_height == expiry {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the extension did not land"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let answer = gateway
+        .predict(1, &request(1, PRICE, &input))
+        .await
+        .unwrap();
+    assert_eq!(answer.receipt.receipt.amount, PRICE);
+}
