@@ -2,9 +2,11 @@
 //! as the chain shows them.
 //!
 //! A channel with something unclaimed is claimed when its expiry is within `margin` blocks
-//! (always, so nothing is lost to expiry), or when `interval` has passed since the last claim,
-//! or when everything unclaimed adds up to `threshold`. Nearest expiry first, then the larger
-//! amount, at most [`CLAIMS_PER_TX_MAX`] in a transaction.
+//! (always, so nothing is lost to expiry), or when `interval` has passed since the last claim
+//! and everything unclaimed is worth at least `dust` (a claim costs a fee: claiming less than a
+//! few fees' worth would lose money), or when everything unclaimed adds up to `threshold`.
+//! Nearest expiry first, then the larger amount, at most [`CLAIMS_PER_TX_MAX`] in a
+//! transaction.
 
 use std::collections::BTreeMap;
 
@@ -21,6 +23,8 @@ pub struct ClaimPolicy {
     pub margin: u64,
     /// Whether the interval since the last claim has passed.
     pub interval_passed: bool,
+    /// Below this much unclaimed in all, the interval alone does not make a claim.
+    pub dust: Amount,
     /// Claim everything once this much is unclaimed, in base units.
     pub threshold: Amount,
 }
@@ -56,7 +60,8 @@ pub fn plan(
             },
         ));
     }
-    let claim_all = policy.interval_passed || total >= u128::from(policy.threshold);
+    let claim_all = (policy.interval_passed && total >= u128::from(policy.dust))
+        || total >= u128::from(policy.threshold);
     if !claim_all && !urgent {
         return Vec::new();
     }
@@ -121,6 +126,7 @@ mod tests {
         let quiet = ClaimPolicy {
             margin: 50,
             interval_passed: false,
+            dust: 0,
             threshold: 1_000,
         };
         assert_eq!(
@@ -159,6 +165,7 @@ mod tests {
         let policy = ClaimPolicy {
             margin: 0,
             interval_passed: true,
+            dust: 0,
             threshold: u64::MAX,
         };
         assert_eq!(plan(&held, &book, 0, policy).len(), CLAIMS_PER_TX_MAX);

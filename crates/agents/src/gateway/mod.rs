@@ -43,6 +43,9 @@ use models::Served;
 use service::Gateway;
 use vouchers::VoucherLog;
 
+/// How many fees' worth must be unclaimed before the interval alone makes a claim.
+const CLAIM_DUST_FEES: Amount = 10;
+
 /// A gateway's settings (the `[gateway]` table).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -102,6 +105,8 @@ impl Relative for GatewayConfig {
 pub struct GatewayRole {
     gateway: Arc<Gateway>,
     settings: GatewaySettings,
+    /// The fee each claim pays.
+    fee: Amount,
     last_claim: Instant,
     refreshed: bool,
 }
@@ -151,6 +156,7 @@ impl GatewayRole {
             GatewayRole {
                 gateway,
                 settings,
+                fee: config.agent.fee,
                 last_claim: Instant::now(),
                 refreshed: false,
             },
@@ -175,6 +181,7 @@ impl GatewayRole {
         let policy = ClaimPolicy {
             margin: self.settings.claim_margin_blocks,
             interval_passed: self.last_claim.elapsed() >= interval,
+            dust: self.fee.saturating_mul(CLAIM_DUST_FEES),
             threshold: self.settings.claim_threshold.0,
         };
         let tip = self.gateway.status().height;
