@@ -123,6 +123,16 @@ fn open(
     }
 }
 
+/// The settled model deployed by the gateway at 2,000 bps, and a channel of 1,000 from the
+/// consumer: the starting point of most tests here.
+fn with_channel() -> (TestChain, DeploymentId, ChannelId) {
+    let mut chain = chain();
+    let (model, _) = settled_model(&mut chain);
+    let deployment = deploy(&mut chain, model, 2_000);
+    let channel = open(&mut chain, CONSUMER, deployment, 1_000);
+    (chain, deployment, channel)
+}
+
 /// A claim of each `(consumer key, channel, amount)` voucher, signed by the consumer.
 fn claim(vouchers: &[(usize, ChannelId, u64)]) -> Payload {
     let chain_id = &ChainId::new(TEST_CHAIN_ID).unwrap();
@@ -297,10 +307,7 @@ fn a_settled_model_is_deployed_and_each_claim_is_split_by_its_settlement() {
 /// one above the deposit are refused, a top-up makes room, and the last voucher is paid.
 #[test]
 fn vouchers_pay_the_difference_and_never_twice() {
-    let mut chain = chain();
-    let (model, _) = settled_model(&mut chain);
-    let deployment = deploy(&mut chain, model, 2_000);
-    let channel = open(&mut chain, CONSUMER, deployment, 1_000);
+    let (mut chain, deployment, channel) = with_channel();
     let gateway_before = balance(&chain, GATEWAY);
     let events = ok(&mut chain, GATEWAY, claim(&[(CONSUMER, channel, 300)]));
     assert!(events.contains(&Event::ChannelClaimed {
@@ -364,10 +371,7 @@ fn vouchers_pay_the_difference_and_never_twice() {
 /// Every refusal of the channel actions, each leaving the state as it was but for the fee.
 #[test]
 fn channel_refusals() {
-    let mut chain = chain();
-    let (model, _) = settled_model(&mut chain);
-    let deployment = deploy(&mut chain, model, 2_000);
-    let channel = open(&mut chain, CONSUMER, deployment, 1_000);
+    let (mut chain, deployment, channel) = with_channel();
     let other = open(&mut chain, OTHER, deployment, 1_000);
     let height = chain.state.height();
     let min = chain.genesis.params.inference.channel_deposit_min;
@@ -500,10 +504,7 @@ fn channel_refusals() {
 /// after expiry the gateway can no longer claim, and an extension before it moves the close.
 #[test]
 fn an_expired_channel_closes_itself_and_refunds() {
-    let mut chain = chain();
-    let (model, _) = settled_model(&mut chain);
-    let deployment = deploy(&mut chain, model, 2_000);
-    let channel = open(&mut chain, CONSUMER, deployment, 1_000);
+    let (mut chain, _, channel) = with_channel();
     let expiry = chain.state.channel(channel).unwrap().expiry_height;
     ok(
         &mut chain,
@@ -733,10 +734,7 @@ fn a_directly_registered_model_pays_developer_and_treasury() {
 /// original does.
 #[test]
 fn a_snapshot_keeps_deployments_channels_and_their_deadlines() {
-    let mut chain = chain();
-    let (model, _) = settled_model(&mut chain);
-    let deployment = deploy(&mut chain, model, 2_000);
-    let channel = open(&mut chain, CONSUMER, deployment, 1_000);
+    let (mut chain, deployment, channel) = with_channel();
     ok(&mut chain, GATEWAY, claim(&[(CONSUMER, channel, 400)]));
     ok(
         &mut chain,
@@ -752,6 +750,7 @@ fn a_snapshot_keeps_deployments_channels_and_their_deadlines() {
     .unwrap();
     assert_eq!(restored.root(), chain.state.root());
     assert_eq!(restored.channel(channel), chain.state.channel(channel));
+    let model = chain.state.deployment(deployment).unwrap().model;
     let settlement = chain
         .state
         .model(model)

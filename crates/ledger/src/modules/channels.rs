@@ -137,6 +137,17 @@ fn channel(state: &State, id: ChannelId) -> Result<&Channel, ChannelError> {
         .ok_or(ChannelError::UnknownChannel { channel: id })
 }
 
+/// Refuses `channel` (numbered `id`) if it expired before `height`.
+fn unexpired(channel: &Channel, id: ChannelId, height: u64) -> Result<(), ChannelError> {
+    if height > channel.expiry_height {
+        return Err(ChannelError::Expired {
+            channel: id,
+            expiry_height: channel.expiry_height,
+        });
+    }
+    Ok(())
+}
+
 /// The consumer's own open, unexpired channel.
 fn own_live_channel<'s>(
     state: &'s State,
@@ -148,12 +159,7 @@ fn own_live_channel<'s>(
     if channel.consumer != sender {
         return Err(ChannelError::NotConsumer { channel: id });
     }
-    if ctx.height > channel.expiry_height {
-        return Err(ChannelError::Expired {
-            channel: id,
-            expiry_height: channel.expiry_height,
-        });
-    }
+    unexpired(channel, id, ctx.height)?;
     Ok(channel)
 }
 
@@ -244,13 +250,7 @@ fn claim(
         if channel.consumer != claim.consumer {
             return Err(ChannelError::ConsumerMismatch { channel: id }.into());
         }
-        if ctx.height > channel.expiry_height {
-            return Err(ChannelError::Expired {
-                channel: id,
-                expiry_height: channel.expiry_height,
-            }
-            .into());
-        }
+        unexpired(channel, id, ctx.height)?;
         if claim.amount > channel.deposit {
             return Err(ChannelError::AboveDeposit {
                 channel: id,

@@ -114,11 +114,7 @@ fn deploy(
 }
 
 /// The deployment `id`, if `sender` is its gateway.
-pub(crate) fn own_deployment(
-    state: &State,
-    sender: Address,
-    id: u64,
-) -> Result<&Deployment, DeploymentError> {
+fn own_deployment(state: &State, sender: Address, id: u64) -> Result<&Deployment, DeploymentError> {
     let deployment = state
         .deployment(id)
         .ok_or(DeploymentError::UnknownDeployment { deployment: id })?;

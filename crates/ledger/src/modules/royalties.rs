@@ -114,8 +114,11 @@ pub(crate) fn royalty_table(
     let floor = u64::from(sources.royalty_bps) * PPM_PER_BPS;
     let max_allowed = state.params().inference.gateway_bps_max;
     let keeps_floor = |bps| table_for(&sources, gateway, bps).1 >= floor;
-    if gateway_bps <= max_allowed && keeps_floor(gateway_bps) {
-        return Ok(table_for(&sources, gateway, gateway_bps).0);
+    if gateway_bps <= max_allowed {
+        let (table, developer) = table_for(&sources, gateway, gateway_bps);
+        if developer >= floor {
+            return Ok(table);
+        }
     }
     // The developer's part falls as the gateway's share grows: the largest share that keeps
     // the floor, by bisection (0 if even none does).
