@@ -11,10 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aifactory_client::Client;
-use aifactory_client::views::gateway::{PredictRequest, Voucher};
+use aifactory_client::views::gateway::PredictRequest;
 use aifactory_learn::data::schema::Schema;
 use aifactory_node::devnet::DEVNET_CHAIN_ID;
-use aifactory_types::lifecycle::sign_voucher;
 use aifactory_types::transaction::ChainId;
 use aifactory_wallet::Keystore;
 use common::{Factory, adult, base_port};
@@ -56,15 +55,7 @@ async fn consume(
             && call == *at
         {
             // The request goes out, then the gateway dies under it.
-            let claim = sign_voucher(&key, &chain_id, channel, amount);
-            let request = PredictRequest {
-                voucher: Voucher {
-                    channel,
-                    amount,
-                    signature: claim.signature,
-                },
-                input: input.to_owned(),
-            };
+            let request = PredictRequest::paid(&key, &chain_id, channel, amount, input.to_owned());
             let in_flight = tokio::spawn({
                 let client = client.clone();
                 async move { client.predict(1, &request).await }
@@ -73,15 +64,7 @@ async fn consume(
             let _ = in_flight.await;
             factory.lock().unwrap().agents.restart("gateway", config);
         }
-        let claim = sign_voucher(&key, &chain_id, channel, amount);
-        let request = PredictRequest {
-            voucher: Voucher {
-                channel,
-                amount,
-                signature: claim.signature,
-            },
-            input: input.to_owned(),
-        };
+        let request = PredictRequest::paid(&key, &chain_id, channel, amount, input.to_owned());
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             match client.predict(1, &request).await {

@@ -282,32 +282,24 @@ impl Gateway {
                 )
             })?;
         if admission == Admission::Pays {
-            {
-                let mut held = self.held.lock().expect("not poisoned");
-                let current = held.get(&channel_id).map_or(0, |h| h.amount);
-                if amount <= current {
-                    // Another request on the channel was paid first with this amount or more.
-                    return Err(payment_required(
-                        Refusal::StaleVoucher {
-                            amount,
-                            expected: current.saturating_add(price),
-                        },
-                        current.saturating_add(price),
-                    ));
-                }
-                held.insert(channel_id, record);
+            let mut held = self.held.lock().expect("not poisoned");
+            let current = held.get(&channel_id).map_or(0, |h| h.amount);
+            if amount <= current {
+                // Another request on the channel was paid first with this amount or more.
+                let expected = current.saturating_add(price);
+                return Err(payment_required(
+                    Refusal::StaleVoucher { amount, expected },
+                    expected,
+                ));
             }
+            held.insert(channel_id, record);
         }
         // A retry is written again too: its first answer may still be waiting for the disk,
         // and no answer leaves before the voucher it was paid by is durable.
-        {
-            self.log.write(record).await.map_err(|e| {
-                tracing::error!(error = %e, "the voucher log cannot be written; stopping");
-                // A gateway that cannot record what it is owed must not keep answering.
-                std::process::abort();
-                #[allow(unreachable_code)]
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "log_failed", e.to_string())
-            })?;
+        if let Err(e) = self.log.write(record).await {
+            tracing::error!(error = %e, "the voucher log cannot be written; stopping");
+            // A gateway that cannot record what it is owed must not keep answering.
+            std::process::abort();
         }
         let classes = probabilities.classes;
         let rows = probabilities

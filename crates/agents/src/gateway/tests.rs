@@ -7,14 +7,12 @@
 use std::path::Path;
 
 use aifactory_api::testing::{TestServer, start, unlimited};
-use aifactory_api::views::gateway::{PredictRequest, Voucher};
+use aifactory_api::views::gateway::PredictRequest;
 use aifactory_client::{Client, ClientError};
 use aifactory_ledger::testing::lifecycle::spdx;
 use aifactory_ledger::testing::{TEST_CHAIN_ID, TestChain, test_key};
 use aifactory_types::amount::BASE_UNITS_PER_AIF;
-use aifactory_types::lifecycle::{
-    Deploy, ModelArtifact, OpenChannel, RegisterModel, output_hash, sign_voucher,
-};
+use aifactory_types::lifecycle::{Deploy, ModelArtifact, OpenChannel, RegisterModel, output_hash};
 use aifactory_types::transaction::ChainId;
 use aifactory_types::{BoundedString, Hash, Payload};
 use aifactory_wallet::{Keystore, Protection};
@@ -100,20 +98,13 @@ fn config(server: &TestServer, home: &Path) -> GatewayConfig {
 /// A request on `channel` (1 or 2) for `amount`, signed by its consumer.
 fn request(channel: u64, amount: u64, input: &str) -> PredictRequest {
     let consumer = test_key(CONSUMERS[(channel as usize - 1) % CONSUMERS.len()]);
-    let claim = sign_voucher(
+    PredictRequest::paid(
         &consumer,
         &ChainId::new(TEST_CHAIN_ID).unwrap(),
         channel,
         amount,
-    );
-    PredictRequest {
-        voucher: Voucher {
-            channel,
-            amount,
-            signature: claim.signature,
-        },
-        input: input.to_owned(),
-    }
+        input.to_owned(),
+    )
 }
 
 fn refused(result: Result<impl std::fmt::Debug, ClientError>) -> (u16, String) {

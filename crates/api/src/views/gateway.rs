@@ -4,8 +4,11 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use aifactory_types::lifecycle::{ChannelId, DeploymentId, ModelId, SignedInferenceReceipt};
-use aifactory_types::{Address, Amount, Hash, Signature};
+use aifactory_types::lifecycle::{
+    ChannelId, DeploymentId, ModelId, SignedInferenceReceipt, sign_voucher,
+};
+use aifactory_types::transaction::ChainId;
+use aifactory_types::{Address, Amount, Hash, SecretKey, Signature};
 
 use crate::schemas;
 
@@ -29,6 +32,26 @@ pub struct PredictRequest {
     /// CSV with a header line naming the model's input columns (extra columns are ignored);
     /// its plain BLAKE3 is the receipt's `input_hash`.
     pub input: String,
+}
+
+impl PredictRequest {
+    /// A request for `input` paid by the voucher `key` signs for `amount` in all on `channel`.
+    pub fn paid(
+        key: &SecretKey,
+        chain_id: &ChainId,
+        channel: ChannelId,
+        amount: Amount,
+        input: String,
+    ) -> Self {
+        PredictRequest {
+            voucher: Voucher {
+                channel,
+                amount,
+                signature: sign_voucher(key, chain_id, channel, amount).signature,
+            },
+            input,
+        }
+    }
 }
 
 /// One row's answer.

@@ -10,13 +10,11 @@
 use std::path::{Path, PathBuf};
 
 use aifactory_client::ClientError;
-use aifactory_client::views::gateway::{PredictRequest, PredictResponse, Voucher};
+use aifactory_client::views::gateway::{PredictRequest, PredictResponse};
 use aifactory_client::views::lifecycle::PageRequest;
 use aifactory_store::durable::{Access, write_durably};
 use aifactory_types::amount::format_aif;
-use aifactory_types::lifecycle::{
-    ChannelId, DeploymentId, DeploymentStatus, ModelId, OpenChannel, sign_voucher,
-};
+use aifactory_types::lifecycle::{ChannelId, DeploymentId, DeploymentStatus, ModelId, OpenChannel};
 use aifactory_types::transaction::ChainId;
 use aifactory_types::{Address, Amount, Event, Payload};
 use anyhow::{Context as _, anyhow, bail};
@@ -153,15 +151,7 @@ pub(crate) fn run(args: Args, context: &Context) -> anyhow::Result<()> {
     let answer = loop {
         state.amount = amount;
         save_state(&path, state)?;
-        let claim = sign_voucher(&key, &chain_id, state.channel, amount);
-        let request = PredictRequest {
-            voucher: Voucher {
-                channel: state.channel,
-                amount,
-                signature: claim.signature,
-            },
-            input: input.clone(),
-        };
+        let request = PredictRequest::paid(&key, &chain_id, state.channel, amount, input.clone());
         match node.run(gateway.predict(args.model, &request)) {
             Ok(answer) => break answer,
             Err(error) if !resynced && expected_amount(&error).is_some_and(|e| e > amount) => {
