@@ -9,7 +9,9 @@ use aifactory_types::lifecycle::{
 use aifactory_types::{Amount, Hash, Payload};
 use clap::Subcommand;
 
-use crate::cmd::lifecycle::{LicenceArgs, ListArgs, describe_licence, fetch, parse_amount};
+use crate::cmd::lifecycle::{
+    LicenceArgs, ListArgs, describe_licence, fetch, next_page_hint, parse_amount,
+};
 use crate::cmd::status::{Node, NodeArgs};
 use crate::cmd::tx::{Sender, send_from};
 use crate::context::Context;
@@ -201,8 +203,6 @@ fn describe_page(page: &DatasetPage) -> String {
             if d.retired { "  (retired)" } else { "" },
         ));
     }
-    if let Some(after) = page.next_after {
-        text.push_str(&format!("\nmore: --after {after}"));
-    }
+    text.push_str(&next_page_hint(page.next_after));
     text
 }

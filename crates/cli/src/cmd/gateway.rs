@@ -14,7 +14,7 @@ use aifactory_types::{Amount, BoundedString, BoundedVec, Payload};
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
 
-use crate::cmd::lifecycle::{ListArgs, fetch, parse_amount};
+use crate::cmd::lifecycle::{ListArgs, fetch, next_page_hint, parse_amount};
 use crate::cmd::status::{Node, NodeArgs};
 use crate::cmd::tx::{Sender, send_from};
 use crate::context::Context;
@@ -225,8 +225,6 @@ fn describe_page(page: &DeploymentPage) -> String {
             d.url,
         ));
     }
-    if let Some(after) = page.next_after {
-        text.push_str(&format!("\nmore: --after {after}"));
-    }
+    text.push_str(&next_page_hint(page.next_after));
     text
 }

@@ -24,7 +24,9 @@ use clap::Subcommand;
 use rand_core::{OsRng, RngCore as _};
 use serde::{Deserialize, Serialize};
 
-use crate::cmd::lifecycle::{ListArgs, fetch, format_micros, parse_amount, parse_micros};
+use crate::cmd::lifecycle::{
+    ListArgs, fetch, format_micros, next_page_hint, parse_amount, parse_micros,
+};
 use crate::cmd::status::{Node, NodeArgs};
 use crate::cmd::tx::{Sender, send_from};
 use crate::context::Context;
@@ -736,9 +738,7 @@ fn describe_page(page: &JobPage) -> String {
             j.sponsor,
         ));
     }
-    if let Some(after) = page.next_after {
-        text.push_str(&format!("\nmore: --after {after}"));
-    }
+    text.push_str(&next_page_hint(page.next_after));
     text
 }
 

@@ -67,6 +67,11 @@ pub(crate) fn parse_amount(text: &str) -> Result<Amount, String> {
     parse_aif(text).map_err(|e| e.to_string())
 }
 
+/// The line under a printed page that says how to ask for the next one (empty on the last).
+pub(crate) fn next_page_hint(next_after: Option<u64>) -> String {
+    next_after.map_or_else(String::new, |after| format!("\nmore: --after {after}"))
+}
+
 /// A licence as a person reads it.
 pub(crate) fn describe_licence(licence: &Licence) -> String {
     match licence {

@@ -9,7 +9,9 @@ use aifactory_types::{Hash, Payload};
 use clap::Subcommand;
 
 use crate::cmd::job::describe_entries;
-use crate::cmd::lifecycle::{LicenceArgs, ListArgs, describe_licence, fetch, format_micros};
+use crate::cmd::lifecycle::{
+    LicenceArgs, ListArgs, describe_licence, fetch, format_micros, next_page_hint,
+};
 use crate::cmd::status::{Node, NodeArgs};
 use crate::cmd::tx::{Sender, send_from};
 use crate::context::Context;
@@ -183,9 +185,7 @@ fn describe_page(page: &ModelPage) -> String {
             m.developer,
         ));
     }
-    if let Some(after) = page.next_after {
-        text.push_str(&format!("\nmore: --after {after}"));
-    }
+    text.push_str(&next_page_hint(page.next_after));
     text
 }
 
