@@ -22,7 +22,7 @@ use crate::views::{ChainEvent, ErrorBody};
         (name = "transactions", description = "Submitting transactions and following them"),
         (name = "state", description = "Accounts with Merkle proofs"),
         (name = "lifecycle", description = "Datasets, models and jobs with their rounds and scores, with Merkle proofs"),
-        (name = "inference", description = "Deployments of models by gateways and payment channels, with Merkle proofs"),
+        (name = "inference", description = "Deployments of models by gateways, payment channels and challenges of answers, with Merkle proofs"),
         (name = "chain", description = "Blocks, status and events"),
         (name = "blobs", description = "The content-addressed blob store"),
         (name = "sync", description = "State sync: epoch boundaries and the latest ledger snapshot"),

@@ -25,8 +25,8 @@ use crate::listener::{CappedListener, ConnectionLimits};
 use crate::openapi::{self, ApiDoc};
 use crate::rate_limit::{self, RateLimiter};
 use crate::routes::{
-    accounts, blobs, blocks, channels, datasets, deployments, events, jobs, models, status, sync,
-    txs,
+    accounts, blobs, blocks, challenges, channels, datasets, deployments, events, jobs, models,
+    status, sync, txs,
 };
 use crate::service::{DynNode, NodeService};
 
@@ -63,6 +63,8 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(deployments::list_model_deployments))
         .routes(routes!(channels::get_channel))
         .routes(routes!(channels::get_account_channels))
+        .routes(routes!(challenges::list_challenges))
+        .routes(routes!(challenges::get_challenge))
         .routes(routes!(status::get_status))
         .routes(routes!(blobs::put_blob, blobs::get_blob))
         .routes(routes!(events::events))

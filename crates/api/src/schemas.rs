@@ -180,6 +180,8 @@ pub enum TxErrorCode {
     Deployment,
     /// A channel action that breaks a rule (`problem` says which).
     Channel,
+    /// A challenge or vote that breaks a rule (`problem` says which).
+    Challenge,
 }
 
 /// Whether an included transaction's action took effect.
@@ -274,7 +276,7 @@ pub enum EventKind {
     JobFailed,
     /// A job paid an account.
     JobPaid,
-    /// Tokens were slashed to the treasury.
+    /// Tokens were slashed (to the treasury, or shared out by a challenge).
     Slashed,
     /// A gateway deployed a model.
     Deployed,
@@ -294,6 +296,14 @@ pub enum EventKind {
     RoyaltyPaid,
     /// A channel closed and refunded its consumer.
     ChannelClosed,
+    /// A gateway's answer was challenged.
+    Challenged,
+    /// A voter gave its verdict on a challenge.
+    ChallengeVoted,
+    /// A challenge was tallied.
+    ChallengeResolved,
+    /// A challenge paid an account.
+    ChallengePaid,
 }
 
 /// What happened to one included transaction.
@@ -463,6 +473,10 @@ pub enum PayloadKind {
     ClaimChannels,
     /// Close a channel.
     CloseChannel,
+    /// Challenge a gateway's signed answer.
+    Challenge,
+    /// Vote on a challenge.
+    VoteChallenge,
 }
 
 /// An unsigned transaction.

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use aifactory_api::BlobLookup;
 use aifactory_api::views::gateway::{GatewayStatus, HeldVoucher, PredictRequest, PredictResponse};
 use aifactory_api::views::inference::{
-    AccountChannels, ChannelView, DeploymentPage, DeploymentView,
+    AccountChannels, ChallengePage, ChallengeView, ChannelView, DeploymentPage, DeploymentView,
 };
 use aifactory_api::views::lifecycle::{
     DatasetPage, DatasetView, JobPage, JobView, ModelPage, ModelView, PageRequest, ProvenanceView,
@@ -21,7 +21,7 @@ use aifactory_api::views::{
     SYNC_EPOCHS_BODY_BYTES_MAX, StatusView, SubmitTx, SyncEpochs, TxAccepted, TxBatchItem,
     TxBatchResults, TxView,
 };
-use aifactory_types::lifecycle::{ChannelId, DatasetId, DeploymentId, JobId, ModelId};
+use aifactory_types::lifecycle::{ChallengeId, ChannelId, DatasetId, DeploymentId, JobId, ModelId};
 use aifactory_types::{Address, Hash, SignedTransaction};
 
 use crate::{ClientError, EventStream};
@@ -202,6 +202,19 @@ impl Client {
     pub async fn channel(&self, id: ChannelId) -> Result<ChannelView, ClientError> {
         let view: ChannelView =
             json(self.request(Method::GET, &format!("v1/channels/{id}"))).await?;
+        view.verify(id)?;
+        Ok(view)
+    }
+
+    /// A page of challenges, in id order (no proofs).
+    pub async fn challenges(&self, page: PageRequest) -> Result<ChallengePage, ClientError> {
+        json(self.request(Method::GET, &format!("v1/challenges?{}", page.query()))).await
+    }
+
+    /// Challenge `id` with its deployment and every vote, every proof checked.
+    pub async fn challenge(&self, id: ChallengeId) -> Result<ChallengeView, ClientError> {
+        let view: ChallengeView =
+            json(self.request(Method::GET, &format!("v1/challenges/{id}"))).await?;
         view.verify(id)?;
         Ok(view)
     }

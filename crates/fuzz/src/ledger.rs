@@ -14,9 +14,10 @@ use aifactory_ledger::testing::lifecycle::{
 };
 use aifactory_ledger::testing::{TEST_CHAIN_ID, TestChain, test_genesis, test_key};
 use aifactory_types::lifecycle::{
-    CancelJob, ClaimChannels, ClaimJob, CloseChannel, CloseRound, CommitScore, Contribution,
-    Deploy, ExtendChannel, JoinJob, Licence, OpenChannel, PhaseData, PostPhase, RetireDataset,
-    RevealScore, SecureAggregation, TopUpChannel, Undeploy, UpdateDataset, sign_voucher,
+    CancelJob, ChallengeReceipt, ClaimChannels, ClaimJob, CloseChannel, CloseRound, CommitScore,
+    Contribution, Deploy, ExtendChannel, InferenceReceipt, JoinJob, Licence, OpenChannel,
+    PhaseData, PostPhase, RetireDataset, RevealScore, SecureAggregation, TopUpChannel, Undeploy,
+    UpdateDataset, Verdict, VoteChallenge, sign_voucher,
 };
 use aifactory_types::limits::DUE_DEADLINES_PER_BLOCK_MAX;
 use aifactory_types::payload::{Stake, Unstake};
@@ -29,7 +30,7 @@ const ACCOUNTS: usize = 12;
 const OP_BYTES: usize = 12;
 const OPS_MAX: usize = 64;
 /// How many payload kinds there are; every one is reachable from a fuzzed op.
-const KINDS: u8 = 25;
+const KINDS: u8 = 27;
 
 /// Developer 1, sponsor 2, trainer 3, providers 4 to 6, validators 7 to 9.
 fn cast() -> Cast {
@@ -54,6 +55,10 @@ fn genesis_chain() -> &'static TestChain {
         genesis.params.inference.channel_expiry_blocks_min = 2;
         genesis.params.inference.channel_deposit_min = 1;
         genesis.params.inference.challenge_window_blocks = 3;
+        genesis.params.inference.challenge_vote_blocks = 2;
+        genesis.params.inference.challenge_bond_min = 1;
+        genesis.params.inference.challenge_vote_stake_min = 1;
+        genesis.params.inference.challenge_voters_min = 1;
         let mut chain = TestChain::from_genesis(keys, genesis);
         let cast = cast();
         let long = |mut terms: aifactory_types::lifecycle::JobTerms| {
@@ -221,7 +226,36 @@ fn op(chain: &TestChain, bytes: &[u8]) -> SignedTransaction {
                 claims: BoundedVec::new(claims).expect("at most 3"),
             })
         }
-        _ => Payload::CloseChannel(CloseChannel { channel: id % 4 }),
+        24 => Payload::CloseChannel(CloseChannel { channel: id % 4 }),
+        25 => {
+            let deployment = id % 3;
+            let served = chain.state.deployment(deployment);
+            let receipt = InferenceReceipt {
+                chain_id: ChainId::new(TEST_CHAIN_ID).expect("short"),
+                deployment,
+                model: served.map_or(id, |d| d.model),
+                model_hash: served.map_or(blob("none"), |d| d.model_hash),
+                channel: 1,
+                amount: amount % 1_000,
+                input_hash: blob(&format!("input {amount}")),
+                output_hash: blob("output"),
+                height: height.saturating_sub(u64::from(small % 5)),
+            };
+            let gateway = if bytes[11] & 64 == 0 { 10 } else { sender };
+            Payload::Challenge(ChallengeReceipt {
+                receipt: receipt.sign(&test_key(gateway)),
+                bond: amount % 3_000,
+            })
+        }
+        _ => Payload::VoteChallenge(VoteChallenge {
+            challenge: id % 4,
+            verdict: match small % 3 {
+                0 => Verdict::GatewayWrong,
+                1 => Verdict::GatewayRight,
+                _ => Verdict::BlobsMissing,
+            },
+            stake: amount % 5_000,
+        }),
     };
     let mut tx = chain.unsigned(sender, payload);
     let flags = bytes[11];

@@ -46,7 +46,8 @@ pub use state::{
     Validator, ValidatorsTable,
 };
 pub use state::{
-    ChannelsTable, ConsumerChannelsTable, DeploymentsTable, ModelGatewaysTable, SettlementsTable,
+    ChallengeVotesTable, ChallengedReceiptsTable, ChallengesTable, ChannelsTable,
+    ConsumerChannelsTable, DeploymentsTable, ModelGatewaysTable, SettlementsTable,
 };
 pub use validator_proof::{
     VALIDATOR_SET_PROOF_BYTES_MAX, VALIDATOR_SET_PROOF_SLOTS_MAX, ValidatorSetProof,

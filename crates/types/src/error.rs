@@ -15,7 +15,8 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 use crate::lifecycle::{
-    ChannelError, DatasetId, DeploymentError, JobId, JobStage, JobTermsError, ModelId,
+    ChallengeError, ChannelError, DatasetId, DeploymentError, JobId, JobStage, JobTermsError,
+    ModelId,
 };
 use crate::{Address, Amount};
 
@@ -401,6 +402,12 @@ pub enum TxError {
         /// Which rule.
         problem: ChannelError,
     },
+    /// A challenge or a vote on one that breaks a rule.
+    #[error("{problem}")]
+    Challenge {
+        /// Which rule.
+        problem: ChallengeError,
+    },
 }
 
 impl From<DeploymentError> for TxError {
@@ -412,6 +419,12 @@ impl From<DeploymentError> for TxError {
 impl From<ChannelError> for TxError {
     fn from(problem: ChannelError) -> Self {
         TxError::Channel { problem }
+    }
+}
+
+impl From<ChallengeError> for TxError {
+    fn from(problem: ChallengeError) -> Self {
+        TxError::Challenge { problem }
     }
 }
 

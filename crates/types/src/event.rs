@@ -3,7 +3,10 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
-use crate::lifecycle::{ChannelId, DatasetId, DeploymentId, JobFailure, JobId, Micros, ModelId};
+use crate::lifecycle::{
+    ChallengeId, ChallengeRole, ChallengeStatus, ChannelId, DatasetId, DeploymentId, JobFailure,
+    JobId, Micros, ModelId, Verdict,
+};
 use crate::{Address, Amount, Hash};
 
 /// Why tokens were slashed.
@@ -18,6 +21,9 @@ pub enum SlashReason {
     AggregateMismatch,
     /// A validator committed a score and did not reveal a matching one in time.
     ScoreNotRevealed,
+    /// Voters holding most of a challenge's stake found a gateway's signed answer was not the
+    /// deployed model's.
+    WrongInference,
 }
 
 /// In what capacity a job paid an account.
@@ -307,7 +313,8 @@ pub enum Event {
         /// How much.
         amount: Amount,
     },
-    /// Tokens were slashed and sent to the treasury.
+    /// Tokens were slashed: sent to the treasury, or for a challenge shared out as its
+    /// `ChallengePaid` events say.
     Slashed {
         /// Whose.
         account: Address,
@@ -403,6 +410,48 @@ pub enum Event {
         /// What went back to the consumer.
         refunded: Amount,
     },
+    /// Someone challenged a gateway's signed answer.
+    Challenged {
+        /// The challenge's id.
+        challenge: ChallengeId,
+        /// The deployment that answered.
+        deployment: DeploymentId,
+        /// Who challenged.
+        challenger: Address,
+        /// The bond locked.
+        bond: Amount,
+        /// The last height votes are taken at.
+        vote_until: u64,
+    },
+    /// A voter gave its verdict on a challenge.
+    ChallengeVoted {
+        /// The challenge.
+        challenge: ChallengeId,
+        /// The voter.
+        voter: Address,
+        /// What it found.
+        verdict: Verdict,
+        /// The stake behind it.
+        stake: Amount,
+    },
+    /// A challenge's votes were tallied.
+    ChallengeResolved {
+        /// The challenge.
+        challenge: ChallengeId,
+        /// The outcome.
+        outcome: ChallengeStatus,
+    },
+    /// A challenge paid an account: a share of a slash or a bond, or what it locked returned.
+    ChallengePaid {
+        /// The challenge.
+        challenge: ChallengeId,
+        /// Who.
+        account: Address,
+        /// In what capacity.
+        role: ChallengeRole,
+        /// How much.
+        amount: Amount,
+    },
 }
 
 impl Event {
@@ -445,7 +494,11 @@ impl Event {
             | Event::ChannelExtended { .. }
             | Event::ChannelClaimed { .. }
             | Event::RoyaltyPaid { .. }
-            | Event::ChannelClosed { .. } => None,
+            | Event::ChannelClosed { .. }
+            | Event::Challenged { .. }
+            | Event::ChallengeVoted { .. }
+            | Event::ChallengeResolved { .. }
+            | Event::ChallengePaid { .. } => None,
         }
     }
 }

@@ -85,7 +85,11 @@ pub const ROYALTY_SHARES_MAX: usize = PROVIDERS_PER_JOB_MAX + 3;
 /// Latest a channel may expire, in blocks after the height it is opened or extended at.
 pub const CHANNEL_EXPIRY_BLOCKS_MAX: u64 = JOB_STAGE_BLOCKS_MAX;
 
+/// Most voters one challenge takes.
+pub const CHALLENGE_VOTERS_MAX: usize = 32;
+
 const _: () = assert!(BLOCK_BYTES_MAX >= TX_BYTES_MAX);
+const _: () = assert!(CHALLENGE_VOTERS_MAX <= u16::MAX as usize);
 const _: () = assert!(TX_BYTES_MAX >= CLAIMS_PER_TX_MAX * CLAIM_BYTES + CHAIN_ID_BYTES_MAX + 256);
 const _: () = assert!(PROVIDERS_PER_JOB_MAX <= u16::MAX as usize);
 const _: () = assert!(VALIDATORS_PER_JOB_MAX <= u16::MAX as usize);

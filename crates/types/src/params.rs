@@ -12,8 +12,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::Amount;
 use crate::amount::BASE_UNITS_PER_AIF;
-use crate::lifecycle::{BASIS_POINTS_WHOLE, BasisPoints};
-use crate::limits::{CHANNEL_EXPIRY_BLOCKS_MAX, FEE_PER_STATE_BYTE_MAX, VALIDATORS_MAX};
+use crate::lifecycle::{BASIS_POINTS_WHOLE, BasisPoints, MICROS_PER_UNIT};
+use crate::limits::{
+    CHALLENGE_VOTERS_MAX, CHANNEL_EXPIRY_BLOCKS_MAX, FEE_PER_STATE_BYTE_MAX, JOB_STAGE_BLOCKS_MAX,
+    VALIDATORS_MAX,
+};
 
 /// The shortest epoch allowed, in blocks: an epoch of one block would hold only genesis.
 pub const EPOCH_LENGTH_BLOCKS_MIN: u64 = 2;
@@ -66,6 +69,19 @@ pub struct InferenceParams {
     /// Blocks an answer can be challenged for after it is given; also how long an undeployed
     /// gateway's stake stays locked.
     pub challenge_window_blocks: u64,
+    /// Blocks a challenge takes votes for, from the block it is made in.
+    pub challenge_vote_blocks: u64,
+    /// Least bond a challenger locks, in base units: what a frivolous challenge loses.
+    pub challenge_bond_min: Amount,
+    /// Least stake behind a vote on a challenge, in base units.
+    pub challenge_vote_stake_min: Amount,
+    /// Fewest voters for a challenge to be decided either way.
+    pub challenge_voters_min: u16,
+    /// How far a gateway's probabilities may be from a re-run's, in millionths: f32 kernels
+    /// differ in the last bits between machines.
+    pub challenge_tolerance_micros: u64,
+    /// Part of a deployment's stake an upheld challenge slashes, in basis points.
+    pub gateway_slash_bps: BasisPoints,
 }
 
 impl Default for InferenceParams {
@@ -77,6 +93,12 @@ impl Default for InferenceParams {
             channel_deposit_min: BASE_UNITS_PER_AIF / 1_000,
             channel_expiry_blocks_min: 200,
             challenge_window_blocks: 1_000,
+            challenge_vote_blocks: 100,
+            challenge_bond_min: BASE_UNITS_PER_AIF,
+            challenge_vote_stake_min: BASE_UNITS_PER_AIF,
+            challenge_voters_min: 2,
+            challenge_tolerance_micros: 100,
+            gateway_slash_bps: 5_000,
         }
     }
 }
@@ -163,9 +185,11 @@ pub enum ParamsError {
         /// Which parameter.
         name: &'static str,
     },
-    /// `channel_expiry_blocks_min` above the longest a channel may run.
-    #[error("inference.channel_expiry_blocks_min is {got}; it may be at most {max}")]
-    ChannelExpiryMin {
+    /// A parameter above its cap.
+    #[error("inference.{name} is {got}; it may be at most {max}")]
+    AboveMax {
+        /// Which parameter.
+        name: &'static str,
         /// The value given.
         got: u64,
         /// The cap.
@@ -252,6 +276,7 @@ impl InferenceParams {
         for (name, got) in [
             ("gateway_bps_max", self.gateway_bps_max),
             ("direct_treasury_bps", self.direct_treasury_bps),
+            ("gateway_slash_bps", self.gateway_slash_bps),
         ] {
             if got > BASIS_POINTS_WHOLE {
                 return Err(ParamsError::ShareAboveWhole { name, got });
@@ -261,15 +286,43 @@ impl InferenceParams {
             ("channel_deposit_min", self.channel_deposit_min),
             ("channel_expiry_blocks_min", self.channel_expiry_blocks_min),
             ("challenge_window_blocks", self.challenge_window_blocks),
+            ("challenge_vote_blocks", self.challenge_vote_blocks),
+            ("challenge_bond_min", self.challenge_bond_min),
+            ("challenge_vote_stake_min", self.challenge_vote_stake_min),
         ] {
             if value == 0 {
                 return Err(ParamsError::Zero { name });
             }
         }
-        if self.channel_expiry_blocks_min > CHANNEL_EXPIRY_BLOCKS_MAX {
-            return Err(ParamsError::ChannelExpiryMin {
-                got: self.channel_expiry_blocks_min,
-                max: CHANNEL_EXPIRY_BLOCKS_MAX,
+        for (name, got, max) in [
+            (
+                "channel_expiry_blocks_min",
+                self.channel_expiry_blocks_min,
+                CHANNEL_EXPIRY_BLOCKS_MAX,
+            ),
+            (
+                "challenge_vote_blocks",
+                self.challenge_vote_blocks,
+                JOB_STAGE_BLOCKS_MAX,
+            ),
+            (
+                "challenge_voters_min",
+                u64::from(self.challenge_voters_min),
+                CHALLENGE_VOTERS_MAX as u64,
+            ),
+            (
+                "challenge_tolerance_micros",
+                self.challenge_tolerance_micros,
+                MICROS_PER_UNIT,
+            ),
+        ] {
+            if got > max {
+                return Err(ParamsError::AboveMax { name, got, max });
+            }
+        }
+        if self.challenge_voters_min == 0 {
+            return Err(ParamsError::Zero {
+                name: "challenge_voters_min",
             });
         }
         Ok(())
@@ -384,7 +437,42 @@ mod tests {
         ));
         assert!(matches!(
             inference(|i| i.channel_expiry_blocks_min = CHANNEL_EXPIRY_BLOCKS_MAX + 1),
-            Err(ParamsError::ChannelExpiryMin { .. })
+            Err(ParamsError::AboveMax {
+                name: "channel_expiry_blocks_min",
+                ..
+            })
         ));
+        assert!(matches!(
+            inference(|i| i.gateway_slash_bps = 10_001),
+            Err(ParamsError::ShareAboveWhole {
+                name: "gateway_slash_bps",
+                ..
+            })
+        ));
+        for (change, name) in [
+            (
+                (|i: &mut InferenceParams| i.challenge_voters_min = 0) as fn(&mut InferenceParams),
+                "challenge_voters_min",
+            ),
+            (|i| i.challenge_bond_min = 0, "challenge_bond_min"),
+            (|i| i.challenge_vote_blocks = 0, "challenge_vote_blocks"),
+        ] {
+            assert_eq!(inference(change), Err(ParamsError::Zero { name }));
+        }
+        for (change, name) in [
+            (
+                (|i: &mut InferenceParams| i.challenge_voters_min = 33) as fn(&mut InferenceParams),
+                "challenge_voters_min",
+            ),
+            (
+                |i| i.challenge_tolerance_micros = 1_000_001,
+                "challenge_tolerance_micros",
+            ),
+        ] {
+            assert!(matches!(
+                inference(change),
+                Err(ParamsError::AboveMax { name: n, .. }) if n == name
+            ));
+        }
     }
 }

@@ -8,9 +8,10 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 pub use crate::lifecycle::{
-    CancelJob, ClaimChannels, ClaimJob, CloseChannel, CloseRound, CommitScore, Deploy,
-    ExtendChannel, JobTerms, JoinJob, OpenChannel, PostPhase, RegisterDataset, RegisterModel,
-    RetireDataset, RevealScore, TopUpChannel, Undeploy, UpdateDataset,
+    CancelJob, ChallengeReceipt, ClaimChannels, ClaimJob, CloseChannel, CloseRound, CommitScore,
+    Deploy, ExtendChannel, JobTerms, JoinJob, OpenChannel, PostPhase, RegisterDataset,
+    RegisterModel, RetireDataset, RevealScore, TopUpChannel, Undeploy, UpdateDataset,
+    VoteChallenge,
 };
 use crate::limits::MEMO_BYTES_MAX;
 use crate::{Address, Amount, BoundedBytes};
@@ -71,6 +72,10 @@ pub enum Payload {
     ClaimChannels(ClaimChannels),
     /// Close a channel, refunding what was not claimed to its consumer (tag 24).
     CloseChannel(CloseChannel),
+    /// Challenge a gateway's signed answer, locking a bond (tag 25).
+    Challenge(ChallengeReceipt),
+    /// Vote on a challenge, locking a stake until it resolves (tag 26).
+    VoteChallenge(VoteChallenge),
 }
 
 /// Tokens from the sender to `to`.

@@ -57,8 +57,14 @@ pub mod tag {
     pub const CHANNELS: u8 = 17;
     /// Open payment channels by (consumer, channel).
     pub const CONSUMER_CHANNELS: u8 = 18;
+    /// Challenges of inference receipts, by id.
+    pub const CHALLENGES: u8 = 19;
+    /// Votes on challenges, by (challenge, voter).
+    pub const CHALLENGE_VOTES: u8 = 20;
+    /// Challenged receipts, by receipt id.
+    pub const CHALLENGED_RECEIPTS: u8 = 21;
     /// How many tables there are.
-    pub const COUNT: usize = 19;
+    pub const COUNT: usize = 22;
 }
 
 /// The leaf of `key` holding `value` in the table tagged `tag`.

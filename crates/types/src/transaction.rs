@@ -81,7 +81,7 @@ impl Transaction {
     }
 
     /// The signatures the payload carries for accounts other than the sender: each channel
-    /// claim's voucher.
+    /// claim's voucher, and a challenged receipt's gateway signature.
     pub fn carried_signatures(&self) -> Vec<CarriedSignature> {
         match &self.payload {
             Payload::ClaimChannels(claims) => claims
@@ -96,6 +96,11 @@ impl Transaction {
                     }
                 })
                 .collect(),
+            Payload::Challenge(challenge) => vec![CarriedSignature {
+                signer: challenge.receipt.gateway,
+                message: challenge.receipt.message(),
+                signature: challenge.receipt.signature,
+            }],
             _ => Vec::new(),
         }
     }

@@ -8,12 +8,13 @@
 use serde::{Deserialize, Serialize};
 
 use aifactory_types::lifecycle::{
-    Aggregation, BudgetSplit, CancelJob, ClaimChannels, ClaimJob, CloseChannel, CloseRound,
-    CommitScore, Contribution, Deploy, ExtendChannel, JOB_TERMS_DOMAIN, JobDeadlines, JobTerms,
-    JoinJob, Licence, LocalTraining, Metric, ModelArtifact, OpenChannel, PhaseData, PostPhase,
-    PrivacyTerms, RegisterDataset, RegisterModel, RetireDataset, RevealScore,
-    SCORE_COMMITMENT_DOMAIN, ScoreReport, SecureAggregation, ServerOptimiser, TopUpChannel,
-    Undeploy, UpdateDataset, VOUCHER_NAMESPACE, sign_voucher, voucher_message,
+    Aggregation, BudgetSplit, CancelJob, ChallengeReceipt, ClaimChannels, ClaimJob, CloseChannel,
+    CloseRound, CommitScore, Contribution, Deploy, ExtendChannel, InferenceReceipt,
+    JOB_TERMS_DOMAIN, JobDeadlines, JobTerms, JoinJob, Licence, LocalTraining, Metric,
+    ModelArtifact, OpenChannel, PhaseData, PostPhase, PrivacyTerms, RegisterDataset, RegisterModel,
+    RetireDataset, RevealScore, SCORE_COMMITMENT_DOMAIN, ScoreReport, SecureAggregation,
+    ServerOptimiser, TopUpChannel, Undeploy, UpdateDataset, VOUCHER_NAMESPACE, Verdict,
+    VoteChallenge, sign_voucher, voucher_message,
 };
 use aifactory_types::payload::{Stake, Transfer, Unstake};
 use aifactory_types::transaction::{ChainId, TX_ID_DOMAIN, TX_SIGNING_DOMAIN};
@@ -260,6 +261,34 @@ fn cases() -> Vec<(&'static str, [u8; 32], Payload)> {
             "close a channel",
             [20; 32],
             Payload::CloseChannel(CloseChannel { channel: 2 }),
+        ),
+        (
+            "challenge a gateway's answer: the receipt carries the gateway's signature",
+            [21; 32],
+            Payload::Challenge(ChallengeReceipt {
+                receipt: InferenceReceipt {
+                    chain_id: chain_id(),
+                    deployment: 1,
+                    model: 2,
+                    model_hash: hash(10),
+                    channel: 1,
+                    amount: 30_000,
+                    input_hash: hash(11),
+                    output_hash: hash(12),
+                    height: 9_000,
+                }
+                .sign(&SecretKey::from_bytes([20; 32])),
+                bond: 1_000_000_000,
+            }),
+        ),
+        (
+            "vote that the gateway was wrong",
+            [22; 32],
+            Payload::VoteChallenge(VoteChallenge {
+                challenge: 1,
+                verdict: Verdict::GatewayWrong,
+                stake: 1_000_000_000,
+            }),
         ),
     ]
 }

@@ -3,6 +3,7 @@
 pub(crate) mod accounts;
 pub(crate) mod blobs;
 pub(crate) mod blocks;
+pub(crate) mod challenges;
 pub(crate) mod channels;
 pub(crate) mod datasets;
 pub(crate) mod deployments;

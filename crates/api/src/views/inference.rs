@@ -1,6 +1,7 @@
-//! Deployments and payment channels on the wire: a deployment with its model and the
-//! settlement its royalty table follows, a channel with its deployment, a consumer's open
-//! channels, each proven against one finalized state root; and pages of deployments.
+//! Deployments, payment channels and challenges on the wire: a deployment with its model and
+//! the settlement its royalty table follows, a channel with its deployment, a consumer's open
+//! channels, a challenge with its votes, each proven against one finalized state root; and
+//! pages of deployments and challenges.
 //!
 //! As for the lifecycle's views, [`verify`](DeploymentView::verify) checks every proof, that it
 //! is of the entry asked for, and that the entries the others name are all there.
@@ -8,7 +9,9 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use aifactory_types::lifecycle::{Channel, ChannelId, Deployment, DeploymentId, JobId, Settlement};
+use aifactory_types::lifecycle::{
+    Challenge, ChallengeId, Channel, ChannelId, Deployment, DeploymentId, JobId, Settlement, Vote,
+};
 use aifactory_types::state_key::tag;
 use aifactory_types::{Address, EntryProof, Hash};
 
@@ -21,6 +24,10 @@ pub type DeploymentEntry = EntryProof<DeploymentId, Deployment>;
 pub type ChannelEntry = EntryProof<ChannelId, Channel>;
 /// A settled job's settlement entry.
 pub type SettlementEntry = EntryProof<JobId, Settlement>;
+/// A challenge's entry.
+pub type ChallengeEntry = EntryProof<ChallengeId, Challenge>;
+/// A vote's entry: its key is (challenge, voter).
+pub type VoteEntry = EntryProof<(ChallengeId, Address), Vote>;
 
 /// A deployment with its model and, for a model a job trained, the job's settlement: all a
 /// consumer needs to check the price, the gateway, the blob it must serve and the royalty
@@ -166,6 +173,86 @@ pub struct DeploymentPage {
     pub items: Vec<DeploymentItem>,
     /// The `after` of the next page, or `null` if this is the last.
     pub next_after: Option<DeploymentId>,
+}
+
+/// A challenge with the deployment it concerns and every vote on it, proven: enough to check
+/// the tally, and then the outcome, without trusting the node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ChallengeView {
+    /// The height of the block whose state the proofs are against.
+    pub height: u64,
+    /// That block's state root.
+    #[schema(value_type = schemas::HashHex)]
+    pub state_root: Hash,
+    /// The challenge (`key` is its id): receipt, challenger, bond, vote deadline, status.
+    #[schema(value_type = schemas::EntryProofSchema)]
+    pub challenge: ChallengeEntry,
+    /// The deployment that gave the answer.
+    #[schema(value_type = schemas::EntryProofSchema)]
+    pub deployment: DeploymentEntry,
+    /// Every vote, in voter address order; as many as the challenge counts.
+    #[schema(value_type = Vec<schemas::EntryProofSchema>)]
+    pub votes: Vec<VoteEntry>,
+}
+
+impl ChallengeView {
+    /// Whether this proves challenge `id`, its deployment and all its votes under the view's
+    /// own state root.
+    pub fn verify(&self, id: ChallengeId) -> Result<(), ProofError> {
+        let root = &self.state_root;
+        check(
+            &self.challenge,
+            tag::CHALLENGES,
+            root,
+            |k| *k == id,
+            "challenge",
+        )?;
+        let deployment = self.challenge.value.deployment;
+        check(
+            &self.deployment,
+            tag::DEPLOYMENTS,
+            root,
+            |k| *k == deployment,
+            "deployment",
+        )?;
+        for vote in &self.votes {
+            check(vote, tag::CHALLENGE_VOTES, root, |k| k.0 == id, "vote")?;
+        }
+        complete(self.votes.windows(2).all(|w| w[0].key < w[1].key), || {
+            "votes out of order or repeated".to_owned()
+        })?;
+        complete(
+            self.votes.len() == usize::from(self.challenge.value.voters),
+            || {
+                format!(
+                    "{} votes of the {} cast",
+                    self.votes.len(),
+                    self.challenge.value.voters
+                )
+            },
+        )
+    }
+}
+
+/// A challenge in a list, without proof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ChallengeItem {
+    /// Its id.
+    pub id: ChallengeId,
+    /// Its contents.
+    #[schema(value_type = Object)]
+    pub challenge: Challenge,
+}
+
+/// One page of challenges, in id order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ChallengePage {
+    /// The height of the finalized state listed.
+    pub height: u64,
+    /// The challenges with ids after `after`, at most `limit` of them.
+    pub items: Vec<ChallengeItem>,
+    /// The `after` of the next page, or `null` if this is the last.
+    pub next_after: Option<ChallengeId>,
 }
 
 #[cfg(feature = "ledger")]

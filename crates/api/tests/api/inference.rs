@@ -1,14 +1,19 @@
-//! The deployment and channel routes over a chain where a settled model is deployed and a
-//! channel is open and claimed: every get proves its entries against one root (a tampered or
+//! The deployment, channel and challenge routes over a chain where a settled model is
+//! deployed, a channel is open and claimed, and an answer is challenged with two votes: every
+//! get proves its entries against one root (a tampered or
 //! substituted entry is refused by the client's check), unknown ids are 404 and malformed ones
 //! 400, and every body validates against the served document.
 
 use aifactory_api::views::lifecycle::{PageRequest, ProofError};
 use aifactory_ledger::testing::lifecycle::{Cast, job_terms};
 use aifactory_ledger::testing::{TEST_CHAIN_ID, TestChain, test_key};
-use aifactory_types::lifecycle::{ClaimChannels, Deploy, JobStatus, OpenChannel, sign_voucher};
+use aifactory_types::amount::BASE_UNITS_PER_AIF;
+use aifactory_types::lifecycle::{
+    ChallengeReceipt, ClaimChannels, Deploy, InferenceReceipt, JobStatus, OpenChannel, Verdict,
+    VoteChallenge, sign_voucher,
+};
 use aifactory_types::transaction::ChainId;
-use aifactory_types::{BoundedString, BoundedVec, Payload};
+use aifactory_types::{BoundedString, BoundedVec, Hash, Payload};
 use serde_json::Value;
 
 use crate::fixture::{TestNode, TestServer, start, unlimited};
@@ -18,7 +23,8 @@ const GATEWAY: usize = 10;
 const CONSUMER: usize = 11;
 
 /// A settled job's model (id 2) deployed by key 10 (deployment 1), channel 1 from key 11 with
-/// 2,000 of its 10,000 claimed.
+/// 2,000 of its 10,000 claimed, and challenge 1 of one of its answers by key 11, with votes
+/// from keys 1 and 2.
 async fn deployed() -> TestServer {
     let mut chain = TestChain::new(12, 10_000_000_000_000);
     let cast = Cast {
@@ -53,6 +59,35 @@ async fn deployed() -> TestServer {
         claims: BoundedVec::new(vec![voucher]).unwrap(),
     };
     chain.build_ok(vec![chain.tx(GATEWAY, Payload::ClaimChannels(claim))]);
+    let deployment = chain.state.deployment(1).unwrap();
+    let receipt = InferenceReceipt {
+        chain_id,
+        deployment: 1,
+        model: deployment.model,
+        model_hash: deployment.model_hash,
+        channel: 1,
+        amount: 2_000,
+        input_hash: Hash([1; 32]),
+        output_hash: Hash([2; 32]),
+        height: chain.state.height(),
+    }
+    .sign(&test_key(GATEWAY));
+    let challenge = ChallengeReceipt {
+        receipt,
+        bond: BASE_UNITS_PER_AIF,
+    };
+    chain.build_ok(vec![chain.tx(CONSUMER, Payload::Challenge(challenge))]);
+    let vote = |verdict| {
+        Payload::VoteChallenge(VoteChallenge {
+            challenge: 1,
+            verdict,
+            stake: BASE_UNITS_PER_AIF,
+        })
+    };
+    chain.build_ok(vec![
+        chain.tx(1, vote(Verdict::GatewayWrong)),
+        chain.tx(2, vote(Verdict::GatewayRight)),
+    ]);
     start(TestNode::sealing_over(chain), unlimited()).await
 }
 
@@ -116,6 +151,26 @@ async fn deployments_and_channels_prove_their_entries() {
         .await
         .unwrap();
     assert!(of_other.items.is_empty());
+
+    let challenge = client.challenge(1).await.unwrap();
+    assert_eq!(challenge.challenge.value.voters, 2);
+    assert_eq!(challenge.votes.len(), 2);
+    assert_eq!(challenge.deployment.key, 1);
+    let mut dropped = challenge.clone();
+    dropped.votes.pop();
+    assert!(matches!(
+        dropped.verify(1),
+        Err(ProofError::Incomplete { .. })
+    ));
+    let mut swapped = challenge.clone();
+    swapped.votes.reverse();
+    assert!(swapped.verify(1).is_err(), "out of order");
+    let mut flipped = challenge.clone();
+    flipped.votes[0].value.verdict = Verdict::GatewayRight;
+    assert!(matches!(flipped.verify(1), Err(ProofError::Invalid { .. })));
+    let page = client.challenges(PageRequest::default()).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].challenge, challenge.challenge.value);
 }
 
 #[tokio::test]
@@ -176,6 +231,20 @@ async fn inference_bodies_validate_against_the_document() {
             "/v1/accounts/{address}/channels",
             400,
             Some("malformed_address"),
+        ),
+        ("/v1/challenges", "/v1/challenges", 200, None),
+        ("/v1/challenges/1", "/v1/challenges/{id}", 200, None),
+        (
+            "/v1/challenges/2",
+            "/v1/challenges/{id}",
+            404,
+            Some("challenge_not_found"),
+        ),
+        (
+            "/v1/challenges/-1",
+            "/v1/challenges/{id}",
+            400,
+            Some("malformed_id"),
         ),
     ] {
         let response = http.get(server.url(path)).send().await.unwrap();

@@ -31,6 +31,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/models/{id}/deployments"),
     ("get", "/v1/channels/{id}"),
     ("get", "/v1/accounts/{address}/channels"),
+    ("get", "/v1/challenges"),
+    ("get", "/v1/challenges/{id}"),
     ("get", "/v1/status"),
     ("put", "/v1/blobs/{hash}"),
     ("get", "/v1/blobs/{hash}"),

@@ -135,5 +135,16 @@ fn kind(payload: &Payload) -> String {
         }
         Payload::ClaimChannels(c) => format!("claim {} channel vouchers", c.claims.len()),
         Payload::CloseChannel(c) => format!("close channel {}", c.channel),
+        Payload::Challenge(c) => format!(
+            "challenge an answer of deployment {} with a bond of {} AIF",
+            c.receipt.receipt.deployment,
+            format_aif(c.bond)
+        ),
+        Payload::VoteChallenge(v) => format!(
+            "vote {:?} on challenge {} with {} AIF",
+            v.verdict,
+            v.challenge,
+            format_aif(v.stake)
+        ),
     }
 }

@@ -159,6 +159,9 @@ pub(crate) fn describe_status(status: &DeploymentStatus) -> String {
         DeploymentStatus::Active => "active".to_owned(),
         DeploymentStatus::Undeploying { until } => format!("undeploying, stake returns at {until}"),
         DeploymentStatus::Retired => "retired".to_owned(),
+        DeploymentStatus::Suspended => {
+            "suspended by an upheld challenge: no new channels; undeploy to take the rest of the stake back".to_owned()
+        }
     }
 }
 

@@ -198,6 +198,7 @@ fn extend(
     let id = extend.channel;
     let channel = own_live_channel(state, ctx, sender, id)?;
     let current = channel.expiry_height;
+    check_active(state, channel.deployment)?;
     if extend.expiry_height <= current {
         return Err(ChannelError::ExpiryNotLater {
             channel: id,

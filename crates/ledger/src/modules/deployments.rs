@@ -2,7 +2,7 @@
 //! price per call, with its royalty table fixed at once ([`royalties`]); `Undeploy` stops new
 //! channels and returns the stake `challenge_window_blocks` later, so that answers already
 //! given stay challengeable while the stake is still there. Claims of vouchers already signed
-//! are paid until the stake returns.
+//! are paid until the stake returns, which waits for any challenge still being voted on.
 
 use aifactory_types::lifecycle::{
     Deploy, Deployment, DeploymentError, DeploymentStatus, ModelArtifact, Undeploy,
@@ -35,12 +35,12 @@ impl Module for Deployments {
 
     fn on_due(
         state: &mut State,
-        _ctx: &BlockContext,
+        ctx: &BlockContext,
         deadline: &Deadline,
         events: &mut Vec<Event>,
     ) -> Option<()> {
         match deadline_subject(deadline) {
-            (deadline_kind::UNDEPLOY, deployment, _) => retire(state, deployment, events),
+            (deadline_kind::UNDEPLOY, deployment, _) => retire(state, ctx, deployment, events),
             _ => return None,
         }
         Some(())
@@ -98,6 +98,7 @@ fn deploy(
             status: DeploymentStatus::Active,
             deployed_height: ctx.height,
             claimed_total: 0,
+            challenges_open: 0,
         },
     );
     state
@@ -132,7 +133,10 @@ fn undeploy(
 ) -> Result<Event, TxError> {
     let id = undeploy.deployment;
     let deployment = own_deployment(state, sender, id)?;
-    if deployment.status != DeploymentStatus::Active {
+    if !matches!(
+        deployment.status,
+        DeploymentStatus::Active | DeploymentStatus::Suspended
+    ) {
         return Err(DeploymentError::NotActive {
             deployment: id,
             status: deployment.status,
@@ -159,9 +163,22 @@ fn undeploy(
     })
 }
 
-/// Retires an undeploying deployment: its stake returns and it stops being paid.
-fn retire(state: &mut State, id: u64, events: &mut Vec<Event>) {
+/// Retires an undeploying deployment: its stake returns and it stops being paid. While a
+/// challenge of it is open the stake is held, and this is tried again once that vote is over.
+fn retire(state: &mut State, ctx: &BlockContext, id: u64, events: &mut Vec<Event>) {
     let deployment = state.deployment(id).expect("a scheduled deployment exists");
+    if deployment.challenges_open > 0 {
+        let later = ctx
+            .height
+            .checked_add(state.params().inference.challenge_vote_blocks)
+            .expect("heights never reach 2^64");
+        state.schedule(Deadline {
+            height: later,
+            kind: deadline_kind::UNDEPLOY,
+            id: deadline_id(id, 0),
+        });
+        return;
+    }
     let (gateway, model, stake) = (deployment.gateway, deployment.model, deployment.stake);
     state.tables.deployments.upsert(id, |d| {
         d.status = DeploymentStatus::Retired;

@@ -25,6 +25,7 @@
 
 mod bank;
 mod candidacy;
+mod challenges;
 mod channels;
 mod deployments;
 mod jobs;
@@ -87,6 +88,8 @@ pub(crate) mod deadline_kind {
     pub(crate) const PRUNE: u8 = 5;
     /// A payment channel expired: it closes and refunds its consumer (`channels`).
     pub(crate) const CHANNEL_EXPIRY: u8 = 6;
+    /// A challenge's votes closed: it is tallied and resolved (`challenges`).
+    pub(crate) const CHALLENGE_VOTE: u8 = 7;
     /// An undeployed gateway's challenge window ended: its stake returns (`deployments`).
     pub(crate) const UNDEPLOY: u8 = 8;
 }
@@ -221,6 +224,7 @@ modules!(
     scores::Scores,
     deployments::Deployments,
     channels::Channels,
+    challenges::Challenges,
     #[cfg(test)]
     tests::Probe,
 );
@@ -408,6 +412,16 @@ mod tests {
                 claims: Default::default(),
             }),
             Payload::CloseChannel(CloseChannel { channel: 1 }),
+            Payload::Challenge(ChallengeReceipt {
+                receipt: InferenceReceipt::default()
+                    .sign(&aifactory_types::SecretKey::from_bytes([1; 32])),
+                bond: 1,
+            }),
+            Payload::VoteChallenge(VoteChallenge {
+                challenge: 1,
+                verdict: Verdict::GatewayWrong,
+                stake: 1,
+            }),
         ];
         for payload in &all {
             match payload {
@@ -435,7 +449,9 @@ mod tests {
                 | Payload::TopUpChannel(_)
                 | Payload::ExtendChannel(_)
                 | Payload::ClaimChannels(_)
-                | Payload::CloseChannel(_) => {}
+                | Payload::CloseChannel(_)
+                | Payload::Challenge(_)
+                | Payload::VoteChallenge(_) => {}
             }
         }
         all

@@ -1,12 +1,13 @@
 //! Reading the lifecycle's tables: datasets, models, jobs, and each job's participants,
-//! rounds, phase messages, scores and settlement; deployments and payment channels (prefix
-//! queries on the ordered tables).
+//! rounds, phase messages, scores and settlement; deployments, payment channels and
+//! challenges (prefix queries on the ordered tables).
 
 use aifactory_types::lifecycle::{
-    Channel, ChannelId, Dataset, DatasetId, Deployment, DeploymentId, IdCounters, Job, JobId,
-    Model, ModelId, Participant, PhaseData, PhaseKey, Round, Score, Settlement,
+    Challenge, ChallengeId, ChallengeStatus, Channel, ChannelId, Dataset, DatasetId, Deployment,
+    DeploymentId, IdCounters, Job, JobId, Model, ModelId, Participant, PhaseData, PhaseKey, Round,
+    Score, Settlement, Vote,
 };
-use aifactory_types::{Address, Amount};
+use aifactory_types::{Address, Amount, Hash};
 
 use super::State;
 
@@ -163,8 +164,32 @@ impl State {
             .map(|((_, channel), ())| *channel)
     }
 
+    /// A challenge, open or resolved.
+    pub fn challenge(&self, id: ChallengeId) -> Option<&Challenge> {
+        self.tables.challenges.get(&id)
+    }
+
+    /// Every challenge, in id order.
+    pub fn challenges(&self) -> impl Iterator<Item = (ChallengeId, &Challenge)> {
+        self.tables.challenges.iter().map(|(id, c)| (*id, c))
+    }
+
+    /// A challenge's votes, in voter address order.
+    pub fn challenge_votes(&self, id: ChallengeId) -> impl Iterator<Item = (Address, &Vote)> {
+        self.tables
+            .challenge_votes
+            .range((id, ADDRESS_MIN)..=(id, ADDRESS_MAX))
+            .map(|((_, voter), vote)| (*voter, vote))
+    }
+
+    /// The challenge of a receipt, by the receipt's id, if it was challenged.
+    pub fn receipt_challenge(&self, receipt_id: &Hash) -> Option<ChallengeId> {
+        self.tables.challenged_receipts.get(receipt_id).copied()
+    }
+
     /// Tokens the lifecycle holds outside accounts: datasets' stakes, jobs' escrows, the
-    /// stakes locked in jobs and deployments, and what channels hold unclaimed.
+    /// stakes locked in jobs and deployments, what channels hold unclaimed, and the bonds and
+    /// vote stakes of challenges still voting.
     pub fn locked_in_lifecycle(&self) -> Amount {
         let stakes = self.tables.datasets.iter().map(|(_, d)| d.stake);
         let escrows = self.tables.jobs.iter().map(|(_, j)| j.escrow);
@@ -175,11 +200,20 @@ impl State {
                 .checked_sub(c.claimed)
                 .expect("a channel never pays out more than its deposit")
         });
+        let voting = self
+            .tables
+            .challenges
+            .iter()
+            .filter(|(_, c)| c.status == ChallengeStatus::Voting);
+        let challenged = voting.flat_map(|(id, c)| {
+            std::iter::once(c.bond).chain(self.challenge_votes(*id).map(|(_, v)| v.stake))
+        });
         stakes
             .chain(escrows)
             .chain(locked)
             .chain(deployed)
             .chain(unclaimed)
+            .chain(challenged)
             .try_fold(0u64, |sum, amount| sum.checked_add(amount))
             .expect("locked tokens fit the supply")
     }

@@ -25,7 +25,8 @@ pub use tables::{
 };
 pub(crate) use tables::{Build, TABLE_COUNT, Visit};
 pub use tables::{
-    ChannelsTable, ConsumerChannelsTable, DeploymentsTable, ModelGatewaysTable, SettlementsTable,
+    ChallengeVotesTable, ChallengedReceiptsTable, ChallengesTable, ChannelsTable,
+    ConsumerChannelsTable, DeploymentsTable, ModelGatewaysTable, SettlementsTable,
 };
 pub use tree::SlotTree;
 

@@ -14,8 +14,9 @@ use borsh::{BorshDeserialize, BorshSerialize};
 
 use aifactory_crypto::Hash;
 use aifactory_types::lifecycle::{
-    Channel, ChannelId, Dataset, DatasetId, Deployment, DeploymentId, IdCounters, Job, JobId,
-    Model, ModelId, Participant, PhaseData, PhaseKey, Round, Score, Settlement,
+    Challenge, ChallengeId, Channel, ChannelId, Dataset, DatasetId, Deployment, DeploymentId,
+    IdCounters, Job, JobId, Model, ModelId, Participant, PhaseData, PhaseKey, Round, Score,
+    Settlement, Vote,
 };
 use aifactory_types::state_key::tag;
 use aifactory_types::{Account, Address, EntryProof, Params};
@@ -205,6 +206,17 @@ tables! {
     consumer_channels: ConsumerChannelsTable = tag::CONSUMER_CHANNELS, "consumer channels",
         (Address, ChannelId) => (),
         ordered: true, snapshot_slots_max: |limits| limits.lifecycle_slots_max;
+    /// Challenges of gateways' answers by id, kept after they resolve.
+    challenges: ChallengesTable = tag::CHALLENGES, "challenges", ChallengeId => Challenge,
+        ordered: false, snapshot_slots_max: |limits| limits.lifecycle_slots_max;
+    /// Votes by (challenge, voter): a challenge's votes are a prefix, in voter order.
+    challenge_votes: ChallengeVotesTable = tag::CHALLENGE_VOTES, "challenge votes",
+        (ChallengeId, Address) => Vote,
+        ordered: true, snapshot_slots_max: |limits| limits.lifecycle_slots_max;
+    /// Every receipt ever challenged, by receipt id: a receipt is challenged once.
+    challenged_receipts: ChallengedReceiptsTable = tag::CHALLENGED_RECEIPTS,
+        "challenged receipts", Hash => ChallengeId,
+        ordered: false, snapshot_slots_max: |limits| limits.lifecycle_slots_max;
 }
 
 /// How many tables the state has.

@@ -73,6 +73,9 @@ pub enum DeploymentStatus {
     },
     /// Over: its stake is returned and no claim is paid.
     Retired,
+    /// A challenge found it serving wrong answers and slashed it: no new channels, top-ups
+    /// or extensions; vouchers already signed are still paid. The gateway can only undeploy.
+    Suspended,
 }
 
 /// One line of a royalty table: who is paid what part of each channel claim.
@@ -116,6 +119,8 @@ pub struct Deployment {
     pub deployed_height: u64,
     /// Everything its channels have paid, in base units.
     pub claimed_total: Amount,
+    /// Challenges of its answers still being voted on: its stake stays until they resolve.
+    pub challenges_open: u16,
 }
 
 /// Why a `Deploy` or `Undeploy` was refused.
@@ -179,7 +184,7 @@ pub enum DeploymentError {
         /// The deployment.
         deployment: DeploymentId,
     },
-    /// The deployment is not active (undeploying or retired).
+    /// The deployment is not active or suspended (undeploying or retired).
     #[error("deployment {deployment} is {status:?}, not active")]
     NotActive {
         /// The deployment.

@@ -1,11 +1,13 @@
 //! The factory's objects as the ledger stores them, and the payloads that create and move
 //! them: datasets and models (the registries), jobs with their terms and status, rounds and
-//! their phase messages, validators' scores, and deployments with their payment channels.
+//! their phase messages, validators' scores, and deployments with their payment channels and
+//! the challenges of their answers.
 //!
 //! Numbers that are decimals off the ledger (learning rates, clip norms, scores) are stored as
 //! exact integers in millionths ([`Micros`]), so no float ever enters the state. Ids are
 //! sequential per kind, starting at 1, assigned by the ledger in execution order.
 
+mod challenge;
 mod channel;
 mod deployment;
 mod inference;
@@ -14,6 +16,7 @@ mod registry;
 mod round;
 mod score;
 
+pub use challenge::*;
 pub use channel::*;
 pub use deployment::*;
 pub use inference::*;
@@ -67,4 +70,6 @@ pub struct IdCounters {
     pub deployments: DeploymentId,
     /// Payment channels.
     pub channels: ChannelId,
+    /// Challenges of inference receipts.
+    pub challenges: ChallengeId,
 }

@@ -1,10 +1,16 @@
 //! Building the deployment and channel views from a ledger state.
 
-use aifactory_ledger::{ChannelsTable, DeploymentsTable, ModelsTable, SettlementsTable, State};
+use aifactory_ledger::{
+    ChallengeVotesTable, ChallengesTable, ChannelsTable, DeploymentsTable, ModelsTable,
+    SettlementsTable, State,
+};
 use aifactory_types::Address;
-use aifactory_types::lifecycle::{ChannelId, DeploymentId, ModelId};
+use aifactory_types::lifecycle::{ChallengeId, ChannelId, DeploymentId, ModelId};
 
-use super::{AccountChannels, ChannelView, DeploymentItem, DeploymentPage, DeploymentView};
+use super::{
+    AccountChannels, ChallengeItem, ChallengePage, ChallengeView, ChannelView, DeploymentItem,
+    DeploymentPage, DeploymentView,
+};
 use crate::views::lifecycle::{PageRequest, page, proven};
 
 impl DeploymentView {
@@ -73,6 +79,41 @@ impl DeploymentPage {
             items: items
                 .into_iter()
                 .map(|(id, deployment)| DeploymentItem { id, deployment })
+                .collect(),
+            next_after,
+        }
+    }
+}
+
+impl ChallengeView {
+    /// Challenge `id` with its deployment and votes, or `None` if there is none.
+    pub fn from_state(state: &State, id: ChallengeId) -> Option<Self> {
+        let challenge = state.proof::<ChallengesTable>(&id)?;
+        let deployment = proven::<DeploymentsTable>(state, challenge.value.deployment);
+        let votes = state
+            .challenge_votes(id)
+            .map(|(voter, _)| proven::<ChallengeVotesTable>(state, (id, voter)))
+            .collect();
+        Some(ChallengeView {
+            height: state.height(),
+            state_root: state.root(),
+            challenge,
+            deployment,
+            votes,
+        })
+    }
+}
+
+impl ChallengePage {
+    /// The page of challenges `request` asks for.
+    pub fn from_state(state: &State, request: PageRequest) -> Self {
+        let last = state.id_counters().challenges;
+        let (items, next_after) = page(request, last, |id| state.challenge(id).cloned());
+        ChallengePage {
+            height: state.height(),
+            items: items
+                .into_iter()
+                .map(|(id, challenge)| ChallengeItem { id, challenge })
                 .collect(),
             next_after,
         }
