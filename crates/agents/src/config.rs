@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use aifactory_types::Amount;
 use aifactory_types::amount::parse_aif;
 use aifactory_types::lifecycle::ModelId;
+use aifactory_types::{Amount, Hash};
 use anyhow::{Context as _, anyhow};
 use serde::Deserialize;
 
@@ -77,6 +77,10 @@ pub struct Drill {
     /// Validator: commit to a score and never reveal it.
     #[serde(default)]
     pub withhold_reveal: bool,
+    /// Gateway: answer with this model blob instead of the deployed one (a gateway passing
+    /// off a cheaper model), while its receipts still name the deployed one.
+    #[serde(default)]
+    pub serve_blob: Option<Hash>,
 }
 
 /// A data provider: its rows, how it registers them, and which jobs it accepts.
@@ -163,9 +167,20 @@ pub struct ValidatorSettings {
     /// Models it will score; empty for any.
     #[serde(default)]
     pub models: Vec<ModelId>,
+    /// Whether it judges challenges of gateways' answers and votes on them.
+    #[serde(default = "default_judge")]
+    pub judge: bool,
+    /// Tokens to lock per challenge vote (the chain's `challenge_vote_stake_min` if absent or
+    /// lower).
+    #[serde(default)]
+    pub challenge_stake: Option<Aif>,
     /// Faults to act out (tests and drills only).
     #[serde(default)]
     pub drill: Drill,
+}
+
+fn default_judge() -> bool {
+    true
 }
 
 /// A provider's file.

@@ -11,7 +11,7 @@
 //!   local updates;
 //! - [`trainer::Trainer`] claims jobs, combines each round's updates and closes the round;
 //! - [`validator::Validator`] recomputes the rounds, scores the final model on held-out rows,
-//!   commits and reveals;
+//!   commits and reveals, and votes on challenges of gateways' answers ([`judge::Judge`]);
 //! - [`gateway::GatewayRole`] serves deployed models for paid calls, with signed receipts, and
 //!   claims its payment channels.
 //!
@@ -24,6 +24,7 @@ pub mod config;
 pub mod contribution;
 pub mod gateway;
 pub mod journal;
+pub mod judge;
 pub mod nodes;
 pub mod outbox;
 pub mod provider;

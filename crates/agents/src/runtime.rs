@@ -12,6 +12,9 @@
 //! one look, and it covers only the jobs they name ([`Look`]). Everything is looked at again
 //! at the start, after a quiet poll interval, after a failed tick, and whenever the stream may
 //! have lost events.
+//!
+//! A challenge of a gateway's answer names no job but wakes every agent for a full look, so a
+//! validator judges it without waiting for the poll interval.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -21,6 +24,7 @@ use std::time::Duration;
 use aifactory_client::EventStream;
 use aifactory_client::views::ChainEvent;
 use aifactory_client::views::lifecycle::{JobItem, LIST_LIMIT_MAX, PageRequest};
+use aifactory_types::Event;
 use aifactory_types::lifecycle::JobId;
 use aifactory_wallet::Keystore;
 use anyhow::{Context as _, anyhow};
@@ -199,6 +203,8 @@ struct Wakeups {
     seen: Option<u64>,
     /// The jobs the events of the block being received so far name.
     pending: BTreeSet<JobId>,
+    /// Whether those events include one that names no job but calls for a look (a challenge).
+    pending_everything: bool,
 }
 
 impl Wakeups {
@@ -245,10 +251,14 @@ impl Wakeups {
             match next {
                 Some(Ok(ChainEvent::Ledger { event, .. })) => {
                     self.pending.extend(event.job());
+                    self.pending_everything |= matches!(event, Event::Challenged { .. });
                 }
                 Some(Ok(ChainEvent::Block { height, .. })) => {
                     self.seen = Some(height);
                     news.append(&mut self.pending);
+                    if std::mem::take(&mut self.pending_everything) {
+                        return Look::Everything;
+                    }
                 }
                 Some(Ok(ChainEvent::Lagged { .. })) => return Look::Everything,
                 Some(Ok(ChainEvent::TxIncluded { .. })) => {}

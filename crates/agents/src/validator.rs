@@ -5,6 +5,8 @@
 //!
 //! The report and salt are written to the journal before the commitment is sent, so a restart
 //! reveals exactly what was committed (a validator that cannot reveal is slashed).
+//!
+//! Unless told not to, it also judges challenges of gateways' answers ([`Judge`]).
 
 use std::collections::BTreeMap;
 
@@ -21,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::ValidatorSettings;
 use crate::contribution::leave_one_out;
 use crate::journal::Journal;
+use crate::judge::Judge;
 use crate::outbox::Sent;
 use crate::recipe::fetch_model;
 use crate::replay::verify_job;
@@ -55,6 +58,7 @@ pub struct Validator {
     settings: ValidatorSettings,
     table: Table,
     journal: Journal<ValidatorState>,
+    judge: Option<Judge>,
 }
 
 impl Validator {
@@ -63,10 +67,15 @@ impl Validator {
         let schema = Schema::load(&settings.schema)?;
         let table = Table::read_csv(&settings.data, &schema)
             .with_context(|| format!("reading {}", settings.data.display()))?;
+        let judge = match settings.judge {
+            true => Some(Judge::new(settings.challenge_stake.map(|s| s.0), agent)?),
+            false => None,
+        };
         Ok(Validator {
             settings,
             table,
             journal: Journal::open(&agent.state_dir.join("validator.json"))?,
+            judge,
         })
     }
 
@@ -207,6 +216,9 @@ impl Role for Validator {
                 }
                 _ => {}
             }
+        }
+        if let Some(judge) = &mut self.judge {
+            judge.tick(agent).await?;
         }
         Ok(())
     }

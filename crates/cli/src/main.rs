@@ -67,8 +67,10 @@ enum Command {
     Channel(cmd::channel::Args),
     /// Ask a deployed model for an answer, paying its gateway through a channel.
     Predict(cmd::predict::Args),
-    /// Check a gateway's signed receipt against the chain.
+    /// Check a gateway's signed receipt against the chain, or challenge it.
     Receipt(cmd::receipt::Args),
+    /// Challenges of gateways' answers: read them with their votes, vote by hand.
+    Challenge(cmd::challenge::Args),
 }
 
 fn main() {
@@ -95,6 +97,7 @@ fn main() {
         Command::Channel(args) => cmd::channel::run(args, &context),
         Command::Predict(args) => cmd::predict::run(args, &context),
         Command::Receipt(args) => cmd::receipt::run(args, &context),
+        Command::Challenge(args) => cmd::challenge::run(args, &context),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");
@@ -160,6 +163,10 @@ mod tests {
             "predict --model 2 --input row.csv --from k",
             "predict --model 2 --input row.csv --from k --deployment 1 --deposit 0.5 --expires-in 500 --gateway http://gw:1",
             "receipt verify answer.json --json",
+            "receipt challenge answer.json --bond 1 --from k",
+            "challenge vote 3 --verdict wrong --stake 1 --from k",
+            "challenge show 3 --json",
+            "challenge list --after 2",
         ] {
             if let Err(error) = parses(line) {
                 panic!("{line}: {error}");

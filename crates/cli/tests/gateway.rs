@@ -4,6 +4,9 @@
 //! consumer's calls the gateway is killed with SIGKILL and restarted; the consumer re-sends the
 //! voucher it had in flight until the gateway answers it, exactly once. Afterwards the claims
 //! pay each channel exactly the last voucher answered, and the royalty table splits them.
+//!
+//! And challenges on the same devnet: a gateway answering with another model's weights is
+//! found out by validator agents and slashed; an honest one keeps its stake.
 
 mod common;
 
@@ -17,12 +20,13 @@ use aifactory_node::devnet::DEVNET_CHAIN_ID;
 use aifactory_types::transaction::ChainId;
 use aifactory_wallet::Keystore;
 use common::{Factory, adult, base_port};
+use serde_json::Value;
 
 const CALLS: u64 = 500;
 const PRICE: u64 = 1_000;
 
 /// A CSV input of Adult's first test row, with the header the model's encoder reads.
-fn input() -> String {
+fn input_row() -> String {
     let names: Vec<String> = Schema::adult()
         .columns
         .into_iter()
@@ -34,6 +38,16 @@ fn input() -> String {
         .find(|l| !l.starts_with('|') && !l.trim().is_empty())
         .unwrap();
     format!("{}\n{row}\n", names.join(","))
+}
+
+/// Waits until the gateway at `url` answers its status, at most a minute; `logs` says why not.
+async fn wait_gateway(url: &str, logs: impl Fn() -> String) {
+    let client = Client::new(url).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while client.gateway_status().await.is_err() {
+        assert!(Instant::now() < deadline, "{}", logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Makes `CALLS` paid calls on `channel`, signed by `key`; on a failed connection (the gateway
@@ -130,21 +144,12 @@ async fn two_consumers_pay_a_gateway_through_a_kill_9_and_the_claims_match() {
     let log = factory.root().join("gateway.log");
     let mut factory = factory;
     factory.agents.start("gateway", "gateway", &config, &log);
-    let client = Client::new(&url).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while client.gateway_status().await.is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "{}",
-            std::fs::read_to_string(&log).unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_gateway(&url, || std::fs::read_to_string(&log).unwrap()).await;
 
     let keys = Keystore::new(factory.root().join("keys"));
     let first = keys.load("account-0", None).unwrap();
     let second = keys.load("account-2", None).unwrap();
-    let input = input();
+    let input = input_row();
     let factory = Arc::new(Mutex::new(factory));
     let started = Instant::now();
     let (a, b) = tokio::join!(
@@ -195,4 +200,157 @@ async fn two_consumers_pay_a_gateway_through_a_kill_9_and_the_claims_match() {
         shown["deployment"]["value"]["claimed_total"],
         2 * CALLS * PRICE
     );
+}
+
+/// Votes stay open this many blocks (about a second each on a devnet): long enough for the
+/// validators to judge on a loaded machine.
+const VOTE_BLOCKS: u64 = 30;
+
+/// Two gateways serve the same model on a devnet: one honestly, one (a drill) answering with
+/// another model's weights while its receipts name the deployed ones. A consumer pays each
+/// for an answer with `predict` and challenges both with `receipt challenge`; two validator
+/// agents judge by re-running the model. The cheat is slashed half its stake and suspended,
+/// and the challenger is paid; the honest gateway keeps its stake and gets 40 % of the bond.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_serving_another_model_is_slashed_and_an_honest_one_is_not() {
+    let mut factory = Factory::start_with(5, 27_800, |genesis| {
+        let inference = &mut genesis["params"]["inference"];
+        inference["challenge_vote_blocks"] = VOTE_BLOCKS.into();
+        inference["challenge_window_blocks"] = 1_000_000.into();
+    })
+    .await;
+    factory.register_model("account-0");
+    // Other weights for the same architecture: what the cheat serves instead.
+    let spec = factory.root().join("mlp.json");
+    let other = factory.root().join("other.safetensors");
+    let data = adult("adult.data");
+    let init = factory.cli.json(&[
+        "model",
+        "init",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--schema",
+        "adult",
+        "--statistics",
+        "data",
+        "--exclude",
+        "sex",
+        "--exclude",
+        "race",
+        "--seed",
+        "11",
+        "--out",
+        other.to_str().unwrap(),
+    ]);
+    factory
+        .cli
+        .json(&["blob", "put", init["model_file"].as_str().unwrap()]);
+    let other_blob = init["weights"].as_str().unwrap().to_owned();
+
+    let base = base_port(27_800);
+    let mut urls = Vec::new();
+    for (i, gateway) in ["account-1", "account-2"].iter().enumerate() {
+        let port = base + 50 + i as u16;
+        let url = format!("http://127.0.0.1:{port}");
+        factory.cli.json(&[
+            "gateway",
+            "deploy",
+            "--from",
+            gateway,
+            "--model",
+            "1",
+            "--price",
+            "0.000001",
+            "--gateway-bps",
+            "2000",
+            "--stake",
+            "100",
+            "--endpoint",
+            &url,
+        ]);
+        let drill = match i {
+            0 => String::new(),
+            _ => format!("\n[gateway.drill]\nserve_blob = {other_blob:?}\n"),
+        };
+        let table = format!(
+            "[gateway]\nlisten = \"127.0.0.1:{port}\"\ndeployments = [{}]\n{drill}",
+            i + 1
+        );
+        factory.start_agent(&format!("gateway-{i}"), "gateway", gateway, &table);
+        urls.push(url);
+    }
+    factory.start_validators(2, 3, |_| String::new());
+
+    let input = factory.root().join("row.csv");
+    std::fs::write(&input, input_row()).unwrap();
+    let mut challenged = Vec::new();
+    for (i, url) in urls.iter().enumerate() {
+        wait_gateway(url, || factory.logs()).await;
+        let answer = factory.cli.json(&[
+            "predict",
+            "--model",
+            "1",
+            "--deployment",
+            &(i + 1).to_string(),
+            "--input",
+            input.to_str().unwrap(),
+            "--from",
+            "account-0",
+            "--deposit",
+            "1",
+        ]);
+        let saved = answer["saved"].as_str().unwrap().to_owned();
+        factory.cli.json(&[
+            "receipt",
+            "challenge",
+            &saved,
+            "--bond",
+            "2",
+            "--from",
+            "account-0",
+        ]);
+        challenged.push(i + 1);
+    }
+
+    // Both challenges resolve: the cheat's upheld, the honest gateway's rejected.
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let shown = loop {
+        let shown: Vec<Value> = [1, 2]
+            .iter()
+            .map(|id| factory.cli.json(&["challenge", "show", &id.to_string()]))
+            .collect();
+        if shown
+            .iter()
+            .all(|c| c["challenge"]["value"]["status"] != "voting")
+        {
+            break shown;
+        }
+        assert!(Instant::now() < deadline, "{shown:?}\n{}", factory.logs());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let (honest, cheat) = (
+        &shown[0]["challenge"]["value"],
+        &shown[1]["challenge"]["value"],
+    );
+    assert_eq!(challenged, [1, 2]);
+    assert_eq!(honest["deployment"], 1);
+    assert_eq!(honest["status"], "rejected", "{honest}\n{}", factory.logs());
+    assert_eq!(cheat["status"], "upheld", "{cheat}\n{}", factory.logs());
+    for (challenge, verdict) in [(&shown[0], "gateway_right"), (&shown[1], "gateway_wrong")] {
+        let votes = challenge["votes"].as_array().unwrap();
+        assert_eq!(votes.len(), 2, "both validators voted");
+        assert!(
+            votes.iter().all(|v| v["value"]["verdict"] == verdict),
+            "{votes:?}"
+        );
+    }
+    let stake =
+        |id: &str| factory.cli.json(&["gateway", "show", id])["deployment"]["value"].clone();
+    let (kept, slashed) = (stake("1"), stake("2"));
+    assert_eq!(kept["stake"], 100_000_000_000u64);
+    assert_eq!(kept["status"]["status"], "active");
+    assert_eq!(slashed["stake"], 50_000_000_000u64);
+    assert_eq!(slashed["status"]["status"], "suspended");
 }

@@ -44,22 +44,9 @@ fn chain() -> TestChain {
     TestChain::from_genesis(keys, genesis)
 }
 
-fn outcome(chain: &mut TestChain, index: usize, payload: Payload) -> (TxOutcome, Vec<Event>) {
-    let built = chain.build(vec![chain.tx(index, payload)]);
-    assert!(built.rejected.is_empty(), "{:?}", built.rejected);
-    let receipt = built.outcome.receipts[0].clone();
-    (receipt.outcome, receipt.events)
-}
-
-fn ok(chain: &mut TestChain, index: usize, payload: Payload) -> Vec<Event> {
-    let (outcome, events) = outcome(chain, index, payload);
-    assert_eq!(outcome, TxOutcome::Success);
-    events
-}
-
 fn refused(chain: &mut TestChain, index: usize, payload: Payload) -> ChallengeError {
-    match outcome(chain, index, payload).0 {
-        TxOutcome::Failed(TxError::Challenge { problem }) => problem,
+    match chain.fails(index, payload) {
+        TxError::Challenge { problem } => problem,
         other => panic!("expected a challenge error, got {other:?}"),
     }
 }
@@ -72,7 +59,7 @@ fn deployed(chain: &mut TestChain) -> DeploymentId {
         licence: spdx("MIT"),
         parent: None,
     });
-    ok(chain, 0, register);
+    chain.ok(0, register);
     let model = chain.state.id_counters().models;
     let deploy = Payload::Deploy(Deploy {
         model,
@@ -81,7 +68,7 @@ fn deployed(chain: &mut TestChain) -> DeploymentId {
         stake: STAKE,
         url: BoundedString::new("http://127.0.0.1:9000").unwrap(),
     });
-    ok(chain, GATEWAY, deploy);
+    chain.ok(GATEWAY, deploy);
     chain.state.id_counters().deployments
 }
 
@@ -107,7 +94,7 @@ fn challenge_payload(receipt: SignedInferenceReceipt, bond: u64) -> Payload {
 }
 
 fn challenge(chain: &mut TestChain, receipt: SignedInferenceReceipt) -> ChallengeId {
-    ok(chain, CHALLENGER, challenge_payload(receipt, BOND));
+    chain.ok(CHALLENGER, challenge_payload(receipt, BOND));
     chain.state.id_counters().challenges
 }
 
@@ -176,21 +163,9 @@ fn an_upheld_challenge_slashes_the_gateway_and_pays_each_share() {
     let before = |chain: &TestChain, i| balance(chain, i);
     let (challenger0, treasury0) = (before(&chain, CHALLENGER), treasury(&chain));
     let voters0: Vec<u64> = (0..3).map(|v| before(&chain, VOTER + v)).collect();
-    ok(
-        &mut chain,
-        VOTER,
-        vote(id, Verdict::GatewayWrong, 3_000_000),
-    );
-    ok(
-        &mut chain,
-        VOTER + 1,
-        vote(id, Verdict::GatewayWrong, 2_000_000),
-    );
-    ok(
-        &mut chain,
-        VOTER + 2,
-        vote(id, Verdict::GatewayRight, 3_000_000),
-    );
+    chain.ok(VOTER, vote(id, Verdict::GatewayWrong, 3_000_000));
+    chain.ok(VOTER + 1, vote(id, Verdict::GatewayWrong, 2_000_000));
+    chain.ok(VOTER + 2, vote(id, Verdict::GatewayRight, 3_000_000));
     supply_is_kept(&chain);
     let events = resolve(&mut chain, id);
     supply_is_kept(&chain);
@@ -271,18 +246,14 @@ fn an_upheld_challenge_slashes_the_gateway_and_pays_each_share() {
         expiry_height: chain.state.height() + 50,
     });
     assert_eq!(
-        outcome(&mut chain, CHALLENGER, open).0,
+        chain.run_one(CHALLENGER, open).0,
         TxOutcome::Failed(TxError::Channel {
             problem: ChannelError::DeploymentNotActive { deployment }
         }),
         "a suspended deployment takes no new channel"
     );
     // A suspended gateway can still undeploy, and gets the rest back after the window.
-    ok(
-        &mut chain,
-        GATEWAY,
-        Payload::Undeploy(Undeploy { deployment }),
-    );
+    chain.ok(GATEWAY, Payload::Undeploy(Undeploy { deployment }));
     let gateway0 = balance(&chain, GATEWAY);
     chain.build_until(chain.state.height() + WINDOW + 1);
     assert_eq!(balance(&chain, GATEWAY), gateway0 + STAKE - slashed);
@@ -298,21 +269,9 @@ fn a_rejected_challenge_shares_the_bond() {
     let receipt = receipt(&chain, deployment, "input");
     let id = challenge(&mut chain, receipt);
     let challenger0 = balance(&chain, CHALLENGER);
-    ok(
-        &mut chain,
-        VOTER,
-        vote(id, Verdict::GatewayRight, 1_000_000),
-    );
-    ok(
-        &mut chain,
-        VOTER + 1,
-        vote(id, Verdict::BlobsMissing, 1_000_000),
-    );
-    ok(
-        &mut chain,
-        VOTER + 2,
-        vote(id, Verdict::GatewayWrong, 1_500_000),
-    );
+    chain.ok(VOTER, vote(id, Verdict::GatewayRight, 1_000_000));
+    chain.ok(VOTER + 1, vote(id, Verdict::BlobsMissing, 1_000_000));
+    chain.ok(VOTER + 2, vote(id, Verdict::GatewayWrong, 1_500_000));
     let events = resolve(&mut chain, id);
     supply_is_kept(&chain);
     assert_eq!(
@@ -360,7 +319,7 @@ fn too_few_voters_or_a_tie_leave_it_undecided() {
         let id = challenge(&mut chain, receipt);
         let challenger0 = balance(&chain, CHALLENGER);
         for (i, (verdict, stake)) in votes.iter().enumerate() {
-            ok(&mut chain, VOTER + i, vote(id, *verdict, *stake));
+            chain.ok(VOTER + i, vote(id, *verdict, *stake));
         }
         let events = resolve(&mut chain, id);
         supply_is_kept(&chain);
@@ -480,11 +439,7 @@ fn challenge_refusals() {
         ),
         ChallengeError::VoteStakeTooLow { min: stake_min }
     );
-    ok(
-        &mut chain,
-        VOTER,
-        vote(id, Verdict::GatewayWrong, stake_min),
-    );
+    chain.ok(VOTER, vote(id, Verdict::GatewayWrong, stake_min));
     assert_eq!(
         refused(
             &mut chain,
@@ -496,7 +451,7 @@ fn challenge_refusals() {
     let poor = KEYS - 1;
     let all = chain.state.account(&chain.address(poor)).unwrap().balance;
     assert!(matches!(
-        outcome(&mut chain, poor, vote(id, Verdict::GatewayWrong, all)).0,
+        chain.run_one(poor, vote(id, Verdict::GatewayWrong, all)).0,
         TxOutcome::Failed(TxError::InsufficientFunds { .. })
     ));
 
@@ -553,11 +508,7 @@ fn challenge_refusals() {
 fn an_open_challenge_holds_an_undeploying_stake() {
     let mut chain = chain();
     let deployment = deployed(&mut chain);
-    ok(
-        &mut chain,
-        GATEWAY,
-        Payload::Undeploy(Undeploy { deployment }),
-    );
+    chain.ok(GATEWAY, Payload::Undeploy(Undeploy { deployment }));
     let DeploymentStatus::Undeploying { until } =
         chain.state.deployment(deployment).unwrap().status
     else {
@@ -574,16 +525,8 @@ fn an_open_challenge_holds_an_undeploying_stake() {
         ),
         "held while challenge {id} is open"
     );
-    ok(
-        &mut chain,
-        VOTER,
-        vote(id, Verdict::GatewayWrong, 1_000_000),
-    );
-    ok(
-        &mut chain,
-        VOTER + 1,
-        vote(id, Verdict::GatewayWrong, 1_000_000),
-    );
+    chain.ok(VOTER, vote(id, Verdict::GatewayWrong, 1_000_000));
+    chain.ok(VOTER + 1, vote(id, Verdict::GatewayWrong, 1_000_000));
     let gateway0 = balance(&chain, GATEWAY);
     resolve(&mut chain, id);
     // Upheld: not suspended (it was already leaving), and the rest returns at the retry.

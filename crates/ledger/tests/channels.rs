@@ -70,28 +70,8 @@ fn deploy_terms(model: ModelId, gateway_bps: u16) -> Payload {
     })
 }
 
-fn outcome(chain: &mut TestChain, index: usize, payload: Payload) -> (TxOutcome, Vec<Event>) {
-    let built = chain.build(vec![chain.tx(index, payload)]);
-    assert!(built.rejected.is_empty(), "{:?}", built.rejected);
-    let receipt = built.outcome.receipts[0].clone();
-    (receipt.outcome, receipt.events)
-}
-
-fn ok(chain: &mut TestChain, index: usize, payload: Payload) -> Vec<Event> {
-    let (outcome, events) = outcome(chain, index, payload);
-    assert_eq!(outcome, TxOutcome::Success);
-    events
-}
-
-fn fails(chain: &mut TestChain, index: usize, payload: Payload) -> TxError {
-    match outcome(chain, index, payload).0 {
-        TxOutcome::Failed(error) => error,
-        TxOutcome::Success => panic!("expected a failure"),
-    }
-}
-
 fn deploy(chain: &mut TestChain, model: ModelId, gateway_bps: u16) -> DeploymentId {
-    let events = ok(chain, GATEWAY, deploy_terms(model, gateway_bps));
+    let events = chain.ok(GATEWAY, deploy_terms(model, gateway_bps));
     match events.iter().find(|e| matches!(e, Event::Deployed { .. })) {
         Some(Event::Deployed { deployment, .. }) => *deployment,
         _ => panic!("no Deployed event in {events:?}"),
@@ -105,8 +85,7 @@ fn open(
     deposit: u64,
 ) -> ChannelId {
     let expiry_height = chain.state.height() + 100;
-    let events = ok(
-        chain,
+    let events = chain.ok(
         consumer,
         Payload::OpenChannel(OpenChannel {
             deployment,
@@ -231,11 +210,7 @@ fn a_settled_model_is_deployed_and_each_claim_is_split_by_its_settlement() {
     let consumer_before = balance(&chain, CONSUMER);
     let channel = open(&mut chain, CONSUMER, deployment, 2_000_000);
     let treasury_before = chain.state.account(&TREASURY).map_or(0, |a| a.balance);
-    let events = ok(
-        &mut chain,
-        GATEWAY,
-        claim(&[(CONSUMER, channel, 1_000_003)]),
-    );
+    let events = chain.ok(GATEWAY, claim(&[(CONSUMER, channel, 1_000_003)]));
     let paid: BTreeMap<(Address, PayoutRole), u64> = events
         .iter()
         .filter_map(|e| match e {
@@ -277,11 +252,7 @@ fn a_settled_model_is_deployed_and_each_claim_is_split_by_its_settlement() {
     supply_is_kept(&chain);
 
     // The gateway closes the channel: the consumer gets back exactly what was not claimed.
-    let events = ok(
-        &mut chain,
-        GATEWAY,
-        Payload::CloseChannel(CloseChannel { channel }),
-    );
+    let events = chain.ok(GATEWAY, Payload::CloseChannel(CloseChannel { channel }));
     assert!(events.contains(&Event::ChannelClosed {
         channel,
         claimed: 1_000_003,
@@ -309,14 +280,14 @@ fn a_settled_model_is_deployed_and_each_claim_is_split_by_its_settlement() {
 fn vouchers_pay_the_difference_and_never_twice() {
     let (mut chain, deployment, channel) = with_channel();
     let gateway_before = balance(&chain, GATEWAY);
-    let events = ok(&mut chain, GATEWAY, claim(&[(CONSUMER, channel, 300)]));
+    let events = chain.ok(GATEWAY, claim(&[(CONSUMER, channel, 300)]));
     assert!(events.contains(&Event::ChannelClaimed {
         channel,
         deployment,
         claimed: 300,
         paid: 300
     }));
-    let events = ok(&mut chain, GATEWAY, claim(&[(CONSUMER, channel, 700)]));
+    let events = chain.ok(GATEWAY, claim(&[(CONSUMER, channel, 700)]));
     assert!(events.contains(&Event::ChannelClaimed {
         channel,
         deployment,
@@ -348,11 +319,10 @@ fn vouchers_pay_the_difference_and_never_twice() {
             },
         ),
     ] {
-        let error = fails(&mut chain, GATEWAY, claim(&[(CONSUMER, channel, amount)]));
+        let error = chain.fails(GATEWAY, claim(&[(CONSUMER, channel, amount)]));
         assert_eq!(channel_error(error), expected, "voucher for {amount}");
     }
-    let events = ok(
-        &mut chain,
+    let events = chain.ok(
         CONSUMER,
         Payload::TopUpChannel(TopUpChannel {
             channel,
@@ -363,7 +333,7 @@ fn vouchers_pay_the_difference_and_never_twice() {
         channel,
         deposit: 1_500
     }));
-    ok(&mut chain, GATEWAY, claim(&[(CONSUMER, channel, 1_500)]));
+    chain.ok(GATEWAY, claim(&[(CONSUMER, channel, 1_500)]));
     assert_eq!(chain.state.channel(channel).unwrap().claimed, 1_500);
     supply_is_kept(&chain);
 }
@@ -488,7 +458,7 @@ fn channel_refusals() {
     ];
     for (sender, payload, expected) in cases {
         let before = chain.state.clone();
-        let error = fails(&mut chain, sender, payload.clone());
+        let error = chain.fails(sender, payload.clone());
         let mut expected = expected;
         if let TxError::InsufficientFunds { available, .. } = &mut expected {
             *available = balance(&chain, sender);
@@ -506,15 +476,14 @@ fn channel_refusals() {
 fn an_expired_channel_closes_itself_and_refunds() {
     let (mut chain, _, channel) = with_channel();
     let expiry = chain.state.channel(channel).unwrap().expiry_height;
-    ok(
-        &mut chain,
+    chain.ok(
         CONSUMER,
         Payload::ExtendChannel(ExtendChannel {
             channel,
             expiry_height: expiry + 5,
         }),
     );
-    ok(&mut chain, GATEWAY, claim(&[(CONSUMER, channel, 250)]));
+    chain.ok(GATEWAY, claim(&[(CONSUMER, channel, 250)]));
     chain.build_until(expiry + 5);
     assert!(
         chain.state.channel(channel).is_some(),
@@ -583,14 +552,14 @@ fn deploy_refusals_and_undeploying() {
     ];
     for (payload, expected) in cases {
         assert_eq!(
-            fails(&mut chain, GATEWAY, payload.clone()),
+            chain.fails(GATEWAY, payload.clone()),
             expected,
             "{payload:?}"
         );
     }
     let deployment = deploy(&mut chain, model, 2_000);
     assert_eq!(
-        deployment_error(fails(&mut chain, GATEWAY, deploy_terms(model, 0))),
+        deployment_error(chain.fails(GATEWAY, deploy_terms(model, 0))),
         DeploymentError::AlreadyDeployed { deployment }
     );
     assert_eq!(
@@ -610,27 +579,15 @@ fn deploy_refusals_and_undeploying() {
             DeploymentError::NotGateway { deployment },
         ),
     ] {
-        let error = fails(
-            &mut chain,
-            sender,
-            Payload::Undeploy(Undeploy { deployment: id }),
-        );
+        let error = chain.fails(sender, Payload::Undeploy(Undeploy { deployment: id }));
         assert_eq!(deployment_error(error), expected);
     }
     let stake_before = balance(&chain, GATEWAY);
-    let events = ok(
-        &mut chain,
-        GATEWAY,
-        Payload::Undeploy(Undeploy { deployment }),
-    );
+    let events = chain.ok(GATEWAY, Payload::Undeploy(Undeploy { deployment }));
     let until = chain.state.height() + WINDOW;
     assert!(events.contains(&Event::Undeploying { deployment, until }));
     assert_eq!(
-        deployment_error(fails(
-            &mut chain,
-            GATEWAY,
-            Payload::Undeploy(Undeploy { deployment })
-        )),
+        deployment_error(chain.fails(GATEWAY, Payload::Undeploy(Undeploy { deployment }))),
         DeploymentError::NotActive {
             deployment,
             status: DeploymentStatus::Undeploying { until }
@@ -639,8 +596,7 @@ fn deploy_refusals_and_undeploying() {
     // No new channels or deposits; vouchers already signed are still paid.
     let height = chain.state.height();
     assert_eq!(
-        channel_error(fails(
-            &mut chain,
+        channel_error(chain.fails(
             OTHER,
             Payload::OpenChannel(OpenChannel {
                 deployment,
@@ -651,14 +607,13 @@ fn deploy_refusals_and_undeploying() {
         ChannelError::DeploymentNotActive { deployment }
     );
     assert_eq!(
-        channel_error(fails(
-            &mut chain,
+        channel_error(chain.fails(
             CONSUMER,
             Payload::TopUpChannel(TopUpChannel { channel, amount: 1 })
         )),
         ChannelError::DeploymentNotActive { deployment }
     );
-    ok(&mut chain, GATEWAY, claim(&[(CONSUMER, channel, 100)]));
+    chain.ok(GATEWAY, claim(&[(CONSUMER, channel, 100)]));
     chain.build_until(until - 1);
     assert_eq!(chain.state.deployment(deployment).unwrap().stake, STAKE);
     let built = chain.build(vec![]);
@@ -677,11 +632,7 @@ fn deploy_refusals_and_undeploying() {
         stake_before + STAKE - 3 * 1_000 + 20
     );
     assert_eq!(
-        channel_error(fails(
-            &mut chain,
-            GATEWAY,
-            claim(&[(CONSUMER, channel, 200)])
-        )),
+        channel_error(chain.fails(GATEWAY, claim(&[(CONSUMER, channel, 200)]))),
         ChannelError::DeploymentRetired { deployment }
     );
     assert_eq!(chain.state.model_deployments(model).count(), 0);
@@ -701,11 +652,11 @@ fn a_directly_registered_model_pays_developer_and_treasury() {
         licence: spdx("MIT"),
         parent: None,
     });
-    ok(&mut chain, 1, register);
+    chain.ok(1, register);
     let model = chain.state.id_counters().models;
     // The developer keeps 90 % of what the gateway leaves: at most 3,333 bps keeps 60 %.
     assert_eq!(
-        deployment_error(fails(&mut chain, GATEWAY, deploy_terms(model, 3_334))),
+        deployment_error(chain.fails(GATEWAY, deploy_terms(model, 3_334))),
         DeploymentError::GatewayShareTooHigh {
             got: 3_334,
             max_bps: 3_333
@@ -735,12 +686,8 @@ fn a_directly_registered_model_pays_developer_and_treasury() {
 #[test]
 fn a_snapshot_keeps_deployments_channels_and_their_deadlines() {
     let (mut chain, deployment, channel) = with_channel();
-    ok(&mut chain, GATEWAY, claim(&[(CONSUMER, channel, 400)]));
-    ok(
-        &mut chain,
-        GATEWAY,
-        Payload::Undeploy(Undeploy { deployment }),
-    );
+    chain.ok(GATEWAY, claim(&[(CONSUMER, channel, 400)]));
+    chain.ok(GATEWAY, Payload::Undeploy(Undeploy { deployment }));
     let mut bytes = Vec::new();
     chain.state.write_snapshot(&mut bytes).unwrap();
     let mut restored = State::read_snapshot_to_end(

@@ -35,16 +35,6 @@ fn cast() -> Cast {
     }
 }
 
-/// Builds a block with one transaction from key `index` and returns why it failed.
-fn fails(chain: &mut TestChain, index: usize, payload: Payload) -> TxError {
-    let built = chain.build(vec![chain.tx(index, payload)]);
-    assert!(built.rejected.is_empty(), "{:?}", built.rejected);
-    match &built.outcome.receipts[0].outcome {
-        TxOutcome::Failed(error) => error.clone(),
-        TxOutcome::Success => panic!("expected a failure"),
-    }
-}
-
 fn balance(chain: &TestChain, index: usize) -> u64 {
     chain.state.account(&chain.address(index)).unwrap().balance
 }
@@ -232,24 +222,24 @@ fn registries_refuse_bad_entries() {
     let mut chain = chain();
     let mut empty = dataset_terms("d", 0);
     assert_eq!(
-        fails(&mut chain, 4, Payload::RegisterDataset(empty.clone())),
+        chain.fails(4, Payload::RegisterDataset(empty.clone())),
         TxError::EmptyDataset
     );
     empty.rows = 5;
     empty.stake = 1;
     assert!(matches!(
-        fails(&mut chain, 4, Payload::RegisterDataset(empty.clone())),
+        chain.fails(4, Payload::RegisterDataset(empty.clone())),
         TxError::DatasetStakeTooLow { .. }
     ));
     empty.stake = 2 * BALANCE;
     assert!(matches!(
-        fails(&mut chain, 4, Payload::RegisterDataset(empty.clone())),
+        chain.fails(4, Payload::RegisterDataset(empty.clone())),
         TxError::InsufficientFunds { .. }
     ));
     empty.stake = 1_000_000_000;
     empty.licence = Licence::Spdx(BoundedString::new(" ").unwrap());
     assert_eq!(
-        fails(&mut chain, 4, Payload::RegisterDataset(empty)),
+        chain.fails(4, Payload::RegisterDataset(empty)),
         TxError::EmptyLicence
     );
 
@@ -262,12 +252,11 @@ fn registries_refuse_bad_entries() {
         price: 9,
     };
     assert_eq!(
-        fails(&mut chain, 5, Payload::UpdateDataset(update.clone())),
+        chain.fails(5, Payload::UpdateDataset(update.clone())),
         TxError::NotDatasetProvider { dataset: 1 }
     );
     assert_eq!(
-        fails(
-            &mut chain,
+        chain.fails(
             4,
             Payload::UpdateDataset(UpdateDataset {
                 dataset: 9,
@@ -282,18 +271,14 @@ fn registries_refuse_bad_entries() {
         chain.tx(4, Payload::RetireDataset(RetireDataset { dataset: 1 })),
     ]);
     assert_eq!(
-        fails(
-            &mut chain,
-            4,
-            Payload::RetireDataset(RetireDataset { dataset: 1 })
-        ),
+        chain.fails(4, Payload::RetireDataset(RetireDataset { dataset: 1 })),
         TxError::DatasetRetired { dataset: 1 }
     );
 
     let mut model = model_terms();
     model.royalty_bps = 10_001;
     assert_eq!(
-        fails(&mut chain, 1, Payload::RegisterModel(model.clone())),
+        chain.fails(1, Payload::RegisterModel(model.clone())),
         TxError::RoyaltyTooHigh {
             royalty_bps: 10_001
         }
@@ -301,14 +286,14 @@ fn registries_refuse_bad_entries() {
     model.royalty_bps = 100;
     model.parent = Some(3);
     assert_eq!(
-        fails(&mut chain, 1, Payload::RegisterModel(model)),
+        chain.fails(1, Payload::RegisterModel(model)),
         TxError::UnknownModel { model: 3 }
     );
     supply_is_kept(&chain);
 }
 
 fn open_error(chain: &mut TestChain, terms: JobTerms) -> TxError {
-    fails(chain, 2, Payload::OpenJob(terms))
+    chain.fails(2, Payload::OpenJob(terms))
 }
 
 fn terms_problem(chain: &mut TestChain, terms: JobTerms) -> JobTermsError {
@@ -447,52 +432,48 @@ fn recruiting_refuses_wrong_claims_and_joins() {
     };
 
     assert_eq!(
-        fails(&mut chain, 3, Payload::ClaimJob(ClaimJob { job: 7 })),
+        chain.fails(3, Payload::ClaimJob(ClaimJob { job: 7 })),
         TxError::UnknownJob { job: 7 }
     );
     assert!(matches!(
-        fails(&mut chain, 3, Payload::ClaimJob(ClaimJob { job: 1 })),
+        chain.fails(3, Payload::ClaimJob(ClaimJob { job: 1 })),
         TxError::JobStakeTooLow {
             needed: BALANCE,
             ..
         }
     ));
     assert_eq!(
-        fails(&mut chain, 4, join(1, 1, blob("other terms"))),
+        chain.fails(4, join(1, 1, blob("other terms"))),
         TxError::TermsMismatch { job: 1 }
     );
     assert_eq!(
-        fails(&mut chain, 4, join(1, 2, hash)),
+        chain.fails(4, join(1, 2, hash)),
         TxError::NotDatasetProvider { dataset: 2 }
     );
     assert_eq!(
-        fails(&mut chain, 6, join(1, 3, hash)),
+        chain.fails(6, join(1, 3, hash)),
         TxError::DatasetNotAllowed { job: 1, dataset: 3 }
     );
     chain.build_ok(vec![chain.tx(4, join(1, 1, hash))]);
     assert_eq!(
-        fails(&mut chain, 4, join(1, 1, hash)),
+        chain.fails(4, join(1, 1, hash)),
         TxError::AlreadyParticipant { job: 1 }
     );
     chain.build_ok(vec![chain.tx(5, join(1, 2, hash))]);
     assert_eq!(
-        fails(&mut chain, 7, join(1, 4, hash)),
+        chain.fails(7, join(1, 4, hash)),
         TxError::JobFull { job: 1, max: 2 }
     );
     assert_eq!(chain.state.dataset(1).unwrap().active_jobs, 1);
     assert_eq!(
-        fails(
-            &mut chain,
-            4,
-            Payload::RetireDataset(RetireDataset { dataset: 1 })
-        ),
+        chain.fails(4, Payload::RetireDataset(RetireDataset { dataset: 1 })),
         TxError::DatasetInUse {
             dataset: 1,
             active_jobs: 1
         }
     );
     assert_eq!(
-        fails(&mut chain, 3, Payload::CancelJob(CancelJob { job: 1 })),
+        chain.fails(3, Payload::CancelJob(CancelJob { job: 1 })),
         TxError::NotSponsor { job: 1 }
     );
 
@@ -510,7 +491,7 @@ fn recruiting_refuses_wrong_claims_and_joins() {
         }),
     )]);
     assert_eq!(
-        fails(&mut chain, 7, join(2, 4, pricey_hash)),
+        chain.fails(7, join(2, 4, pricey_hash)),
         TxError::DatasetPriceAboveOffer {
             price: 201,
             offer: 200
@@ -529,11 +510,7 @@ fn recruiting_refuses_wrong_claims_and_joins() {
     );
     assert_eq!(chain.state.dataset(1).unwrap().active_jobs, 0);
     assert_eq!(
-        fails(
-            &mut chain,
-            cast.sponsor,
-            Payload::CancelJob(CancelJob { job: 1 })
-        ),
+        chain.fails(cast.sponsor, Payload::CancelJob(CancelJob { job: 1 })),
         TxError::WrongStage {
             job: 1,
             stage: JobStage::Finished,
@@ -553,7 +530,7 @@ fn a_job_nobody_recruits_fails_and_refunds() {
     chain.build_ok(vec![chain.tx(3, Payload::ClaimJob(ClaimJob { job: 1 }))]);
     let until = chain.state.job(1).unwrap().stage_deadline;
     assert!(matches!(
-        fails(&mut chain, 3, Payload::ClaimJob(ClaimJob { job: 1 })),
+        chain.fails(3, Payload::ClaimJob(ClaimJob { job: 1 })),
         TxError::AlreadyClaimed { job: 1 }
     ));
     chain.build_until(until);
@@ -598,7 +575,7 @@ fn secure_rounds_follow_the_survivors_the_ledger_recorded() {
     chain.build_ok((4..=6).map(|p| chain.tx(p, post(0)(1))).collect());
     assert_eq!(chain.state.round(job, 1).unwrap().phase, 1);
     assert_eq!(
-        fails(&mut chain, 4, post(0)(1)),
+        chain.fails(4, post(0)(1)),
         TxError::WrongPhase {
             job,
             round: 1,
@@ -606,7 +583,7 @@ fn secure_rounds_follow_the_survivors_the_ledger_recorded() {
         }
     );
     assert_eq!(
-        fails(&mut chain, 4, post(1)(2)),
+        chain.fails(4, post(1)(2)),
         TxError::WrongRound {
             job,
             current: 1,
@@ -614,7 +591,7 @@ fn secure_rounds_follow_the_survivors_the_ledger_recorded() {
         }
     );
     assert_eq!(
-        fails(&mut chain, 9, post(1)(1)),
+        chain.fails(9, post(1)(1)),
         TxError::NotExpected {
             job,
             round: 1,
@@ -623,7 +600,7 @@ fn secure_rounds_follow_the_survivors_the_ledger_recorded() {
     );
     chain.build_ok(vec![chain.tx(4, post(1)(1)), chain.tx(5, post(1)(1))]);
     assert_eq!(
-        fails(&mut chain, 4, post(1)(1)),
+        chain.fails(4, post(1)(1)),
         TxError::AlreadyPosted { round: 1, phase: 1 }
     );
     let until = chain.state.round(job, 1).unwrap().deadline;
@@ -643,7 +620,7 @@ fn secure_rounds_follow_the_survivors_the_ledger_recorded() {
     assert_eq!(survivors, expected);
     // Provider 6 dropped: it is not expected in phase 2, whatever it posts.
     assert_eq!(
-        fails(&mut chain, 6, post(2)(1)),
+        chain.fails(6, post(2)(1)),
         TxError::NotExpected {
             job,
             round: 1,
@@ -680,24 +657,21 @@ fn secure_rounds_follow_the_survivors_the_ledger_recorded() {
     let twice = close(vec![(4, 10), (4, 10)]);
     let too_many = close(vec![(4, 101)]);
     let fine = close(vec![(4, 100), (5, 300)]);
+    assert_eq!(chain.fails(4, fine.clone()), TxError::NotTrainer { job });
     assert_eq!(
-        fails(&mut chain, 4, fine.clone()),
-        TxError::NotTrainer { job }
-    );
-    assert_eq!(
-        fails(&mut chain, 3, dropped),
+        chain.fails(3, dropped),
         TxError::BadContribution {
             provider: chain.address(6)
         }
     );
     assert_eq!(
-        fails(&mut chain, 3, twice),
+        chain.fails(3, twice),
         TxError::BadContribution {
             provider: chain.address(4)
         }
     );
     assert!(matches!(
-        fails(&mut chain, 3, too_many),
+        chain.fails(3, too_many),
         TxError::SamplesExceedRows {
             samples: 101,
             rows: 100,
@@ -706,7 +680,7 @@ fn secure_rounds_follow_the_survivors_the_ledger_recorded() {
     ));
     chain.build_ok(vec![chain.tx(3, fine.clone())]);
     assert_eq!(
-        fails(&mut chain, 3, fine),
+        chain.fails(3, fine),
         TxError::WrongRound {
             job,
             current: 2,
@@ -831,7 +805,7 @@ fn commit_and_reveal_refuse_what_they_must() {
     let job = trained(&mut chain, job_terms(0, 3, 1_000_000));
     let by_trainer = commit(job, 3, &chain, 1);
     assert_eq!(
-        fails(&mut chain, 3, by_trainer),
+        chain.fails(3, by_trainer),
         TxError::AlreadyParticipant { job }
     );
     let mut low = commit(job, 7, &chain, 1);
@@ -839,14 +813,14 @@ fn commit_and_reveal_refuse_what_they_must() {
         c.stake = 999_999;
     }
     assert_eq!(
-        fails(&mut chain, 7, low),
+        chain.fails(7, low),
         TxError::JobStakeTooLow {
             needed: 1_000_000,
             offered: 999_999
         }
     );
     assert!(matches!(
-        fails(&mut chain, 7, reveal(job, 7, 1)),
+        chain.fails(7, reveal(job, 7, 1)),
         TxError::WrongStage { .. }
     ));
     // Validator 8 copies 7's commitment.
@@ -866,7 +840,7 @@ fn commit_and_reveal_refuse_what_they_must() {
     );
     let late = commit(job, 10, &chain, 1);
     assert_eq!(
-        fails(&mut chain, 10, late),
+        chain.fails(10, late),
         TxError::WrongStage {
             job,
             stage: JobStage::Revealing,
@@ -874,23 +848,22 @@ fn commit_and_reveal_refuse_what_they_must() {
         }
     );
     assert_eq!(
-        fails(&mut chain, 10, reveal(job, 10, 1)),
+        chain.fails(10, reveal(job, 10, 1)),
         TxError::NoCommitment { job }
     );
     // The copier cannot reveal 7's report: the address is inside the hash.
     assert_eq!(
-        fails(&mut chain, 8, reveal(job, 7, 800_000)),
+        chain.fails(8, reveal(job, 7, 800_000)),
         TxError::RevealMismatch { job }
     );
     assert_eq!(
-        fails(&mut chain, 9, reveal(job, 9, 810_001)),
+        chain.fails(9, reveal(job, 9, 810_001)),
         TxError::RevealMismatch { job }
     );
     let mut loo = report(810_000);
     loo.contributions = BoundedVec::new(vec![1, 2, 3]).unwrap();
     assert_eq!(
-        fails(
-            &mut chain,
+        chain.fails(
             9,
             Payload::RevealScore(RevealScore {
                 job,
@@ -908,7 +881,7 @@ fn commit_and_reveal_refuse_what_they_must() {
         chain.tx(9, reveal(job, 9, 810_000)),
     ]);
     assert_eq!(
-        fails(&mut chain, 7, reveal(job, 7, 800_000)),
+        chain.fails(7, reveal(job, 7, 800_000)),
         TxError::AlreadyRevealed { job }
     );
     // The copier never reveals: slashed when reveals close; the job settles with two.

@@ -34,7 +34,7 @@ use anyhow::{Context as _, anyhow};
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use crate::config::{AgentSettings, Aif, Relative};
+use crate::config::{AgentSettings, Aif, Drill, Relative};
 use crate::nodes::Nodes;
 use crate::outbox::Sent;
 use crate::runtime::{Agent, Look, Role};
@@ -66,6 +66,9 @@ pub struct GatewaySettings {
     /// Refuse vouchers on channels that expire within this many blocks (time to claim).
     #[serde(default = "default_accept_margin_blocks")]
     pub accept_margin_blocks: u64,
+    /// Faults to act out (tests and drills only).
+    #[serde(default)]
+    pub drill: Drill,
 }
 
 fn default_claim_interval_s() -> u64 {
@@ -127,7 +130,8 @@ impl GatewayRole {
         let chain_id = ChainId::new(status.chain_id).map_err(|e| anyhow!("chain id: {e}"))?;
         let mut served = Vec::new();
         for &id in &settings.deployments {
-            served.push(Served::load(&agent.nodes, id, address).await?);
+            let blob = settings.drill.serve_blob;
+            served.push(Served::load(&agent.nodes, id, address, blob).await?);
         }
         let (log, held) = VoucherLog::open(&agent.state_dir.join("vouchers.log"))?;
         tracing::info!(channels = held.len(), "voucher log recovered");

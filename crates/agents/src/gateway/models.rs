@@ -35,8 +35,14 @@ pub struct InputError(pub String);
 
 impl Served {
     /// Reads deployment `id` from the chain (proofs checked), refuses it unless `gateway`
-    /// serves it and it is not retired, and loads its model blob, checked against its hash.
-    pub async fn load(nodes: &Nodes, id: DeploymentId, gateway: Address) -> anyhow::Result<Self> {
+    /// serves it and it is not retired, and loads its model blob, checked against its hash
+    /// (or, in a drill, the blob `instead`).
+    pub async fn load(
+        nodes: &Nodes,
+        id: DeploymentId,
+        gateway: Address,
+        instead: Option<Hash>,
+    ) -> anyhow::Result<Self> {
         let view = nodes
             .call(|c| async move { c.deployment(id).await })
             .await?;
@@ -50,17 +56,35 @@ impl Served {
         if deployment.status == DeploymentStatus::Retired {
             bail!("deployment {id} is retired");
         }
-        let bytes = fetch_blob(nodes, &deployment.model_hash).await?;
-        let (predictor, featurizer) = match view.model.value.artifact {
+        let blob = match instead {
+            Some(other) => {
+                tracing::warn!(deployment = id, %other, "drill: serving another model blob");
+                other
+            }
+            None => deployment.model_hash,
+        };
+        let bytes = fetch_blob(nodes, &blob).await?;
+        Self::from_blob(id, deployment, &view.model.value.artifact, &bytes)
+    }
+
+    /// Deployment `id` ready to predict from its model blob `bytes` (already checked against
+    /// its hash), read as `artifact` says: what a gateway serves and a validator re-runs.
+    pub fn from_blob(
+        id: DeploymentId,
+        deployment: Deployment,
+        artifact: &ModelArtifact,
+        bytes: &[u8],
+    ) -> anyhow::Result<Self> {
+        let (predictor, featurizer) = match artifact {
             ModelArtifact::Onnx(_) => (
                 Predictor::Onnx(
-                    OnnxModel::from_bytes(&bytes, OnnxOutput::Logits)
+                    OnnxModel::from_bytes(bytes, OnnxOutput::Logits)
                         .map_err(|e| anyhow!("model blob of deployment {id}: {e}"))?,
                 ),
                 None,
             ),
             ModelArtifact::Trained { .. } => {
-                let model = StoredModel::from_bytes(&bytes)
+                let model = StoredModel::from_bytes(bytes)
                     .map_err(|e| anyhow!("model blob of deployment {id}: {e}"))?;
                 let featurizer = model.features.clone();
                 (Predictor::Native(model), featurizer)

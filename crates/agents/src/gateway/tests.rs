@@ -91,6 +91,7 @@ fn config(server: &TestServer, home: &Path) -> GatewayConfig {
             claim_threshold: Aif(u64::MAX),
             claim_margin_blocks: 50,
             accept_margin_blocks: 60,
+            drill: Default::default(),
         },
     }
 }

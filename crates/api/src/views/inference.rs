@@ -13,7 +13,7 @@ use aifactory_types::lifecycle::{
     Challenge, ChallengeId, Channel, ChannelId, Deployment, DeploymentId, JobId, Settlement, Vote,
 };
 use aifactory_types::state_key::tag;
-use aifactory_types::{Address, EntryProof, Hash};
+use aifactory_types::{Address, EntryProof, Hash, Params};
 
 use super::lifecycle::{ModelEntry, ProofError, check, complete};
 use crate::schemas;
@@ -193,6 +193,9 @@ pub struct ChallengeView {
     /// Every vote, in voter address order; as many as the challenge counts.
     #[schema(value_type = Vec<schemas::EntryProofSchema>)]
     pub votes: Vec<VoteEntry>,
+    /// The chain's parameters: the comparison's tolerance and the outcome's rules.
+    #[schema(value_type = schemas::EntryProofSchema)]
+    pub params: EntryProof<(), Params>,
 }
 
 impl ChallengeView {
@@ -221,6 +224,7 @@ impl ChallengeView {
         complete(self.votes.windows(2).all(|w| w[0].key < w[1].key), || {
             "votes out of order or repeated".to_owned()
         })?;
+        check(&self.params, tag::PARAMS, root, |()| true, "parameters")?;
         complete(
             self.votes.len() == usize::from(self.challenge.value.voters),
             || {

@@ -4,6 +4,7 @@ pub(crate) mod account;
 pub(crate) mod agent;
 pub(crate) mod blob;
 pub(crate) mod block;
+pub(crate) mod challenge;
 pub(crate) mod channel;
 pub(crate) mod data;
 pub(crate) mod dataset;

@@ -1,18 +1,20 @@
 //! `aifactory receipt verify`: check a gateway's signed receipt offline against the chain:
 //! its signature, that its signer is the deployment's gateway and its model the deployment's,
-//! and that its hashes are those of the input and output kept with it.
+//! and that its hashes are those of the input and output kept with it. `aifactory receipt
+//! challenge`: dispute such an answer on chain, behind a bond.
 
 use std::path::PathBuf;
 
 use aifactory_client::views::gateway::PredictedRow;
 use aifactory_client::views::inference::DeploymentView;
-use aifactory_types::Hash;
-use aifactory_types::lifecycle::{SignedInferenceReceipt, output_hash};
+use aifactory_types::lifecycle::{ChallengeReceipt, SignedInferenceReceipt, output_bytes};
+use aifactory_types::{Amount, Hash, Payload};
 use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::cmd::lifecycle::fetch;
+use crate::cmd::lifecycle::{fetch, parse_amount};
 use crate::cmd::status::{Node, NodeArgs};
+use crate::cmd::tx::{Sender, send_from};
 use crate::context::Context;
 
 /// `aifactory receipt`.
@@ -31,6 +33,18 @@ enum Command {
         file: PathBuf,
         #[command(flatten)]
         node: NodeArgs,
+    },
+    /// Challenge a saved answer: store its input and output in the node's blob store, then
+    /// send a `Challenge` with a bond. Staked voters re-run the model; a gateway found wrong
+    /// is slashed and you are paid, a right one keeps part of your bond.
+    Challenge {
+        /// The answer file `predict` saved.
+        file: PathBuf,
+        /// Tokens to lock behind the challenge, in AIF (at least `challenge_bond_min`).
+        #[arg(long, value_parser = parse_amount)]
+        bond: Amount,
+        #[command(flatten)]
+        sender: Sender,
     },
 }
 
@@ -81,25 +95,35 @@ pub(crate) fn check(
     if r.input_hash != Hash::from(blake3::hash(input.as_bytes())) {
         bail!("the receipt's input hash is not the input's");
     }
+    if r.output_hash != Hash::from(blake3::hash(&answer_bytes(rows))) {
+        bail!("the receipt's output hash is not the answer's");
+    }
+    Ok(())
+}
+
+/// The canonical bytes of an answer's rows, as the receipt's `output_hash` covers them.
+fn answer_bytes(rows: &[PredictedRow]) -> Vec<u8> {
     let classes = rows.first().map_or(0, |row| row.probabilities.len());
     let probabilities: Vec<f32> = rows
         .iter()
         .flat_map(|row| row.probabilities.clone())
         .collect();
-    if r.output_hash != output_hash(classes, &probabilities) {
-        bail!("the receipt's output hash is not the answer's");
-    }
-    Ok(())
+    output_bytes(classes, &probabilities)
+}
+
+/// Reads an answer `predict` saved.
+fn read_saved(file: &PathBuf) -> anyhow::Result<SavedAnswer> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not an answer saved by predict", file.display()))
 }
 
 /// Runs `aifactory receipt`.
 pub(crate) fn run(args: Args, context: &Context) -> anyhow::Result<()> {
     match args.command {
         Command::Verify { file, node } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("reading {}", file.display()))?;
-            let saved: SavedAnswer = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not an answer saved by predict", file.display()))?;
+            let saved = read_saved(&file)?;
             let node = Node::connect(&node)?;
             let id = saved.receipt.receipt.deployment;
             let deployment = fetch(&node, node.client.deployment(id), || {
@@ -132,6 +156,32 @@ pub(crate) fn run(args: Args, context: &Context) -> anyhow::Result<()> {
                 )
             });
             Ok(())
+        }
+        Command::Challenge { file, bond, sender } => {
+            let saved = read_saved(&file)?;
+            let r = &saved.receipt.receipt;
+            let output = answer_bytes(&saved.rows);
+            if r.input_hash != Hash::from(blake3::hash(saved.input.as_bytes()))
+                || r.output_hash != Hash::from(blake3::hash(&output))
+            {
+                bail!(
+                    "{} does not hold the input and output its receipt signs: the voters could not re-run it",
+                    file.display()
+                );
+            }
+            let node = Node::connect(&sender.delivery.node)?;
+            for (what, hash, bytes) in [
+                ("input", r.input_hash, saved.input.clone().into_bytes()),
+                ("output", r.output_hash, output),
+            ] {
+                node.call(node.client.put_blob(&hash, bytes.into()))
+                    .with_context(|| format!("storing the {what} blob"))?;
+            }
+            let payload = Payload::Challenge(ChallengeReceipt {
+                receipt: saved.receipt,
+                bond,
+            });
+            send_from(context, sender, payload)
         }
     }
 }

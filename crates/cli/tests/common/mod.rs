@@ -126,6 +126,16 @@ pub(crate) struct Factory {
 impl Factory {
     /// Starts `VALIDATORS` nodes with `accounts` funded accounts; `port` keeps tests apart.
     pub(crate) async fn start(accounts: usize, port: u16) -> Factory {
+        Self::start_with(accounts, port, |_| {}).await
+    }
+
+    /// `start` with the genesis file's JSON changed by `genesis` before any node reads it
+    /// (e.g. a parameter a test needs).
+    pub(crate) async fn start_with(
+        accounts: usize,
+        port: u16,
+        genesis: impl FnOnce(&mut Value),
+    ) -> Factory {
         let dir = tempfile::tempdir().unwrap();
         let spec = DevnetSpec {
             validators: VALIDATORS,
@@ -134,6 +144,11 @@ impl Factory {
             full_nodes: 0,
         };
         let devnet = Devnet::init(dir.path(), spec).unwrap();
+        let genesis_file = dir.path().join("genesis.json");
+        let mut json: Value =
+            serde_json::from_str(&std::fs::read_to_string(&genesis_file).unwrap()).unwrap();
+        genesis(&mut json);
+        std::fs::write(&genesis_file, json.to_string()).unwrap();
         let nodes: Vec<String> = (0..VALIDATORS)
             .map(|i| format!("http://{}", devnet.spec.api(i)))
             .collect();

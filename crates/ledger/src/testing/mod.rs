@@ -5,8 +5,8 @@ use aifactory_crypto::SignedMessage;
 use aifactory_types::payload::{Stake, Transfer, Unstake};
 use aifactory_types::transaction::ChainId;
 use aifactory_types::{
-    Address, Amount, Genesis, GenesisAccount, GenesisValidator, Hash, Params, Payload, SecretKey,
-    SignedTransaction, Transaction, VerifiedTransaction,
+    Address, Amount, Event, Genesis, GenesisAccount, GenesisValidator, Hash, Params, Payload,
+    SecretKey, SignedTransaction, Transaction, TxError, TxOutcome, VerifiedTransaction,
 };
 
 use crate::{BuiltBlock, State};
@@ -141,6 +141,30 @@ impl TestChain {
     /// An unstake payload.
     pub fn unstake(amount: Amount) -> Payload {
         Payload::Unstake(Unstake { amount })
+    }
+
+    /// Builds a block of one transaction from key `index`, which must be admitted; its outcome
+    /// and events.
+    pub fn run_one(&mut self, index: usize, payload: Payload) -> (TxOutcome, Vec<Event>) {
+        let built = self.build(vec![self.tx(index, payload)]);
+        assert!(built.rejected.is_empty(), "{:?}", built.rejected);
+        let receipt = built.outcome.receipts[0].clone();
+        (receipt.outcome, receipt.events)
+    }
+
+    /// [`run_one`](Self::run_one) for a transaction that must succeed; its events.
+    pub fn ok(&mut self, index: usize, payload: Payload) -> Vec<Event> {
+        let (outcome, events) = self.run_one(index, payload);
+        assert_eq!(outcome, TxOutcome::Success);
+        events
+    }
+
+    /// [`run_one`](Self::run_one) for a transaction that must fail; why it failed.
+    pub fn fails(&mut self, index: usize, payload: Payload) -> TxError {
+        match self.run_one(index, payload).0 {
+            TxOutcome::Failed(error) => error,
+            TxOutcome::Success => panic!("expected a failure"),
+        }
     }
 
     /// Builds empty blocks until the state's height is `height`.

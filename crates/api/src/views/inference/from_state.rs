@@ -2,7 +2,7 @@
 
 use aifactory_ledger::{
     ChallengeVotesTable, ChallengesTable, ChannelsTable, DeploymentsTable, ModelsTable,
-    SettlementsTable, State,
+    ParamsTable, SettlementsTable, State,
 };
 use aifactory_types::Address;
 use aifactory_types::lifecycle::{ChallengeId, ChannelId, DeploymentId, ModelId};
@@ -100,6 +100,7 @@ impl ChallengeView {
             challenge,
             deployment,
             votes,
+            params: proven::<ParamsTable>(state, ()),
         })
     }
 }
