@@ -69,6 +69,10 @@ pub struct GatewaySettings {
     /// Faults to act out (tests and drills only).
     #[serde(default)]
     pub drill: Drill,
+    /// Answer without checking or recording vouchers, to measure what payment costs
+    /// (`scripts/bench-gateway` only: such a gateway is never paid).
+    #[serde(default)]
+    pub unpaid_for_bench: bool,
 }
 
 fn default_claim_interval_s() -> u64 {
@@ -135,7 +139,7 @@ impl GatewayRole {
         }
         let (log, held) = VoucherLog::open(&agent.state_dir.join("vouchers.log"))?;
         tracing::info!(channels = held.len(), "voucher log recovered");
-        let gateway = Arc::new(Gateway::new(
+        let mut gateway = Gateway::new(
             agent.outbox.key().clone(),
             chain_id,
             Nodes::new(&config.agent.nodes)?,
@@ -144,7 +148,12 @@ impl GatewayRole {
             held,
             status.finalized_height,
             settings.accept_margin_blocks,
-        ));
+        );
+        if settings.unpaid_for_bench {
+            tracing::warn!("unpaid for a bench: vouchers are neither checked nor recorded");
+            gateway = gateway.unpaid_for_bench();
+        }
+        let gateway = Arc::new(gateway);
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("listening on {}", settings.listen))?;

@@ -40,6 +40,9 @@ pub struct Gateway {
     log: VoucherLog,
     tip: AtomicU64,
     accept_margin: u64,
+    /// Bench only: answer without checking or recording vouchers (receipts are still signed),
+    /// so that a benchmark can measure what payment costs.
+    unpaid: bool,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -111,7 +114,15 @@ impl Gateway {
             log,
             tip: AtomicU64::new(tip),
             accept_margin,
+            unpaid: false,
         }
+    }
+
+    /// Answers without checking or recording vouchers: for `scripts/bench-gateway`'s unpaid
+    /// runs only, never for a gateway that wants to be paid.
+    pub fn unpaid_for_bench(mut self) -> Self {
+        self.unpaid = true;
+        self
     }
 
     /// Records the latest finalized height.
@@ -202,6 +213,69 @@ impl Gateway {
             signature,
             input_hash,
         };
+        let admission = match self.unpaid {
+            true => None,
+            false => Some(self.admit_voucher(&served, &record).await?),
+        };
+        let tip = self.tip.load(Ordering::Relaxed);
+        let worker = served.clone();
+        let probabilities = tokio::task::spawn_blocking(move || worker.predict(&features))
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    e.to_string(),
+                )
+            })?
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "prediction_failed",
+                    format!("{e:#}"),
+                )
+            })?;
+        if let Some(admission) = admission {
+            self.record_voucher(record, admission, served.deployment.price_per_call)
+                .await?;
+        }
+        let classes = probabilities.classes;
+        let rows = probabilities
+            .p
+            .chunks(classes)
+            .map(|row| PredictedRow {
+                class: most_probable(row) as u32,
+                probabilities: row.to_vec(),
+            })
+            .collect();
+        let receipt = InferenceReceipt {
+            chain_id: self.chain_id.clone(),
+            deployment: served.id,
+            model,
+            model_hash: served.model_hash(),
+            channel: channel_id,
+            amount,
+            input_hash,
+            output_hash: output_hash(classes, &probabilities.p),
+            height: tip,
+        }
+        .sign(&self.key);
+        Ok(PredictResponse { rows, receipt })
+    }
+
+    /// Checks `record` against its channel (read from the chain when it is new, may have been
+    /// topped up, or looks expired) and the voucher held, and its signature; how it pays.
+    async fn admit_voucher(
+        &self,
+        served: &Served,
+        record: &VoucherRecord,
+    ) -> Result<Admission, ApiError> {
+        let VoucherRecord {
+            channel: channel_id,
+            amount,
+            signature,
+            ..
+        } = *record;
         let price = served.deployment.price_per_call;
         let unknown = || {
             error(
@@ -237,7 +311,7 @@ impl Gateway {
                 price,
                 tip: self.tip.load(Ordering::Relaxed),
                 margin: self.accept_margin,
-                voucher: &record,
+                voucher: record,
             };
             let expected = expected_amount(&channel, held.as_ref(), price);
             match admit(&offer) {
@@ -249,7 +323,6 @@ impl Gateway {
                 result => break (result.map_err(|r| payment_required(r, expected))?, expected),
             }
         };
-        let tip = self.tip.load(Ordering::Relaxed);
         let claim = Claim {
             channel: channel_id,
             consumer: channel.consumer,
@@ -264,23 +337,18 @@ impl Gateway {
                 serde_json::json!({ "expected_amount": expected }),
             ));
         }
-        let worker = served.clone();
-        let probabilities = tokio::task::spawn_blocking(move || worker.predict(&features))
-            .await
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal_error",
-                    e.to_string(),
-                )
-            })?
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "prediction_failed",
-                    format!("{e:#}"),
-                )
-            })?;
+        Ok(admission)
+    }
+
+    /// Holds `record` as its channel's highest voucher if it pays (unless another request on
+    /// the channel was paid first), and makes it durable before the answer leaves.
+    async fn record_voucher(
+        &self,
+        record: VoucherRecord,
+        admission: Admission,
+        price: u64,
+    ) -> Result<(), ApiError> {
+        let (channel_id, amount) = (record.channel, record.amount);
         if admission == Admission::Pays {
             let mut held = self.held.lock().expect("not poisoned");
             let current = held.get(&channel_id).map_or(0, |h| h.amount);
@@ -301,28 +369,7 @@ impl Gateway {
             // A gateway that cannot record what it is owed must not keep answering.
             std::process::abort();
         }
-        let classes = probabilities.classes;
-        let rows = probabilities
-            .p
-            .chunks(classes)
-            .map(|row| PredictedRow {
-                class: most_probable(row) as u32,
-                probabilities: row.to_vec(),
-            })
-            .collect();
-        let receipt = InferenceReceipt {
-            chain_id: self.chain_id.clone(),
-            deployment: served.id,
-            model,
-            model_hash: served.model_hash(),
-            channel: channel_id,
-            amount,
-            input_hash,
-            output_hash: output_hash(classes, &probabilities.p),
-            height: tip,
-        }
-        .sign(&self.key);
-        Ok(PredictResponse { rows, receipt })
+        Ok(())
     }
 }
 

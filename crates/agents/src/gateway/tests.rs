@@ -92,6 +92,7 @@ fn config(server: &TestServer, home: &Path) -> GatewayConfig {
             claim_margin_blocks: 50,
             accept_margin_blocks: 60,
             drill: Default::default(),
+            unpaid_for_bench: false,
         },
     }
 }
@@ -358,4 +359,46 @@ async fn an_extended_channel_is_read_again_before_it_is_refused() {
         .await
         .unwrap();
     assert_eq!(answer.receipt.receipt.amount, PRICE);
+}
+
+/// The bench's unpaid mode answers (with a signed receipt) a voucher no channel backs, and
+/// holds nothing to claim; the same gateway paid refuses that voucher.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_unpaid_bench_mode_answers_without_a_channel_and_holds_nothing() {
+    let server = chain().await;
+    let home = tempfile::tempdir().unwrap();
+    Keystore::new(home.path().join("keys"))
+        .import(
+            "gateway",
+            &hex::encode(test_key(GATEWAY).to_bytes()),
+            Protection::InsecurePlaintext,
+        )
+        .unwrap();
+    let mut config = config(&server, home.path());
+    let agent = Agent::start(&config.agent).unwrap();
+    let (paid, listening) = GatewayRole::start(&config, &agent).await.unwrap();
+    let gateway = Client::new(&format!("http://{listening}")).unwrap();
+    let columns = gateway.gateway_status().await.unwrap().models[0]
+        .columns
+        .clone();
+    let row: Vec<String> = (0..columns.len()).map(|i| format!("0.{i}")).collect();
+    let input = format!("{}\n{}\n", columns.join(","), row.join(","));
+    // Channel 1's consumer signing for channel 9, which is not open.
+    let mut unbacked = request(1, PRICE, &input);
+    unbacked.voucher.channel = 9;
+    assert_eq!(
+        refused(gateway.predict(1, &unbacked).await),
+        (402, "unknown_channel".to_owned())
+    );
+    drop(paid);
+
+    config.gateway.unpaid_for_bench = true;
+    config.agent.state_dir = home.path().join("unpaid-state");
+    let agent = Agent::start(&config.agent).unwrap();
+    let (unpaid, listening) = GatewayRole::start(&config, &agent).await.unwrap();
+    let gateway = Client::new(&format!("http://{listening}")).unwrap();
+    let answer = gateway.predict(1, &unbacked).await.unwrap();
+    assert_eq!(answer.receipt.verify(), Ok(()));
+    assert_eq!(answer.receipt.receipt.channel, 9);
+    assert!(unpaid.gateway.held().is_empty(), "nothing to claim");
 }
