@@ -11,6 +11,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use crate::error::{LearnError, Result};
 use crate::model::Net;
 use crate::onnx::OnnxModel;
+use crate::spec::ModelSpec;
 use crate::store::StoredModel;
 
 /// Rows per inference batch.
@@ -63,51 +64,82 @@ impl Probabilities {
 
 /// Probabilities of a native model on `x` (`rows × spec.inputs()`).
 pub fn predict_native(model: &StoredModel, x: &[f32]) -> Result<Probabilities> {
-    let f = model.spec.inputs();
-    if !x.len().is_multiple_of(f) {
-        return Err(LearnError::Data(format!(
-            "{} values are not rows of {f} features",
-            x.len()
-        )));
+    NativeModel::new(model)?.predict(x)
+}
+
+/// A native model with its network built once: what serves many small requests (a gateway)
+/// without rebuilding the network for each.
+#[derive(Debug)]
+pub struct NativeModel {
+    spec: ModelSpec,
+    device: Device,
+    net: Net,
+}
+
+impl NativeModel {
+    /// Builds `model`'s network on the flex device.
+    pub fn new(model: &StoredModel) -> Result<Self> {
+        let device = Device::flex();
+        let net = Net::new(&model.spec, &device, &model.params)?;
+        Ok(NativeModel {
+            spec: model.spec.clone(),
+            device,
+            net,
+        })
     }
-    let rows = x.len() / f;
-    let device = Device::flex();
-    let net = Net::new(&model.spec, &device, &model.params)?;
-    let outputs = model.spec.outputs();
-    let mut p = Vec::with_capacity(rows * outputs.max(2));
-    for chunk in x.chunks(BATCH_ROWS * f) {
-        let n = chunk.len() / f;
-        let logits = net.forward(Tensor::from_data(
-            TensorData::new(chunk.to_vec(), [n, f]),
-            &device,
-        ));
-        let probs = if outputs == 1 {
-            sigmoid(logits)
-        } else {
-            softmax(logits, 1)
-        };
-        let v = probs
-            .into_data()
-            .try_into_vec::<f32>()
-            .expect("f32 outputs");
-        if outputs == 1 {
-            p.extend(v.iter().flat_map(|&q| [1.0 - q, q]));
-        } else {
-            p.extend(v);
+
+    /// Features each row must have.
+    pub fn inputs(&self) -> usize {
+        self.spec.inputs()
+    }
+
+    /// Class probabilities for row-major `x` (`rows × inputs()`).
+    pub fn predict(&self, x: &[f32]) -> Result<Probabilities> {
+        let f = self.spec.inputs();
+        if !x.len().is_multiple_of(f) {
+            return Err(LearnError::Data(format!(
+                "{} values are not rows of {f} features",
+                x.len()
+            )));
         }
+        let rows = x.len() / f;
+        let (device, net) = (&self.device, &self.net);
+        let outputs = self.spec.outputs();
+        let mut p = Vec::with_capacity(rows * outputs.max(2));
+        for chunk in x.chunks(BATCH_ROWS * f) {
+            let n = chunk.len() / f;
+            let logits = net.forward(Tensor::from_data(
+                TensorData::new(chunk.to_vec(), [n, f]),
+                device,
+            ));
+            let probs = if outputs == 1 {
+                sigmoid(logits)
+            } else {
+                softmax(logits, 1)
+            };
+            let v = probs
+                .into_data()
+                .try_into_vec::<f32>()
+                .expect("f32 outputs");
+            if outputs == 1 {
+                p.extend(v.iter().flat_map(|&q| [1.0 - q, q]));
+            } else {
+                p.extend(v);
+            }
+        }
+        Ok(Probabilities {
+            rows,
+            classes: outputs.max(2),
+            p,
+        })
     }
-    Ok(Probabilities {
-        rows,
-        classes: outputs.max(2),
-        p,
-    })
 }
 
 /// Anything that predicts: a native model or an imported ONNX model.
 #[derive(Debug)]
 pub enum Predictor {
-    /// A model trained here.
-    Native(StoredModel),
+    /// A model trained here, its network built.
+    Native(Box<NativeModel>),
     /// An imported ONNX model.
     Onnx(OnnxModel),
 }
@@ -116,7 +148,7 @@ impl Predictor {
     /// Features each row must have.
     pub fn inputs(&self) -> usize {
         match self {
-            Self::Native(m) => m.spec.inputs(),
+            Self::Native(m) => m.inputs(),
             Self::Onnx(m) => m.inputs(),
         }
     }
@@ -124,7 +156,7 @@ impl Predictor {
     /// Class probabilities for row-major `x`.
     pub fn predict(&self, x: &[f32]) -> Result<Probabilities> {
         match self {
-            Self::Native(m) => predict_native(m, x),
+            Self::Native(m) => m.predict(x),
             Self::Onnx(m) => m.predict(x),
         }
     }

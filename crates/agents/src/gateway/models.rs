@@ -7,7 +7,7 @@ use aifactory_learn::data::features::{FeatureColumn, Featurizer};
 use aifactory_learn::data::schema::{Column, ColumnType, Schema};
 use aifactory_learn::data::table::Table;
 use aifactory_learn::onnx::{OnnxModel, OnnxOutput};
-use aifactory_learn::predict::{Predictor, Probabilities};
+use aifactory_learn::predict::{NativeModel, Predictor, Probabilities};
 use aifactory_learn::store::StoredModel;
 use aifactory_types::lifecycle::{Deployment, DeploymentId, DeploymentStatus, ModelArtifact};
 use aifactory_types::{Address, Hash};
@@ -87,7 +87,9 @@ impl Served {
                 let model = StoredModel::from_bytes(bytes)
                     .map_err(|e| anyhow!("model blob of deployment {id}: {e}"))?;
                 let featurizer = model.features.clone();
-                (Predictor::Native(model), featurizer)
+                let native = NativeModel::new(&model)
+                    .map_err(|e| anyhow!("model blob of deployment {id}: {e}"))?;
+                (Predictor::Native(Box::new(native)), featurizer)
             }
             ModelArtifact::Spec(_) => bail!("deployment {id} names a bare spec"),
         };

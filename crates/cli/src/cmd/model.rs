@@ -8,7 +8,7 @@ use aifactory_learn::data::schema::Schema;
 use aifactory_learn::data::table::Table;
 use aifactory_learn::metrics;
 use aifactory_learn::onnx::{OnnxModel, OnnxOutput};
-use aifactory_learn::predict::Predictor;
+use aifactory_learn::predict::{NativeModel, Predictor};
 use aifactory_learn::privacy::clip_noise::DpConfig;
 use aifactory_learn::privacy::rdp::SgmQuery;
 use aifactory_learn::store::StoredModel;
@@ -219,7 +219,7 @@ fn load_predictor(path: &Path) -> anyhow::Result<(Predictor, Option<Featurizer>)
     }
     let m = StoredModel::load(path).with_context(|| format!("loading {}", path.display()))?;
     let f = m.features.clone();
-    Ok((Predictor::Native(m), f))
+    Ok((Predictor::Native(Box::new(NativeModel::new(&m)?)), f))
 }
 
 /// The features of a table: through the model's encoder, or the numeric columns as they are.
