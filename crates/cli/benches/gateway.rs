@@ -41,8 +41,8 @@ use serde_json::{Value, json};
 
 /// Base units a call costs.
 const PRICE: u64 = 1_000;
-/// Each channel's deposit, in base units: far more calls than a run makes.
-const DEPOSIT: u64 = 100_000_000_000;
+/// Each channel's deposit, in base units (1 AIF): far more calls than a run makes.
+const DEPOSIT: u64 = 1_000_000_000;
 
 /// Where a run is: warming up, measuring, or over.
 const WARMING: u8 = 0;
@@ -239,7 +239,11 @@ async fn open_channels(f: &Factory, consumer: &SecretKey, deployments: usize, ea
             }),
         }
         .sign(consumer);
-        client.submit_tx(&tx).await.unwrap();
+        // A node holds a bounded number of one sender's pending transactions: wait for a block.
+        while let Err(error) = client.submit_tx(&tx).await {
+            assert_eq!(error.status(), Some(503), "{error}");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
     }
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {

@@ -81,7 +81,13 @@ pub(crate) fn run(args: Args, _context: &Context) -> anyhow::Result<()> {
         format,
         level: args.log_level.clone(),
     });
-    let tokio = tokio::runtime::Builder::new_current_thread()
+    // A gateway answers many requests at once: its HTTP, checks and signatures get every core.
+    // The other roles wait on the chain and do their heavy work off the async threads.
+    let mut builder = match args.role {
+        RoleArg::Gateway { .. } => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    let tokio = builder
         .enable_all()
         .build()
         .context("starting the async runtime")?;
