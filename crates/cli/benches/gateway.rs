@@ -36,7 +36,7 @@ use aifactory_types::lifecycle::OpenChannel;
 use aifactory_types::transaction::ChainId;
 use aifactory_types::{Payload, SecretKey, Transaction};
 use aifactory_wallet::Keystore;
-use common::{Factory, adult, base_port};
+use common::{Factory, adult_test_row, base_port};
 use serde_json::{Value, json};
 
 /// Base units a call costs.
@@ -73,7 +73,7 @@ async fn main() {
 
     let mut f = Factory::start(3, 28_400).await;
     let model_file = f.register_model_with("account-0", "data", &[]);
-    let native_input = input_row();
+    let native_input = adult_test_row();
     let features = featurized(&model_file, &native_input);
     let onnx_input = format!(
         "{}\n{}\n",
@@ -187,21 +187,6 @@ async fn main() {
     }
     report(&results);
     f.stop();
-}
-
-/// Adult's first test row with the header the native model's encoder reads.
-fn input_row() -> String {
-    let names: Vec<String> = Schema::adult()
-        .columns
-        .into_iter()
-        .map(|c| c.name)
-        .collect();
-    let text = std::fs::read_to_string(adult("adult.test")).unwrap();
-    let row = text
-        .lines()
-        .find(|l| !l.starts_with('|') && !l.trim().is_empty())
-        .unwrap();
-    format!("{}\n{row}\n", names.join(","))
 }
 
 /// The features the model's encoder makes of `input`: what the ONNX model is fed.

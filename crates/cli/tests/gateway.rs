@@ -15,30 +15,14 @@ use std::time::{Duration, Instant};
 
 use aifactory_client::Client;
 use aifactory_client::views::gateway::PredictRequest;
-use aifactory_learn::data::schema::Schema;
 use aifactory_node::devnet::DEVNET_CHAIN_ID;
 use aifactory_types::transaction::ChainId;
 use aifactory_wallet::Keystore;
-use common::{Factory, adult, base_port};
+use common::{Factory, adult, adult_test_row, base_port};
 use serde_json::Value;
 
 const CALLS: u64 = 500;
 const PRICE: u64 = 1_000;
-
-/// A CSV input of Adult's first test row, with the header the model's encoder reads.
-fn input_row() -> String {
-    let names: Vec<String> = Schema::adult()
-        .columns
-        .into_iter()
-        .map(|c| c.name)
-        .collect();
-    let text = std::fs::read_to_string(adult("adult.test")).unwrap();
-    let row = text
-        .lines()
-        .find(|l| !l.starts_with('|') && !l.trim().is_empty())
-        .unwrap();
-    format!("{}\n{row}\n", names.join(","))
-}
 
 /// Waits until the gateway at `url` answers its status, at most a minute; `logs` says why not.
 async fn wait_gateway(url: &str, logs: impl Fn() -> String) {
@@ -149,7 +133,7 @@ async fn two_consumers_pay_a_gateway_through_a_kill_9_and_the_claims_match() {
     let keys = Keystore::new(factory.root().join("keys"));
     let first = keys.load("account-0", None).unwrap();
     let second = keys.load("account-2", None).unwrap();
-    let input = input_row();
+    let input = adult_test_row();
     let factory = Arc::new(Mutex::new(factory));
     let started = Instant::now();
     let (a, b) = tokio::join!(
@@ -284,7 +268,7 @@ async fn a_gateway_serving_another_model_is_slashed_and_an_honest_one_is_not() {
     factory.start_validators(2, 3, |_| String::new());
 
     let input = factory.root().join("row.csv");
-    std::fs::write(&input, input_row()).unwrap();
+    std::fs::write(&input, adult_test_row()).unwrap();
     let mut challenged = Vec::new();
     for (i, url) in urls.iter().enumerate() {
         wait_gateway(url, || factory.logs()).await;

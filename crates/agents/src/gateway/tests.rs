@@ -73,7 +73,15 @@ async fn chain() -> TestServer {
     server
 }
 
+/// A gateway's configuration under `home`, its key imported there (once per `home`).
 fn config(server: &TestServer, home: &Path) -> GatewayConfig {
+    Keystore::new(home.join("keys"))
+        .import(
+            "gateway",
+            &hex::encode(test_key(GATEWAY).to_bytes()),
+            Protection::InsecurePlaintext,
+        )
+        .unwrap();
     GatewayConfig {
         agent: AgentSettings {
             nodes: vec![server.base_url()],
@@ -118,13 +126,6 @@ fn refused(result: Result<impl std::fmt::Debug, ClientError>) -> (u16, String) {
 async fn paid_calls_refusals_a_claim_and_a_restart() {
     let server = chain().await;
     let home = tempfile::tempdir().unwrap();
-    Keystore::new(home.path().join("keys"))
-        .import(
-            "gateway",
-            &hex::encode(test_key(GATEWAY).to_bytes()),
-            Protection::InsecurePlaintext,
-        )
-        .unwrap();
     let config = config(&server, home.path());
     let mut agent = Agent::start(&config.agent).unwrap();
     let (mut role, listening) = GatewayRole::start(&config, &agent).await.unwrap();
@@ -309,13 +310,6 @@ async fn an_extended_channel_is_read_again_before_it_is_refused() {
 
     let server = chain().await;
     let home = tempfile::tempdir().unwrap();
-    Keystore::new(home.path().join("keys"))
-        .import(
-            "gateway",
-            &hex::encode(test_key(GATEWAY).to_bytes()),
-            Protection::InsecurePlaintext,
-        )
-        .unwrap();
     let mut config = config(&server, home.path());
     // Channels expire about 1,000 blocks out: every voucher is "too close" at this margin.
     config.gateway.accept_margin_blocks = 999;
@@ -367,13 +361,6 @@ async fn an_extended_channel_is_read_again_before_it_is_refused() {
 async fn the_unpaid_bench_mode_answers_without_a_channel_and_holds_nothing() {
     let server = chain().await;
     let home = tempfile::tempdir().unwrap();
-    Keystore::new(home.path().join("keys"))
-        .import(
-            "gateway",
-            &hex::encode(test_key(GATEWAY).to_bytes()),
-            Protection::InsecurePlaintext,
-        )
-        .unwrap();
     let mut config = config(&server, home.path());
     let agent = Agent::start(&config.agent).unwrap();
     let (paid, listening) = GatewayRole::start(&config, &agent).await.unwrap();

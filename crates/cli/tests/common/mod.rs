@@ -53,6 +53,21 @@ pub(crate) fn split_rows(file: &Path, parts: usize) -> Vec<String> {
     rows.chunks(per).map(|c| c.join("\n") + "\n").collect()
 }
 
+/// Adult's first test row as CSV, with the header a native Adult model's encoder reads.
+pub(crate) fn adult_test_row() -> String {
+    let names: Vec<String> = Schema::adult()
+        .columns
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    let text = std::fs::read_to_string(adult("adult.test")).unwrap();
+    let row = text
+        .lines()
+        .find(|l| !l.starts_with('|') && !l.trim().is_empty())
+        .unwrap();
+    format!("{}\n{row}\n", names.join(","))
+}
+
 /// Test `offset`'s base port: each test that starts a devnet has its own `offset`, 400 apart
 /// (a devnet takes `base..base + 4` and `base + 100..base + 104`), plus a little of the process
 /// id so that a rerun does not bind ports a killed run may still hold. Every port stays below
