@@ -58,11 +58,6 @@ impl Judge {
         })
     }
 
-    /// The verdicts reached so far.
-    pub fn verdicts(&self) -> &BTreeMap<ChallengeId, Verdict> {
-        &self.journal.get().verdicts
-    }
-
     /// Looks at every challenge after the last settled one, judges and votes on those still
     /// open that it may vote on, and sends any journaled vote not yet sent.
     pub async fn tick(&mut self, agent: &mut Agent) -> anyhow::Result<()> {

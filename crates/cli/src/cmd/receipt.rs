@@ -3,7 +3,7 @@
 //! and that its hashes are those of the input and output kept with it. `aifactory receipt
 //! challenge`: dispute such an answer on chain, behind a bond.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use aifactory_client::views::gateway::PredictedRow;
 use aifactory_client::views::inference::DeploymentView;
@@ -112,11 +112,35 @@ fn answer_bytes(rows: &[PredictedRow]) -> Vec<u8> {
 }
 
 /// Reads an answer `predict` saved.
-fn read_saved(file: &PathBuf) -> anyhow::Result<SavedAnswer> {
+fn read_saved(file: &Path) -> anyhow::Result<SavedAnswer> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     serde_json::from_str(&text)
         .with_context(|| format!("{} is not an answer saved by predict", file.display()))
+}
+
+/// Checks a saved answer against what `node` shows of its deployment and chain.
+fn check_saved(node: &Node, saved: &SavedAnswer) -> anyhow::Result<()> {
+    let id = saved.receipt.receipt.deployment;
+    let deployment = fetch(node, node.client.deployment(id), || {
+        format!("no deployment {id} on this chain")
+    })?;
+    let status = node.call(node.client.status())?;
+    check(
+        &saved.receipt,
+        &deployment,
+        &status.chain_id,
+        &saved.input,
+        &saved.rows,
+    )?;
+    if saved.receipt.receipt.height > status.height {
+        bail!(
+            "the receipt claims height {}, beyond the chain's {}",
+            saved.receipt.receipt.height,
+            status.height
+        );
+    }
+    Ok(())
 }
 
 /// Runs `aifactory receipt`.
@@ -124,26 +148,7 @@ pub(crate) fn run(args: Args, context: &Context) -> anyhow::Result<()> {
     match args.command {
         Command::Verify { file, node } => {
             let saved = read_saved(&file)?;
-            let node = Node::connect(&node)?;
-            let id = saved.receipt.receipt.deployment;
-            let deployment = fetch(&node, node.client.deployment(id), || {
-                format!("no deployment {id} on this chain")
-            })?;
-            let status = node.call(node.client.status())?;
-            check(
-                &saved.receipt,
-                &deployment,
-                &status.chain_id,
-                &saved.input,
-                &saved.rows,
-            )?;
-            if saved.receipt.receipt.height > status.height {
-                bail!(
-                    "the receipt claims height {}, beyond the chain's {}",
-                    saved.receipt.receipt.height,
-                    status.height
-                );
-            }
+            check_saved(&Node::connect(&node)?, &saved)?;
             context.print(&saved.receipt, |r| {
                 format!(
                     "receipt valid: deployment {} (model {}) answered on channel {} for {} base units in all, at height {}; signed by {}",
@@ -159,17 +164,12 @@ pub(crate) fn run(args: Args, context: &Context) -> anyhow::Result<()> {
         }
         Command::Challenge { file, bond, sender } => {
             let saved = read_saved(&file)?;
+            let node = Node::connect(&sender.delivery.node)?;
+            // The answer must be what its receipt signs, or the voters could not re-run it.
+            check_saved(&node, &saved)
+                .with_context(|| format!("{} cannot be challenged", file.display()))?;
             let r = &saved.receipt.receipt;
             let output = answer_bytes(&saved.rows);
-            if r.input_hash != Hash::from(blake3::hash(saved.input.as_bytes()))
-                || r.output_hash != Hash::from(blake3::hash(&output))
-            {
-                bail!(
-                    "{} does not hold the input and output its receipt signs: the voters could not re-run it",
-                    file.display()
-                );
-            }
-            let node = Node::connect(&sender.delivery.node)?;
             for (what, hash, bytes) in [
                 ("input", r.input_hash, saved.input.clone().into_bytes()),
                 ("output", r.output_hash, output),

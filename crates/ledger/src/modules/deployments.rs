@@ -114,6 +114,15 @@ fn deploy(
     })
 }
 
+/// The deadline that retires deployment `id` at `height`.
+fn retirement(id: u64, height: u64) -> Deadline {
+    Deadline {
+        height,
+        kind: deadline_kind::UNDEPLOY,
+        id: deadline_id(id, 0),
+    }
+}
+
 /// The deployment `id`, if `sender` is its gateway.
 fn own_deployment(state: &State, sender: Address, id: u64) -> Result<&Deployment, DeploymentError> {
     let deployment = state
@@ -152,11 +161,7 @@ fn undeploy(
         .deployments
         .upsert(id, |d| d.status = DeploymentStatus::Undeploying { until });
     // Due at `until`: the stake is held through the last height an answer can be challenged.
-    state.schedule(Deadline {
-        height: until,
-        kind: deadline_kind::UNDEPLOY,
-        id: deadline_id(id, 0),
-    });
+    state.schedule(retirement(id, until));
     Ok(Event::Undeploying {
         deployment: id,
         until,
@@ -172,11 +177,7 @@ fn retire(state: &mut State, ctx: &BlockContext, id: u64, events: &mut Vec<Event
             .height
             .checked_add(state.params().inference.challenge_vote_blocks)
             .expect("heights never reach 2^64");
-        state.schedule(Deadline {
-            height: later,
-            kind: deadline_kind::UNDEPLOY,
-            id: deadline_id(id, 0),
-        });
+        state.schedule(retirement(id, later));
         return;
     }
     let (gateway, model, stake) = (deployment.gateway, deployment.model, deployment.stake);
